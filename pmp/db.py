@@ -1,0 +1,152 @@
+"""One database per service: a SQLite file (embedded) or a PostgreSQL schema (deployment).
+
+Everything a service stores (its event store, relay checkpoint, processed-event inbox and
+read models) lives in its own ``Database``; a service never opens another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from pmp.config import Settings
+
+
+def _use_green_waits() -> None:
+    """Under eventlet, make psycopg wait through ``select`` so a query yields the hub.
+
+    psycopg's default wait is a C ``poll`` that would block every greenlet of a service
+    while one query runs. This must run before psycopg is imported.
+    """
+    eventlet = sys.modules.get("eventlet")
+    if eventlet is not None and eventlet.patcher.is_monkey_patched("select"):
+        os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+
+
+_use_green_waits()
+
+SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# SQLite allows one writer at a time. Writers in one process queue on this lock (green under
+# eventlet) instead of spinning in SQLite's busy handler, which would block the whole hub.
+_sqlite_write_locks: dict[str, threading.Lock] = {}
+_sqlite_write_locks_guard = threading.Lock()
+
+
+class Database:
+    """An engine plus the few facts about it that the kernel's SQL depends on."""
+
+    def __init__(self, engine: Engine, schema: str | None, path: Path | None = None):
+        self.engine = engine
+        self.schema = schema
+        self.path = path
+        self.dialect = engine.dialect.name
+        self._write_lock: threading.Lock | None = None
+        if path is not None:
+            with _sqlite_write_locks_guard:
+                self._write_lock = _sqlite_write_locks.setdefault(str(path), threading.Lock())
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the database's write lock at BEGIN."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.connect() as conn:
+            conn = conn.execution_options(pmp_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def create(self, metadata: sa.MetaData) -> None:
+        """Create the tables of ``metadata`` that do not exist yet."""
+        metadata.create_all(self.engine, checkfirst=True)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        where = self.path or self.schema
+        return f"<Database {self.dialect} {where}>"
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit PostgreSQL advisory-lock key for ``name``."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+def open_database(settings: Settings, service: str, *, pool_size: int = 5) -> Database:
+    """The database of ``service`` under ``settings``."""
+    if settings.embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return open_sqlite(settings.data_dir / f"{service}.sqlite")
+    if settings.database_url.startswith("sqlite"):
+        return open_sqlite(Path(sa.make_url(settings.database_url).database or ":memory:"))
+    schema = settings.schema_prefix + service
+    return open_postgresql(settings.database_url, schema, pool_size=pool_size)
+
+
+def open_sqlite(path: Path) -> Database:
+    path = Path(path).resolve()
+    engine = sa.create_engine(
+        f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False}
+    )
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get("pmp_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return Database(engine, schema=None, path=path)
+
+
+def open_postgresql(url: str, schema: str, *, pool_size: int = 5) -> Database:
+    """Connect with ``search_path`` set to the service's own schema, creating it if needed."""
+    if not SCHEMA_NAME.match(schema):
+        raise ValueError(f"{schema!r} is not a usable PostgreSQL schema name")
+    url = _psycopg_url(url)
+    with sa.create_engine(url, poolclass=sa.NullPool).begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    engine = sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        connect_args={"options": f"-c search_path={schema}"},
+    )
+    return Database(engine, schema=schema)
+
+
+def _psycopg_url(url: str) -> str:
+    """Accept ``postgresql://`` as well as ``postgresql+psycopg://``."""
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)

@@ -1,0 +1,288 @@
+"""The event store's guarantees 1-3, each proved on SQLite and on PostgreSQL.
+
+Every test here runs twice through the ``database`` fixture; a backend that breaks a
+guarantee fails the same test the other passes.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from marshmallow import Schema, fields
+
+from pmp.envelope import Metadata, NewEvent
+from pmp.eventstore import ConcurrencyError, EventIdReused, EventStore
+from pmp.registry import EventRegistry, EventValidationError
+
+T0 = datetime(2026, 11, 1, 14, 30, tzinfo=UTC)
+
+
+class NoteWritten(Schema):
+    text = fields.String(required=True)
+    words = fields.Integer(required=True, strict=True)
+
+
+class AccountOpened(Schema):
+    email = fields.Email(required=True)
+
+
+def registry() -> EventRegistry:
+    reg = EventRegistry()
+    reg.register("NoteWritten", NoteWritten)
+    reg.register("AccountOpened", AccountOpened)
+    return reg
+
+
+@pytest.fixture
+def store(database) -> EventStore:
+    store = EventStore(database, registry())
+    store.create_tables()
+    return store
+
+
+def note(text: str = "hello", **meta) -> NewEvent:
+    return NewEvent(
+        "NoteWritten",
+        {"text": text, "words": len(text.split())},
+        Metadata(occurred_at=T0, **meta),
+    )
+
+
+def stored_ids(store: EventStore) -> list[uuid.UUID]:
+    return [e.event_id for e in store.read_all(0, limit=100_000)]
+
+
+# -- guarantee 1: atomic appends, optimistic concurrency, idempotent ids --------------------
+
+
+def test_append_assigns_versions_and_positions_in_order(store):
+    assert store.append("note-1", 0, [note("a"), note("b")]) == 2
+    assert store.append("note-2", 0, [note("c")]) == 1
+    assert store.append("note-1", 2, [note("d")]) == 3
+
+    stream = store.read_stream("note-1")
+    assert [e.version for e in stream] == [1, 2, 3]
+    assert [e.data["text"] for e in stream] == ["a", "b", "d"]
+
+    everything = store.read_all()
+    assert [e.data["text"] for e in everything] == ["a", "b", "c", "d"]
+    positions = [e.position for e in everything]
+    assert positions == sorted(positions) and len(set(positions)) == 4
+    assert store.head_position() == positions[-1]
+
+
+def test_metadata_comes_back_as_written(store):
+    correlation = str(uuid.uuid4())
+    event = note(actor_id="acct-7", actor_role="prescriber", correlation_id=correlation)
+    store.append("note-1", 0, [event])
+    [recorded] = store.read_stream("note-1")
+    assert recorded.event_id == event.event_id
+    assert recorded.metadata == event.metadata
+    assert recorded.metadata.occurred_at.tzinfo is not None
+    assert recorded.stream == "note-1" and recorded.type == "NoteWritten"
+
+
+def test_wrong_expected_version_raises_and_writes_nothing(store):
+    store.append("note-1", 0, [note("a")])
+    head = store.head_position()
+
+    with pytest.raises(ConcurrencyError) as stale:
+        store.append("note-1", 0, [note("b"), note("c")])
+    assert (stale.value.expected, stale.value.actual) == (0, 1)
+    with pytest.raises(ConcurrencyError):
+        store.append("note-1", 5, [note("ahead")])
+
+    assert [e.data["text"] for e in store.read_stream("note-1")] == ["a"]
+    assert store.head_position() == head
+
+
+def test_reappending_stored_event_ids_is_a_no_op(store):
+    batch = [note("a"), note("b")]
+    assert store.append("note-1", 0, batch) == 2
+    # A retry of the same command after a lost reply: same ids, now-stale expected version.
+    assert store.append("note-1", 0, batch) == 2
+    assert store.append("note-1", EventStore.ANY, batch) == 2
+    assert len(store.read_all()) == 2
+
+
+def test_reusing_some_event_ids_is_refused(store):
+    first = note("a")
+    store.append("note-1", 0, [first])
+    with pytest.raises(EventIdReused):
+        store.append("note-1", 1, [note("new"), first])
+    assert len(store.read_all()) == 1
+
+
+def test_any_version_appends_after_whatever_is_there(store):
+    store.append("probe", EventStore.ANY, [note("a")])
+    assert store.append("probe", EventStore.ANY, [note("b")]) == 2
+
+
+def test_two_writers_racing_on_one_version_give_exactly_one_error(store):
+    """Both writers read version 0 before either commits; exactly one must lose."""
+    rounds = 15
+    results: list[str] = []
+    lock = threading.Lock()
+
+    @sa.event.listens_for(store.db.engine, "commit")
+    def hold_transaction_open(_conn):  # the other writer reads version 0 meanwhile
+        time.sleep(0.01)
+
+    def writer(stream: str, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        try:
+            store.append(stream, 0, [note()])
+            outcome = "ok"
+        except ConcurrencyError:
+            outcome = "conflict"
+        with lock:
+            results.append(outcome)
+
+    for i in range(rounds):
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=writer, args=(f"race-{i}", barrier)) for _ in "ab"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    assert results.count("ok") == rounds
+    assert results.count("conflict") == rounds
+    for i in range(rounds):
+        assert len(store.read_stream(f"race-{i}")) == 1
+
+
+# -- guarantee 2: readers tailing by position never skip an event ---------------------------
+
+
+def test_tailing_readers_see_every_event_once_in_order_under_adversarial_writers(store):
+    """8 writers, random delays inside each transaction, 2 readers tailing by position."""
+    writers, per_writer = 8, 40
+    rng = random.Random(20261122)
+
+    @sa.event.listens_for(store.db.engine, "commit")
+    def delay_commit(_conn):  # runs inside the transaction, just before COMMIT
+        time.sleep(rng.random() * 0.006)
+
+    appended: list[uuid.UUID] = []
+    appended_lock = threading.Lock()
+    writers_done = threading.Event()
+    errors: list[BaseException] = []
+
+    def write(w: int) -> None:
+        try:
+            for i in range(per_writer):
+                event = note(f"w{w} e{i}")
+                store.append(f"writer-{w}-{i % 3}", EventStore.ANY, [event])
+                with appended_lock:
+                    appended.append(event.event_id)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    seen: dict[int, list[tuple[int, uuid.UUID, str, int]]] = {0: [], 1: []}
+
+    def tail(r: int) -> None:
+        try:
+            after = 0
+            while True:
+                finished = writers_done.is_set()  # read before the poll: no lost tail
+                batch = store.read_all(after, limit=17)
+                for e in batch:
+                    seen[r].append((e.position, e.event_id, e.stream, e.version))
+                    after = e.position
+                if not batch and finished:
+                    return
+        except BaseException as exc:
+            errors.append(exc)
+
+    readers = [threading.Thread(target=tail, args=(r,)) for r in range(2)]
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(writers)]
+    for t in readers + threads:
+        t.start()
+    for t in threads:
+        t.join()
+    writers_done.set()
+    for t in readers:
+        t.join()
+
+    assert not errors, errors
+    assert len(appended) == writers * per_writer
+    for r in (0, 1):
+        positions = [p for p, *_ in seen[r]]
+        ids = [i for _, i, *_ in seen[r]]
+        assert positions == sorted(positions), f"reader {r} saw positions out of order"
+        assert len(set(positions)) == len(positions)
+        assert len(ids) == len(set(ids)), f"reader {r} saw an event twice"
+        assert set(ids) == set(appended), f"reader {r} missed events"
+        last_version: dict[str, int] = {}
+        for _, _, stream, version in seen[r]:
+            assert version == last_version.get(stream, 0) + 1, "stream order broken"
+            last_version[stream] = version
+
+
+# -- guarantee 3: schemas on append, upcasting on read --------------------------------------
+
+
+def test_event_failing_its_schema_is_refused_naming_the_field(store):
+    bad = NewEvent("NoteWritten", {"text": "a", "words": "many"}, Metadata(occurred_at=T0))
+    with pytest.raises(EventValidationError) as refused:
+        store.append("note-1", 0, [note("fine"), bad])
+    assert "words" in refused.value.errors
+    assert "words" in str(refused.value)
+    assert store.read_all() == [], "the valid event of the refused batch was stored"
+
+
+def test_unknown_fields_and_unregistered_types_are_refused(store):
+    extra = NewEvent(
+        "AccountOpened", {"email": "a@example.org", "role": "admin"}, Metadata(occurred_at=T0)
+    )
+    with pytest.raises(EventValidationError) as refused:
+        store.append("acct-1", 0, [extra])
+    assert "role" in refused.value.errors
+
+    unknown = NewEvent("AccountHacked", {}, Metadata(occurred_at=T0))
+    with pytest.raises(EventValidationError, match="no schema is registered for AccountHacked"):
+        store.append("acct-1", 0, [unknown])
+
+
+def test_old_schema_versions_are_upcast_on_read(database):
+    v1 = EventRegistry()
+    v1.register("AccountOpened", AccountOpened)
+    old = EventStore(database, v1)
+    old.create_tables()
+    old.append("acct-1", 0, [NewEvent("AccountOpened", {"email": "a@b.org"}, Metadata(T0))])
+
+    class AccountOpenedV2(Schema):
+        email = fields.Email(required=True)
+        email_verified = fields.Boolean(required=True)
+
+    v2 = EventRegistry()
+    v2.register(
+        "AccountOpened",
+        AccountOpenedV2,
+        version=2,
+        upcasters={1: lambda data: {**data, "email_verified": False}},
+    )
+    new = EventStore(database, v2)
+    new.append(
+        "acct-2",
+        0,
+        [NewEvent("AccountOpened", {"email": "c@d.org", "email_verified": True}, Metadata(T0))],
+    )
+
+    [upcast] = new.read_stream("acct-1")
+    assert upcast.schema_version == 2
+    assert upcast.data == {"email": "a@b.org", "email_verified": False}
+    assert [e.schema_version for e in new.read_all()] == [2, 2]
+
+
+def test_naive_times_are_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        note_at = Metadata(occurred_at=datetime(2026, 1, 1) + timedelta(0))
+        NewEvent("NoteWritten", {"text": "a", "words": 1}, note_at)
