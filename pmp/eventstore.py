@@ -26,7 +26,7 @@ from datetime import UTC
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from pmp.db import Database, advisory_key
+from pmp.db import Database, UtcDateTime, advisory_key
 from pmp.envelope import Metadata, NewEvent, RecordedEvent
 from pmp.registry import EventRegistry
 
@@ -43,7 +43,7 @@ events = sa.Table(
     sa.Column("type", sa.String(100), nullable=False),
     sa.Column("schema_version", sa.SmallInteger, nullable=False),
     sa.Column("data", sa.JSON().with_variant(JSONB(), "postgresql"), nullable=False),
-    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("occurred_at", UtcDateTime(), nullable=False),
     sa.Column("actor_id", sa.String(64)),
     sa.Column("actor_role", sa.String(64)),
     sa.Column("correlation_id", sa.String(64)),
@@ -226,9 +226,6 @@ class EventStore:
 
     def _recorded(self, row: sa.Row) -> RecordedEvent:
         data, schema_version = self.registry.upcast(row.type, row.schema_version, row.data)
-        occurred_at = row.occurred_at
-        if occurred_at.tzinfo is None:  # SQLite keeps no offset; every time stored is UTC
-            occurred_at = occurred_at.replace(tzinfo=UTC)
         return RecordedEvent(
             event_id=row.event_id,
             stream=row.stream,
@@ -238,7 +235,7 @@ class EventStore:
             data=data,
             schema_version=schema_version,
             metadata=Metadata(
-                occurred_at=occurred_at,
+                occurred_at=row.occurred_at,
                 actor_id=row.actor_id,
                 actor_role=row.actor_role,
                 correlation_id=row.correlation_id,

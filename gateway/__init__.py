@@ -1,0 +1,1 @@
+"""The gateway: HTML pages and the JSON API over the services."""

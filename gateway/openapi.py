@@ -1,0 +1,48 @@
+"""The OpenAPI 3.1 document, generated from the gateway's handlers and marshmallow schemas.
+
+Each API handler's docstring ends with its OpenAPI operation in YAML after a ``---`` line;
+this module collects them, so the document and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.yaml_utils import load_operations_from_docstring
+from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+
+from gateway import schemas
+
+API_PREFIXES = ("/api/", "/healthz")
+_CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
+
+
+def build_spec(service_cls: type, version: str) -> dict[str, Any]:
+    spec = APISpec(
+        title="CPMRS API",
+        version=version,
+        openapi_version="3.1.0",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": "The JSON API of the Prescription Monitoring and Reporting System. "
+            "Errors are RFC 9457 problem details."
+        },
+    )
+    spec.components.security_scheme(
+        "operatorToken",
+        {"type": "http", "scheme": "bearer", "description": "The PMP_OPERATOR_TOKEN secret."},
+    )
+    for name in ("Problem", "Health", "ProbeCreated", "ProbeStatus"):
+        spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
+    for attr in sorted(vars(service_cls)):
+        method = getattr(service_cls, attr)
+        for entrypoint in getattr(method, ENTRYPOINT_EXTENSIONS_ATTR, ()):
+            url = getattr(entrypoint, "url", "")
+            if not url.startswith(API_PREFIXES):
+                continue
+            operations = load_operations_from_docstring(method.__doc__ or "")
+            spec.path(path=_CONVERTER.sub(r"{\1}", url), operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,70 @@
+"""Errors as RFC 9457 problem details, with a message a person can act on.
+
+``ERRORS`` is the one table that maps what went wrong (our exceptions, and the names of
+exceptions raised inside services, which arrive as nameko ``RemoteError``s) to an HTTP
+status and a title.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class Problem(Exception):
+    """An error answer: raised by handlers, rendered as problem+json or an HTML page."""
+
+    status: int
+    title: str
+    detail: str = ""
+    type: str = "about:blank"
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.title}"
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status}
+        if self.detail:
+            body["detail"] = self.detail
+        if instance:
+            body["instance"] = instance
+        return {**body, **self.extensions}
+
+    def to_json(self, instance: str | None = None) -> str:
+        return json.dumps(self.body(instance))
+
+
+# Exception names raised inside services -> (status, title). Anything else is a 500.
+ERRORS: dict[str, tuple[int, str]] = {
+    "ConcurrencyError": (409, "Someone else changed this record first; reload and try again"),
+    "EventValidationError": (422, "The request was refused: a field is not valid"),
+    "ValidationError": (422, "The request was refused: a field is not valid"),
+    "NotAuthorized": (403, "You are not allowed to do this"),
+    "NotFound": (404, "Not found"),
+}
+
+
+def problem_from_exception(exc: BaseException) -> Problem:
+    """The problem to show for ``exc``; internal details never reach the client."""
+    if isinstance(exc, Problem):
+        return exc
+    if isinstance(exc, RemoteError) and exc.exc_type in ERRORS:
+        status, title = ERRORS[exc.exc_type]
+        return Problem(status, title, detail=str(exc.value))
+    if isinstance(exc, (RpcTimeout, TimeoutError)):
+        return Problem(504, "A service did not answer in time", "Please try again in a minute.")
+    if isinstance(exc, UnknownService):
+        return Problem(503, "A service is not running", "Please try again in a minute.")
+    return Problem(
+        500,
+        "Something went wrong on our side",
+        "The error has been logged. If it persists, contact the help desk and quote the "
+        "correlation id shown below.",
+    )

@@ -1,0 +1,33 @@
+"""HTML pages: Jinja2 templates that extend ``base.html``, escaped by default."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from pmp.config import load_settings
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("gateway", "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["local_time"] = local_time
+    return env
+
+
+def local_time(moment: datetime) -> str:
+    """A UTC time shown in the program's time zone, as users read it."""
+    local = moment.astimezone(load_settings().timezone)
+    return local.strftime("%B %-d, %Y, %-I:%M %p %Z")
+
+
+def render_page(template: str, **context: Any) -> str:
+    return environment().get_template(template).render(**context)

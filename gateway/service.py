@@ -1,0 +1,264 @@
+"""The gateway: HTML pages and the JSON API. It keeps no state; services own everything.
+
+Handlers stay thin: check who is asking, call services, render. Routes under ``/api/`` and
+``/healthz`` are documented in the OpenAPI document from the YAML at the end of their
+docstrings.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import mimetypes
+import time
+import uuid
+from datetime import UTC, datetime
+from importlib import resources
+from importlib.metadata import version
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from werkzeug.wrappers import Request, Response
+
+from gateway.calls import Services
+from gateway.http import http
+from gateway.openapi import build_spec
+from gateway.problems import Problem
+from gateway.rendering import render_page
+from gateway.schemas import HealthSchema, ProbeCreatedSchema, ProbeStatusSchema
+from pmp.broker import BrokerUnreachable, check_broker
+from pmp.config import Settings, load_settings
+from pmp.logs import bind_correlation, configure_logging
+from pmp.topology import SERVICE_NAMES, SERVICES
+
+STATIC = resources.files("gateway") / "static"
+
+
+class GatewaySetup(DependencyProvider):
+    """Settings and logging for the gateway process; workers get the ``Settings``."""
+
+    def setup(self) -> None:
+        self.settings = load_settings()
+        configure_logging("gateway", self.settings.log_level)
+
+    def get_dependency(self, worker_ctx) -> Settings:
+        return self.settings
+
+    def worker_setup(self, worker_ctx) -> None:
+        bind_correlation(
+            worker_ctx.context_data.get("correlation_id"),
+            entrypoint=worker_ctx.entrypoint.method_name,
+        )
+
+    def worker_teardown(self, worker_ctx) -> None:
+        bind_correlation(None)
+
+
+def json_response(body: Any, status: int = 200, **headers: str) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+
+
+def page(template: str, **context: Any) -> Response:
+    return Response(render_page(template, **context), mimetype="text/html")
+
+
+class GatewayService:
+    name = "gateway"
+    settings: Settings = GatewaySetup()
+    services = Services()
+
+    # -- pages -----------------------------------------------------------------------------
+
+    @http("GET", "/")
+    def home(self, request: Request) -> Response:
+        return page("home.html", title="Home", active="home")
+
+    @http("GET", "/status")
+    def status_page(self, request: Request) -> Response:
+        health = self._health()
+        return page(
+            "status.html",
+            title="System status",
+            active="status",
+            health=health,
+            services=SERVICES,
+            checked_at=health["checked_at"],
+            timeout=self.settings.health_timeout,
+        )
+
+    @http("GET", "/static/<path:filename>")
+    def static(self, request: Request, filename: str) -> Response:
+        asset = STATIC / filename
+        if "/" in filename or not asset.is_file():
+            raise Problem(404, "Not found", f"There is no file called {filename}.")
+        kind = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+        return Response(asset.read_bytes(), mimetype=kind, headers={"Cache-Control": "max-age=300"})
+
+    # -- API -------------------------------------------------------------------------------
+
+    @http("GET", "/healthz")
+    def healthz(self, request: Request) -> Response:
+        """Whether the broker and every service answer.
+        ---
+        get:
+          summary: Health of the broker and of every service
+          description: Each service is pinged over RPC with a deadline of PMP_HEALTH_TIMEOUT.
+          responses:
+            200:
+              description: Everything answered.
+              content:
+                application/json:
+                  schema: Health
+            503:
+              description: Something did not answer; the body says what.
+              content:
+                application/json:
+                  schema: Health
+        """
+        health = self._health()
+        body = HealthSchema().dump(health)
+        return json_response(body, 200 if health["status"] == "ok" else 503)
+
+    def _health(self) -> dict[str, Any]:
+        timeout = self.settings.health_timeout
+        started = time.monotonic()
+        try:
+            check_broker(self.settings.amqp_uri, timeout=timeout)
+            broker = {"status": "ok", "latency_ms": _ms_since(started)}
+        except BrokerUnreachable as exc:
+            broker = {"status": "down", "latency_ms": None, "error": str(exc)}
+        outcomes = self.services.call_many(SERVICE_NAMES, "ping", timeout)
+        services = {}
+        for name, outcome in outcomes.items():
+            if outcome.error is None:
+                services[name] = {"status": "ok", "latency_ms": outcome.latency_ms}
+            else:
+                services[name] = {"status": "down", "latency_ms": None, "error": str(outcome.error)}
+        healthy = broker["status"] == "ok" and all(s["status"] == "ok" for s in services.values())
+        return {
+            "status": "ok" if healthy else "degraded",
+            "checked_at": datetime.now(UTC),
+            "broker": broker,
+            "services": services,
+        }
+
+    @http("GET", "/api/openapi.json")
+    def openapi(self, request: Request) -> Response:
+        """This document.
+        ---
+        get:
+          summary: The OpenAPI 3.1 document of this API
+          responses:
+            200:
+              description: The document.
+        """
+        return json_response(build_spec(type(self), version("cpmrs")))
+
+    @http("POST", "/api/diagnostics/probes")
+    def create_probe(self, request: Request) -> Response:
+        """Ask every service to record a pipeline probe event.
+        ---
+        post:
+          summary: Send a probe through every service's store, relay and the broker
+          description: >
+            Each service records a ProbeRecorded event. Follow status_url to see which
+            probes reached the query service's projection.
+          security:
+            - operatorToken: []
+          responses:
+            202:
+              description: The probe was recorded by the services listed in `recorded`.
+              content:
+                application/json:
+                  schema: ProbeCreated
+            401:
+              description: No or wrong operator token.
+              content:
+                application/problem+json:
+                  schema: Problem
+            403:
+              description: The diagnostics API is disabled (no PMP_OPERATOR_TOKEN).
+              content:
+                application/problem+json:
+                  schema: Problem
+        """
+        self._require_operator(request)
+        probe_id = str(uuid.uuid4())
+        outcomes = self.services.call_many(
+            SERVICE_NAMES, "record_probe", self.settings.rpc_timeout, probe_id=probe_id
+        )
+        status_url = f"/api/diagnostics/probes/{probe_id}"
+        body = ProbeCreatedSchema().dump(
+            {
+                "probe_id": probe_id,
+                "recorded": [s for s, o in outcomes.items() if o.error is None],
+                "failed": {s: str(o.error) for s, o in outcomes.items() if o.error is not None},
+                "status_url": status_url,
+            }
+        )
+        return json_response(body, 202, Location=status_url)
+
+    @http("GET", "/api/diagnostics/probes/<uuid:probe_id>")
+    def probe_status(self, request: Request, probe_id: uuid.UUID) -> Response:
+        """Which services' probes reached the query service.
+        ---
+        get:
+          summary: Arrival of a probe at the query service, per service
+          security:
+            - operatorToken: []
+          parameters:
+            - in: path
+              name: probe_id
+              required: true
+              schema:
+                type: string
+                format: uuid
+          responses:
+            200:
+              description: Arrivals so far.
+              content:
+                application/json:
+                  schema: ProbeStatus
+            401:
+              description: No or wrong operator token.
+              content:
+                application/problem+json:
+                  schema: Problem
+        """
+        self._require_operator(request)
+        arrived = self.services.call(
+            "query", "probe_arrivals", self.settings.rpc_timeout, probe_id=str(probe_id)
+        )
+        missing = [s for s in SERVICE_NAMES if s not in arrived]
+        body = ProbeStatusSchema().dump(
+            {
+                "probe_id": probe_id,
+                "complete": not missing,
+                "arrived": {s: datetime.fromisoformat(t) for s, t in arrived.items()},
+                "missing": missing,
+            }
+        )
+        return json_response(body)
+
+    def _require_operator(self, request: Request) -> None:
+        """Deny unless the request carries the operators' bearer token."""
+        expected = self.settings.operator_token
+        if not expected:
+            raise Problem(
+                403,
+                "The diagnostics API is disabled",
+                "An operator must set PMP_OPERATOR_TOKEN to enable it.",
+            )
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+            raise Problem(401, "Operator token required", "Send Authorization: Bearer <token>.")
+
+    # -- everything else -------------------------------------------------------------------
+
+    @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
+    def not_found(self, request: Request, path: str) -> Response:
+        raise Problem(404, "Page not found", "Check the address, or start from the home page.")
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)

@@ -1,0 +1,66 @@
+"""The ``pmp`` command. Imports are inside each command so ``pmp service`` can patch eventlet
+before anything else is loaded."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="pmp", description="CPMRS operations.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    up = commands.add_parser("up", help="start every service and the gateway, supervised")
+    up.add_argument("--services", help="comma-separated subset (default: PMP_SERVICES or all)")
+
+    service = commands.add_parser("service", help="run one service (or 'gateway') here")
+    service.add_argument("name")
+
+    projections = commands.add_parser("projections", help="list or rebuild read models")
+    actions = projections.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every projection and its checkpoints")
+    rebuild = actions.add_parser("rebuild", help="empty a read model and replay from position 0")
+    rebuild.add_argument("name", help="e.g. query.probe_arrivals")
+
+    commands.add_parser("config", help="print every PMP_* variable as a Markdown table")
+
+    args = parser.parse_args(argv)
+    if args.command == "service":
+        from pmp.runner import run_service
+
+        run_service(args.name)
+    elif args.command == "up":
+        sys.exit(_up(args.services))
+    elif args.command == "projections":
+        from pmp.rebuild import list_projections, rebuild_projection
+
+        sys.exit(list_projections() if args.action == "list" else rebuild_projection(args.name))
+    elif args.command == "config":
+        from pmp.config import VARIABLES
+
+        print("| variable | default | meaning |\n| --- | --- | --- |")
+        for v in VARIABLES:
+            print(
+                f"| `{v.name}` | `{v.default}` | {v.help} |"
+                if v.default
+                else f"| `{v.name}` | (empty) | {v.help} |"
+            )
+
+
+def _up(services: str | None) -> int:
+    from pmp.config import ConfigError, load_settings
+    from pmp.supervisor import Supervisor
+    from pmp.topology import GATEWAY, SERVICE_NAMES
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"pmp up: {exc}", file=sys.stderr)
+        return 2
+    chosen = [s.strip() for s in services.split(",")] if services else list(settings.services)
+    unknown = sorted(set(chosen) - set(SERVICE_NAMES))
+    if unknown:
+        print(f"pmp up: unknown services {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    return Supervisor(settings, [*(chosen or SERVICE_NAMES), GATEWAY.name]).run()

@@ -1,0 +1,84 @@
+"""Leadership: among replicas of one service, exactly one runs a given relay or projector.
+
+PostgreSQL: a session advisory lock held on a dedicated connection; when the leader's
+process dies its connection closes and the lock is free for the next replica to take.
+SQLite (embedded, one machine): an exclusive ``flock`` on a lock file beside the database,
+released by the kernel when the holding process exits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from pmp.db import Database, advisory_key
+
+
+class Leadership:
+    """Try to become, and then stay, the one active worker called ``name`` for ``db``."""
+
+    def __init__(self, db: Database, name: str):
+        self.db = db
+        self.name = name
+        self._conn: sa.Connection | None = None
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None or self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Become leader if nobody is; return whether this replica now leads."""
+        if self.held:
+            return self.still_held()
+        if self.db.is_postgresql:
+            return self._try_advisory_lock()
+        return self._try_flock()
+
+    def still_held(self) -> bool:
+        """False once the lock is lost (its connection broke); the caller must stop work."""
+        if self._conn is not None:
+            try:
+                self._conn.exec_driver_sql("SELECT 1")
+            except sa.exc.DBAPIError:
+                self.release()
+                return False
+        return self.held
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()  # closing the session ends the advisory lock
+            finally:
+                self._conn = None
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the flock
+            self._fd = None
+
+    def _try_advisory_lock(self) -> bool:
+        key = advisory_key(f"{self.db.schema}:leader:{self.name}")
+        conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            got = conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key)))
+        except sa.exc.DBAPIError:
+            conn.close()
+            return False
+        if not got:
+            conn.close()
+            return False
+        self._conn = conn
+        return True
+
+    def _try_flock(self) -> bool:
+        path = Path(f"{self.db.path}.{self.name}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True

@@ -1,0 +1,156 @@
+"""Projectors: event handlers that keep a read model, with the checkpoint in the same commit.
+
+A projection reads one or more sources (its own service's store, or another service's
+through the ``read_events`` RPC) from its checkpoints. Each batch is applied and the
+checkpoint advanced in one transaction, so a crash loses nothing and repeats nothing. A
+projector catches up from its sources whenever it runs; broker messages only wake it early.
+``reset`` empties the read model and its checkpoints in one transaction; whichever replica is
+active then replays from position 0 (``pmp projections rebuild``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import ClassVar, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pmp import checkpoints
+from pmp.db import Database, advisory_key
+from pmp.envelope import RecordedEvent
+from pmp.leader import Leadership
+from pmp.logs import correlation, get_logger
+
+log = get_logger(__name__)
+
+
+class EventSource(Protocol):
+    """Where a projector reads events: ``read(after, limit)`` in position order."""
+
+    def read(self, after_position: int, limit: int) -> list[RecordedEvent]: ...
+
+
+class Projection:
+    """A read model: its tables, the services it reads, and how each event changes it."""
+
+    name: ClassVar[str]  # "<service>.<read model>", unique across the system
+    sources: ClassVar[tuple[str, ...]]  # services whose events it reads
+    metadata: ClassVar[sa.MetaData]  # its tables, and nothing else
+
+    def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
+        raise NotImplementedError
+
+    def clear(self, conn: Connection) -> None:
+        """Empty the read model (before a replay)."""
+        for table in reversed(self.metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+class Projector:
+    """Runs one projection against its sources, inside the projection's database."""
+
+    def __init__(
+        self,
+        db: Database,
+        projection: Projection,
+        sources: Mapping[str, EventSource],
+        batch_size: int = 500,
+    ):
+        missing = set(projection.sources) - set(sources)
+        if missing:
+            raise ValueError(f"{projection.name} needs sources {sorted(missing)}")
+        self.db = db
+        self.projection = projection
+        self.sources = dict(sources)
+        self.batch_size = batch_size
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    def create_tables(self) -> None:
+        self.db.create(checkpoints.metadata)
+        self.db.create(self.projection.metadata)
+
+    def checkpoint_name(self, source: str) -> str:
+        return f"{self.name}:{source}"
+
+    def positions(self) -> dict[str, int]:
+        """How far the read model has got in each source."""
+        with self.db.read() as conn:
+            return {s: checkpoints.read(conn, self.checkpoint_name(s)) for s in self.sources}
+
+    def project_once(self) -> int:
+        """Apply the next batch of every source; return the number of events applied."""
+        applied = 0
+        for source_name, source in self.sources.items():
+            applied += self._project_batch(source_name, source)
+        return applied
+
+    def _project_batch(self, source_name: str, source: EventSource) -> int:
+        checkpoint = self.checkpoint_name(source_name)
+        with self.db.read() as conn:
+            after = checkpoints.read(conn, checkpoint)
+        batch = source.read(after, self.batch_size)
+        if not batch:
+            return 0
+        with self.db.write() as conn:
+            self._exclude_resets(conn)
+            for event in batch:
+                with correlation(event.metadata.correlation_id):
+                    self.projection.apply(conn, source_name, event)
+            # Raises CheckpointMoved (rolling all of it back) if another replica or a reset
+            # moved the checkpoint while this batch was being read.
+            checkpoints.advance(conn, checkpoint, after, batch[-1].position)
+        log.debug("events projected", projection=self.name, source=source_name, count=len(batch))
+        return len(batch)
+
+    def _exclude_resets(self, conn: Connection) -> None:
+        """Serialise batches and resets of this projection (SQLite serialises all writes)."""
+        if self.db.is_postgresql:
+            key = advisory_key(f"{self.db.schema}:projection:{self.name}")
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Project until every source has nothing newer; return the number of events."""
+        total = 0
+        while applied := self.project_once():
+            total += applied
+            if progress:
+                progress(total)
+        return total
+
+    def reset(self) -> None:
+        """Empty the read model and forget its checkpoints, atomically."""
+        with self.db.write() as conn:
+            self._exclude_resets(conn)
+            self.projection.clear(conn)
+            checkpoints.reset(conn, self.name)
+
+    def run(self, stop: threading.Event, wake: threading.Event, poll_interval: float) -> None:
+        """While ``stop`` is unset: lead if no other replica does, and keep the model current."""
+        leadership = Leadership(self.db, f"projector:{self.name}")
+        failures = 0
+        try:
+            while not stop.is_set():
+                if leadership.try_acquire():
+                    try:
+                        self.catch_up()
+                        failures = 0
+                    except checkpoints.CheckpointMoved:
+                        log.info("checkpoint moved under the projector; re-reading", name=self.name)
+                        continue
+                    except Exception:
+                        failures += 1
+                        log.exception(
+                            "projection batch failed; retrying",
+                            projection=self.name,
+                            failures=failures,
+                        )
+                # A failing event is retried with a growing pause, not once per poll forever.
+                wake.wait(min(60.0, poll_interval * 2 ** min(failures, 6)))
+                wake.clear()
+        finally:
+            leadership.release()

@@ -1,0 +1,79 @@
+"""The relay: the event store doubles as the outbox.
+
+It reads committed events after its checkpoint, publishes them in position order, waits for
+the broker to confirm the whole batch, and only then moves its checkpoint. A crash between
+publish and checkpoint republishes the batch on restart (at least once); consumers make that
+harmless by recording processed event ids (``pmp.inbox``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from pmp import checkpoints
+from pmp.envelope import RecordedEvent
+from pmp.eventstore import EventStore
+from pmp.leader import Leadership
+from pmp.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class Publisher(Protocol):
+    def publish(self, batch: list[RecordedEvent]) -> None: ...
+
+
+class Relay:
+    """Moves events from one service's store to its exchange."""
+
+    checkpoint = "relay"
+
+    def __init__(self, store: EventStore, publisher: Publisher, batch_size: int = 500):
+        self.store = store
+        self.publisher = publisher
+        self.batch_size = batch_size
+
+    def create_tables(self) -> None:
+        self.store.db.create(checkpoints.metadata)
+
+    def relay_once(self) -> int:
+        """Publish the next batch; return how many events it held (0: nothing new)."""
+        with self.store.db.read() as conn:
+            after = checkpoints.read(conn, self.checkpoint)
+        batch = self.store.read_all(after, limit=self.batch_size)
+        if not batch:
+            return 0
+        self.publisher.publish(batch)
+        self._checkpoint(after, batch[-1].position)
+        log.debug("events relayed", count=len(batch), through_position=batch[-1].position)
+        return len(batch)
+
+    def _checkpoint(self, after: int, through: int) -> None:
+        with self.store.db.write() as conn:
+            checkpoints.advance(conn, self.checkpoint, after, through)
+
+    def relay_all(self) -> int:
+        """Publish until the store has nothing newer; return the number of events sent."""
+        total = 0
+        while sent := self.relay_once():
+            total += sent
+        return total
+
+    def run(self, stop: threading.Event, wake: threading.Event, poll_interval: float) -> None:
+        """Relay until ``stop`` is set, if no other replica of the service relays already.
+
+        ``wake`` cuts the wait short after an append in this process.
+        """
+        leadership = Leadership(self.store.db, "relay")
+        try:
+            while not stop.is_set():
+                if leadership.try_acquire():
+                    try:
+                        self.relay_all()
+                    except Exception:
+                        log.exception("relay batch failed; retrying after the poll interval")
+                wake.wait(poll_interval)
+                wake.clear()
+        finally:
+            leadership.release()

@@ -1,0 +1,217 @@
+"""nameko integration: the kernel every service declares, and the RPCs every service answers.
+
+``ServiceKernel`` is a dependency provider. At start-up it opens the service's database and
+event store, starts the relay and the service's projectors (each only on the replica that
+leads it), and gives every worker a ``Kernel``: the store, plus an ``append`` that stamps
+who, when and which request on each event. Every worker's log lines carry the correlation
+id of the request or event that started it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+
+from pmp import diagnostics
+from pmp.broker import EventPublisher
+from pmp.config import Settings, load_settings
+from pmp.db import Database, open_database
+from pmp.envelope import Metadata, NewEvent
+from pmp.eventstore import EventStore
+from pmp.inbox import Inbox
+from pmp.logs import bind_correlation, configure_logging, get_logger
+from pmp.projector import EventSource, Projection, Projector
+from pmp.registry import EventRegistry
+from pmp.relay import Relay
+from pmp.sources import ClusterProxy, RpcSource, StoreSource
+from pmp.wakeups import listen_for_wakeups
+
+log = get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Kernel:
+    """What a worker sees of the kernel: its service's store, inbox and a stamped append."""
+
+    def __init__(self, provider: ServiceKernel, context_data: dict[str, Any]):
+        self._provider = provider
+        self._context = context_data
+        self.store: EventStore = provider.store
+        self.inbox: Inbox = provider.inbox
+        self.db: Database = provider.db
+        self.settings: Settings = provider.settings
+        self.clock: Clock = provider.clock
+
+    def metadata(self) -> Metadata:
+        return Metadata(
+            occurred_at=self.clock(),
+            actor_id=self._context.get("actor_id"),
+            actor_role=self._context.get("actor_role"),
+            correlation_id=self._context.get("correlation_id"),
+            causation_id=self._context.get("causation_id"),
+        )
+
+    def append(
+        self, stream: str, expected_version: int | None, changes: Sequence[tuple[str, dict]]
+    ) -> int:
+        """Append ``(type, data)`` changes to ``stream``; the relay is woken to publish them."""
+        metadata = self.metadata()
+        version = self.store.append(
+            stream, expected_version, [NewEvent(kind, data, metadata) for kind, data in changes]
+        )
+        self._provider.events_appended()
+        return version
+
+
+class ServiceKernel(DependencyProvider):
+    """Database, event store, relay and projectors of one service."""
+
+    def __init__(
+        self,
+        registry: EventRegistry,
+        projections: Sequence[type[Projection]] = (),
+        clock: Clock = system_clock,
+    ):
+        self.registry = EventRegistry()
+        self.registry.include(diagnostics.kernel_events())
+        self.registry.include(registry)
+        self.projection_types = tuple(projections)
+        self.clock = clock
+
+    def setup(self) -> None:
+        self.service = self.container.service_name
+        self.settings = load_settings()
+        configure_logging(self.service, self.settings.log_level)
+        self.db = open_database(self.settings, self.service)
+        self.store = EventStore(self.db, self.registry)
+        self.store.create_tables()
+        self.inbox = Inbox(self.db)
+        self.inbox.create_tables()
+        self.relay = Relay(
+            self.store,
+            EventPublisher(self.settings.amqp_uri, self.service),
+            batch_size=self.settings.relay_batch_size,
+        )
+        self.relay.create_tables()
+        self.stopping = threading.Event()
+        self.wake_relay = threading.Event()
+        self.projections = [self._running(p()) for p in self.projection_types]
+        for running in self.projections:
+            running.projector.create_tables()
+
+    def _running(self, projection: Projection) -> _RunningProjection:
+        proxy = ClusterProxy(self.settings.amqp_uri, self.settings.rpc_timeout)
+        sources: dict[str, EventSource] = {
+            source: StoreSource(self.store) if source == self.service else RpcSource(source, proxy)
+            for source in projection.sources
+        }
+        projector = Projector(self.db, projection, sources, self.settings.relay_batch_size)
+        remote = tuple(s for s in projection.sources if s != self.service)
+        return _RunningProjection(projector, threading.Event(), proxy, remote)
+
+    def start(self) -> None:
+        poll = self.settings.poll_interval
+        self.container.spawn_managed_thread(
+            lambda: self.relay.run(self.stopping, self.wake_relay, poll), identifier="relay"
+        )
+        for running in self.projections:
+            name = running.projector.name
+            self.container.spawn_managed_thread(
+                lambda r=running: r.projector.run(self.stopping, r.wake, poll),
+                identifier=f"projector {name}",
+            )
+            if running.remote_sources:
+                self.container.spawn_managed_thread(
+                    lambda r=running: listen_for_wakeups(
+                        self.settings.amqp_uri,
+                        self.service,
+                        r.remote_sources,
+                        lambda _source: r.wake.set(),
+                        self.stopping,
+                        poll,
+                    ),
+                    identifier=f"wake-ups {name}",
+                )
+
+    def events_appended(self) -> None:
+        """Wake the relay and the projections that read this service's own store."""
+        self.wake_relay.set()
+        for running in self.projections:
+            if self.service in running.projector.projection.sources:
+                running.wake.set()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake_relay.set()
+        for running in self.projections:
+            running.wake.set()
+            running.proxy.close()
+        self.relay.publisher.close()
+
+    def kill(self) -> None:
+        self.stop()
+
+    def get_dependency(self, worker_ctx) -> Kernel:
+        return Kernel(self, worker_ctx.context_data)
+
+    def worker_setup(self, worker_ctx) -> None:
+        bind_correlation(
+            worker_ctx.context_data.get("correlation_id"),
+            entrypoint=worker_ctx.entrypoint.method_name,
+        )
+
+    def worker_teardown(self, worker_ctx) -> None:
+        bind_correlation(None)
+
+
+@dataclass
+class _RunningProjection:
+    projector: Projector
+    wake: threading.Event
+    proxy: ClusterProxy
+    remote_sources: tuple[str, ...]
+
+
+class EventSourcedService:
+    """The RPCs every service answers. Subclasses set ``name`` and ``kernel``."""
+
+    name: str
+    kernel: Kernel
+
+    @rpc
+    def ping(self) -> dict:
+        """Liveness for /healthz: the service answers and its database is reachable."""
+        return {
+            "service": self.name,
+            "status": "ok",
+            "database": self.kernel.db.dialect,
+            "head_position": self.kernel.store.head_position(),
+        }
+
+    @rpc
+    def record_probe(self, probe_id: str) -> dict:
+        """Record a ``ProbeRecorded`` event, to prove store, relay and broker end to end."""
+        version = self.kernel.append(
+            diagnostics.probe_stream(probe_id),
+            EventStore.ANY,
+            [(diagnostics.PROBE_RECORDED, {"probe_id": probe_id, "service": self.name})],
+        )
+        log.info("probe recorded", probe_id=probe_id)
+        return {"service": self.name, "probe_id": probe_id, "version": version}
+
+    @rpc
+    def read_events(self, after_position: int = 0, limit: int = 500) -> list[dict]:
+        """Events after ``after_position`` in order: catch-up for projectors and the audit."""
+        limit = max(1, min(int(limit), 5000))
+        return [e.to_json() for e in self.kernel.store.read_all(int(after_position), limit)]

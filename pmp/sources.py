@@ -1,0 +1,60 @@
+"""Event sources a projector reads: its own service's store, or another service over RPC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pmp.envelope import RecordedEvent
+from pmp.eventstore import EventStore
+
+
+class StoreSource:
+    """The projecting service's own event store."""
+
+    def __init__(self, store: EventStore):
+        self.store = store
+
+    def read(self, after_position: int, limit: int) -> list[RecordedEvent]:
+        return self.store.read_all(after_position, limit)
+
+    def head(self) -> int:
+        return self.store.head_position()
+
+
+class ClusterProxy:
+    """A standalone nameko RPC client, started on first use by the thread that uses it."""
+
+    def __init__(self, amqp_uri: str, timeout: float):
+        self._config = {"AMQP_URI": amqp_uri}
+        self._timeout = timeout
+        self._cluster = None
+        self._proxy = None
+
+    def __call__(self) -> Any:
+        if self._proxy is None:
+            from nameko.standalone.rpc import ClusterRpcProxy
+
+            self._cluster = ClusterRpcProxy(self._config, timeout=self._timeout)
+            self._proxy = self._cluster.start()
+        return self._proxy
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.stop()
+            self._cluster = self._proxy = None
+
+
+class RpcSource:
+    """Another service's store, read through its ``read_events`` RPC."""
+
+    def __init__(self, service: str, proxy: ClusterProxy):
+        self.service = service
+        self.proxy = proxy
+
+    def read(self, after_position: int, limit: int) -> list[RecordedEvent]:
+        service = self.proxy()[self.service]
+        bodies = service.read_events(after_position=after_position, limit=limit)
+        return [RecordedEvent.from_json(body) for body in bodies]
+
+    def head(self) -> int:
+        return self.proxy()[self.service].ping()["head_position"]

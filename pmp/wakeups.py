@@ -1,0 +1,57 @@
+"""Wake-ups: a broadcast queue per replica, bound to the event exchanges a projector reads.
+
+The messages' content is ignored: a projector reads events from its sources in order, from
+its checkpoint. A message only says "something new happened at <service>, look now", so a
+lost wake-up costs at most one poll interval and never an event.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Sequence
+
+import kombu
+from amqp.exceptions import AMQPError
+
+from pmp.broker import event_exchange
+from pmp.logs import get_logger
+
+log = get_logger(__name__)
+
+
+def listen_for_wakeups(
+    amqp_uri: str,
+    owner: str,
+    sources: Sequence[str],
+    on_wake: Callable[[str], None],
+    stop: threading.Event,
+    poll_interval: float = 1.0,
+) -> None:
+    """Call ``on_wake(source)`` for every event published by ``sources`` until ``stop``."""
+    by_exchange = {event_exchange(s).name: s for s in sources}
+    queue = kombu.Queue(
+        f"wakeup-{owner}-{uuid.uuid4().hex[:8]}",
+        bindings=[kombu.binding(event_exchange(s), routing_key="#") for s in sources],
+        exclusive=True,
+        auto_delete=True,
+        durable=False,
+    )
+
+    def handle(_body, message) -> None:
+        on_wake(by_exchange.get(message.delivery_info.get("exchange"), ""))
+
+    while not stop.is_set():
+        try:
+            with (
+                kombu.Connection(amqp_uri, heartbeat=0) as conn,
+                conn.Consumer(queue, callbacks=[handle], no_ack=True, accept=["json"]),
+            ):
+                while not stop.is_set():
+                    try:
+                        conn.drain_events(timeout=poll_interval)
+                    except TimeoutError:
+                        continue
+        except (OSError, AMQPError, kombu.exceptions.OperationalError) as exc:
+            log.warning("wake-up listener lost the broker; retrying", error=str(exc))
+            stop.wait(poll_interval)

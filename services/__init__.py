@@ -1,0 +1,1 @@
+"""The services of CPMRS, one package each; see docs/architecture.md."""

@@ -1,0 +1,4 @@
+"""The audit service.
+
+The hash-chained audit store of every event, verification and investigator replay.
+"""

@@ -1,0 +1,1 @@
+"""The helpdesk service. Problem tickets in the program's four priority categories."""

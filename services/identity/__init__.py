@@ -1,0 +1,1 @@
+"""The identity service. Accounts, credentials, sessions, MFA, lockout and suspension."""

@@ -1,0 +1,1 @@
+"""The query service. Read models, patient search, Patient History Report, statistics."""

@@ -1,0 +1,4 @@
+"""The registration service.
+
+Registration applications, email verification, documents, terms, approval and renewal.
+"""

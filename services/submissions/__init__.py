@@ -1,0 +1,4 @@
+"""The submissions service.
+
+ASAP dispensation intake, validation and error reports, drug reference, patient index.
+"""
