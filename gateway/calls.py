@@ -41,25 +41,25 @@ class ServiceCalls:
             except Exception as exc:  # e.g. UnknownService, broker gone
                 pending[service] = exc
         outcomes: dict[str, _Outcome] = {}
-        deadline = eventlet.Timeout(timeout, RpcTimeout(f"no answer within {timeout} s"))
-        try:
-            for service, reply in pending.items():
-                if isinstance(reply, Exception):
-                    outcomes[service] = _Outcome(error=reply)
-                    continue
-                try:
+
+        def collect(service: str, reply: Any) -> None:
+            # Each reply is awaited in its own greenthread, so a stuck service costs the
+            # deadline only for itself and every latency is measured when its answer came.
+            try:
+                with eventlet.Timeout(timeout, RpcTimeout(f"no answer within {timeout} s")):
                     value = reply.result()
-                    outcomes[service] = _Outcome(value=value, started=started)
-                except RpcTimeout:
-                    raise
-                except Exception as exc:
-                    outcomes[service] = _Outcome(error=exc)
-        except RpcTimeout as exc:
-            for service in pending:
-                outcomes.setdefault(service, _Outcome(error=exc))
-        finally:
-            deadline.cancel()
-        return outcomes
+                outcomes[service] = _Outcome(value=value, started=started)
+            except Exception as exc:
+                outcomes[service] = _Outcome(error=exc)
+
+        waiting = eventlet.GreenPool()
+        for service, reply in pending.items():
+            if isinstance(reply, Exception):
+                outcomes[service] = _Outcome(error=reply)
+            else:
+                waiting.spawn_n(collect, service, reply)
+        waiting.waitall()
+        return {service: outcomes[service] for service in pending}
 
 
 class _Outcome:

@@ -7,11 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from pmp.config import Settings, load_settings
 from pmp.db import Database, open_postgresql, open_sqlite
-from tests.infrastructure import Broker, InfrastructureMissing, find_broker, find_database
+from tests.infrastructure import (
+    Broker,
+    InfrastructureMissing,
+    drop_schemas,
+    find_broker,
+    find_database,
+)
 
 
 def _stop(started: list) -> None:
@@ -54,15 +58,7 @@ def schema_prefix(postgres_url: str) -> Iterator[str]:
     """A prefix for this test's PostgreSQL schemas; they are dropped afterwards."""
     prefix = f"t{uuid.uuid4().hex[:10]}_"
     yield prefix
-    engine = sa.create_engine(postgres_url, poolclass=sa.NullPool)
-    with engine.begin() as conn:
-        names = conn.scalars(
-            sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
-            {"p": prefix + "%"},
-        ).all()
-        for name in names:
-            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-    engine.dispose()
+    drop_schemas(postgres_url, prefix)
 
 
 @pytest.fixture
@@ -91,14 +87,40 @@ def database(backend: str, request) -> Database:
 
 
 @pytest.fixture
-def settings_for(tmp_path: Path, request):
-    """Build ``Settings`` for services under test on ``backend`` with ``amqp_uri``."""
+def env_for(tmp_path: Path, request):
+    """``PMP_*`` variables for processes under test on ``backend``, talking to ``amqp_uri``.
 
-    def make(backend: str, amqp_uri: str, **extra: str) -> Settings:
-        env = {"PMP_AMQP_URI": amqp_uri, "PMP_DATA_DIR": str(tmp_path / "data"), **extra}
+    SQLite: files in this test's temporary folder. PostgreSQL: schemas with this test's
+    prefix, dropped afterwards.
+    """
+
+    def make(backend: str, amqp_uri: str, **extra: str) -> dict[str, str]:
+        env = {
+            "PMP_AMQP_URI": amqp_uri,
+            "PMP_DATA_DIR": str(tmp_path / "data"),
+            "PMP_DATABASE_URL": "",
+            "PMP_POLL_INTERVAL": "0.5",
+            **extra,
+        }
         if backend == "postgresql":
             env["PMP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
             env["PMP_SCHEMA_PREFIX"] = request.getfixturevalue("schema_prefix")
-        return load_settings(env)
+        return env
 
     return make
+
+
+@pytest.fixture
+def notes_env(backend: str, amqp_uri: str, env_for) -> dict[str, str]:
+    """The environment of the test "notes" service and its helpers on ``backend``."""
+    return env_for(backend, amqp_uri)
+
+
+@pytest.fixture
+def notes_store(notes_env):
+    from pmp.config import load_settings
+    from tests.helpers.notes import open_notes
+
+    store = open_notes(load_settings(notes_env))
+    yield store
+    store.db.dispose()

@@ -19,6 +19,8 @@ import kombu
 import requests
 import sqlalchemy as sa
 
+from pmp.broker import safe_url
+
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
 LOCAL_RABBIT_API = "http://guest:guest@127.0.0.1:15672"
 LOCAL_DATABASE = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -109,7 +111,7 @@ def find_broker(started: list) -> Broker:
             conn.ensure_connection(max_retries=1)
     except Exception as exc:
         raise InfrastructureMissing(
-            f"RabbitMQ at {_safe(broker.amqp_uri)} ({where}) did not answer: {exc}. "
+            f"RabbitMQ at {safe_url(broker.amqp_uri)} ({where}) did not answer: {exc}. "
             "Start one (rabbitmq-server -detached) or set PMP_TEST_AMQP_URI."
         ) from exc
     if broker.api_uri:
@@ -147,16 +149,21 @@ def find_database(started: list) -> str:
         engine.dispose()
     except Exception as exc:
         raise InfrastructureMissing(
-            f"PostgreSQL at {_safe(url)} ({where}) did not answer: {exc}. Start it "
+            f"PostgreSQL at {safe_url(url)} ({where}) did not answer: {exc}. Start it "
             "(pg_ctlcluster --skip-systemctl-redirect 15 main start) or set "
             "PMP_TEST_DATABASE_URL."
         ) from exc
     return url
 
 
-def _safe(url: str) -> str:
-    """``url`` without its password, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
-    return urlunsplit(parts)
+def drop_schemas(url: str, prefix: str) -> None:
+    """Drop every PostgreSQL schema whose name starts with ``prefix``."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        names = conn.scalars(
+            sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE :p"),
+            {"p": prefix.replace("_", r"\_") + "%"},
+        ).all()
+        for name in names:
+            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+    engine.dispose()

@@ -1,0 +1,83 @@
+"""The whole system, started the way ``make run`` starts it: ``pmp up`` in a child process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from tests.helpers.processes import Process, python, wait_until
+from tests.infrastructure import drop_schemas
+
+OPERATOR_TOKEN = "test-operator-token"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    url: str
+    env: dict[str, str]
+    process: Process
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(self.url + path, timeout=30, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return requests.post(self.url + path, timeout=30, **kwargs)
+
+    def log_lines(self) -> list[dict]:
+        """Every JSON log line any service has written so far."""
+        lines = []
+        for line in self.process.log().splitlines():
+            if line.startswith("{"):
+                # A traceback longer than a pipe write can interleave with another line.
+                with contextlib.suppress(json.JSONDecodeError):
+                    lines.append(json.loads(line))
+        return lines
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def stack(request, broker, tmp_path_factory) -> Iterator[Stack]:
+    backend = request.param
+    amqp_uri = broker.create_vhost()
+    port = free_port()
+    env = {
+        "PMP_AMQP_URI": amqp_uri,
+        "PMP_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "PMP_DATABASE_URL": "",
+        "PMP_GATEWAY_ADDRESS": f"127.0.0.1:{port}",
+        "PMP_OPERATOR_TOKEN": OPERATOR_TOKEN,
+        "PMP_POLL_INTERVAL": "0.5",
+        "PMP_LOG_LEVEL": "INFO",
+    }
+    if backend == "postgresql":
+        env["PMP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        env["PMP_SCHEMA_PREFIX"] = f"stack{port}_"
+    up = Process("pmp-up", python("-m", "pmp", "up"), env, tmp_path_factory.mktemp("logs"))
+    stack = Stack(f"http://127.0.0.1:{port}", env, up)
+    try:
+        wait_until(lambda: "CPMRS is running at" in up.log(), 90, "pmp up announced", watch=[up])
+        yield stack
+    finally:
+        if up.alive():
+            up.popen.send_signal(signal.SIGINT)
+            up.wait(timeout=60)
+        up.stop()
+        broker.delete_vhost(amqp_uri)
+        if backend == "postgresql":
+            drop_schemas(request.getfixturevalue("postgres_url"), env["PMP_SCHEMA_PREFIX"])
+
+
+def operator() -> dict[str, str]:
+    return {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
