@@ -15,6 +15,11 @@ class ServiceSpec:
     name: str
     module: str  # the module ``nameko run`` loads
     owns: str  # one line for operators: what the service is responsible for
+    title: str = ""  # how people name it; defaults to the capitalised name
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name.capitalize()
 
     @property
     def class_name(self) -> str:
@@ -44,7 +49,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ),
     ServiceSpec("alerts", "services.alerts.service", "clinical alert rules and notifications"),
     ServiceSpec("audit", "services.audit.service", "hash-chained audit store and replay"),
-    ServiceSpec("helpdesk", "services.helpdesk.service", "problem tickets by priority"),
+    ServiceSpec(
+        "helpdesk", "services.helpdesk.service", "problem tickets by priority", title="Help desk"
+    ),
 )
 
 SERVICE_NAMES: tuple[str, ...] = tuple(s.name for s in SERVICES)

@@ -17,6 +17,8 @@ from tests.infrastructure import (
     find_database,
 )
 
+pytest_plugins = ["tests.helpers.stack"]
+
 
 def _stop(started: list) -> None:
     for container in started:

@@ -97,3 +97,17 @@ class Process:
 
 def python(*args: str) -> list[str]:
     return [sys.executable, *args]
+
+
+def children_of(parent: int) -> dict[int, list[str]]:
+    """The live child processes of ``parent``: pid -> command line."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().decode().split("\0")
+        except (OSError, IndexError, ValueError):
+            continue  # exited while we looked
+        if ppid == parent:
+            found[int(stat.parent.name)] = [arg for arg in cmdline if arg]
+    return found

@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from pmp.topology import SERVICE_NAMES
-from tests.helpers.processes import Process, python, wait_until
-from tests.integration.conftest import operator
+from tests.helpers.processes import Process, children_of, python, wait_until
+from tests.helpers.stack import operator
 
 
 def send_probe(stack) -> tuple[str, str]:
@@ -114,15 +114,7 @@ def test_a_stuck_service_is_reported_and_a_killed_one_restarted_while_the_others
 
 def _child_running(parent: int, service: str) -> int:
     """The pid of ``pmp service <service>`` started by ``parent``."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == parent and cmdline[-3:-1] == [b"service", service.encode()]:
-            return int(entry.name)
+    for pid, cmdline in children_of(parent).items():
+        if cmdline[-2:] == ["service", service]:
+            return pid
     raise AssertionError(f"no running {service} under pmp up ({parent})")

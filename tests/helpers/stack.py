@@ -47,7 +47,7 @@ class Stack:
         return lines
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def stack(request, broker, tmp_path_factory) -> Iterator[Stack]:
     backend = request.param
     amqp_uri = broker.create_vhost()

@@ -1,0 +1,83 @@
+"""The ``pmp`` command as an operator meets it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from pmp.config import VARIABLES
+from tests.helpers.processes import Process, children_of, python, wait_until
+from tests.helpers.stack import free_port
+
+UNREACHABLE = "amqp://guest:s3cret@127.0.0.1:1/"
+
+
+def pmp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pmp", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**_clean_env(), **(env or {})},
+        cwd=Path(__file__).resolve().parents[2],
+    )
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith("PMP_")}
+
+
+def test_pmp_up_says_in_one_line_where_it_looked_for_rabbitmq_and_how_to_start_it(tmp_path):
+    result = pmp("up", env={"PMP_AMQP_URI": UNREACHABLE, "PMP_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "amqp://guest:***@127.0.0.1:1/" in lines[0]
+    assert "s3cret" not in lines[0]
+    assert "rabbitmq-server -detached" in lines[0]
+
+
+def test_pmp_service_refuses_to_start_without_rabbitmq_in_one_line(tmp_path):
+    result = pmp("service", "identity", env={"PMP_AMQP_URI": UNREACHABLE})
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith("RabbitMQ is not reachable at")
+
+
+def test_pmp_up_stops_every_process_cleanly_on_ctrl_c(broker, tmp_path):
+    amqp_uri = broker.create_vhost()
+    env = {
+        **_clean_env(),
+        "PMP_AMQP_URI": amqp_uri,
+        "PMP_DATA_DIR": str(tmp_path / "data"),
+        "PMP_GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    up = Process("pmp-up", python("-m", "pmp", "up"), env, tmp_path)
+    try:
+        wait_until(lambda: "CPMRS is running at" in up.log(), 90, "pmp up is ready", watch=[up])
+        children = children_of(up.pid)
+        assert len(children) == 8  # seven services and the gateway
+        up.popen.send_signal(signal.SIGINT)
+        assert up.wait(timeout=60) == 0
+        assert "pmp up: stopped" in up.log()
+        assert not [pid for pid in children if Path(f"/proc/{pid}").exists()], "orphans left"
+        assert "Traceback" not in up.log()
+    finally:
+        up.stop()
+        broker.delete_vhost(amqp_uri)
+
+
+def test_pmp_config_lists_every_variable_with_its_default():
+    result = pmp("config")
+    assert result.returncode == 0
+    for variable in VARIABLES:
+        assert f"`{variable.name}`" in result.stdout
+
+
+def test_rebuilding_an_unknown_projection_names_the_ones_there_are(tmp_path):
+    result = pmp("projections", "rebuild", "query.nothing", env={"PMP_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "query.probe_arrivals" in result.stderr
