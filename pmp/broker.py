@@ -8,11 +8,11 @@ them as if nameko had dispatched them, context headers included.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import kombu
+import orjson
 from amqp.exceptions import AMQPError
 from nameko.constants import HEADER_PREFIX
 from nameko.standalone.events import get_event_exchange
@@ -82,7 +82,7 @@ class EventPublisher:
     def _publish(self, batch: Sequence[RecordedEvent]) -> None:
         channel = self._open()
         for event in batch:
-            body = json.dumps(event.to_json(), separators=(",", ":"))
+            body = orjson.dumps(event.to_json())
             message = channel.prepare_message(
                 body,
                 content_type="application/json",

@@ -64,8 +64,17 @@ class UtcDateTime(sa.types.TypeDecorator):
 class Database:
     """An engine plus the few facts about it that the kernel's SQL depends on."""
 
-    def __init__(self, engine: Engine, schema: str | None, path: Path | None = None):
+    def __init__(
+        self,
+        engine: Engine,
+        schema: str | None,
+        path: Path | None = None,
+        autocommit_engine: Engine | None = None,
+    ):
         self.engine = engine
+        # Connections that stay in autocommit mode, for one-statement writes on the hot path
+        # (event appends): no BEGIN, no COMMIT, no reset when they go back to the pool.
+        self.autocommit_engine = autocommit_engine or engine
         self.schema = schema
         self.path = path
         self.dialect = engine.dialect.name
@@ -91,6 +100,12 @@ class Database:
                 yield conn
 
     @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """A connection on which each statement commits by itself (one round trip)."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
@@ -101,6 +116,7 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self.autocommit_engine.dispose()
 
     def __repr__(self) -> str:
         where = self.path or self.schema
@@ -154,14 +170,18 @@ def open_postgresql(url: str, schema: str, *, pool_size: int = 5) -> Database:
     url = _psycopg_url(url)
     with sa.create_engine(url, poolclass=sa.NullPool).begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-    engine = sa.create_engine(
-        url,
-        pool_size=pool_size,
-        max_overflow=pool_size * 2,
-        pool_pre_ping=True,
-        connect_args={"options": f"-c search_path={schema}"},
-    )
-    return Database(engine, schema=schema)
+
+    def engine(**options) -> Engine:
+        return sa.create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size * 2,
+            connect_args={"options": f"-c search_path={schema}"},
+            **options,
+        )
+
+    autocommit = engine(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+    return Database(engine(), schema=schema, autocommit_engine=autocommit)
 
 
 def _psycopg_url(url: str) -> str:

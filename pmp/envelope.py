@@ -7,7 +7,9 @@ domain code and its tests need no database and no broker.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +38,20 @@ class Metadata:
         return cls(**{**data, "occurred_at": datetime.fromisoformat(data["occurred_at"])})
 
 
+def uuid7() -> uuid.UUID:
+    """A time-ordered UUID (RFC 9562 version 7): new ids land at the end of the index."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (
+        (millis & 0xFFFF_FFFF_FFFF) << 80
+        | 0x7 << 76
+        | ((rand >> 62) & 0xFFF) << 64
+        | 0b10 << 62
+        | (rand & ((1 << 62) - 1))
+    )
+    return uuid.UUID(int=value)
+
+
 @dataclass(frozen=True)
 class NewEvent:
     """An event about to be appended. ``event_id`` makes a retried append a no-op."""
@@ -43,7 +59,7 @@ class NewEvent:
     type: str
     data: dict[str, Any]
     metadata: Metadata
-    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = field(default_factory=uuid7)
 
     def __post_init__(self) -> None:
         if not EVENT_TYPE.match(self.type):

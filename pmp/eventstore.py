@@ -8,14 +8,18 @@ Guarantees (each proved by ``tests/contract/test_event_store.py`` on SQLite and 
    a reader that remembers the last position it saw never skips an event.
 3. Events are validated against their schema on append and upcast on read.
 
-How guarantee 2 holds without serialising writers. SQLite has one writer at a time, so the
-position is taken at insert (``max + 1`` under the write lock) and commit order is insert
-order. PostgreSQL writers insert concurrently with no position; a reader first *stamps*
-positions on every committed, unstamped event, in one short transaction that holds a
-transaction-level advisory lock. A stamp only sees committed rows, stamps are serialised by
-the lock, and the lock is released only after the stamp's commit is visible, so positions
-are handed out in commit order and a later stamp always continues above an earlier one.
-A writer that commits late simply gets its position late; nobody can have read past it.
+Layout. Each append writes one row to ``appends`` (its batch) and one row per event to
+``events``; an event's position is its batch's ``first_position`` plus its place in the batch.
+Positions therefore live on the narrow ``appends`` rows, one per commit, not on events.
+
+How guarantee 2 holds without serialising writers. SQLite has one writer at a time, so a
+batch's positions are taken at insert (above the highest so far, under the write lock) and
+commit order is insert order. PostgreSQL writers insert concurrently with no positions; a
+reader first *stamps* every committed, unstamped batch, in one short transaction holding a
+transaction-level advisory lock. A stamp only sees committed batches, stamps are serialised
+by the lock, and the lock is released only after the stamp's commit is visible, so positions
+are handed out in commit order and each stamp continues above the one before. A writer that
+commits late simply gets its positions late; no reader can have read past them.
 """
 
 from __future__ import annotations
@@ -26,17 +30,37 @@ from datetime import UTC
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from pmp import postgres
 from pmp.db import Database, UtcDateTime, advisory_key
 from pmp.envelope import Metadata, NewEvent, RecordedEvent
 from pmp.registry import EventRegistry
 
 metadata = sa.MetaData()
 
+appends = sa.Table(
+    "appends",
+    metadata,
+    sa.Column("batch", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("first_position", sa.BigInteger, nullable=True),
+    sa.Column("last_position", sa.BigInteger, nullable=True),
+)
+sa.Index(
+    "ix_appends_last_position",
+    appends.c.last_position,
+    unique=True,
+    postgresql_where=appends.c.last_position.is_not(None),
+)
+# The stamper's work list: committed batches still waiting for positions.
+sa.Index(
+    "ix_appends_unstamped", appends.c.batch, postgresql_where=appends.c.last_position.is_(None)
+).ddl_if(dialect="postgresql")
+
 events = sa.Table(
     "events",
     metadata,
-    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True),
-    sa.Column("position", sa.BigInteger, nullable=True),
+    sa.Column("batch", sa.BigInteger, primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),  # 1.. within the batch
     sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
     sa.Column("stream", sa.String(200), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
@@ -49,26 +73,11 @@ events = sa.Table(
     sa.Column("correlation_id", sa.String(64)),
     sa.Column("causation_id", sa.String(64)),
     sa.UniqueConstraint("stream", "version", name="uq_events_stream_version"),
-    sa.Index("ix_events_position", "position", unique=True),
-)
-# The stamper's work list: committed events still waiting for a position.
-sa.Index("ix_events_unstamped", events.c.id, postgresql_where=events.c.position.is_(None)).ddl_if(
-    dialect="postgresql"
 )
 
-_STAMP = sa.text(
-    """
-    WITH pending AS (
-        SELECT id, row_number() OVER (ORDER BY id) AS n
-        FROM events WHERE position IS NULL ORDER BY id LIMIT :limit
-    ), base AS (
-        SELECT coalesce(max(position), 0) AS top FROM events
-    )
-    UPDATE events SET position = base.top + pending.n
-    FROM pending, base WHERE events.id = pending.id
-    """
-)
-_STAMP_BATCH = 10_000
+_position = (appends.c.first_position + events.c.n - 1).label("position")
+_joined = events.join(appends, appends.c.batch == events.c.batch)
+_STAMP_BATCHES = 10_000
 
 
 class ConcurrencyError(Exception):
@@ -104,36 +113,38 @@ class EventStore:
         """Append ``new_events`` after ``expected_version``; return the stream's new version.
 
         ``expected_version`` is the version the caller last saw (0: the stream must not
-        exist yet), or ``EventStore.ANY``.
+        exist yet), or ``EventStore.ANY``. Event data is stored as given, in its JSON form,
+        once its schema accepts it.
         """
         if not new_events:
             raise ValueError("append needs at least one event")
-        rows = [self._row(stream, event) for event in new_events]
+        rows = [self._row(event) for event in new_events]
         for attempt in range(5):
             try:
-                return self._insert(stream, expected_version, rows)
-            except ConcurrencyError:
-                replayed = self._already_stored(rows)
-                if replayed is not None:
-                    return replayed
-                raise
-            except sa.exc.IntegrityError as exc:
+                version = self._insert(stream, expected_version, rows)
+            except (sa.exc.IntegrityError, postgres.StreamVersionTaken) as exc:
                 replayed = self._already_stored(rows)
                 if replayed is not None:
                     return replayed
                 if expected_version is not None or attempt == 4:
-                    raise ConcurrencyError(stream, expected_version, -1) from exc
+                    raise ConcurrencyError(stream, expected_version, self._version(stream)) from exc
+                continue
+            if version is None:
+                replayed = self._already_stored(rows)
+                if replayed is not None:
+                    return replayed
+                raise ConcurrencyError(stream, expected_version, self._version(stream))
+            return version
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _row(self, stream: str, event: NewEvent) -> dict:
-        data, schema_version = self.registry.validate(event.type, event.data)
+    def _row(self, event: NewEvent) -> dict:
+        schema_version = self.registry.validate(event.type, event.data)
         meta = event.metadata
         return {
             "event_id": event.event_id,
-            "stream": stream,
             "type": event.type,
             "schema_version": schema_version,
-            "data": data,
+            "data": event.data,
             "occurred_at": meta.occurred_at.astimezone(UTC),
             "actor_id": meta.actor_id,
             "actor_role": meta.actor_role,
@@ -141,30 +152,41 @@ class EventStore:
             "causation_id": meta.causation_id,
         }
 
-    def _insert(self, stream: str, expected_version: int | None, rows: list[dict]) -> int:
+    def _insert(self, stream: str, expected_version: int | None, rows: list[dict]) -> int | None:
+        """The stream's new version, or None when it was not at ``expected_version``."""
+        if self.db.is_postgresql:
+            return postgres.append(self.db, stream, expected_version, rows)
         with self.db.write() as conn:
-            current = conn.scalar(
-                sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
-                    events.c.stream == stream
-                )
-            )
+            current = self._version_in(conn, stream)
             if expected_version is not None and current != expected_version:
-                raise ConcurrencyError(stream, expected_version, current)
-            top = None
-            if not self.db.is_postgresql:  # one writer at a time: insert order is commit order
-                top = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0)))
+                return None
+            # One writer at a time: take the positions now, above the highest so far.
+            top = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(appends.c.last_position), 0)))
+            batch = conn.execute(
+                appends.insert().values(
+                    size=len(rows), first_position=top + 1, last_position=top + len(rows)
+                )
+            ).inserted_primary_key[0]
             conn.execute(
                 events.insert(),
                 [
-                    {
-                        **row,
-                        "version": current + i,
-                        "position": None if top is None else top + i,
-                    }
-                    for i, row in enumerate(rows, start=1)
+                    {**row, "batch": batch, "n": n, "stream": stream, "version": current + n}
+                    for n, row in enumerate(rows, start=1)
                 ],
             )
             return current + len(rows)
+
+    def _version(self, stream: str) -> int:
+        with self.db.read() as conn:
+            return self._version_in(conn, stream)
+
+    @staticmethod
+    def _version_in(conn: sa.Connection, stream: str) -> int:
+        return conn.scalar(
+            sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
+                events.c.stream == stream
+            )
+        )
 
     def _already_stored(self, rows: list[dict]) -> int | None:
         """The stream version of a fully stored earlier append of these ids, else None."""
@@ -188,7 +210,8 @@ class EventStore:
         newest events may come back with ``position`` None.
         """
         query = (
-            sa.select(events)
+            sa.select(events, _position)
+            .select_from(_joined)
             .where(events.c.stream == stream, events.c.version > after_version)
             .order_by(events.c.version)
         )
@@ -199,9 +222,10 @@ class EventStore:
         """Up to ``limit`` events after ``after_position``, in position order."""
         self._stamp()
         query = (
-            sa.select(events)
-            .where(events.c.position > after_position)
-            .order_by(events.c.position)
+            sa.select(events, _position)
+            .select_from(_joined)
+            .where(appends.c.last_position > after_position, _position > after_position)
+            .order_by(appends.c.last_position, events.c.n)
             .limit(limit)
         )
         with self.db.read() as conn:
@@ -211,18 +235,14 @@ class EventStore:
         """The position of the newest event every reader can see (0: the store is empty)."""
         self._stamp()
         with self.db.read() as conn:
-            return conn.scalar(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0)))
+            return conn.scalar(sa.select(sa.func.coalesce(sa.func.max(appends.c.last_position), 0)))
 
     def _stamp(self) -> None:
-        """Give every committed, unstamped event its position (PostgreSQL only)."""
+        """Give every committed, unstamped batch its positions (PostgreSQL only)."""
         if not self.db.is_postgresql:
             return
-        while True:
-            with self.db.engine.begin() as conn:
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._stamp_lock_key)))
-                stamped = conn.execute(_STAMP, {"limit": _STAMP_BATCH}).rowcount
-            if stamped < _STAMP_BATCH:
-                return
+        while postgres.stamp(self.db, self._stamp_lock_key, _STAMP_BATCHES) == _STAMP_BATCHES:
+            pass
 
     def _recorded(self, row: sa.Row) -> RecordedEvent:
         data, schema_version = self.registry.upcast(row.type, row.schema_version, row.data)

@@ -22,6 +22,7 @@ from pmp.db import Database, advisory_key
 from pmp.envelope import RecordedEvent
 from pmp.leader import Leadership
 from pmp.logs import correlation, get_logger
+from pmp.sources import SourceUnavailable
 
 log = get_logger(__name__)
 
@@ -142,6 +143,8 @@ class Projector:
                     except checkpoints.CheckpointMoved:
                         log.info("checkpoint moved under the projector; re-reading", name=self.name)
                         continue
+                    except SourceUnavailable as exc:  # starting up, or a service is down
+                        log.warning("waiting for a source", projection=self.name, reason=str(exc))
                     except Exception:
                         failures += 1
                         log.exception(

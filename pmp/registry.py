@@ -67,16 +67,16 @@ class EventRegistry:
     def __contains__(self, name: str) -> bool:
         return name in self._types
 
-    def validate(self, name: str, data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-        """Return ``data`` in its stored JSON form and the schema version it is written at."""
+    def validate(self, name: str, data: Mapping[str, Any]) -> int:
+        """Check ``data`` (JSON form) against its schema; return the version it is written at."""
         event_type = self._types.get(name)
         if event_type is None:
             raise EventValidationError(name, {"type": [f"no schema is registered for {name}"]})
         try:
-            loaded = event_type.schema.load(data)
+            event_type.schema.load(data)
         except ValidationError as exc:
             raise EventValidationError(name, _flatten(exc.messages)) from None
-        return event_type.schema.dump(loaded), event_type.version
+        return event_type.version
 
     def upcast(self, name: str, version: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Bring stored ``data`` written at ``version`` up to the current schema version."""

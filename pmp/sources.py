@@ -44,6 +44,10 @@ class ClusterProxy:
             self._cluster = self._proxy = None
 
 
+class SourceUnavailable(Exception):
+    """The source service is not running (yet) or did not answer in time."""
+
+
 class RpcSource:
     """Another service's store, read through its ``read_events`` RPC."""
 
@@ -52,9 +56,16 @@ class RpcSource:
         self.proxy = proxy
 
     def read(self, after_position: int, limit: int) -> list[RecordedEvent]:
-        service = self.proxy()[self.service]
-        bodies = service.read_events(after_position=after_position, limit=limit)
+        bodies = self._call("read_events", after_position=after_position, limit=limit)
         return [RecordedEvent.from_json(body) for body in bodies]
 
     def head(self) -> int:
-        return self.proxy()[self.service].ping()["head_position"]
+        return self._call("ping")["head_position"]
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        from nameko.exceptions import RpcTimeout, UnknownService
+
+        try:
+            return getattr(self.proxy()[self.service], method)(**kwargs)
+        except (UnknownService, RpcTimeout) as exc:
+            raise SourceUnavailable(f"{self.service} is not answering: {exc}") from None

@@ -81,3 +81,8 @@ def test_rebuilding_an_unknown_projection_names_the_ones_there_are(tmp_path):
     result = pmp("projections", "rebuild", "query.nothing", env={"PMP_DATA_DIR": str(tmp_path)})
     assert result.returncode == 2
     assert "query.probe_arrivals" in result.stderr
+
+
+def test_the_readme_table_of_variables_is_what_pmp_config_prints():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert pmp("config").stdout.strip() in readme

@@ -1,0 +1,1 @@
+"""``make bench``: the platform's speed, measured against a peer in the same run."""

@@ -1,0 +1,61 @@
+"""What every benchmark shares: where the database and broker are, and a result row."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+DATABASE_URL = os.environ.get(
+    "PMP_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+AMQP_URI = os.environ.get("PMP_BENCH_AMQP_URI", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+@dataclass
+class Result:
+    benchmark: str  # "a", "b", "c"
+    case: str
+    unit: str
+    ours: float
+    peer: float
+    peer_name: str
+    goal_ratio: float  # ours / peer must reach this
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.peer if self.peer else float("inf")
+
+    @property
+    def met(self) -> bool:
+        return self.ratio >= self.goal_ratio
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "ratio": round(self.ratio, 3), "met": self.met}
+
+
+def scratch_schema(label: str) -> str:
+    return f"bench_{label}_{uuid.uuid4().hex[:8]}"
+
+
+def drop_schema(name: str) -> None:
+    engine = sa.create_engine(DATABASE_URL, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+    engine.dispose()
+
+
+def libpq_params() -> dict[str, str]:
+    """The database URL as the separate parameters the peer library asks for."""
+    parts = urlsplit(DATABASE_URL.replace("+psycopg", ""))
+    return {
+        "dbname": parts.path.lstrip("/"),
+        "host": parts.hostname or "127.0.0.1",
+        "port": str(parts.port or 5432),
+        "user": parts.username or "postgres",
+        "password": parts.password or "",
+    }
