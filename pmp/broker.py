@@ -82,13 +82,13 @@ class EventPublisher:
     def _publish(self, batch: Sequence[RecordedEvent]) -> None:
         channel = self._open()
         for event in batch:
-            body = orjson.dumps(event.to_json())
+            body = event.to_json()
             message = channel.prepare_message(
-                body,
+                orjson.dumps(body),
                 content_type="application/json",
                 content_encoding="utf-8",
-                headers=_context_headers(event),
-                properties={"delivery_mode": 2, "message_id": str(event.event_id)},
+                headers=_context_headers(body),
+                properties={"delivery_mode": 2, "message_id": body["event_id"]},
             )
             channel.basic_publish(message, exchange=self.exchange.name, routing_key=event.type)
             self._published += 1
@@ -135,13 +135,13 @@ class EventPublisher:
         self._conn = self._channel = None
 
 
-def _context_headers(event: RecordedEvent) -> dict[str, str]:
+def _context_headers(body: dict) -> dict[str, str]:
     """nameko context headers, so a consuming worker logs under the same correlation id."""
-    meta = event.metadata
+    meta = body["metadata"]
     context = {
-        "correlation_id": meta.correlation_id,
-        "causation_id": str(event.event_id),
-        "actor_id": meta.actor_id,
-        "actor_role": meta.actor_role,
+        "correlation_id": meta["correlation_id"],
+        "causation_id": body["event_id"],
+        "actor_id": meta["actor_id"],
+        "actor_role": meta["actor_role"],
     }
     return {f"{HEADER_PREFIX}.{k}": v for k, v in context.items() if v is not None}

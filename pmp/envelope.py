@@ -11,7 +11,7 @@ import os
 import re
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,9 +29,13 @@ class Metadata:
     causation_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat()
-        return data
+        return {
+            "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
+            "actor_id": self.actor_id,
+            "actor_role": self.actor_role,
+            "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Metadata:
