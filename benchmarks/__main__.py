@@ -14,6 +14,7 @@ from rich.table import Table
 
 from benchmarks import relay, store
 from benchmarks.common import Result
+from pmp.logs import configure_logging
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -25,6 +26,7 @@ def main() -> None:
     parser.add_argument("--only", default="a,b,c", help="comma-separated: a, b, c")
     args = parser.parse_args()
     chosen = set(args.only.split(","))
+    configure_logging("bench", "WARNING")
     console = Console(width=120)
 
     results: list[Result] = []

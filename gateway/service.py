@@ -17,7 +17,6 @@ from importlib import resources
 from importlib.metadata import version
 from typing import Any
 
-from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request, Response
 
 from gateway.calls import Services
@@ -28,13 +27,14 @@ from gateway.rendering import render_page
 from gateway.schemas import HealthSchema, ProbeCreatedSchema, ProbeStatusSchema
 from pmp.broker import BrokerUnreachable, check_broker
 from pmp.config import Settings, load_settings
-from pmp.logs import bind_correlation, configure_logging
+from pmp.logs import configure_logging
+from pmp.service import CorrelatedWorkers
 from pmp.topology import SERVICE_NAMES, SERVICES
 
 STATIC = resources.files("gateway") / "static"
 
 
-class GatewaySetup(DependencyProvider):
+class GatewaySetup(CorrelatedWorkers):
     """Settings and logging for the gateway process; workers get the ``Settings``."""
 
     def setup(self) -> None:
@@ -43,15 +43,6 @@ class GatewaySetup(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> Settings:
         return self.settings
-
-    def worker_setup(self, worker_ctx) -> None:
-        bind_correlation(
-            worker_ctx.context_data.get("correlation_id"),
-            entrypoint=worker_ctx.entrypoint.method_name,
-        )
-
-    def worker_teardown(self, worker_ctx) -> None:
-        bind_correlation(None)
 
 
 def json_response(body: Any, status: int = 200, **headers: str) -> Response:

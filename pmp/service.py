@@ -74,7 +74,20 @@ class Kernel:
         return version
 
 
-class ServiceKernel(DependencyProvider):
+class CorrelatedWorkers(DependencyProvider):
+    """Every log line a worker writes carries the correlation id of what started it."""
+
+    def worker_setup(self, worker_ctx) -> None:
+        bind_correlation(
+            worker_ctx.context_data.get("correlation_id"),
+            entrypoint=worker_ctx.entrypoint.method_name,
+        )
+
+    def worker_teardown(self, worker_ctx) -> None:
+        bind_correlation(None)
+
+
+class ServiceKernel(CorrelatedWorkers):
     """Database, event store, relay and projectors of one service."""
 
     def __init__(
@@ -164,15 +177,6 @@ class ServiceKernel(DependencyProvider):
 
     def get_dependency(self, worker_ctx) -> Kernel:
         return Kernel(self, worker_ctx.context_data)
-
-    def worker_setup(self, worker_ctx) -> None:
-        bind_correlation(
-            worker_ctx.context_data.get("correlation_id"),
-            entrypoint=worker_ctx.entrypoint.method_name,
-        )
-
-    def worker_teardown(self, worker_ctx) -> None:
-        bind_correlation(None)
 
 
 @dataclass

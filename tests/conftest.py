@@ -20,31 +20,26 @@ from tests.infrastructure import (
 pytest_plugins = ["tests.helpers.stack"]
 
 
-def _stop(started: list) -> None:
-    for container in started:
-        container.stop()
+def _session_resource(find) -> Iterator:
+    """What ``find`` locates (or starts); the whole run stops if it does not answer."""
+    started: list = []
+    try:
+        yield find(started)
+    except InfrastructureMissing as exc:
+        pytest.exit(str(exc), returncode=3)
+    finally:
+        for container in started:
+            container.stop()
 
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[Broker]:
-    started: list = []
-    try:
-        yield find_broker(started)
-    except InfrastructureMissing as exc:
-        pytest.exit(str(exc), returncode=3)
-    finally:
-        _stop(started)
+    yield from _session_resource(find_broker)
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    started: list = []
-    try:
-        yield find_database(started)
-    except InfrastructureMissing as exc:
-        pytest.exit(str(exc), returncode=3)
-    finally:
-        _stop(started)
+    yield from _session_resource(find_database)
 
 
 @pytest.fixture
