@@ -118,7 +118,8 @@ class EventStore:
         """
         if not new_events:
             raise ValueError("append needs at least one event")
-        rows = [self._row(event) for event in new_events]
+        versions = self.registry.validate_all([(e.type, e.data) for e in new_events])
+        rows = [self._row(event, v) for event, v in zip(new_events, versions, strict=True)]
         for attempt in range(5):
             try:
                 version = self._insert(stream, expected_version, rows)
@@ -137,8 +138,8 @@ class EventStore:
             return version
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _row(self, event: NewEvent) -> dict:
-        schema_version = self.registry.validate(event.type, event.data)
+    @staticmethod
+    def _row(event: NewEvent, schema_version: int) -> dict:
         meta = event.metadata
         return {
             "event_id": event.event_id,
