@@ -100,12 +100,6 @@ class Database:
                 yield conn
 
     @contextmanager
-    def autocommit(self) -> Iterator[Connection]:
-        """A connection on which each statement commits by itself (one round trip)."""
-        with self.engine.connect() as conn:
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
-
-    @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
@@ -175,7 +169,7 @@ def open_postgresql(url: str, schema: str, *, pool_size: int = 5) -> Database:
         return sa.create_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size * 2,
+            max_overflow=pool_size,
             connect_args={"options": f"-c search_path={schema}"},
             **options,
         )
