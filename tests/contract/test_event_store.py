@@ -286,3 +286,45 @@ def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="timezone-aware"):
         note_at = Metadata(occurred_at=datetime(2026, 1, 1) + timedelta(0))
         NewEvent("NoteWritten", {"text": "a", "words": 1}, note_at)
+
+
+def test_writers_in_separate_processes_never_make_a_reader_skip(notes_env, notes_store, tmp_path):
+    """SQLite's write lock and PostgreSQL's stamping hold across processes, not just threads."""
+    from tests.helpers.processes import Process, python
+
+    seen: list[tuple[int, uuid.UUID]] = []
+    done = threading.Event()
+
+    def tail() -> None:
+        after = 0
+        while True:
+            finished = done.is_set()
+            batch = notes_store.read_all(after, limit=13)
+            seen.extend((e.position, e.event_id) for e in batch)
+            after = batch[-1].position if batch else after
+            if not batch and finished:
+                return
+
+    reader = threading.Thread(target=tail)
+    reader.start()
+    writers = [
+        Process(
+            f"writer-{w}",
+            python("-m", "tests.helpers.notes_writer", str(w), "60"),
+            notes_env,
+            tmp_path,
+        )
+        for w in range(4)
+    ]
+    try:
+        assert [writer.wait(timeout=120) for writer in writers] == [0, 0, 0, 0]
+    finally:
+        done.set()
+        reader.join()
+        for writer in writers:
+            writer.stop()
+    written = {uuid.UUID(line) for w in writers for line in w.log().split()}
+    positions = [p for p, _ in seen]
+    assert len(written) == 240
+    assert positions == sorted(set(positions)), "a reader saw positions out of order or twice"
+    assert len(seen) == 240 and {i for _, i in seen} == written
