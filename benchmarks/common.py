@@ -8,6 +8,11 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from marshmallow import Schema, fields
+
+from pmp.db import open_postgresql
+from pmp.eventstore import EventStore
+from pmp.registry import EventRegistry
 
 DATABASE_URL = os.environ.get(
     "PMP_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -59,3 +64,20 @@ def libpq_params() -> dict[str, str]:
         "user": parts.username or "postgres",
         "password": parts.password or "",
     }
+
+
+class NoteWritten(Schema):
+    """The event every benchmark writes: small, as most of ours are."""
+
+    text = fields.String(required=True)
+    writer = fields.Integer(load_default=0)
+
+
+def scratch_store(label: str, pool_size: int = 2) -> tuple[EventStore, str]:
+    """An empty event store in a schema of its own; drop it with ``drop_schema``."""
+    registry = EventRegistry()
+    registry.register("NoteWritten", NoteWritten)
+    schema = scratch_schema(label)
+    store = EventStore(open_postgresql(DATABASE_URL, schema, pool_size=pool_size), registry)
+    store.create_tables()
+    return store, schema

@@ -15,21 +15,13 @@ import uuid
 from datetime import UTC, datetime
 
 import kombu
-from marshmallow import Schema, fields
 
-from benchmarks.common import AMQP_URI, DATABASE_URL, Result, drop_schema, scratch_schema
+from benchmarks.common import AMQP_URI, Result, drop_schema, scratch_store
 from pmp.broker import EventPublisher, event_exchange
-from pmp.db import open_postgresql
 from pmp.envelope import Metadata, NewEvent
-from pmp.eventstore import EventStore
-from pmp.registry import EventRegistry
 from pmp.relay import Relay
 
 EVENTS = 20_000
-
-
-class NoteWritten(Schema):
-    text = fields.String(required=True)
 
 
 class Counter(threading.Thread):
@@ -78,12 +70,8 @@ def timed(service: str, publish_all) -> float:
 
 
 def run() -> list[Result]:
-    registry = EventRegistry()
-    registry.register("NoteWritten", NoteWritten)
-    schema = scratch_schema("relay")
-    db = open_postgresql(DATABASE_URL, schema, pool_size=2)
-    store = EventStore(db, registry)
-    store.create_tables()
+    store, schema = scratch_store("relay")
+    db = store.db
     meta = Metadata(occurred_at=datetime.now(UTC))
     for start in range(0, EVENTS, 500):
         store.append(

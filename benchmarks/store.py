@@ -18,21 +18,20 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from marshmallow import Schema, fields
-
-from benchmarks.common import DATABASE_URL, Result, drop_schema, libpq_params, scratch_schema
+from benchmarks.common import (
+    DATABASE_URL,
+    Result,
+    drop_schema,
+    libpq_params,
+    scratch_schema,
+    scratch_store,
+)
 from pmp.db import open_postgresql
 from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import EventStore
-from pmp.registry import EventRegistry
 
 TEXT = "x" * 120  # a small event, as most of ours are
 Append = Callable[[int, int], list[uuid.UUID]]  # (writer, round) -> ids written
-
-
-class NoteWritten(Schema):
-    text = fields.String(required=True)
-    writer = fields.Integer(required=True)
 
 
 def run_writers(
@@ -134,16 +133,12 @@ class TailingReader(threading.Thread):
 def ours(writers: int, seconds: float, batch: int, tail: bool = True) -> float:
     """Events/s; ``tail``: a reader tails and checks every event, else positions are only
     stamped."""
-    registry = EventRegistry()
-    registry.register("NoteWritten", NoteWritten)
-    schema = scratch_schema("ours")
-    db = open_postgresql(DATABASE_URL, schema, pool_size=2)
-    store = EventStore(db, registry)
-    store.create_tables()
+    store, schema = scratch_store("ours")
+    db = store.db
     db.dispose()  # the writers fork after this; each opens connections of its own
 
     def make_append() -> Append:
-        own = EventStore(open_postgresql(DATABASE_URL, schema, pool_size=1), registry)
+        own = EventStore(open_postgresql(DATABASE_URL, schema, pool_size=1), store.registry)
 
         def append(w: int, i: int) -> list[uuid.UUID]:
             meta = Metadata(occurred_at=datetime.now(UTC))

@@ -25,8 +25,13 @@ def environment() -> Environment:
 
 def local_time(moment: datetime) -> str:
     """A UTC time shown in the program's time zone, as users read it."""
-    local = moment.astimezone(load_settings().timezone)
+    local = moment.astimezone(_timezone())
     return local.strftime("%B %-d, %Y, %-I:%M %p %Z")
+
+
+@cache
+def _timezone():
+    return load_settings().timezone
 
 
 def render_page(template: str, **context: Any) -> str:

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from pmp.db import Database, advisory_key
+from pmp.logs import get_logger
+
+log = get_logger(__name__)
 
 
 class Leadership:
@@ -82,3 +87,33 @@ class Leadership:
             return False
         self._fd = fd
         return True
+
+
+def repeat_while_leading(
+    db: Database,
+    name: str,
+    work: Callable[[], None],
+    stop: threading.Event,
+    wake: threading.Event,
+    poll_interval: float,
+) -> None:
+    """Until ``stop``: whenever this replica leads ``name``, call ``work`` once per poll.
+
+    ``wake`` cuts the wait short. A failing ``work`` is logged and retried with a growing
+    pause (up to a minute), not once per poll forever.
+    """
+    leadership = Leadership(db, name)
+    failures = 0
+    try:
+        while not stop.is_set():
+            if leadership.try_acquire():
+                try:
+                    work()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    log.exception("work failed; retrying", worker=name, failures=failures)
+            wake.wait(min(60.0, poll_interval * 2 ** min(failures, 6)))
+            wake.clear()
+    finally:
+        leadership.release()

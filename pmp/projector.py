@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from pmp import checkpoints
 from pmp.db import Database, advisory_key
 from pmp.envelope import RecordedEvent
-from pmp.leader import Leadership
+from pmp.leader import repeat_while_leading
 from pmp.logs import correlation, get_logger
 from pmp.sources import SourceUnavailable
 
@@ -132,28 +132,16 @@ class Projector:
 
     def run(self, stop: threading.Event, wake: threading.Event, poll_interval: float) -> None:
         """While ``stop`` is unset: lead if no other replica does, and keep the model current."""
-        leadership = Leadership(self.db, f"projector:{self.name}")
-        failures = 0
-        try:
-            while not stop.is_set():
-                if leadership.try_acquire():
-                    try:
-                        self.catch_up()
-                        failures = 0
-                    except checkpoints.CheckpointMoved:
-                        log.info("checkpoint moved under the projector; re-reading", name=self.name)
-                        continue
-                    except SourceUnavailable as exc:  # starting up, or a service is down
-                        log.warning("waiting for a source", projection=self.name, reason=str(exc))
-                    except Exception:
-                        failures += 1
-                        log.exception(
-                            "projection batch failed; retrying",
-                            projection=self.name,
-                            failures=failures,
-                        )
-                # A failing event is retried with a growing pause, not once per poll forever.
-                wake.wait(min(60.0, poll_interval * 2 ** min(failures, 6)))
-                wake.clear()
-        finally:
-            leadership.release()
+        name = f"projector:{self.name}"
+        repeat_while_leading(self.db, name, self._keep_current, stop, wake, poll_interval)
+
+    def _keep_current(self) -> None:
+        while True:
+            try:
+                self.catch_up()
+                return
+            except checkpoints.CheckpointMoved:
+                log.info("checkpoint moved under the projector; re-reading", name=self.name)
+            except SourceUnavailable as exc:  # starting up, or a service is down
+                log.warning("waiting for a source", projection=self.name, reason=str(exc))
+                return

@@ -14,7 +14,7 @@ from typing import Protocol
 from pmp import checkpoints
 from pmp.envelope import RecordedEvent
 from pmp.eventstore import EventStore
-from pmp.leader import Leadership
+from pmp.leader import repeat_while_leading
 from pmp.logs import get_logger
 
 log = get_logger(__name__)
@@ -65,15 +65,4 @@ class Relay:
 
         ``wake`` cuts the wait short after an append in this process.
         """
-        leadership = Leadership(self.store.db, "relay")
-        try:
-            while not stop.is_set():
-                if leadership.try_acquire():
-                    try:
-                        self.relay_all()
-                    except Exception:
-                        log.exception("relay batch failed; retrying after the poll interval")
-                wake.wait(poll_interval)
-                wake.clear()
-        finally:
-            leadership.release()
+        repeat_while_leading(self.store.db, "relay", self.relay_all, stop, wake, poll_interval)

@@ -8,6 +8,7 @@ missing broker or database fails the suite, it never skips tests.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -78,6 +79,7 @@ def _api(api_uri: str) -> tuple[str, tuple[str, str]]:
     return urlunsplit(parts._replace(netloc=netloc)).rstrip("/"), auth
 
 
+@functools.cache
 def _docker_answers() -> bool:
     try:
         import docker
