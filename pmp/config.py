@@ -56,6 +56,56 @@ VARIABLES: tuple[Variable, ...] = (
         "Bearer token for the operators' diagnostics API. Empty: those endpoints refuse all.",
     ),
     Variable("PMP_SERVICES", "", "Comma-separated services `pmp up` starts. Empty: all."),
+    Variable(
+        "PMP_SECRET_KEY",
+        "",
+        "Signs CSRF tokens and encrypts MFA secrets; every replica needs the same one. "
+        "Empty: a key generated once into PMP_DATA_DIR/secret.key (embedded mode only).",
+    ),
+    Variable(
+        "PMP_PUBLIC_URL",
+        "",
+        "The address users reach the gateway at, for links in emails. Empty: the gateway's.",
+    ),
+    Variable(
+        "PMP_SMTP_URL",
+        "",
+        "Outgoing mail, `smtp://host:port` (or `smtp://user:password@host:port`). "
+        "Empty: each message is written to PMP_DATA_DIR/outbox/ as an .eml file.",
+    ),
+    Variable("PMP_MAIL_FROM", "CPMRS <no-reply@cpmrs.invalid>", "Sender of every email."),
+    Variable("PMP_PASSWORD_MIN_LENGTH", "8", "Shortest password accepted."),
+    Variable("PMP_PASSWORD_HISTORY", "12", "A new password may not equal any of this many."),
+    Variable(
+        "PMP_PASSWORD_MAX_AGE_DAYS",
+        "90",
+        "Days before a password must be changed: a default, then `role=days` overrides, "
+        "e.g. `90,prescriber=180,pharmacist=180`.",
+    ),
+    Variable("PMP_TEMPORARY_PASSWORD_DAYS", "14", "Days a temporary password stays usable."),
+    Variable("PMP_RESET_LINK_MINUTES", "60", "Minutes a password-reset link stays usable."),
+    Variable("PMP_LOCKOUT_ATTEMPTS", "4", "Failed sign-ins in a row that lock an account."),
+    Variable("PMP_LOCKOUT_MINUTES", "10", "Minutes a locked account stays locked."),
+    Variable(
+        "PMP_LOGIN_RATE_LIMIT",
+        "20/300",
+        "Sign-in attempts allowed per client address per window: `attempts/seconds`.",
+    ),
+    Variable("PMP_SESSION_IDLE_MINUTES", "15", "A session ends after this long without use."),
+    Variable(
+        "PMP_SESSION_MAX_HOURS", "8", "A session ends this long after sign-in, in use or not."
+    ),
+    Variable(
+        "PMP_MFA_REQUIRED_ROLES",
+        "administrator,auditor",
+        "Roles that must use a one-time code (TOTP) at every sign-in.",
+    ),
+    Variable(
+        "PMP_ARGON2",
+        "t=2,m=19456,p=1",
+        "argon2id cost: iterations, memory in KiB, lanes. Raising it re-hashes each "
+        "password at its next sign-in.",
+    ),
 )
 
 
@@ -75,6 +125,23 @@ class Settings:
     poll_interval: float
     operator_token: str
     services: tuple[str, ...]
+    secret_key: str
+    public_url: str
+    smtp_url: str
+    mail_from: str
+    password_min_length: int
+    password_history: int
+    password_max_age_days: int
+    password_max_age_by_role: dict[str, int]
+    temporary_password_days: int
+    reset_link_minutes: int
+    lockout_attempts: int
+    lockout_minutes: int
+    login_rate_limit: tuple[int, int]  # attempts, seconds
+    session_idle_minutes: int
+    session_max_hours: int
+    mfa_required_roles: tuple[str, ...]
+    argon2: dict[str, int]  # t, m, p
 
     @property
     def embedded(self) -> bool:
@@ -103,6 +170,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"PMP_TIMEZONE {get('PMP_TIMEZONE')!r} is not a known time zone") from exc
     database_url = get("PMP_DATABASE_URL")
+    max_age_default, max_age_by_role = _max_age(get("PMP_PASSWORD_MAX_AGE_DAYS"))
     if database_url and not database_url.startswith(("postgresql", "sqlite")):
         raise ConfigError("PMP_DATABASE_URL must be a postgresql+psycopg:// or sqlite:// URL")
     return Settings(
@@ -119,8 +187,66 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         relay_batch_size=_number(int, "PMP_RELAY_BATCH_SIZE", get("PMP_RELAY_BATCH_SIZE")),
         poll_interval=_number(float, "PMP_POLL_INTERVAL", get("PMP_POLL_INTERVAL")),
         operator_token=get("PMP_OPERATOR_TOKEN"),
-        services=tuple(s.strip() for s in get("PMP_SERVICES").split(",") if s.strip()),
+        services=_names(get("PMP_SERVICES")),
+        secret_key=get("PMP_SECRET_KEY"),
+        public_url=(get("PMP_PUBLIC_URL") or f"http://{host or '127.0.0.1'}:{port}").rstrip("/"),
+        smtp_url=get("PMP_SMTP_URL"),
+        mail_from=get("PMP_MAIL_FROM"),
+        password_min_length=_number(int, "PMP_PASSWORD_MIN_LENGTH", get("PMP_PASSWORD_MIN_LENGTH")),
+        password_history=_number(int, "PMP_PASSWORD_HISTORY", get("PMP_PASSWORD_HISTORY")),
+        password_max_age_days=max_age_default,
+        password_max_age_by_role=max_age_by_role,
+        temporary_password_days=_number(
+            int, "PMP_TEMPORARY_PASSWORD_DAYS", get("PMP_TEMPORARY_PASSWORD_DAYS")
+        ),
+        reset_link_minutes=_number(int, "PMP_RESET_LINK_MINUTES", get("PMP_RESET_LINK_MINUTES")),
+        lockout_attempts=_number(int, "PMP_LOCKOUT_ATTEMPTS", get("PMP_LOCKOUT_ATTEMPTS")),
+        lockout_minutes=_number(int, "PMP_LOCKOUT_MINUTES", get("PMP_LOCKOUT_MINUTES")),
+        login_rate_limit=_rate(get("PMP_LOGIN_RATE_LIMIT")),
+        session_idle_minutes=_number(
+            int, "PMP_SESSION_IDLE_MINUTES", get("PMP_SESSION_IDLE_MINUTES")
+        ),
+        session_max_hours=_number(int, "PMP_SESSION_MAX_HOURS", get("PMP_SESSION_MAX_HOURS")),
+        mfa_required_roles=_names(get("PMP_MFA_REQUIRED_ROLES")),
+        argon2=_argon2(get("PMP_ARGON2")),
     )
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
+
+
+def _max_age(text: str) -> tuple[int, dict[str, int]]:
+    """``90,prescriber=180``: a default, then per-role overrides."""
+    default, by_role = None, {}
+    for item in _names(text):
+        role, sep, days = item.rpartition("=")
+        value = _number(int, "PMP_PASSWORD_MAX_AGE_DAYS", days.strip())
+        if sep:
+            by_role[role.strip()] = value
+        else:
+            default = value
+    if default is None:
+        raise ConfigError(f"PMP_PASSWORD_MAX_AGE_DAYS needs a default number of days: {text!r}")
+    return default, by_role
+
+
+def _rate(text: str) -> tuple[int, int]:
+    attempts, _, seconds = text.partition("/")
+    return (
+        _number(int, "PMP_LOGIN_RATE_LIMIT", attempts.strip()),
+        _number(int, "PMP_LOGIN_RATE_LIMIT", seconds.strip() or "x"),
+    )
+
+
+def _argon2(text: str) -> dict[str, int]:
+    values = {}
+    for item in _names(text):
+        key, _, value = item.partition("=")
+        values[key.strip()] = _number(int, "PMP_ARGON2", value.strip())
+    if set(values) != {"t", "m", "p"}:
+        raise ConfigError(f"PMP_ARGON2 must name t, m and p, like t=2,m=19456,p=1: {text!r}")
+    return values
 
 
 def _number(kind: type, name: str, text: str):
