@@ -25,6 +25,10 @@ def main(argv: list[str] | None = None) -> None:
 
     commands.add_parser("config", help="print every PMP_* variable as a Markdown table")
 
+    from services.identity.cli import add_parser as add_accounts_parser
+
+    add_accounts_parser(commands)
+
     args = parser.parse_args(argv)
     if args.command == "service":
         from pmp.runner import run_service
@@ -36,6 +40,10 @@ def main(argv: list[str] | None = None) -> None:
         from pmp.rebuild import list_projections, rebuild_projection
 
         sys.exit(list_projections() if args.action == "list" else rebuild_projection(args.name))
+    elif args.command == "accounts":
+        from services.identity.cli import create_account
+
+        sys.exit(create_account(args))
     elif args.command == "config":
         from pmp.config import VARIABLES
 

@@ -70,7 +70,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "PMP_SMTP_URL",
         "",
-        "Outgoing mail, `smtp://host:port` (or `smtp://user:password@host:port`). "
+        "Outgoing mail: `smtp://[user:password@]host:port`, `smtps://` for TLS, "
+        "`?starttls=1` to upgrade. "
         "Empty: each message is written to PMP_DATA_DIR/outbox/ as an .eml file.",
     ),
     Variable("PMP_MAIL_FROM", "CPMRS <no-reply@cpmrs.invalid>", "Sender of every email."),

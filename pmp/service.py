@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
@@ -52,6 +53,15 @@ class Kernel:
         self.db: Database = provider.db
         self.settings: Settings = provider.settings
         self.clock: Clock = provider.clock
+
+    @property
+    def actor_id(self) -> str | None:
+        """The signed-in account the gateway is acting for, if any."""
+        return self._context.get("actor_id")
+
+    @property
+    def actor_role(self) -> str | None:
+        return self._context.get("actor_role")
 
     def metadata(self) -> Metadata:
         return Metadata(
@@ -95,12 +105,14 @@ class ServiceKernel(CorrelatedWorkers):
         registry: EventRegistry,
         projections: Sequence[type[Projection]] = (),
         clock: Clock = system_clock,
+        tables: Sequence[sa.MetaData] = (),
     ):
         self.registry = EventRegistry()
         self.registry.include(diagnostics.kernel_events())
         self.registry.include(registry)
         self.projection_types = tuple(projections)
         self.clock = clock
+        self.tables = tuple(tables)  # the service's own operational tables (not read models)
 
     def setup(self) -> None:
         self.service = self.container.service_name
@@ -111,6 +123,8 @@ class ServiceKernel(CorrelatedWorkers):
         self.store.create_tables()
         self.inbox = Inbox(self.db)
         self.inbox.create_tables()
+        for metadata in self.tables:
+            self.db.create(metadata)
         self.relay = Relay(
             self.store,
             EventPublisher(self.settings.amqp_uri, self.service),

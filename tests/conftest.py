@@ -17,7 +17,7 @@ from tests.infrastructure import (
     find_database,
 )
 
-pytest_plugins = ["tests.helpers.stack"]
+pytest_plugins = ["tests.helpers.stack", "tests.helpers.smtp"]
 
 
 def _session_resource(find) -> Iterator:

@@ -1,0 +1,118 @@
+"""Roles and the permissions they grant: the one table the gateway and every service use.
+
+Deny by default: a permission not granted here is refused everywhere. Services check the
+caller's role (from nameko context data) against this table themselves, as well as the
+gateway, so a request that slips past one layer is still refused by the next.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    PRESCRIBER = "prescriber"
+    PHARMACIST = "pharmacist"
+    LAW_ENFORCEMENT = "law_enforcement"
+    LAW_ENFORCEMENT_MM = "law_enforcement_mm"
+    DELEGATE = "delegate"
+    ADMINISTRATOR = "administrator"
+    HELPDESK = "helpdesk"
+    AUDITOR = "auditor"
+
+    @property
+    def title(self) -> str:
+        return ROLE_TITLES[self]
+
+
+ROLE_TITLES = {
+    Role.PRESCRIBER: "Prescriber",
+    Role.PHARMACIST: "Pharmacist",
+    Role.LAW_ENFORCEMENT: "Law enforcement",
+    Role.LAW_ENFORCEMENT_MM: "Law enforcement (medical marijuana registry only)",
+    Role.DELEGATE: "Delegate",
+    Role.ADMINISTRATOR: "Administrator",
+    Role.HELPDESK: "Help-desk staff",
+    Role.AUDITOR: "Auditor",
+}
+
+
+class Permission(StrEnum):
+    ACCOUNT_SELF = "account.self"  # sign in, change own password, enrol MFA
+    PATIENT_SEARCH = "patient.search"
+    REPORT_VIEW = "report.view"
+    ALERT_ACKNOWLEDGE = "alert.acknowledge"
+    MM_REGISTRY_VERIFY = "mm_registry.verify"
+    USER_VIEW = "user.view"
+    USER_CREATE = "user.create"
+    USER_SUSPEND = "user.suspend"  # suspend and reinstate
+    USER_REVOKE = "user.revoke"  # revoke and remove
+    USER_UNLOCK = "user.unlock"
+    USER_ROLE_CHANGE = "user.role_change"
+    USER_TEMPORARY_PASSWORD = "user.temporary_password"
+    REGISTRATION_REVIEW = "registration.review"
+    POLICY_MANAGE = "policy.manage"
+    STATISTICS_VIEW = "statistics.view"
+    TICKET_MANAGE = "ticket.manage"
+    AUDIT_READ = "audit.read"
+
+
+_CLINICAL = {
+    Permission.PATIENT_SEARCH,
+    Permission.REPORT_VIEW,
+    Permission.ALERT_ACKNOWLEDGE,
+}
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.PRESCRIBER: frozenset({Permission.ACCOUNT_SELF, *_CLINICAL}),
+    Role.PHARMACIST: frozenset({Permission.ACCOUNT_SELF, *_CLINICAL}),
+    Role.DELEGATE: frozenset({Permission.ACCOUNT_SELF, *_CLINICAL}),
+    Role.LAW_ENFORCEMENT: frozenset(
+        {
+            Permission.ACCOUNT_SELF,
+            Permission.PATIENT_SEARCH,
+            Permission.REPORT_VIEW,
+            Permission.MM_REGISTRY_VERIFY,
+        }
+    ),
+    Role.LAW_ENFORCEMENT_MM: frozenset({Permission.ACCOUNT_SELF, Permission.MM_REGISTRY_VERIFY}),
+    Role.ADMINISTRATOR: frozenset(
+        {
+            Permission.ACCOUNT_SELF,
+            Permission.USER_VIEW,
+            Permission.USER_CREATE,
+            Permission.USER_SUSPEND,
+            Permission.USER_REVOKE,
+            Permission.USER_UNLOCK,
+            Permission.USER_ROLE_CHANGE,
+            Permission.USER_TEMPORARY_PASSWORD,
+            Permission.REGISTRATION_REVIEW,
+            Permission.POLICY_MANAGE,
+            Permission.STATISTICS_VIEW,
+            Permission.TICKET_MANAGE,
+            Permission.AUDIT_READ,
+        }
+    ),
+    Role.HELPDESK: frozenset(
+        {
+            Permission.ACCOUNT_SELF,
+            Permission.USER_VIEW,
+            Permission.USER_UNLOCK,
+            Permission.USER_TEMPORARY_PASSWORD,
+            Permission.TICKET_MANAGE,
+        }
+    ),
+    Role.AUDITOR: frozenset({Permission.ACCOUNT_SELF, Permission.AUDIT_READ}),
+}
+
+
+def permissions_of(role: str | None) -> frozenset[Permission]:
+    """What ``role`` may do; nothing for an unknown or missing role."""
+    try:
+        return GRANTS[Role(role)]
+    except ValueError:
+        return frozenset()
+
+
+def allows(role: str | None, permission: Permission) -> bool:
+    return permission in permissions_of(role)

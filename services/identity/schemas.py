@@ -1,0 +1,143 @@
+"""marshmallow schemas of the identity service's events.
+
+No event carries a password, a one-time code or a token in clear: passwords and answers
+appear only as argon2 hashes, links and recovery codes as SHA-256 hashes, and the TOTP seed
+sealed with the deployment's key. The audit service keeps a copy of every event for good.
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from pmp.registry import EventRegistry
+from services.identity.roles import Role
+
+_ROLE = validate.OneOf([str(r) for r in Role])
+_REASON = fields.String(required=True, validate=validate.Length(min=3, max=500))
+
+
+class EmailClaimed(Schema):
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+
+
+class AccountCreated(Schema):
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    first_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    last_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    role = fields.String(required=True, validate=_ROLE)
+    address_lines = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        required=True,
+        validate=validate.Length(min=1, max=6),
+    )
+
+
+class TemporaryPasswordIssued(Schema):
+    password_hash = fields.String(required=True)
+    expires_at = fields.DateTime(required=True)
+    reason = fields.String(required=True)
+
+
+class PasswordChanged(Schema):
+    password_hash = fields.String(required=True)
+    via = fields.String(required=True, validate=validate.OneOf(["self", "reset"]))
+
+
+class PasswordRehashed(Schema):
+    password_hash = fields.String(required=True)
+
+
+class LoginSucceeded(Schema):
+    session_id = fields.UUID(required=True)
+    client = fields.String(required=True)
+
+
+class LoginFailed(Schema):
+    reason = fields.String(required=True)
+    client = fields.String(required=True)
+
+
+class AccountLocked(Schema):
+    locked_until = fields.DateTime(required=True)
+    failed_attempts = fields.Integer(required=True)
+
+
+class WithReason(Schema):
+    reason = _REASON
+
+
+class SessionStarted(Schema):
+    session_id = fields.UUID(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+class SessionEnded(Schema):
+    session_id = fields.UUID(required=True)
+    reason = fields.String(required=True)
+
+
+class MfaChallengePassed(Schema):
+    session_id = fields.UUID(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(["totp", "recovery_code"]))
+    recovery_code_hash = fields.String()
+    step = fields.Integer()  # the TOTP time step used, so the same code is not accepted twice
+
+
+class MfaEnrolled(Schema):
+    sealed_secret = fields.String(required=True)
+    recovery_code_hashes = fields.List(fields.String(), required=True)
+
+
+class SecurityQuestionsSet(Schema):
+    questions = fields.List(fields.String(), required=True, validate=validate.Length(equal=3))
+    answer_hashes = fields.List(fields.String(), required=True, validate=validate.Length(equal=3))
+
+
+class PasswordResetRequested(Schema):
+    link_hash = fields.String(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+class RoleChanged(Schema):
+    from_role = fields.String(required=True, validate=_ROLE)
+    to_role = fields.String(required=True, validate=_ROLE)
+    reason = _REASON
+
+
+class UnknownAccountSignIn(Schema):
+    """A failed sign-in for an address with no account. The address is not kept: people
+    type their password into the email field often enough."""
+
+    client = fields.String(required=True)
+
+
+def identity_events() -> EventRegistry:
+    registry = EventRegistry()
+    for name, schema in [
+        ("EmailClaimed", EmailClaimed),
+        ("AccountCreated", AccountCreated),
+        ("TemporaryPasswordIssued", TemporaryPasswordIssued),
+        ("PasswordChanged", PasswordChanged),
+        ("PasswordRehashed", PasswordRehashed),
+        ("LoginSucceeded", LoginSucceeded),
+        ("LoginFailed", LoginFailed),
+        ("UnknownAccountSignIn", UnknownAccountSignIn),
+        ("AccountLocked", AccountLocked),
+        ("AccountUnlocked", WithReason),
+        ("SessionStarted", SessionStarted),
+        ("SessionEnded", SessionEnded),
+        ("MfaChallengePassed", MfaChallengePassed),
+        ("MfaEnrolled", MfaEnrolled),
+        ("MfaReset", WithReason),
+        ("SecurityQuestionsSet", SecurityQuestionsSet),
+        ("PasswordResetRequested", PasswordResetRequested),
+        ("AccountSuspended", WithReason),
+        ("AccountReinstated", WithReason),
+        ("AccountRevoked", WithReason),
+        ("AccountRemoved", WithReason),
+        ("RoleChanged", RoleChanged),
+    ]:
+        registry.register(name, schema)
+    return registry
