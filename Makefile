@@ -19,7 +19,7 @@ run: $(VENV)/.run-installed
 	$(BIN)/pmp up
 
 test: $(VENV)/.dev-installed
-	scripts/ensure-chromium
+	scripts/ensure-test-tools
 	$(BIN)/pytest
 
 bench: $(VENV)/.dev-installed

@@ -20,7 +20,7 @@ from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer
 from werkzeug.wrappers import Request, Response
 
-from gateway.problems import PROBLEM_JSON, Problem, problem_from_exception
+from gateway.problems import PROBLEM_JSON, Problem, Redirect, problem_from_exception
 from gateway.rendering import render_page
 from pmp.logs import correlation, get_logger
 
@@ -49,7 +49,7 @@ class GatewayHttp(HttpRequestHandler):
 
     def __init__(self, method: str, url: str, **kwargs):
         # A Problem is an answer, not a failure: nameko need not log it as an error.
-        kwargs.setdefault("expected_exceptions", (Problem,))
+        kwargs.setdefault("expected_exceptions", (Problem, Redirect))
         super().__init__(method, url, **kwargs)
 
     def handle_request(self, request: Request) -> Response:
@@ -69,6 +69,8 @@ class GatewayHttp(HttpRequestHandler):
                     handle_result=partial(self.handle_result, done),
                 )
                 response = self.response_from_result(done.wait())
+            except Redirect as redirect:
+                response = Response(status=303, headers={"Location": redirect.location})
             except Exception as exc:
                 response = error_response(request, problem_from_exception(exc), correlation_id)
                 if response.status_code >= 500:
@@ -102,6 +104,8 @@ def error_response(request: Request, problem: Problem, correlation_id: str) -> R
         html = render_page(
             "error.html", problem=problem, correlation_id=correlation_id, title=problem.title
         )
-        return Response(html, status=problem.status, mimetype="text/html")
+        return Response(html, status=problem.status, mimetype="text/html", headers=problem.headers)
     body = {**problem.body(instance=request.path), "correlation_id": correlation_id}
-    return Response(json.dumps(body), status=problem.status, mimetype=PROBLEM_JSON)
+    return Response(
+        json.dumps(body), status=problem.status, mimetype=PROBLEM_JSON, headers=problem.headers
+    )

@@ -37,7 +37,7 @@ def build_spec(service_cls: type, version: str) -> dict[str, Any]:
     )
     for name in ("Problem", "Health", "ProbeCreated", "ProbeStatus"):
         spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
-    for attr in sorted(vars(service_cls)):
+    for attr in sorted(dir(service_cls)):  # mixins' handlers too
         method = getattr(service_cls, attr)
         for entrypoint in getattr(method, ENTRYPOINT_EXTENSIONS_ATTR, ()):
             url = getattr(entrypoint, "url", "")

@@ -25,6 +25,7 @@ class Problem(Exception):
     detail: str = ""
     type: str = "about:blank"
     extensions: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # sent with it, not in the body
 
     def __str__(self) -> str:
         return f"{self.status} {self.title}"
@@ -41,6 +42,14 @@ class Problem(Exception):
         return json.dumps(self.body(instance))
 
 
+class Redirect(Exception):
+    """Send the browser elsewhere (303 See Other): to sign in, or to the next sign-in step."""
+
+    def __init__(self, location: str):
+        super().__init__(location)
+        self.location = location
+
+
 # Exception names raised inside services -> (status, title). Anything else is a 500.
 ERRORS: dict[str, tuple[int, str]] = {
     "ConcurrencyError": (409, "Someone else changed this record first; reload and try again"),
@@ -48,6 +57,14 @@ ERRORS: dict[str, tuple[int, str]] = {
     "ValidationError": (422, "The request was refused: a field is not valid"),
     "NotAuthorized": (403, "You are not allowed to do this"),
     "NotFound": (404, "Not found"),
+    "SessionInvalid": (401, "Sign-in required"),
+    "SignInRefused": (401, "Sign-in failed"),
+    "TooManyAttempts": (429, "Too many sign-in attempts"),
+    "PasswordRejected": (422, "Choose a different password"),
+    "CodeRejected": (422, "The code or answer was not accepted"),
+    "AccountError": (422, "The request was refused"),
+    "AccountStateConflict": (409, "The account's state does not allow this"),
+    "EmailTaken": (409, "This email address is already registered"),
 }
 
 

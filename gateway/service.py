@@ -19,9 +19,14 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from gateway.api.accounts import AccountApi
+from gateway.api.admin import AdminApi
+from gateway.auth import Authentication
 from gateway.calls import Services
 from gateway.http import http
 from gateway.openapi import build_spec
+from gateway.pages.accounts import AccountPages
+from gateway.pages.admin import AdminPages
 from gateway.problems import Problem
 from gateway.rendering import render_page
 from gateway.schemas import HealthSchema, ProbeCreatedSchema, ProbeStatusSchema
@@ -53,10 +58,11 @@ def page(template: str, **context: Any) -> Response:
     return Response(render_page(template, **context), mimetype="text/html")
 
 
-class GatewayService:
+class GatewayService(AccountPages, AdminPages, AccountApi, AdminApi):
     name = "gateway"
     settings: Settings = GatewaySetup()
     services = Services()
+    auth = Authentication()
 
     # -- pages -----------------------------------------------------------------------------
 

@@ -20,9 +20,10 @@ from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
 # Page geometry, in inches (the unit of the whole document; font sizes stay in points).
-PAGE_WIDTH = 8.5
+PAGE_WIDTH, PAGE_HEIGHT = 8.5, 11.0
 MARGIN = 1.0
 TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+FOOTER_TOP = 10.05  # the body stops above this; were it to reach it, it would go on page 2
 
 # A standard #10 window envelope shows this part of a letter folded in three. The address is
 # printed a little inside it, so the letter can shift in the envelope and stay readable.
@@ -124,13 +125,13 @@ def _latin1(text: str) -> str:
 
 
 def _long_date(moment: datetime, timezone: ZoneInfo) -> str:
-    """ "December 6, 2026": the date as the program's users read it, in the program's zone."""
+    """The date as the program's users read it, in the program's zone: December 6, 2026."""
     local = moment.astimezone(timezone)
     return f"{local:%B} {local.day}, {local.year}"
 
 
 def _long_datetime(moment: datetime, timezone: ZoneInfo) -> str:
-    """ "December 6, 2026, 5:00 PM EST", built by hand so the server's locale cannot change it."""
+    """Date, time and zone (December 6, 2026, 5:00 PM EST); no %p, so no locale can change it."""
     local = moment.astimezone(timezone)
     hour = local.hour % 12 or 12
     meridiem = "AM" if local.hour < 12 else "PM"
@@ -145,7 +146,7 @@ def _new_document() -> FPDF:
     pdf.set_creator("CPMRS")
     pdf.set_lang("en-US")
     pdf.set_margins(MARGIN, 0.6, MARGIN)
-    pdf.set_auto_page_break(auto=True, margin=0.6)
+    pdf.set_auto_page_break(auto=True, margin=PAGE_HEIGHT - FOOTER_TOP + 0.1)
     pdf.add_page()
     return pdf
 
@@ -184,7 +185,7 @@ def _recipient_block(pdf: FPDF, full_name: str, address_lines: tuple[str, ...]) 
 
 def _widest(pdf: FPDF, lines: list[str]) -> float:
     """Width of the longest line in the current font, in inches."""
-    return max(pdf.get_string_width(line) for line in lines)
+    return max((pdf.get_string_width(line) for line in lines), default=0.0)
 
 
 def _clip(pdf: FPDF, text: str, width: float) -> str:
@@ -195,7 +196,7 @@ def _clip(pdf: FPDF, text: str, width: float) -> str:
 
 
 def _date_and_marking(pdf: FPDF, issue_date: str) -> None:
-    """Issue date and the CONFIDENTIAL mark, right of the window so they stay inside the fold."""
+    """Issue date and the CONFIDENTIAL mark, right of the window so they do not show through."""
     column = 2.0
     x = PAGE_WIDTH - MARGIN - column
     pdf.set_xy(x, WINDOW_TOP + WINDOW_INSET)
@@ -260,7 +261,10 @@ def _label(pdf: FPDF, label: str) -> None:
 
 
 def _password_row(pdf: FPDF, password: str) -> None:
-    """The password large, in a boxed monospace font where every character is distinct."""
+    """The password large and boxed, in a monospace font where each character is easy to count.
+
+    Long passwords get a smaller size rather than leaving the box.
+    """
     x, y = MARGIN + LABEL_WIDTH, pdf.get_y()
     width, height = TEXT_WIDTH - LABEL_WIDTH, 0.6
     pdf.set_xy(MARGIN, y + (height - 0.24) / 2)  # the label level with the box's middle
@@ -313,16 +317,11 @@ def _closing(pdf: FPDF) -> None:
 
 def _footer(pdf: FPDF) -> None:
     """A reminder at the foot of the page that the letter itself is the secret."""
-    y = 10.05
     pdf.set_draw_color(*GREY)
     pdf.set_line_width(0.01)
-    pdf.line(MARGIN, y, PAGE_WIDTH - MARGIN, y)
-    pdf.set_xy(MARGIN, y + 0.05)
+    pdf.line(MARGIN, FOOTER_TOP, PAGE_WIDTH - MARGIN, FOOTER_TOP)
     pdf.set_text_color(*GREY)
     pdf.set_font("Helvetica", "", 8.5)
-    pdf.cell(
-        TEXT_WIDTH,
-        0.18,
-        f"CONFIDENTIAL - this letter contains a password. {PROGRAM}.",
-        align=Align.C,
-    )
+    note = f"CONFIDENTIAL - this letter contains a password. {PROGRAM}."
+    # text() places by baseline and, unlike cell(), never triggers the automatic page break.
+    pdf.text((PAGE_WIDTH - pdf.get_string_width(note)) / 2, FOOTER_TOP + 0.2, note)

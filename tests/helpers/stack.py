@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 import requests
 
 from tests.helpers.processes import Process, python, wait_until
+from tests.helpers.smtp import SmtpServer, running_smtp_server
 from tests.infrastructure import drop_schemas
 
 OPERATOR_TOKEN = "test-operator-token"
@@ -29,12 +31,17 @@ class Stack:
     url: str
     env: dict[str, str]
     process: Process
+    mail: SmtpServer
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url + path, timeout=30, **kwargs)
 
     def post(self, path: str, **kwargs) -> requests.Response:
         return requests.post(self.url + path, timeout=30, **kwargs)
+
+    def env_for_commands(self) -> dict[str, str]:
+        """The environment for a ``pmp`` command run against this stack."""
+        return {**os.environ, **self.env}
 
     def log_lines(self) -> list[dict]:
         """Every JSON log line any service has written so far."""
@@ -49,6 +56,11 @@ class Stack:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def stack(request, broker, tmp_path_factory) -> Iterator[Stack]:
+    with running_smtp_server() as mail:
+        yield from _stack(request, broker, tmp_path_factory, mail)
+
+
+def _stack(request, broker, tmp_path_factory, mail: SmtpServer) -> Iterator[Stack]:
     backend = request.param
     amqp_uri = broker.create_vhost()
     port = free_port()
@@ -60,12 +72,19 @@ def stack(request, broker, tmp_path_factory) -> Iterator[Stack]:
         "PMP_OPERATOR_TOKEN": OPERATOR_TOKEN,
         "PMP_POLL_INTERVAL": "0.5",
         "PMP_LOG_LEVEL": "INFO",
+        "PMP_SECRET_KEY": "stack-test-secret-key",
+        "PMP_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "PMP_SMTP_URL": mail.url,
+        # Cheap hashes keep the suite fast; the cost itself is tested in the unit tests.
+        "PMP_ARGON2": "t=1,m=1024,p=1",
+        # Every test signs in from 127.0.0.1; the per-address limit has its own test.
+        "PMP_LOGIN_RATE_LIMIT": "100000/60",
     }
     if backend == "postgresql":
         env["PMP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         env["PMP_SCHEMA_PREFIX"] = f"stack{port}_"
     up = Process("pmp-up", python("-m", "pmp", "up"), env, tmp_path_factory.mktemp("logs"))
-    stack = Stack(f"http://127.0.0.1:{port}", env, up)
+    stack = Stack(f"http://127.0.0.1:{port}", env, up, mail)
     try:
         wait_until(lambda: "CPMRS is running at" in up.log(), 90, "pmp up announced", watch=[up])
         yield stack
