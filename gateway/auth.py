@@ -102,7 +102,7 @@ class Auth:
     def act_as(self, principal: dict[str, Any]) -> None:
         """Every RPC from here on carries who is asking. Only a fully signed-in principal
         carries a role: half-way through sign-in, services grant nothing."""
-        context = self._worker_ctx.context_data
+        context = self._worker_ctx.data  # ``context_data`` is a copy: writes there are lost
         context["actor_id"] = principal["account_id"]
         if principal["stage"] == READY:
             context["actor_role"] = principal["role"]

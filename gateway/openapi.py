@@ -35,7 +35,15 @@ def build_spec(service_cls: type, version: str) -> dict[str, Any]:
         "operatorToken",
         {"type": "http", "scheme": "bearer", "description": "The PMP_OPERATOR_TOKEN secret."},
     )
-    for name in ("Problem", "Health", "ProbeCreated", "ProbeStatus"):
+    spec.components.security_scheme(
+        "sessionToken",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A session token from POST /api/sessions.",
+        },
+    )
+    for name in schemas.DOCUMENTED:
         spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
     for attr in sorted(dir(service_cls)):  # mixins' handlers too
         method = getattr(service_cls, attr)

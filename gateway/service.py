@@ -68,12 +68,14 @@ class GatewayService(AccountPages, AdminPages, AccountApi, AdminApi):
 
     @http("GET", "/")
     def home(self, request: Request) -> Response:
-        return page("home.html", title="Home", active="home")
+        principal = self._visitor(request)
+        return self.auth.page(request, "home.html", principal, title="Home", active="home")
 
     @http("GET", "/status")
     def status_page(self, request: Request) -> Response:
         health = self._health()
-        return page(
+        return self.auth.page(
+            request,
             "status.html",
             title="System status",
             active="status",
@@ -81,7 +83,15 @@ class GatewayService(AccountPages, AdminPages, AccountApi, AdminApi):
             services=SERVICES,
             checked_at=health["checked_at"],
             timeout=self.settings.health_timeout,
+            principal=self._visitor(request),
         )
+
+    def _visitor(self, request: Request) -> dict[str, Any] | None:
+        """Who is signed in, for the navigation; anonymous if identity cannot tell."""
+        try:
+            return self.auth.principal(request, self.services)
+        except Exception:  # the home and status pages must show even with identity down
+            return None
 
     @http("GET", "/static/<path:filename>")
     def static(self, request: Request, filename: str) -> Response:

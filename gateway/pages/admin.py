@@ -2,6 +2,311 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from nameko.exceptions import RemoteError
+from werkzeug.wrappers import Request, Response
+
+from gateway.http import http
+from gateway.pages.accounts import form_error, parse_time, redirect
+from gateway.problems import Problem
+from services.identity.domain import ACTIVE, REMOVED, REVOKED, SUSPENDED
+from services.identity.roles import ROLE_TITLES, Permission
+
+STATUS_TITLES = {
+    ACTIVE: "Active",
+    SUSPENDED: "Suspended",
+    REVOKED: "Revoked",
+    REMOVED: "Removed",
+}
+
+EVENT_WORDS = {
+    "AccountCreated": "Account created",
+    "TemporaryPasswordIssued": "Temporary password issued (letter)",
+    "PasswordChanged": "Password changed",
+    "PasswordRehashed": "Password storage upgraded",
+    "LoginSucceeded": "Signed in",
+    "LoginFailed": "Sign-in failed",
+    "AccountLocked": "Locked after repeated failures",
+    "AccountUnlocked": "Unlocked",
+    "SessionStarted": "Session started",
+    "SessionEnded": "Session ended",
+    "MfaChallengePassed": "Passed the one-time code check",
+    "MfaEnrolled": "Authenticator app set up",
+    "MfaReset": "Authenticator app reset",
+    "SecurityQuestionsSet": "Security questions set",
+    "PasswordResetRequested": "Password reset link requested",
+    "AccountSuspended": "Suspended",
+    "AccountReinstated": "Reinstated",
+    "AccountRevoked": "Revoked",
+    "AccountRemoved": "Removed",
+    "RoleChanged": "Role changed",
+}
+
+REASON_WORDS = {
+    "wrong_password": "wrong password",
+    "wrong_code": "wrong one-time code",
+    "wrong_answers": "wrong security answers",
+    "locked": "account locked",
+    "temporary_password_spent": "temporary password already used or expired",
+    "signed_out": "signed out",
+    "idle": "idle too long",
+    "expired": "reached its maximum length",
+    "password_changed": "password changed",
+}
+
+# action in the address -> (RPC, permission, label, done notice, needs ticked confirmation)
+ACTIONS: dict[str, tuple[str, Permission, str, str, bool]] = {
+    "suspend": ("suspend_account", Permission.USER_SUSPEND, "Suspend", "suspended", False),
+    "reinstate": ("reinstate_account", Permission.USER_SUSPEND, "Reinstate", "reinstated", False),
+    "unlock": ("unlock_account", Permission.USER_UNLOCK, "Unlock", "unlocked", False),
+    "reset-mfa": (
+        "reset_mfa",
+        Permission.USER_UNLOCK,
+        "Reset authenticator app",
+        "authenticator app reset; they will set it up again at their next sign-in",
+        False,
+    ),
+    "revoke": ("revoke_account", Permission.USER_REVOKE, "Revoke", "revoked", True),
+    "remove": ("remove_account", Permission.USER_REVOKE, "Remove", "removed", True),
+    "role": ("change_role", Permission.USER_ROLE_CHANGE, "Change role", "role changed", False),
+}
+
+
+def pdf_download(pdf_base64: str, last_name: str) -> Response:
+    safe = "".join(c for c in last_name if c.isalnum() or c in " -'") or "account"
+    filename = f"Credential letter - {safe}.pdf"
+    return Response(
+        base64.b64decode(pdf_base64),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''"
+            + quote(filename),
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def available_actions(account: dict[str, Any], permissions: list[str]) -> list[str]:
+    """The actions this viewer may take on this account in its present state."""
+    status = account["status"]
+    possible = {
+        "suspend": status == ACTIVE,
+        "reinstate": status == SUSPENDED,
+        "unlock": status != REMOVED and (account["locked"] or account["failed_attempts"] > 0),
+        "reset-mfa": status != REMOVED and account["mfa_enrolled"],
+        "role": status in {ACTIVE, SUSPENDED},
+        "revoke": status in {ACTIVE, SUSPENDED},
+        "remove": status != REMOVED,
+    }
+    return [a for a, ok in possible.items() if ok and ACTIONS[a][1] in permissions]
+
 
 class AdminPages:
-    pass
+    def _identity(self, method: str, **kwargs: Any) -> Any:
+        return self.services.call("identity", method, self.settings.rpc_timeout, **kwargs)
+
+    @http("GET", "/admin/users")
+    def users_page(self, request: Request) -> Response:
+        principal = self.auth.require(request, self.services, Permission.USER_VIEW)
+        q = request.args.get("q", "").strip()
+        status = request.args.get("status", "")
+        role = request.args.get("role", "")
+        status = status if status in STATUS_TITLES else ""
+        role = role if role in ROLE_TITLES else ""
+        try:
+            page = max(1, int(request.args.get("page", "1")))
+        except ValueError:
+            page = 1
+        found = self._identity("list_accounts", query=q, status=status, role=role, page=page)
+        for account in found["accounts"]:
+            account["last_sign_in"] = parse_time(account["last_sign_in_at"])
+            account["locked"] = bool(account["locked_until"])
+        pages = max(1, -(-found["total"] // found["page_size"]))
+
+        def page_link(number: int) -> str:
+            return "/admin/users?" + urlencode(
+                {"q": q, "status": status, "role": role, "page": number}
+            )
+
+        return self.auth.page(
+            request, "admin_users.html", principal=principal, title="Users", active="users",
+            found=found, q=q, status_filter=status, role=role, pages=pages, page_link=page_link,
+            statuses=STATUS_TITLES, roles=ROLE_TITLES,
+            can_create=Permission.USER_CREATE in principal["permissions"],
+        )  # fmt: skip
+
+    # -- creating --------------------------------------------------------------------------
+
+    def _new_user_form(self, request, principal, status=200, **context) -> Response:
+        context.setdefault("form", {})
+        return self.auth.page(
+            request, "admin_user_new.html", principal=principal, status=status,
+            title="Create a user account", active="users", roles=ROLE_TITLES, **context,
+        )  # fmt: skip
+
+    @http("GET", "/admin/users/new")
+    def new_user_page(self, request: Request) -> Response:
+        principal = self.auth.require(request, self.services, Permission.USER_CREATE)
+        return self._new_user_form(request, principal)
+
+    @http("POST", "/admin/users")
+    def create_user(self, request: Request) -> Response:
+        self.auth.check_csrf(request)
+        principal = self.auth.require(request, self.services, Permission.USER_CREATE)
+        form = {k: request.form.get(k, "").strip() for k in ("email", "first_name", "last_name")}
+        form["role"] = request.form.get("role", "")
+        form["address"] = request.form.get("address", "")
+        lines = [line.strip() for line in form["address"].splitlines() if line.strip()]
+        errors = {}
+        if "@" not in form["email"] or " " in form["email"]:
+            errors["email"] = "Enter an email address, like name@example.org."
+        if not form["first_name"]:
+            errors["first_name"] = "Enter the first name."
+        if not form["last_name"]:
+            errors["last_name"] = "Enter the last name."
+        if form["role"] not in ROLE_TITLES:
+            errors["role"] = "Choose a role."
+        if not lines:
+            errors["address"] = "Enter the postal address the letter goes to."
+        if errors:
+            return self._new_user_form(request, principal, status=422, form=form, errors=errors)
+        try:
+            created = self._identity(
+                "create_account", email=form["email"], first_name=form["first_name"],
+                last_name=form["last_name"], role=form["role"], address_lines=lines,
+            )  # fmt: skip
+        except RemoteError as exc:
+            status, message = form_error(exc)
+            if exc.exc_type == "EmailTaken":
+                errors["email"] = message
+                return self._new_user_form(
+                    request, principal, status=status, form=form, errors=errors
+                )
+            return self._new_user_form(
+                request, principal, status=status, form=form, form_error=message
+            )
+        return pdf_download(created["letter_pdf"], form["last_name"])
+
+    # -- one account -------------------------------------------------------------------------
+
+    def _user_page(self, request, principal, account_id: str, status=200, **context) -> Response:
+        account = self._identity("get_account", account_id=account_id)
+        for key in ("last_sign_in_at", "password_expires_at", "temporary_password_until"):
+            account[key.removesuffix("_at")] = parse_time(account[key])
+        account["created"] = parse_time(account["created_at"])
+        account["locked_until_time"] = parse_time(account["locked_until"])
+        history = [self._history_row(e, account_id) for e in account["history"]]
+        own = principal["account_id"] == account_id
+        actions = [] if own else available_actions(account, principal["permissions"])
+        done = request.args.get("done", "")
+        notice = f"Done: {ACTIONS[done][3]}." if done in ACTIONS else None
+        if request.args.get("letter"):
+            notice = "A new temporary password was issued. Post the letter to the user."
+        can_letter = (
+            not own
+            and Permission.USER_TEMPORARY_PASSWORD in principal["permissions"]
+            and account["status"] == ACTIVE
+        )
+        return self.auth.page(
+            request, "admin_user.html", principal=principal, status=status,
+            title=f"{account['first_name']} {account['last_name']}", active="users",
+            account=account, history=history, actions=actions, action_info=ACTIONS,
+            statuses=STATUS_TITLES, roles=ROLE_TITLES, own=own, notice=notice,
+            can_letter=can_letter, **context,
+        )  # fmt: skip
+
+    @staticmethod
+    def _history_row(event: dict[str, Any], account_id: str) -> dict[str, Any]:
+        details = event["details"]
+        words = []
+        if "from_role" in details and "to_role" in details:
+            words.append(
+                f"from {ROLE_TITLES.get(details['from_role'], details['from_role'])} "
+                f"to {ROLE_TITLES.get(details['to_role'], details['to_role'])}"
+            )
+        if details.get("method"):
+            words.append("recovery code" if details["method"] == "recovery_code" else "app code")
+        if details.get("client"):
+            words.append(f"from {details['client']}")
+        if details.get("via") == "reset":
+            words.append("by the emailed reset link")
+        actor_id, actor_role = event.get("actor_id"), event.get("actor_role")
+        if actor_id == account_id:
+            actor = "The user"
+        elif actor_id == "operator":
+            actor = "Operator (command line)"
+        elif actor_id:
+            title = ROLE_TITLES.get(actor_role, "Staff") if actor_role else "Staff"
+            actor = f"{title} {actor_id[:8]}"
+        elif event["type"].startswith("Login"):
+            actor = "Someone signing in"
+        else:
+            actor = "System"
+        reason = details.get("reason", "")
+        return {
+            "what": EVENT_WORDS.get(event["type"], event["type"]),
+            "when": parse_time(event["occurred_at"]),
+            "actor": actor,
+            "details": "; ".join(words),
+            "reason": REASON_WORDS.get(reason, reason),
+        }
+
+    @http("GET", "/admin/users/<uuid:account_id>")
+    def user_page(self, request: Request, account_id: uuid.UUID) -> Response:
+        principal = self.auth.require(request, self.services, Permission.USER_VIEW)
+        return self._user_page(request, principal, str(account_id))
+
+    @http("POST", "/admin/users/<uuid:account_id>/temporary-password")
+    def issue_letter(self, request: Request, account_id: uuid.UUID) -> Response:
+        self.auth.check_csrf(request)
+        principal = self.auth.require(request, self.services, Permission.USER_TEMPORARY_PASSWORD)
+        account_id = str(account_id)
+        reason = request.form.get("reason", "").strip()
+        if not reason:
+            errors = {"letter-reason": "Give the reason for a new temporary password."}
+            return self._user_page(request, principal, account_id, status=422, errors=errors)
+        try:
+            issued = self._identity(
+                "issue_temporary_password", account_id=account_id, reason=reason
+            )
+            account = self._identity("get_account", account_id=account_id)
+        except RemoteError as exc:
+            status, message = form_error(exc)
+            return self._user_page(request, principal, account_id, status=status, error=message)
+        return pdf_download(issued["letter_pdf"], account["last_name"])
+
+    @http("POST", "/admin/users/<uuid:account_id>/<action>")
+    def user_action(self, request: Request, account_id: uuid.UUID, action: str) -> Response:
+        self.auth.check_csrf(request)
+        if action not in ACTIONS:
+            raise Problem(404, "Page not found", "There is no such action on an account.")
+        method, permission, label, _, confirm = ACTIONS[action]
+        principal = self.auth.require(request, self.services, permission)
+        account_id = str(account_id)
+        reason = request.form.get("reason", "").strip()
+        errors = {}
+        if not reason:
+            errors[f"{action}-reason"] = "Give the reason; it is kept in the account's history."
+        if confirm and not request.form.get("confirm"):
+            errors[f"{action}-confirm"] = f"Tick the box to confirm: {label.lower()} this account."
+        kwargs = {"account_id": account_id, "reason": reason}
+        if action == "role":
+            role = request.form.get("role", "")
+            if role not in ROLE_TITLES:
+                errors["role-role"] = "Choose the new role."
+            kwargs["role"] = role
+        if errors:
+            return self._user_page(
+                request, principal, account_id, status=422, errors=errors,
+                error="The action was not done: correct the form below.",
+            )  # fmt: skip
+        try:
+            self._identity(method, **kwargs)
+        except RemoteError as exc:
+            status, message = form_error(exc)
+            return self._user_page(request, principal, account_id, status=status, error=message)
+        return redirect(f"/admin/users/{account_id}?done={action}")

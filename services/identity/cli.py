@@ -31,6 +31,9 @@ def add_parser(commands) -> None:
 
 
 def create_account(args) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
     from nameko.exceptions import RemoteError
     from nameko.standalone.rpc import ClusterRpcProxy
 

@@ -16,6 +16,7 @@ from services.identity.projections import directory
 from services.identity.roles import Role
 
 PAGE_SIZE = 25
+HISTORY_SHOWN = 200  # newest events of an account on its page
 
 # What an administrator may see of each event; hashes and sealed secrets stay out.
 _SHOWN_FIELDS = {"reason", "from_role", "to_role", "via", "client", "method", "locked_until"}
@@ -90,7 +91,7 @@ class AccountQueries:
             "last_sign_in_at": account.last_sign_in_at.isoformat()
             if account.last_sign_in_at
             else None,
-            "history": [_history_entry(e) for e in reversed(history)],
+            "history": [_history_entry(e) for e in reversed(history[-HISTORY_SHOWN:])],
         }
 
 

@@ -502,6 +502,7 @@ class Account:
         return [("AccountRemoved", {"reason": reason}), *self.end_sessions("removed")]
 
     def unlock(self, reason: str, now: datetime) -> list[Change]:
+        self._require(self.status != REMOVED, "This account was removed.")
         self._require(self.locked(now) or self.failed_attempts > 0, "This account is not locked.")
         return [("AccountUnlocked", {"reason": reason})]
 
@@ -531,6 +532,7 @@ class Account:
         return [("TemporaryPasswordIssued", issued), *self.end_sessions("new_temporary_password")]
 
     def reset_mfa(self, reason: str) -> list[Change]:
+        self._require(self.status != REMOVED, "This account was removed.")
         self._require(self.mfa_secret is not None, "This account has no authenticator enrolled.")
         return [("MfaReset", {"reason": reason}), *self.end_sessions("mfa_reset")]
 

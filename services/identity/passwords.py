@@ -66,7 +66,31 @@ def _is_symbol(c: str) -> bool:
 
 def _guessable(password: str, personal: Iterable[str]) -> bool:
     words = [w for w in personal if w]
+    if _made_of(password, words):
+        return True
     return zxcvbn(password, user_inputs=words)["score"] < MIN_ZXCVBN_SCORE
+
+
+def _made_of(password: str, personal: Sequence[str]) -> bool:
+    """Whether the letters of ``password`` are nothing but the user's own words run together
+    ("ZorbulonQuixtaveny1!", "Quixtaveny Zorbulon 9#"): zxcvbn scores separated names as
+    strong when it does not know them, though they are the first guess against this user."""
+    parts = {
+        part
+        for word in personal
+        for part in "".join(c if c.isalpha() else " " for c in word.casefold()).split()
+        if len(part) >= 2
+    }
+    letters = "".join(c for c in password.casefold() if c.isalpha())
+    if not letters or not parts:
+        return False
+    reachable = [True] + [False] * len(letters)  # reachable[i]: letters[:i] is made of parts
+    for i in range(len(letters)):
+        if reachable[i]:
+            for part in parts:
+                if letters.startswith(part, i):
+                    reachable[i + len(part)] = True
+    return reachable[-1]
 
 
 class Hasher:
@@ -98,7 +122,9 @@ class Hasher:
 
 def normalise_answer(answer: str) -> str:
     """Security answers compare case-, accent-, space- and punctuation-insensitively."""
-    folded = unicodedata.normalize("NFKD", answer.casefold())
+    # Decompose before folding too: compatibility characters ("𝘈", "Ⓐ") decompose to
+    # letters that still need folding (Unicode's compatibility caseless match).
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", answer).casefold())
     kept = "".join(c for c in folded if c.isalnum() or c.isspace())
     return " ".join(kept.split())
 

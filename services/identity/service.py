@@ -16,6 +16,7 @@ from typing import Any
 import eventlet
 from nameko.rpc import rpc
 
+from pmp.eventstore import ConcurrencyError
 from pmp.logs import get_logger
 from pmp.mail import Email
 from pmp.service import EventSourcedService, ServiceKernel
@@ -96,10 +97,18 @@ class IdentityService(EventSourcedService):
         self.sessions.touch(hashed, row.last_seen_at, now)
         return account, row.session_id
 
+    def _past_mfa(self, token: str) -> tuple[Account, str]:
+        """``_session`` for the user's own changes: not before the one-time code is entered,
+        or a password alone could change the password or replace the authenticator."""
+        account, session_id = self._session(token)
+        if account.mfa_secret and not account.sessions[session_id].mfa_passed:
+            raise AccountStateConflict("Enter the code from your authenticator app first.")
+        return account, session_id
+
     def _end_sessions(self, account: Account, changes: list) -> None:
         try:
             self.accounts.save(account, changes)
-        except Exception:  # someone else ended it first: the outcome is the same
+        except ConcurrencyError:  # someone else changed the account first: it ends anyway
             log.info("session already ended elsewhere")
 
     def _new_session_token(self, account_id: str, session_id: str) -> str:
@@ -193,7 +202,7 @@ class IdentityService(EventSourcedService):
     @rpc
     def change_password(self, token: str, current: str, new: str) -> dict[str, Any]:
         """Every session ends, this one included; the caller gets a fresh one."""
-        account, _ = self._session(token)
+        account, _ = self._past_mfa(token)
         now = self._now()
         policy, hasher = self.tools.policy, self.tools.hasher
 
@@ -216,14 +225,14 @@ class IdentityService(EventSourcedService):
     @rpc
     def begin_mfa_enrolment(self, token: str) -> dict[str, str]:
         """A new TOTP seed and its ``otpauth://`` link; nothing is stored until confirmed."""
-        account, _ = self._session(token)
+        account, _ = self._past_mfa(token)
         secret = mfa.new_secret()
         return {"secret": secret, "uri": mfa.provisioning_uri(secret, account.email)}
 
     @rpc
     def confirm_mfa_enrolment(self, token: str, secret: str, code: str) -> dict[str, Any]:
         """Enrol once a code from the app matches; the recovery codes are shown only now."""
-        account, session_id = self._session(token)
+        account, session_id = self._past_mfa(token)
         step = mfa.matching_step(secret, code, self._now())
         if step is None:
             raise CodeRejected("That code does not match. Check the time on your phone and retry.")
@@ -244,7 +253,7 @@ class IdentityService(EventSourcedService):
 
     @rpc
     def set_security_questions(self, token: str, questions: list[str], answers: list[str]) -> None:
-        account, _ = self._session(token)
+        account, _ = self._past_mfa(token)
         self.accounts.decide(
             account.account_id,
             lambda a: (a.set_security_questions(questions, answers, self.tools.hasher), None),

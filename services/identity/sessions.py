@@ -113,6 +113,15 @@ class ClientThrottle:
     def attempt(self, client: str, now: datetime) -> None:
         """Count one attempt from ``client``; raise ``TooManyAttempts`` past the limit."""
         client = client[:64] or "unknown"
+        try:
+            started, attempts = self._count(client, now)
+        except sa.exc.IntegrityError:  # two first attempts raced to insert: count again
+            started, attempts = self._count(client, now)
+        if attempts > self.limit:
+            remaining = started + self.window - now
+            raise TooManyAttempts(max(1, int(remaining.total_seconds())))
+
+    def _count(self, client: str, now: datetime) -> tuple[datetime, int]:
         with self.db.write() as conn:
             row = conn.execute(
                 sa.select(sign_in_attempts).where(sign_in_attempts.c.client == client)
@@ -123,7 +132,7 @@ class ClientThrottle:
                         client=client, window_started_at=now, attempts=1
                     )
                 )
-                return
+                return now, 1
             if now - row.window_started_at >= self.window:
                 started, attempts = now, 1
             else:
@@ -133,9 +142,7 @@ class ClientThrottle:
                 .where(sign_in_attempts.c.client == client)
                 .values(window_started_at=started, attempts=attempts)
             )
-        if attempts > self.limit:
-            remaining = started + self.window - now
-            raise TooManyAttempts(max(1, int(remaining.total_seconds())))
+        return started, attempts
 
 
 def _uuid(value: str) -> uuid.UUID:

@@ -22,7 +22,7 @@ def test_the_home_page_is_readable_navigable_and_styled(stack, browser, screensh
     expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     expect(page.get_by_role("main")).to_be_visible()
     expect(page.get_by_role("contentinfo")).to_contain_text("Every search and report is recorded")
-    expect(page.get_by_role("status")).to_contain_text("Sign-in and registration are not open yet")
+    expect(page.get_by_role("status")).to_contain_text("Sign in to use the system")
     # the stylesheet loaded (served by the gateway, allowed by the CSP)
     header_colour = page.get_by_role("banner").evaluate("e => getComputedStyle(e).backgroundColor")
     assert header_colour == "rgb(11, 61, 99)"

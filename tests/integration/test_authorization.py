@@ -1,0 +1,337 @@
+"""Who may call what: every gateway endpoint, called as every role and as an anonymous visitor.
+
+``ACCESS`` is the one table of authorization decisions: each entrypoint of the gateway (method
+and route, as nameko registers them) -> example requests -> the roles allowed to make them.
+A route without a decision here fails ``test_every_gateway_endpoint_has_an_authorization_
+decision``, so nobody can add one without deciding who may call it.
+
+API routes are called with the role's bearer token, pages with its session cookie (the same
+token: the gateway resolves both alike). Allowed: not 401/403 and not sent to sign in.
+Refused: 403 (API and pages); anonymous: 401 (API) or 303 to /login (pages). Destructive
+actions aim at an account that does not exist, so the shared users stay as they are.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+
+from gateway.service import GatewayService
+from services.identity.roles import Role
+from tests.helpers.accounts import NEW_PASSWORD, User, every_role
+from tests.helpers.stack import Stack
+
+SQLITE = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+
+ANONYMOUS = "anonymous"
+ROLES = [str(role) for role in Role]
+WHO = [*ROLES, ANONYMOUS]
+
+# Who is allowed, in words the table reads in.
+EVERY_ROLE = frozenset(ROLES)  # any signed-in user (every role has account.self)
+ANYONE = EVERY_ROLE | {ANONYMOUS}  # public
+NOBODY = frozenset()
+ADMINISTRATORS = frozenset({Role.ADMINISTRATOR})
+ACCOUNT_STAFF = frozenset({Role.ADMINISTRATOR, Role.HELPDESK})  # user.view, unlock, letters
+
+MISSING = "00000000-0000-4000-8000-000000000000"  # no such account
+REASON = {"reason": "authorization test"}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One request to make as each role, and who must be allowed through."""
+
+    path: str
+    allowed: frozenset[str]
+    method: str = ""  # the entrypoint's method unless given
+    json: Any = None
+    form: dict[str, str] | None = None
+    expect: int | None = None  # the exact status for allowed callers, when it is known
+    fresh_session: bool = False  # it ends the session: use a session of its own
+    steps_only: bool = field(default=False)  # only for sessions at a sign-in step (MFA)
+
+
+def api(path: str, allowed, **kwargs) -> list[Example]:
+    return [Example(path, frozenset(allowed), **kwargs)]
+
+
+def page(path: str, allowed, **kwargs) -> list[Example]:
+    form = kwargs.pop("form", {})
+    return [Example(path, frozenset(allowed), form=form, **kwargs)]
+
+
+ACCOUNT = f"/api/accounts/{MISSING}"
+ADMIN_PAGE = f"/admin/users/{MISSING}"
+
+# (method, route) -> examples. THE authorization table.
+ACCESS: dict[tuple[str, str], list[Example]] = {
+    # -- operational --------------------------------------------------------------------------
+    ("GET", "/healthz"): api("/healthz", ANYONE),
+    ("GET", "/api/openapi.json"): api("/api/openapi.json", ANYONE, expect=200),
+    # Operators only (PMP_OPERATOR_TOKEN): a session token is not one, whatever the role.
+    ("POST", "/api/diagnostics/probes"): api("/api/diagnostics/probes", NOBODY),
+    ("GET", "/api/diagnostics/probes/<uuid:probe_id>"): api(
+        f"/api/diagnostics/probes/{MISSING}", NOBODY
+    ),
+    # -- sessions and the signed-in user's own account (API) ---------------------------------
+    ("POST", "/api/sessions"): api("/api/sessions", ANYONE, json={}, expect=422),
+    ("GET", "/api/session"): api("/api/session", EVERY_ROLE, expect=200),
+    ("DELETE", "/api/session"): api("/api/session", EVERY_ROLE, expect=204, fresh_session=True),
+    ("POST", "/api/session/mfa"): api("/api/session/mfa", NOBODY, json={}, steps_only=True),
+    ("POST", "/api/me/password"): api("/api/me/password", EVERY_ROLE, json={}, expect=422),
+    ("POST", "/api/me/mfa"): api("/api/me/mfa", EVERY_ROLE, expect=200),
+    ("POST", "/api/me/mfa/confirm"): api("/api/me/mfa/confirm", EVERY_ROLE, json={}, expect=422),
+    ("GET", "/api/security-questions"): api("/api/security-questions", ANYONE, expect=200),
+    ("PUT", "/api/me/security-questions"): api(
+        "/api/me/security-questions", EVERY_ROLE, json={}, expect=422
+    ),
+    ("POST", "/api/password-resets"): api("/api/password-resets", ANYONE, json={}, expect=422),
+    ("GET", "/api/password-resets/<link>"): api(
+        f"/api/password-resets/{MISSING}.nope", ANYONE, expect=422
+    ),
+    ("POST", "/api/password-resets/<link>"): api(
+        f"/api/password-resets/{MISSING}.nope", ANYONE, json={}, expect=422
+    ),
+    # -- administrators (API) ----------------------------------------------------------------
+    ("GET", "/api/accounts"): api("/api/accounts", ACCOUNT_STAFF, expect=200),
+    ("POST", "/api/accounts"): api("/api/accounts", ADMINISTRATORS, json={}, expect=422),
+    ("GET", "/api/accounts/<uuid:account_id>"): api(ACCOUNT, ACCOUNT_STAFF, expect=404),
+    ("POST", "/api/accounts/<uuid:account_id>/suspend"): api(
+        ACCOUNT + "/suspend", ADMINISTRATORS, json=REASON, expect=404
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/reinstate"): api(
+        ACCOUNT + "/reinstate", ADMINISTRATORS, json=REASON, expect=404
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/revoke"): api(
+        ACCOUNT + "/revoke", ADMINISTRATORS, json=REASON, expect=404
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/remove"): api(
+        ACCOUNT + "/remove", ADMINISTRATORS, json=REASON, expect=404
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/unlock"): api(
+        ACCOUNT + "/unlock", ACCOUNT_STAFF, json=REASON, expect=404
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/reset-mfa"): api(
+        ACCOUNT + "/reset-mfa", ACCOUNT_STAFF, json=REASON, expect=404
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/role"): api(
+        ACCOUNT + "/role", ADMINISTRATORS, json={"role": "auditor", **REASON}, expect=404
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/temporary-password"): api(
+        ACCOUNT + "/temporary-password", ACCOUNT_STAFF, json=REASON, expect=404
+    ),
+    # -- public pages --------------------------------------------------------------------------
+    ("GET", "/"): page("/", ANYONE, expect=200),
+    ("GET", "/status"): page("/status", ANYONE, expect=200),
+    ("GET", "/static/<path:filename>"): page("/static/app.css", ANYONE, expect=200),
+    ("GET", "/login"): page("/login", ANYONE, expect=200),
+    ("POST", "/login"): page("/login", ANYONE, expect=422),
+    ("GET", "/password/forgot"): page("/password/forgot", ANYONE, expect=200),
+    ("POST", "/password/forgot"): page("/password/forgot", ANYONE),
+    ("GET", "/password/reset/<path:link>"): page(f"/password/reset/{MISSING}.nope", ANYONE),
+    ("POST", "/password/reset/<path:link>"): page(f"/password/reset/{MISSING}.nope", ANYONE),
+    # Signing out needs no session (it ends one if there is one).
+    ("POST", "/logout"): page("/logout", ANYONE, expect=303, fresh_session=True),
+    # -- the sign-in steps and the signed-in user's own pages ----------------------------------
+    ("GET", "/login/mfa"): page("/login/mfa", NOBODY, steps_only=True),
+    ("POST", "/login/mfa"): page("/login/mfa", NOBODY, steps_only=True),
+    ("GET", "/password/change"): page("/password/change", EVERY_ROLE, expect=200),
+    ("POST", "/password/change"): page("/password/change", EVERY_ROLE, expect=422),
+    ("GET", "/account"): page("/account", EVERY_ROLE, expect=200),
+    ("POST", "/account/security-questions"): page(
+        "/account/security-questions", EVERY_ROLE, expect=422
+    ),
+    ("GET", "/account/mfa"): page("/account/mfa", EVERY_ROLE, expect=200),
+    ("POST", "/account/mfa"): page("/account/mfa", EVERY_ROLE),  # no secret: back to the form
+    # -- administrators' pages -----------------------------------------------------------------
+    ("GET", "/admin/users"): page("/admin/users", ACCOUNT_STAFF, expect=200),
+    ("GET", "/admin/users/new"): page("/admin/users/new", ADMINISTRATORS, expect=200),
+    ("POST", "/admin/users"): page("/admin/users", ADMINISTRATORS, expect=422),
+    ("GET", "/admin/users/<uuid:account_id>"): page(ADMIN_PAGE, ACCOUNT_STAFF, expect=404),
+    ("POST", "/admin/users/<uuid:account_id>/temporary-password"): page(
+        ADMIN_PAGE + "/temporary-password", ACCOUNT_STAFF, form=REASON
+    ),
+    ("POST", "/admin/users/<uuid:account_id>/<action>"): [
+        *page(ADMIN_PAGE + "/suspend", ADMINISTRATORS, form=REASON),
+        *page(ADMIN_PAGE + "/reinstate", ADMINISTRATORS, form=REASON),
+        *page(ADMIN_PAGE + "/revoke", ADMINISTRATORS, form={**REASON, "confirm": "1"}),
+        *page(ADMIN_PAGE + "/remove", ADMINISTRATORS, form={**REASON, "confirm": "1"}),
+        *page(ADMIN_PAGE + "/unlock", ACCOUNT_STAFF, form=REASON),
+        *page(ADMIN_PAGE + "/reset-mfa", ACCOUNT_STAFF, form=REASON),
+        *page(ADMIN_PAGE + "/role", ADMINISTRATORS, form={"role": "auditor", **REASON}),
+    ],
+    # -- everything else: not found, for everyone ------------------------------------------
+    ("GET,POST,PUT,PATCH,DELETE", "/<path:path>"): [
+        Example(f"/{prefix}no-such-thing", ANYONE, method=method, expect=404)
+        for prefix in ("", "api/")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+    ],
+}
+
+
+def gateway_entrypoints() -> set[tuple[str, str]]:
+    """(method, route) of every HTTP entrypoint of the gateway, its mixins' included."""
+    found = set()
+    for attr in dir(GatewayService):
+        for entrypoint in getattr(getattr(GatewayService, attr), ENTRYPOINT_EXTENSIONS_ATTR, ()):
+            if hasattr(entrypoint, "url"):
+                found.add((entrypoint.method, entrypoint.url))
+    return found
+
+
+def test_every_gateway_endpoint_has_an_authorization_decision():
+    entrypoints = gateway_entrypoints()
+    assert entrypoints - set(ACCESS) == set(), "routes with no authorization decision"
+    assert set(ACCESS) - entrypoints == set(), "decisions for routes that no longer exist"
+    for examples in ACCESS.values():
+        assert examples and all(example.allowed <= set(WHO) for example in examples)
+
+
+CASES = [
+    pytest.param(route, example, who, id=f"{example.method or route[0]} {example.path} as {who}")
+    for route, examples in ACCESS.items()
+    for example in examples
+    for who in WHO
+]
+
+
+@pytest.fixture(scope="session")
+def users(stack, tmp_path_factory) -> dict[str, User]:
+    return every_role(stack, tmp_path_factory.mktemp("letters"))
+
+
+@pytest.fixture(scope="session")
+def csrf(stack) -> tuple[str, str]:
+    """A CSRF cookie and the form token that matches it, as the sign-in page hands them out."""
+    with requests.Session() as browser:
+        response = browser.get(stack.url + "/login", timeout=30)
+        assert response.status_code == 200, response.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', response.text).group(1)
+        return browser.cookies["pmp_csrf"], token
+
+
+def fresh_token(stack: Stack, user: User) -> str:
+    """A new session of ``user``'s (at the MFA step for roles that use an authenticator)."""
+    response = stack.post("/api/sessions", json={"email": user.email, "password": user.password})
+    assert response.status_code == 201, response.text
+    return response.json()["token"]
+
+
+def call(stack: Stack, route, example: Example, token: str | None, csrf) -> requests.Response:
+    method = example.method or route[0]
+    is_api = example.path.startswith("/api/") or example.path == "/healthz"
+    headers: dict[str, str] = {}
+    cookies: dict[str, str] = {}
+    kwargs: dict[str, Any] = {}
+    if is_api:
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if example.json is not None:
+            kwargs["json"] = example.json
+    else:
+        headers["Accept"] = "text/html"
+        cookie, form_token = csrf
+        cookies["pmp_csrf"] = cookie
+        if token:
+            cookies["pmp_session"] = token
+        if method == "POST":
+            kwargs["data"] = {**(example.form or {}), "csrf_token": form_token}
+    return requests.request(
+        method,
+        stack.url + example.path,
+        headers=headers,
+        cookies=cookies,
+        allow_redirects=False,
+        timeout=30,
+        **kwargs,
+    )
+
+
+def server_error(stack: Stack, response: requests.Response) -> list[dict]:
+    """What the services logged for the request that failed."""
+    correlation_id = response.headers.get("X-Correlation-ID")
+    return [line for line in stack.log_lines() if correlation_id in str(line.values())]
+
+
+def sent_to_sign_in(response: requests.Response) -> bool:
+    return response.status_code == 303 and response.headers["Location"].startswith("/login?next=")
+
+
+@SQLITE
+@pytest.mark.parametrize(("route", "example", "who"), CASES)
+def test_who_may_call_what(stack, users, csrf, route, example, who):
+    user = users.get(who)
+    token = None
+    if user is not None:
+        token = fresh_token(stack, user) if example.fresh_session else user.token
+    response = call(stack, route, example, token, csrf)
+    is_api = example.path.startswith("/api/") or example.path == "/healthz"
+    outcome = (response.status_code, response.headers.get("Location"), response.text[:300])
+    assert response.status_code < 500, server_error(stack, response)
+
+    if who in example.allowed:
+        assert response.status_code not in {401, 403}, outcome
+        assert not sent_to_sign_in(response), outcome
+        if example.expect is not None:
+            assert response.status_code == example.expect, outcome
+    elif who == ANONYMOUS:
+        if is_api:
+            assert response.status_code == 401, outcome
+        else:
+            assert sent_to_sign_in(response), outcome
+    elif example.steps_only:
+        # A fully signed-in session is past this step: refused (API) or sent on (pages).
+        if is_api:
+            assert response.status_code == 403, outcome
+        else:
+            assert response.status_code == 303, outcome
+            assert not sent_to_sign_in(response), outcome
+    elif route[1].startswith("/api/diagnostics/"):
+        assert response.status_code == 401, outcome  # a session token is no operator token
+    else:
+        assert response.status_code == 403, outcome
+
+
+@SQLITE
+def test_a_browser_session_signed_in_through_the_login_form_is_the_same(stack, users, csrf):
+    """The cookie sessions above are API tokens; the sign-in form gives equivalent ones."""
+    pharmacist = users[str(Role.PHARMACIST)]
+    with requests.Session() as browser:
+        login = browser.get(stack.url + "/login", timeout=30)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login.text).group(1)
+        signed_in = browser.post(
+            stack.url + "/login",
+            data={"email": pharmacist.email, "password": NEW_PASSWORD, "csrf_token": token},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert signed_in.status_code == 303, signed_in.text
+        assert "pmp_session" in browser.cookies
+        assert browser.get(stack.url + "/account", timeout=30).status_code == 200
+        refused = browser.get(stack.url + "/admin/users", allow_redirects=False, timeout=30)
+        assert refused.status_code == 403
+
+
+@SQLITE
+def test_a_session_at_the_mfa_step_may_do_nothing_else(stack, users):
+    admin = users[str(Role.ADMINISTRATOR)]
+    token = fresh_token(stack, admin)  # administrators use an authenticator: stage "mfa"
+    headers = {"Authorization": f"Bearer {token}"}
+    assert stack.get("/api/session", headers=headers).json()["stage"] == "mfa"
+    for path in ("/api/accounts", f"/api/accounts/{uuid.uuid4()}"):
+        response = stack.get(path, headers=headers)
+        assert response.status_code == 403 and response.json()["stage"] == "mfa"
+    assert stack.post("/api/me/mfa", headers=headers).status_code == 403
+    assert (
+        stack.get("/account", cookies={"pmp_session": token}, allow_redirects=False).headers[
+            "Location"
+        ]
+        == "/login/mfa"
+    )
