@@ -28,7 +28,6 @@ from gateway.openapi import build_spec
 from gateway.pages.accounts import AccountPages
 from gateway.pages.admin import AdminPages
 from gateway.problems import Problem
-from gateway.rendering import render_page
 from gateway.schemas import HealthSchema, ProbeCreatedSchema, ProbeStatusSchema
 from pmp.broker import BrokerUnreachable, check_broker
 from pmp.config import Settings, load_settings
@@ -52,10 +51,6 @@ class GatewaySetup(CorrelatedWorkers):
 
 def json_response(body: Any, status: int = 200, **headers: str) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
-
-
-def page(template: str, **context: Any) -> Response:
-    return Response(render_page(template, **context), mimetype="text/html")
 
 
 class GatewayService(AccountPages, AdminPages, AccountApi, AdminApi):

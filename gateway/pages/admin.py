@@ -60,19 +60,55 @@ REASON_WORDS = {
 
 # action in the address -> (RPC, permission, label, done notice, needs ticked confirmation)
 ACTIONS: dict[str, tuple[str, Permission, str, str, bool]] = {
-    "suspend": ("suspend_account", Permission.USER_SUSPEND, "Suspend", "suspended", False),
-    "reinstate": ("reinstate_account", Permission.USER_SUSPEND, "Reinstate", "reinstated", False),
-    "unlock": ("unlock_account", Permission.USER_UNLOCK, "Unlock", "unlocked", False),
+    "suspend": (
+        "suspend_account",
+        Permission.USER_SUSPEND,
+        "Suspend",
+        "The account was suspended; its sessions ended.",
+        False,
+    ),
+    "reinstate": (
+        "reinstate_account",
+        Permission.USER_SUSPEND,
+        "Reinstate",
+        "The account was reinstated.",
+        False,
+    ),
+    "unlock": (
+        "unlock_account",
+        Permission.USER_UNLOCK,
+        "Unlock",
+        "The account was unlocked.",
+        False,
+    ),
     "reset-mfa": (
         "reset_mfa",
         Permission.USER_UNLOCK,
         "Reset authenticator app",
-        "authenticator app reset; they will set it up again at their next sign-in",
+        "The authenticator app was reset; the user sets one up again if their role needs it.",
         False,
     ),
-    "revoke": ("revoke_account", Permission.USER_REVOKE, "Revoke", "revoked", True),
-    "remove": ("remove_account", Permission.USER_REVOKE, "Remove", "removed", True),
-    "role": ("change_role", Permission.USER_ROLE_CHANGE, "Change role", "role changed", False),
+    "revoke": (
+        "revoke_account",
+        Permission.USER_REVOKE,
+        "Revoke",
+        "The account was revoked.",
+        True,
+    ),
+    "remove": (
+        "remove_account",
+        Permission.USER_REVOKE,
+        "Remove",
+        "The account was removed.",
+        True,
+    ),
+    "role": (
+        "change_role",
+        Permission.USER_ROLE_CHANGE,
+        "Change role",
+        "The role was changed; the user must sign in again.",
+        False,
+    ),
 }
 
 
@@ -203,7 +239,7 @@ class AdminPages:
         own = principal["account_id"] == account_id
         actions = [] if own else available_actions(account, principal["permissions"])
         done = request.args.get("done", "")
-        notice = f"Done: {ACTIONS[done][3]}." if done in ACTIONS else None
+        notice = f"Done. {ACTIONS[done][3]}" if done in ACTIONS else None
         if request.args.get("letter"):
             notice = "A new temporary password was issued. Post the letter to the user."
         can_letter = (

@@ -167,6 +167,7 @@ class Account:
         self.temporary_until = _parse(d["expires_at"])
         self.temporary_used = False
         self.failed_attempts, self.locked_until = 0, None
+        self.reset_link_hash = self.reset_expires_at = None  # a new letter voids older links
 
     def _on_PasswordChanged(self, d: dict, at: datetime) -> None:
         self._set_password(d["password_hash"], at)
@@ -190,6 +191,8 @@ class Account:
 
     def _on_LoginFailed(self, d: dict, at: datetime) -> None:
         if d["reason"] in {"wrong_password", "wrong_code", "wrong_answers"}:
+            if self.locked_until is not None and at >= self.locked_until:
+                self.failed_attempts, self.locked_until = 0, None  # a lock that ran out
             self.failed_attempts += 1
 
     def _on_AccountLocked(self, d: dict, at: datetime) -> None:
@@ -303,13 +306,15 @@ class Account:
         return None
 
     def _lock_if_exhausted(self, now: datetime, policy: IdentityPolicy) -> list[Change]:
-        if self.failed_attempts + 1 < policy.lockout_attempts:
+        lapsed = self.locked_until is not None and now >= self.locked_until
+        failures = 1 if lapsed else self.failed_attempts + 1  # a lock that ran out starts over
+        if failures < policy.lockout_attempts:
             return []
         until = now + timedelta(minutes=policy.lockout_minutes)
         return [
             (
                 "AccountLocked",
-                {"locked_until": until.isoformat(), "failed_attempts": self.failed_attempts + 1},
+                {"locked_until": until.isoformat(), "failed_attempts": failures},
             )
         ]
 

@@ -231,7 +231,69 @@ def test_four_wrong_passwords_lock_the_account(stack, browser, screenshots, tmp_
     unlock = admin_page.locator("form.action", has=admin_page.get_by_role("heading", name="Unlock"))
     unlock.get_by_label("Reason").fill("Caller verified by phone, ticket 4411")
     unlock.get_by_role("button", name="Unlock").click()
-    expect(admin_page.get_by_role("status")).to_contain_text("Done: unlocked.")
+    expect(admin_page.get_by_role("status")).to_contain_text("The account was unlocked.")
     expect(admin_page.locator(".badges")).not_to_contain_text("Locked")
     shot(admin_page, screenshots, "14-admin-user-unlocked")
     admin_context.close()
+
+
+def test_a_forgotten_password_is_reset_with_the_security_questions(
+    stack, browser, screenshots, tmp_path
+):
+    admin, admin_context, admin_page = ready_administrator(browser, stack, tmp_path, None)
+    email, temporary = create_prescriber(admin_page, stack.url, tmp_path, "Moreau")
+    admin_context.close()
+
+    context, page = new_page(browser)
+    sign_in(page, stack.url, email, temporary)
+    change_password(page, temporary, PRESCRIBER_PASSWORD)
+    expect(page).to_have_url(stack.url + "/account?notice=password_changed")
+
+    # the same question twice is refused at the field
+    questions = page.locator("form.questions")
+    for i, (question, answer) in enumerate(
+        [
+            ("What was the name of your first pet?", "Biscuit"),
+            ("What was the name of your first pet?", "Biscuit"),
+            ("In what city were you born?", "Lyon"),
+        ]
+    ):
+        questions.locator(f"#question_{i}").select_option(label=question)
+        questions.locator(f"#answer_{i}").fill(answer)
+    page.get_by_role("button", name="Save security questions").click()
+    expect(page.locator("#question_1-error")).to_contain_text("not already chosen")
+    page.locator("#question_1").select_option(label="What was your childhood nickname?")
+    page.locator("#answer_1").fill("Jojo")
+    page.get_by_role("button", name="Save security questions").click()
+    expect(page.get_by_role("status")).to_contain_text("Your security questions have been saved.")
+    page.get_by_role("button", name="Sign out").first.click()
+
+    page.get_by_role("link", name="Forgot your password?").click()
+    page.get_by_label("Email address").fill(email)
+    page.get_by_role("button", name="Email me a reset link").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    shot(page, screenshots, "15-reset-email-sent")
+    mail = stack.mail.wait_for(lambda m: email in m.envelope_to, timeout=20)
+    link = re.search(r"http://\S+/password/reset/\S+", mail.text).group(0)
+
+    page.goto(link)
+    expect(page.get_by_label("What was the name of your first pet?")).to_be_visible()
+    page.get_by_label("What was the name of your first pet?").fill("biscuit")
+    page.get_by_label("What was your childhood nickname?").fill("JOJO")
+    page.get_by_label("In what city were you born?").fill("Paris")
+    page.get_by_label("New password", exact=True).fill("Lamp-Violet-Canyon-93%")
+    page.get_by_label("Type the new password again").fill("Lamp-Violet-Canyon-93%")
+    page.get_by_role("button", name="Reset password").click()
+    expect(page.get_by_role("alert")).to_contain_text("do not match")
+    shot(page, screenshots, "16-reset-wrong-answer")
+    page.get_by_label("What was the name of your first pet?").fill("biscuit")
+    page.get_by_label("What was your childhood nickname?").fill("JOJO")
+    page.get_by_label("In what city were you born?").fill("lyon")
+    page.get_by_label("New password", exact=True).fill("Lamp-Violet-Canyon-93%")
+    page.get_by_label("Type the new password again").fill("Lamp-Violet-Canyon-93%")
+    page.get_by_role("button", name="Reset password").click()
+    expect(page).to_have_url(stack.url + "/login?reset=1")
+    expect(page.get_by_role("status")).to_contain_text("Your password has been reset")
+    sign_in(page, stack.url, email, "Lamp-Violet-Canyon-93%")
+    expect(page).to_have_url(stack.url + "/account")
+    context.close()

@@ -143,7 +143,7 @@ def test_an_administrator_goes_from_the_letter_to_mfa_and_resets_a_forgotten_pas
     assert found["role_title"] == "Administrator" and not found["mfa_enrolled"]
 
     # first sign-in: the letter's password, then a forced change (the email is case-blind)
-    signed_in = identity.sign_in("  ADA.admin@example.gov ".strip(), temporary)
+    signed_in = identity.sign_in("ADA.admin@EXAMPLE.gov", temporary)
     token, principal = signed_in["token"], signed_in["principal"]
     assert principal["stage"] == "change_password" and principal["permissions"] == []
     assert identity.call("resolve_session", token)["account_id"] == account_id

@@ -173,6 +173,18 @@ def test_an_administrator_unlocks_a_locked_account_at_once():
         you.account.unlock("again", you.clock())
 
 
+def test_after_a_lock_runs_out_the_user_gets_the_full_number_of_attempts_again():
+    you = Subject()
+    you.established()
+    for _ in range(4):
+        you.sign_in("wrong password")
+    you.clock.advance(minutes=10)
+    for _ in range(3):
+        assert you.sign_in("wrong password") is None
+        assert not you.account.locked(you.clock())
+    assert you.sign_in(PASSWORD)
+
+
 def test_a_successful_sign_in_starts_the_failure_count_again():
     you = Subject()
     you.established()

@@ -179,8 +179,8 @@ def test_the_last_n_passwords_are_refused_and_the_one_before_them_is_accepted(hi
         assert expected in problems[0]
     oldest = passwords[0]  # history + 1 passwords back
     assert rejection(oldest, acc, policy) == []
-    set_passwords_from = acc.change_password(passwords[-1], oldest, NOW, policy, HASHER)
-    assert set_passwords_from[0][0] == "PasswordChanged"
+    changes = acc.change_password(passwords[-1], oldest, NOW, policy, HASHER)
+    assert changes[0][0] == "PasswordChanged"
 
 
 def test_a_rule_and_history_problem_are_reported_together():
