@@ -17,6 +17,13 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from gateway import schemas
 
 API_PREFIXES = ("/api/", "/healthz")
+# Problem answers many operations share; docstrings refer to them by name (`401: NotSignedIn`).
+PROBLEM_RESPONSES = {
+    "NotSignedIn": "Not signed in.",
+    "RoleRefused": "Your role does not allow this.",
+    "SignInUnfinished": "This session must first complete another step.",
+    "NoSuchAccount": "There is no such account.",
+}
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 
 
@@ -45,6 +52,14 @@ def build_spec(service_cls: type, version: str) -> dict[str, Any]:
     )
     for name in schemas.DOCUMENTED:
         spec.components.schema(name, schema=getattr(schemas, f"{name}Schema"))
+    for name, description in PROBLEM_RESPONSES.items():
+        spec.components.response(
+            name,
+            {
+                "description": description,
+                "content": {"application/problem+json": {"schema": "Problem"}},
+            },
+        )
     for attr in sorted(dir(service_cls)):  # mixins' handlers too
         method = getattr(service_cls, attr)
         for entrypoint in getattr(method, ENTRYPOINT_EXTENSIONS_ATTR, ()):

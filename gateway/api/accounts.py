@@ -174,11 +174,7 @@ class AccountApi:
               content:
                 application/json:
                   schema: Principal
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
             403:
               description: This session is not at the MFA step.
               content:
@@ -218,16 +214,8 @@ class AccountApi:
               content:
                 application/json:
                   schema: SessionCreated
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
-            403:
-              description: This session must first complete another step.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
+            403: SignInUnfinished
             422:
               description: >
                 The current password is wrong or the new one breaks rules (`detail` names
@@ -262,16 +250,8 @@ class AccountApi:
               content:
                 application/json:
                   schema: MfaEnrolment
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
-            403:
-              description: This session must first complete another step.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
+            403: SignInUnfinished
         """
         self._api_at_step(request, (ENROL_MFA, READY))
         started = self._api_call("begin_mfa_enrolment", token=self.auth.token(request))
@@ -297,16 +277,8 @@ class AccountApi:
               content:
                 application/json:
                   schema: MfaEnrolled
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
-            403:
-              description: This session must first complete another step.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
+            403: SignInUnfinished
             422:
               description: The code does not match, or the body is not valid.
               content:
@@ -355,16 +327,8 @@ class AccountApi:
           responses:
             204:
               description: Saved.
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
-            403:
-              description: This session must first complete another step.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
+            403: SignInUnfinished
             422:
               description: Not three different known questions, or an answer is too short.
               content:

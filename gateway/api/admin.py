@@ -38,11 +38,7 @@ _ACCOUNT_ID = """
                 format: uuid"""
 
 _REFUSALS = """
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
             403:
               description: Your role does not allow this, or it is your own account.
               content:
@@ -123,16 +119,8 @@ class AdminApi:
               content:
                 application/json:
                   schema: AccountList
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
-            403:
-              description: Your role does not allow this.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
+            403: RoleRefused
             422:
               description: A query parameter is not valid.
               content:
@@ -170,16 +158,8 @@ class AdminApi:
               content:
                 application/json:
                   schema: CredentialLetter
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
-            403:
-              description: Your role does not allow this.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
+            403: RoleRefused
             409:
               description: The email address is already registered.
               content:
@@ -222,21 +202,9 @@ class AdminApi:
               content:
                 application/json:
                   schema: AccountDetails
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
-            403:
-              description: Your role does not allow this.
-              content:
-                application/problem+json:
-                  schema: Problem
-            404:
-              description: There is no such account.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
+            403: RoleRefused
+            404: NoSuchAccount
         """
         self.auth.require(request, self.services, Permission.USER_VIEW)
         details = self._api_identity("get_account", account_id=str(account_id))
@@ -288,21 +256,13 @@ class AdminApi:
               content:
                 application/json:
                   schema: AccountAction
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
             403:
               description: Your role does not allow this, or it is your own account.
               content:
                 application/problem+json:
                   schema: Problem
-            404:
-              description: There is no such account.
-              content:
-                application/problem+json:
-                  schema: Problem
+            404: NoSuchAccount
             409:
               description: The account already has this role, or can no longer change.
               content:
@@ -348,21 +308,9 @@ class AdminApi:
               content:
                 application/json:
                   schema: CredentialLetter
-            401:
-              description: Not signed in.
-              content:
-                application/problem+json:
-                  schema: Problem
-            403:
-              description: Your role does not allow this.
-              content:
-                application/problem+json:
-                  schema: Problem
-            404:
-              description: There is no such account.
-              content:
-                application/problem+json:
-                  schema: Problem
+            401: NotSignedIn
+            403: RoleRefused
+            404: NoSuchAccount
             409:
               description: The account is not active.
               content:
