@@ -65,6 +65,13 @@ ERRORS: dict[str, tuple[int, str]] = {
     "AccountError": (422, "The request was refused"),
     "AccountStateConflict": (409, "The account's state does not allow this"),
     "EmailTaken": (409, "This email address is already registered"),
+    "FormInvalid": (422, "The form has mistakes; each is named with its field"),
+    "DocumentRejected": (422, "The document was not accepted"),
+    "LinkInvalid": (422, "The link does not work"),
+    "ApplicationIncomplete": (422, "The application is not complete"),
+    "AgreementOutdated": (409, "The User Agreement has changed"),
+    "ApplicationStateConflict": (409, "The application's state does not allow this"),
+    "RegistrationError": (422, "The request was refused"),
 }
 
 

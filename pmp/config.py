@@ -107,6 +107,30 @@ VARIABLES: tuple[Variable, ...] = (
         "argon2id cost: iterations, memory in KiB, lanes. Raising it re-hashes each "
         "password at its next sign-in.",
     ),
+    Variable("PMP_VERIFICATION_LINK_HOURS", "48", "Hours an email-verification link works."),
+    Variable(
+        "PMP_APPLICATION_REMINDER_DAYS",
+        "7",
+        "Days without progress before an unfinished application gets a reminder email.",
+    ),
+    Variable(
+        "PMP_APPLICATION_CLOSE_DAYS",
+        "30",
+        "Days without progress before an unfinished application is closed (rejected).",
+    ),
+    Variable(
+        "PMP_RENEWAL_YEARS",
+        "2",
+        "Years a registration lasts until an administrator sets a group's own number.",
+    ),
+    Variable(
+        "PMP_RENEWAL_REMINDER_DAYS", "60,30,7", "Days before the renewal date reminders go out."
+    ),
+    Variable(
+        "PMP_REGISTRATION_SWEEP_SECONDS",
+        "300",
+        "Seconds between checks for due reminders, closures and renewal dates.",
+    ),
 )
 
 
@@ -143,6 +167,12 @@ class Settings:
     session_max_hours: int
     mfa_required_roles: tuple[str, ...]
     argon2: dict[str, int]  # t, m, p
+    verification_link_hours: int
+    application_reminder_days: int
+    application_close_days: int
+    renewal_years: int
+    renewal_reminder_days: tuple[int, ...]
+    registration_sweep_seconds: float
 
     @property
     def embedded(self) -> bool:
@@ -171,6 +201,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"PMP_TIMEZONE {get('PMP_TIMEZONE')!r} is not a known time zone") from exc
     database_url = get("PMP_DATABASE_URL")
+
+    def _int(name: str) -> int:
+        return _number(int, name, get(name))
+
     max_age_default, max_age_by_role = _max_age(get("PMP_PASSWORD_MAX_AGE_DAYS"))
     if database_url and not database_url.startswith(("postgresql", "sqlite")):
         raise ConfigError("PMP_DATABASE_URL must be a postgresql+psycopg:// or sqlite:// URL")
@@ -210,6 +244,22 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         session_max_hours=_number(int, "PMP_SESSION_MAX_HOURS", get("PMP_SESSION_MAX_HOURS")),
         mfa_required_roles=_names(get("PMP_MFA_REQUIRED_ROLES")),
         argon2=_argon2(get("PMP_ARGON2")),
+        verification_link_hours=_int("PMP_VERIFICATION_LINK_HOURS"),
+        application_reminder_days=_int("PMP_APPLICATION_REMINDER_DAYS"),
+        application_close_days=_int("PMP_APPLICATION_CLOSE_DAYS"),
+        renewal_years=_int("PMP_RENEWAL_YEARS"),
+        renewal_reminder_days=tuple(
+            sorted(
+                (
+                    _number(int, "PMP_RENEWAL_REMINDER_DAYS", d)
+                    for d in _names(get("PMP_RENEWAL_REMINDER_DAYS"))
+                ),
+                reverse=True,
+            )
+        ),
+        registration_sweep_seconds=_number(
+            float, "PMP_REGISTRATION_SWEEP_SECONDS", get("PMP_REGISTRATION_SWEEP_SECONDS")
+        ),
     )
 
 

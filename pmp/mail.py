@@ -46,6 +46,9 @@ class Email:
     to: str
     subject: str
     text: str
+    # Stable for the same cause (an event id), so that a message sent again after a crash
+    # can be recognised as a twin by the mail system and the reader's client.
+    message_id: str | None = None
 
     def __post_init__(self) -> None:
         # A line break in a header would let a value add headers of its own.
@@ -171,7 +174,11 @@ class Mailer:
         message["Subject"] = email.subject
         message["Date"] = format_datetime(datetime.now(UTC))
         # An explicit domain: make_msgid's default asks DNS for this host's name.
-        message["Message-ID"] = make_msgid(domain=self._domain)
+        message["Message-ID"] = (
+            f"<{email.message_id}@{self._domain}>"
+            if email.message_id
+            else make_msgid(domain=self._domain)
+        )
         message.set_content(email.text)
         return message
 

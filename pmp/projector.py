@@ -40,6 +40,10 @@ class Projection:
     sources: ClassVar[tuple[str, ...]]  # services whose events it reads
     metadata: ClassVar[sa.MetaData]  # its tables, and nothing else
 
+    def attach(self, sources: Mapping[str, EventSource]) -> None:
+        """Called once with the sources it will read; a projection that folds whole streams
+        of its own service keeps that store here."""
+
     def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
         raise NotImplementedError
 
@@ -66,6 +70,7 @@ class Projector:
         self.projection = projection
         self.sources = dict(sources)
         self.batch_size = batch_size
+        projection.attach(self.sources)
 
     @property
     def name(self) -> str:

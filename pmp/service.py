@@ -28,6 +28,7 @@ from pmp.eventstore import EventStore
 from pmp.inbox import Inbox
 from pmp.logs import bind_correlation, configure_logging, get_logger
 from pmp.projector import EventSource, Projection, Projector
+from pmp.reactions import Reaction, Reactor
 from pmp.registry import EventRegistry
 from pmp.relay import Relay
 from pmp.sources import ClusterProxy, RpcSource, StoreSource
@@ -106,6 +107,7 @@ class ServiceKernel(CorrelatedWorkers):
         projections: Sequence[type[Projection]] = (),
         clock: Clock = system_clock,
         tables: Sequence[sa.MetaData] = (),
+        reactions: Sequence[type[Reaction]] = (),
     ):
         self.registry = EventRegistry()
         self.registry.include(diagnostics.kernel_events())
@@ -113,6 +115,7 @@ class ServiceKernel(CorrelatedWorkers):
         self.projection_types = tuple(projections)
         self.clock = clock
         self.tables = tuple(tables)  # the service's own operational tables (not read models)
+        self.reaction_types = tuple(reactions)
 
     def setup(self) -> None:
         self.service = self.container.service_name
@@ -136,6 +139,13 @@ class ServiceKernel(CorrelatedWorkers):
         self.projections = [self._running(p()) for p in self.projection_types]
         for running in self.projections:
             running.projector.create_tables()
+        self.wake_reactions = threading.Event()
+        self.reactors = [
+            Reactor(self.db, self.store, reaction(self.settings, self.store))
+            for reaction in self.reaction_types
+        ]
+        for reactor in self.reactors:
+            reactor.create_tables()
 
     def _running(self, projection: Projection) -> _RunningProjection:
         proxy = ClusterProxy(self.settings.amqp_uri, self.settings.rpc_timeout)
@@ -152,6 +162,11 @@ class ServiceKernel(CorrelatedWorkers):
         self.container.spawn_managed_thread(
             lambda: self.relay.run(self.stopping, self.wake_relay, poll), identifier="relay"
         )
+        for reactor in self.reactors:
+            self.container.spawn_managed_thread(
+                lambda r=reactor: r.run(self.stopping, self.wake_reactions, poll),
+                identifier=f"reaction {reactor.name}",
+            )
         for running in self.projections:
             name = running.projector.name
             self.container.spawn_managed_thread(
@@ -174,6 +189,7 @@ class ServiceKernel(CorrelatedWorkers):
     def events_appended(self) -> None:
         """Wake the relay and the projections that read this service's own store."""
         self.wake_relay.set()
+        self.wake_reactions.set()
         for running in self.projections:
             if self.service in running.projector.projection.sources:
                 running.wake.set()
@@ -181,6 +197,7 @@ class ServiceKernel(CorrelatedWorkers):
     def stop(self) -> None:
         self.stopping.set()
         self.wake_relay.set()
+        self.wake_reactions.set()
         for running in self.projections:
             running.wake.set()
             running.proxy.close()

@@ -13,7 +13,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from services.identity.passwords import (
@@ -23,7 +23,7 @@ from services.identity.passwords import (
     normalise_answer,
     problems_with,
 )
-from services.identity.roles import Role
+from services.identity.roles import PATIENT_DATA, Permission, Role, permissions_of
 
 Change = tuple[str, dict[str, Any]]
 
@@ -131,6 +131,7 @@ class Account:
     reset_expires_at: datetime | None = None
     sessions: dict[str, Session] = field(default_factory=dict)
     last_sign_in_at: datetime | None = None
+    access_until: date | None = None  # the registration's renewal date, if it has one
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -161,6 +162,24 @@ class Account:
         self.first_name, self.last_name = d["first_name"], d["last_name"]
         self.address_lines = list(d["address_lines"])
         self.created_at = at
+
+    def _on_AccountSignedUp(self, d: dict, at: datetime) -> None:
+        self.email, self.role = d["email"], d["role"]
+        self.created_at = at
+        self._set_password(d["password_hash"], at)
+
+    def _on_AccessGranted(self, d: dict, at: datetime) -> None:
+        self.role = d["role"]
+        self.first_name, self.last_name = d["first_name"], d["last_name"]
+        self.address_lines = list(d.get("address_lines") or self.address_lines)
+        self._on_AccessUntilChanged(d, at)
+
+    def _on_AccessUntilChanged(self, d: dict, at: datetime) -> None:
+        until = d["access_until"]
+        self.access_until = date.fromisoformat(until) if until else None
+
+    def _on_ProfileUpdated(self, d: dict, at: datetime) -> None:
+        self.first_name, self.last_name = d["first_name"], d["last_name"]
 
     def _on_TemporaryPasswordIssued(self, d: dict, at: datetime) -> None:
         self._set_password(d["password_hash"], at)
@@ -259,6 +278,17 @@ class Account:
         return self.password_set_at is None or now >= self.password_set_at + policy.max_age(
             self.role
         )
+
+    def renewal_due(self, now: datetime, timezone: Any) -> bool:
+        """Whether the registration's renewal date has come (in the program's time zone)."""
+        return self.access_until is not None and now.astimezone(timezone).date() >= (
+            self.access_until
+        )
+
+    def permissions(self, now: datetime, timezone: Any) -> frozenset[Permission]:
+        """What the role grants, less patient data once the renewal date has come."""
+        granted = permissions_of(self.role)
+        return granted - PATIENT_DATA if self.renewal_due(now, timezone) else granted
 
     def stage(self, session: Session, now: datetime, policy: IdentityPolicy) -> str:
         """What a signed-in user must do before anything else: the steps, in order."""
@@ -536,6 +566,45 @@ class Account:
         }
         return [("TemporaryPasswordIssued", issued), *self.end_sessions("new_temporary_password")]
 
+    def grant_access(
+        self,
+        role: str,
+        first_name: str,
+        last_name: str,
+        address_lines: Sequence[str],
+        access_until: date | None,
+    ) -> list[Change]:
+        """The registration was approved (or renewed). Asked again with the same answer (a
+        redelivered message), nothing changes."""
+        self._require(self.status == ACTIVE, "Only an active account can be given access.")
+        same = (
+            self.role == role
+            and (self.first_name, self.last_name) == (first_name, last_name)
+            and (not address_lines or self.address_lines == list(address_lines))
+            and self.access_until == access_until
+        )
+        if same:
+            return []
+        granted = {
+            "role": str(Role(role)),
+            "first_name": first_name,
+            "last_name": last_name,
+            "address_lines": list(address_lines),
+            "access_until": access_until.isoformat() if access_until else None,
+        }
+        return [("AccessGranted", granted)]
+
+    def change_access_until(self, access_until: date | None) -> list[Change]:
+        if self.access_until == access_until:
+            return []
+        until = access_until.isoformat() if access_until else None
+        return [("AccessUntilChanged", {"access_until": until})]
+
+    def update_profile(self, first_name: str, last_name: str) -> list[Change]:
+        if (self.first_name, self.last_name) == (first_name, last_name):
+            return []
+        return [("ProfileUpdated", {"first_name": first_name, "last_name": last_name})]
+
     def reset_mfa(self, reason: str) -> list[Change]:
         self._require(self.status != REMOVED, "This account was removed.")
         self._require(self.mfa_secret is not None, "This account has no authenticator enrolled.")
@@ -564,6 +633,22 @@ def new_account(
         "address_lines": list(address_lines),
     }
     return [("AccountCreated", created)]
+
+
+def signed_up_account(
+    account_id: str, email: str, password: str, policy: IdentityPolicy, hasher: Hasher
+) -> list[Change]:
+    """A self-made applicant account: the password is the person's own, so it is checked
+    against the policy now and is not temporary."""
+    applicant = Account(account_id, email=email, role=str(Role.APPLICANT))
+    applicant.check_new_password(password, policy, hasher)
+    signed_up = {
+        "account_id": account_id,
+        "email": email,
+        "role": str(Role.APPLICANT),
+        "password_hash": hasher.hash(password),
+    }
+    return [("AccountSignedUp", signed_up)]
 
 
 def normalise_email(email: str) -> str:

@@ -52,7 +52,9 @@ class AccountDirectory(Projection):
         account_id = uuid.UUID(event.stream.removeprefix("account-"))
         at: datetime = event.metadata.occurred_at
         data = event.data
-        if event.type == "AccountCreated":
+        if event.type == "AccountSignedUp":
+            data = {**data, "first_name": "", "last_name": ""}  # names come with approval
+        if event.type in {"AccountCreated", "AccountSignedUp"}:
             conn.execute(
                 directory.insert().values(
                     account_id=account_id,
@@ -84,6 +86,11 @@ class AccountDirectory(Projection):
             return {"locked_until": None}
         if kind == "RoleChanged":
             return {"role": data["to_role"]}
+        if kind == "AccessGranted":
+            names = {"first_name": data["first_name"], "last_name": data["last_name"]}
+            return {"role": data["role"], **names}
+        if kind == "ProfileUpdated":
+            return {"first_name": data["first_name"], "last_name": data["last_name"]}
         if kind == "MfaEnrolled":
             return {"mfa_enrolled": True}
         if kind == "MfaReset":

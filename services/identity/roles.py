@@ -19,6 +19,7 @@ class Role(StrEnum):
     ADMINISTRATOR = "administrator"
     HELPDESK = "helpdesk"
     AUDITOR = "auditor"
+    APPLICANT = "applicant"  # signed up, not yet approved: reaches no patient data
 
     @property
     def title(self) -> str:
@@ -34,6 +35,7 @@ ROLE_TITLES = {
     Role.ADMINISTRATOR: "Administrator",
     Role.HELPDESK: "Help-desk staff",
     Role.AUDITOR: "Auditor",
+    Role.APPLICANT: "Applicant",
 }
 
 
@@ -55,6 +57,8 @@ class Permission(StrEnum):
     STATISTICS_VIEW = "statistics.view"
     TICKET_MANAGE = "ticket.manage"
     AUDIT_READ = "audit.read"
+    REGISTRATION_APPLY = "registration.apply"  # apply, renew, request profile changes
+    DELEGATE_SUPERVISE = "delegate.supervise"  # approve the delegates who act for you
 
 
 _CLINICAL = {
@@ -63,19 +67,25 @@ _CLINICAL = {
     Permission.ALERT_ACKNOWLEDGE,
 }
 
+# What a registered user loses on their renewal date until an administrator approves the
+# renewal: everything that reaches patient or registry data.
+PATIENT_DATA = frozenset({*_CLINICAL, Permission.MM_REGISTRY_VERIFY})
+
+_REGISTRANT = {Permission.ACCOUNT_SELF, Permission.REGISTRATION_APPLY}
+
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.PRESCRIBER: frozenset({Permission.ACCOUNT_SELF, *_CLINICAL}),
-    Role.PHARMACIST: frozenset({Permission.ACCOUNT_SELF, *_CLINICAL}),
-    Role.DELEGATE: frozenset({Permission.ACCOUNT_SELF, *_CLINICAL}),
+    Role.PRESCRIBER: frozenset({*_REGISTRANT, *_CLINICAL, Permission.DELEGATE_SUPERVISE}),
+    Role.PHARMACIST: frozenset({*_REGISTRANT, *_CLINICAL, Permission.DELEGATE_SUPERVISE}),
+    Role.DELEGATE: frozenset({*_REGISTRANT, *_CLINICAL}),
     Role.LAW_ENFORCEMENT: frozenset(
         {
-            Permission.ACCOUNT_SELF,
+            *_REGISTRANT,
             Permission.PATIENT_SEARCH,
             Permission.REPORT_VIEW,
             Permission.MM_REGISTRY_VERIFY,
         }
     ),
-    Role.LAW_ENFORCEMENT_MM: frozenset({Permission.ACCOUNT_SELF, Permission.MM_REGISTRY_VERIFY}),
+    Role.LAW_ENFORCEMENT_MM: frozenset({*_REGISTRANT, Permission.MM_REGISTRY_VERIFY}),
     Role.ADMINISTRATOR: frozenset(
         {
             Permission.ACCOUNT_SELF,
@@ -103,6 +113,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.AUDITOR: frozenset({Permission.ACCOUNT_SELF, Permission.AUDIT_READ}),
+    Role.APPLICANT: frozenset(_REGISTRANT),
 }
 
 

@@ -34,6 +34,35 @@ class AccountCreated(Schema):
     )
 
 
+class AccountSignedUp(Schema):
+    """An applicant made their own account (email and password); the rest comes with
+    ``AccessGranted`` once an administrator approves their registration."""
+
+    account_id = fields.UUID(required=True)
+    email = fields.Email(required=True)
+    role = fields.String(required=True, validate=validate.Equal(str(Role.APPLICANT)))
+    password_hash = fields.String(required=True)
+
+
+class AccessGranted(Schema):
+    """The registration service approved the account's registration (or its renewal)."""
+
+    role = fields.String(required=True, validate=_ROLE)
+    first_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    last_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    address_lines = fields.List(fields.String(validate=validate.Length(min=1, max=200)))
+    access_until = fields.Date(required=True, allow_none=True)
+
+
+class AccessUntilChanged(Schema):
+    access_until = fields.Date(required=True, allow_none=True)
+
+
+class ProfileUpdated(Schema):
+    first_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    last_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
 class TemporaryPasswordIssued(Schema):
     password_hash = fields.String(required=True)
     expires_at = fields.DateTime(required=True)
@@ -118,6 +147,10 @@ def identity_events() -> EventRegistry:
     for name, schema in [
         ("EmailClaimed", EmailClaimed),
         ("AccountCreated", AccountCreated),
+        ("AccountSignedUp", AccountSignedUp),
+        ("AccessGranted", AccessGranted),
+        ("AccessUntilChanged", AccessUntilChanged),
+        ("ProfileUpdated", ProfileUpdated),
         ("TemporaryPasswordIssued", TemporaryPasswordIssued),
         ("PasswordChanged", PasswordChanged),
         ("PasswordRehashed", PasswordRehashed),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import eventlet
@@ -33,13 +33,14 @@ from services.identity.domain import (
     new_token,
     normalise_email,
     recovery_codes,
+    signed_up_account,
     token_hash,
 )
 from services.identity.letter import CredentialLetter, render_credential_letter
 from services.identity.passwords import temporary_password
 from services.identity.projections import PROJECTIONS
 from services.identity.repository import Accounts, account_stream
-from services.identity.roles import Permission, Role, allows, permissions_of
+from services.identity.roles import Permission, Role, allows
 from services.identity.schemas import identity_events
 from services.identity.sessions import ClientThrottle, SessionIndex
 from services.identity.sessions import metadata as session_tables
@@ -119,6 +120,7 @@ class IdentityService(EventSourcedService):
     def _principal(self, account: Account, session_id: str) -> dict[str, Any]:
         now = self._now()
         stage = account.stage(account.sessions[session_id], now, self.tools.policy)
+        tz = self.tools.settings.timezone
         expires = None
         if account.password_set_at and account.temporary_until is None:
             expires = account.password_set_at + self.tools.policy.max_age(account.role)
@@ -131,7 +133,9 @@ class IdentityService(EventSourcedService):
             "role_title": Role(account.role).title,
             "status": account.status,
             "stage": stage,
-            "permissions": sorted(permissions_of(account.role)) if stage == READY else [],
+            "permissions": sorted(account.permissions(now, tz)) if stage == READY else [],
+            "access_until": account.access_until.isoformat() if account.access_until else None,
+            "renewal_due": account.renewal_due(now, tz),
             "mfa_enrolled": account.mfa_secret is not None,
             "security_questions_set": bool(account.answer_hashes),
             "password_expires_at": expires.isoformat() if expires else None,
@@ -164,6 +168,30 @@ class IdentityService(EventSourcedService):
         account = self.accounts.get(account_id)
         log.info("signed in", account_id=account_id)
         return {"token": token, "principal": self._principal(account, session_id)}
+
+    @rpc
+    def sign_up(self, email: str, password: str, client: str) -> dict[str, Any]:
+        """An applicant's own account, signed in at once. It reaches no patient data until
+        the registration service grants access (``grant_access``)."""
+        now = self._now()
+        ClientThrottle(self.kernel.db, *self.tools.settings.login_rate_limit).attempt(client, now)
+        account_id = str(uuid.uuid4())
+        email = normalise_email(email)
+        policy, hasher = self.tools.policy, self.tools.hasher
+        changes = signed_up_account(account_id, email, password, policy, hasher)
+        self.kernel.store.registry.validate_all(changes)  # refuse bad input before claiming
+        self.accounts.claim_email(email, account_id)
+        self.kernel.append(account_stream(account_id), 0, changes)
+
+        def start(a: Account):
+            started, session_id = a.start_session(now, self.tools.policy)
+            return [started], session_id
+
+        session_id = self.accounts.decide(account_id, start)
+        token = self._new_session_token(account_id, session_id)
+        log.info("applicant signed up", account_id=account_id)
+        principal = self._principal(self.accounts.get(account_id), session_id)
+        return {"token": token, "principal": principal}
 
     @rpc
     def resolve_session(self, token: str) -> dict[str, Any]:
@@ -446,6 +474,68 @@ class IdentityService(EventSourcedService):
         return self._administer(
             Permission.USER_ROLE_CHANGE, account_id, lambda a: a.change_role(role, reason)
         )
+
+    # -- the registration service ----------------------------------------------------------------
+
+    @rpc
+    def find_supervisor(self, email: str) -> dict[str, Any] | None:
+        """The active prescriber or pharmacist with ``email``, whom a delegate names as their
+        supervisor; None if there is none. Only name and role are told."""
+        self._require(Permission.REGISTRATION_APPLY)
+        account_id = self.accounts.id_for_email(email)
+        if account_id is None:
+            return None
+        account = self.accounts.load(account_id)
+        supervising = {str(Role.PRESCRIBER), str(Role.PHARMACIST)}
+        if not account.exists or account.status != "active" or account.role not in supervising:
+            return None
+        return {
+            "account_id": account_id,
+            "email": account.email,
+            "name": account.full_name,
+            "role": account.role,
+        }
+
+    def _internal(self) -> None:
+        """Service-to-service only: a call made for a person (through the gateway) carries
+        their ``actor_id`` and is refused."""
+        if self.kernel.actor_id is not None:
+            raise NotAuthorized("Only the registration service may do this.")
+
+    @rpc
+    def grant_access(
+        self,
+        account_id: str,
+        role: str,
+        first_name: str,
+        last_name: str,
+        address_lines: list[str],
+        access_until: str | None,
+    ) -> dict[str, Any]:
+        """An approved registration or renewal; idempotent, so a redelivery changes nothing."""
+        self._internal()
+        until = date.fromisoformat(access_until) if access_until else None
+        self.accounts.decide(
+            account_id,
+            lambda a: (a.grant_access(role, first_name, last_name, address_lines, until), None),
+        )
+        log.info("access granted", account_id=account_id, role=role)
+        return {"account_id": account_id}
+
+    @rpc
+    def set_access_until(self, account_id: str, access_until: str | None) -> dict[str, Any]:
+        """A new renewal date (the renewal policy changed); idempotent."""
+        self._internal()
+        until = date.fromisoformat(access_until) if access_until else None
+        self.accounts.decide(account_id, lambda a: (a.change_access_until(until), None))
+        return {"account_id": account_id}
+
+    @rpc
+    def set_profile(self, account_id: str, first_name: str, last_name: str) -> dict[str, Any]:
+        """An approved profile change of the name; idempotent."""
+        self._internal()
+        self.accounts.decide(account_id, lambda a: (a.update_profile(first_name, last_name), None))
+        return {"account_id": account_id}
 
 
 def _ended(changes: list) -> list[str]:

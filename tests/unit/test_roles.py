@@ -40,7 +40,11 @@ def test_the_medical_marijuana_officer_only_verifies_registry_cards():
     assert not allows(role, Permission.PATIENT_SEARCH)
     assert not allows(role, Permission.REPORT_VIEW)
     assert not allows(role, Permission.ALERT_ACKNOWLEDGE)
-    assert permissions_of(role) == {Permission.ACCOUNT_SELF, Permission.MM_REGISTRY_VERIFY}
+    assert permissions_of(role) == {
+        Permission.ACCOUNT_SELF,
+        Permission.REGISTRATION_APPLY,
+        Permission.MM_REGISTRY_VERIFY,
+    }
 
 
 def test_law_enforcement_may_search_and_read_reports_but_not_acknowledge_alerts():
@@ -52,7 +56,27 @@ def test_law_enforcement_may_search_and_read_reports_but_not_acknowledge_alerts(
 
 @pytest.mark.parametrize("role", [Role.PRESCRIBER, Role.PHARMACIST, Role.DELEGATE])
 def test_clinical_roles_see_patients_and_nothing_of_administration(role):
-    assert permissions_of(str(role)) == {Permission.ACCOUNT_SELF, *CLINICAL}
+    own = {Permission.ACCOUNT_SELF, Permission.REGISTRATION_APPLY}
+    supervise = {Permission.DELEGATE_SUPERVISE} if role != Role.DELEGATE else set()
+    assert permissions_of(str(role)) == {*own, *CLINICAL, *supervise}
+
+
+def test_an_applicant_may_only_look_after_their_account_and_application():
+    assert permissions_of(str(Role.APPLICANT)) == {
+        Permission.ACCOUNT_SELF,
+        Permission.REGISTRATION_APPLY,
+    }
+
+
+def test_only_prescribers_and_pharmacists_supervise_delegates():
+    holders = {role for role in Role if allows(str(role), Permission.DELEGATE_SUPERVISE)}
+    assert holders == {Role.PRESCRIBER, Role.PHARMACIST}
+
+
+def test_registering_is_for_the_roles_people_apply_for_not_for_staff():
+    holders = {role for role in Role if allows(str(role), Permission.REGISTRATION_APPLY)}
+    staff = {Role.ADMINISTRATOR, Role.HELPDESK, Role.AUDITOR}
+    assert holders == set(Role) - staff
 
 
 def test_only_administrators_create_suspend_revoke_and_change_roles():
