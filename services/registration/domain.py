@@ -235,6 +235,8 @@ class Registration:
     def _on_RenewalStarted(self, d: dict, at: datetime) -> None:
         self.kind, self.status = "renewal", DRAFT
         self.agreement = None  # re-attested at every renewal
+        if self.supervisor is not None:  # a delegate's supervisor confirms every renewal
+            self.supervisor = {**self.supervisor, "decision": None, "reason": None}
         self.information_request = self.rejection_reason = None
         self.last_activity_at = at
 
@@ -365,10 +367,14 @@ class Registration:
 
     def start_renewal(self) -> list[Change]:
         _require(
+            self.kind != "renewal"
+            or self.status not in {*EDITABLE, SUBMITTED, AWAITING_SUPERVISOR},
+            "Your renewal is under way.",
+        )
+        _require(
             self.approved_at is not None and self.status in {APPROVED, REJECTED},
             "Only an approved registration can be renewed.",
         )
-        _require(self.kind != "renewal" or self.status != DRAFT, "Your renewal is under way.")
         return [("RenewalStarted", {"renewal_due": _iso(self.renewal_due)})]
 
     def request_profile_change(self, changes: dict[str, str]) -> list[Change]:
@@ -450,7 +456,8 @@ class Registration:
         key = f"incomplete:{_iso(self.last_activity_at)}"
         if idle >= timedelta(days=policy.reminder_days) and key not in self.reminders:
             closes = (self.last_activity_at or now) + timedelta(days=policy.close_days)
-            reminder = {"key": key, "idle_days": idle.days, "closes_on": _iso(closes.date())}
+            closes_on = policy.local_date(closes).isoformat()
+            reminder = {"key": key, "idle_days": idle.days, "closes_on": closes_on}
             return [("IncompleteReminderIssued", reminder)]
         return []
 

@@ -8,10 +8,13 @@ folding the stored events would, so the state the next decision sees is the reco
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pyotp
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.identity import mfa
 from services.identity.domain import (
@@ -31,8 +34,10 @@ from services.identity.domain import (
     new_account,
     new_token,
     recovery_codes,
+    signed_up_account,
 )
 from services.identity.passwords import Hasher, PasswordRejected
+from services.identity.roles import PATIENT_DATA, Permission, permissions_of
 from services.identity.schemas import identity_events
 
 HASHER = Hasher(1, 1024, 1)
@@ -540,3 +545,156 @@ def test_signing_in_with_a_raised_hash_cost_rehashes_the_password():
     assert dearer.verify(you.account.password_hash, PASSWORD)
     changes, _ = you.account.sign_in(PASSWORD, you.clock(), you.policy, dearer, "c")
     assert "PasswordRehashed" not in kinds(changes)
+
+
+# -- signing up, access from the registration, the renewal date --------------------------------
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def signed_up(email: str = "zorbulon.quixtaveny@example.org", password: str = PASSWORD):
+    """A self-made account folded from its ``AccountSignedUp`` event, and the clock."""
+    clock = Clock()
+    account = Account(str(uuid.uuid4()))
+    changes = signed_up_account(account.account_id, email, password, IdentityPolicy(), HASHER)
+    EVENTS.validate_all(changes)
+    for kind, data in changes:
+        account.apply(kind, data, clock())
+        account.version += 1
+    return account, clock, changes
+
+
+def test_signing_up_makes_an_applicant_with_the_persons_own_password():
+    account, clock, changes = signed_up()
+    assert kinds(changes) == ["AccountSignedUp"]
+    assert changes[0][1]["role"] == "applicant"
+    assert PASSWORD not in str(changes)  # only the hash is recorded
+    assert account.role == "applicant" and account.status == ACTIVE
+    assert HASHER.verify(account.password_hash, PASSWORD)
+    assert account.temporary_until is None
+    assert not account.password_expired(clock(), IdentityPolicy())  # not a temporary one
+    assert account.permissions(clock(), NEW_YORK) == {
+        Permission.ACCOUNT_SELF,
+        Permission.REGISTRATION_APPLY,
+    }
+    assert not account.permissions(clock(), NEW_YORK) & PATIENT_DATA
+
+
+@pytest.mark.parametrize("weak", ["password1", "Password1!", "Short1!", "alllowercase-words-9"])
+def test_signing_up_refuses_a_weak_password(weak):
+    with pytest.raises(PasswordRejected):
+        signed_up_account(str(uuid.uuid4()), "pat@example.org", weak, IdentityPolicy(), HASHER)
+
+
+@pytest.mark.parametrize("password", ["Quixtaveny-Zorbulon-7!", "Zorbulon.Quixtaveny#42"])
+def test_signing_up_refuses_a_password_made_of_the_emails_local_part(password):
+    email = "zorbulon.quixtaveny@example.org"
+    with pytest.raises(PasswordRejected, match="built from your name or email"):
+        signed_up_account(str(uuid.uuid4()), email, password, IdentityPolicy(), HASHER)
+    # The same password is fine for someone whose address has nothing to do with it.
+    assert signed_up_account(
+        str(uuid.uuid4()), "pat@example.org", password, IdentityPolicy(), HASHER
+    )
+
+
+def test_granting_access_twice_with_the_same_answer_changes_nothing_the_second_time():
+    account, clock, _ = signed_up()
+    until = date(2028, 3, 1)
+    grant = ("prescriber", "Zora", "Quixtaveny", ["1 Main St", "Hartford, CT 06103"], until)
+
+    changes = account.grant_access(*grant)
+    assert kinds(changes) == ["AccessGranted"]
+    EVENTS.validate_all(changes)
+    account.apply(*changes[0], clock())
+    assert (account.role, account.full_name, account.access_until) == (
+        "prescriber",
+        "Zora Quixtaveny",
+        until,
+    )
+    assert account.grant_access(*grant) == []  # a redelivered message
+    assert account.grant_access("prescriber", "Zora", "Quixtaveny", [], until) == []
+
+    renewed = account.grant_access(*grant[:4], date(2030, 3, 1))
+    assert kinds(renewed) == ["AccessGranted"]
+    assert renewed[0][1]["access_until"] == "2030-03-01"
+
+
+def test_changing_the_access_date_or_the_name_to_what_it_is_changes_nothing():
+    account, clock, _ = signed_up()
+    (granted,) = account.grant_access("pharmacist", "Zora", "Quixtaveny", ["1 Main St"], None)
+    account.apply(*granted, clock())
+    assert account.access_until is None
+    assert account.change_access_until(None) == []
+    changes = account.change_access_until(date(2027, 6, 1))
+    assert changes == [("AccessUntilChanged", {"access_until": "2027-06-01"})]
+    account.apply(*changes[0], clock())
+    assert account.change_access_until(date(2027, 6, 1)) == []
+
+    assert account.update_profile("Zora", "Quixtaveny") == []
+    changes = account.update_profile("Zora", "Quixtaveny-Reyes")
+    EVENTS.validate_all(changes)
+    account.apply(*changes[0], clock())
+    assert account.full_name == "Zora Quixtaveny-Reyes"
+    assert account.update_profile("Zora", "Quixtaveny-Reyes") == []
+
+
+def prescriber_until(until: date | None) -> Account:
+    account, clock, _ = signed_up()
+    (granted,) = account.grant_access("prescriber", "Zora", "Quixtaveny", ["1 Main St"], until)
+    EVENTS.validate_all([granted])
+    account.apply(*granted, clock())
+    return account
+
+
+def test_patient_data_is_withheld_from_local_midnight_of_the_renewal_date():
+    account = prescriber_until(date(2027, 1, 15))  # winter: New York is UTC-5
+    everything = permissions_of("prescriber")
+    assert everything & PATIENT_DATA  # a prescriber reaches patient data until then
+
+    for still_the_day_before in (
+        datetime(2027, 1, 14, 12, 0, tzinfo=UTC),
+        datetime(2027, 1, 15, 0, 30, tzinfo=UTC),  # the 15th in UTC, the 14th in New York
+        datetime(2027, 1, 15, 4, 59, 59, tzinfo=UTC),
+    ):
+        assert not account.renewal_due(still_the_day_before, NEW_YORK)
+        assert account.permissions(still_the_day_before, NEW_YORK) == everything
+
+    for from_midnight_on in (
+        datetime(2027, 1, 15, 5, 0, tzinfo=UTC),
+        datetime(2027, 1, 20, 12, 0, tzinfo=UTC),
+        datetime(2029, 1, 1, tzinfo=UTC),
+    ):
+        assert account.renewal_due(from_midnight_on, NEW_YORK)
+        granted = account.permissions(from_midnight_on, NEW_YORK)
+        assert not granted & PATIENT_DATA
+        assert granted == everything - PATIENT_DATA
+        assert {Permission.ACCOUNT_SELF, Permission.REGISTRATION_APPLY} <= granted
+
+
+def test_an_account_without_a_renewal_date_keeps_its_permissions():
+    account = prescriber_until(None)
+    later = datetime(2099, 1, 1, tzinfo=UTC)
+    assert not account.renewal_due(later, NEW_YORK)
+    assert account.permissions(later, NEW_YORK) == permissions_of("prescriber")
+
+
+@given(
+    now=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)
+    ),
+    role=st.sampled_from(["prescriber", "pharmacist", "delegate", "law_enforcement"]),
+)
+def test_patient_data_is_withheld_exactly_when_the_local_date_has_reached_the_renewal_date(
+    now, role
+):
+    until = date(2028, 7, 4)  # summer: New York is UTC-4
+    account = Account(str(uuid.uuid4()), role=role, access_until=until)
+    reached = now.astimezone(NEW_YORK).date() >= until
+    granted = account.permissions(now, NEW_YORK)
+    assert account.renewal_due(now, NEW_YORK) == reached
+    assert (
+        (granted == permissions_of(role) - PATIENT_DATA)
+        if reached
+        else (granted == permissions_of(role))
+    )
+    assert {Permission.ACCOUNT_SELF, Permission.REGISTRATION_APPLY} <= granted
