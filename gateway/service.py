@@ -21,12 +21,15 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.accounts import AccountApi
 from gateway.api.admin import AdminApi
+from gateway.api.registration import RegistrationApi
 from gateway.auth import Authentication
 from gateway.calls import Services
 from gateway.http import http
 from gateway.openapi import build_spec
 from gateway.pages.accounts import AccountPages
 from gateway.pages.admin import AdminPages
+from gateway.pages.registration import RegistrationPages
+from gateway.pages.review import ReviewPages
 from gateway.problems import Problem
 from gateway.schemas import HealthSchema, ProbeCreatedSchema, ProbeStatusSchema
 from pmp.broker import BrokerUnreachable, check_broker
@@ -53,7 +56,15 @@ def json_response(body: Any, status: int = 200, **headers: str) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
 
 
-class GatewayService(AccountPages, AdminPages, AccountApi, AdminApi):
+class GatewayService(
+    AccountPages,
+    AdminPages,
+    RegistrationPages,
+    ReviewPages,
+    AccountApi,
+    AdminApi,
+    RegistrationApi,
+):
     name = "gateway"
     settings: Settings = GatewaySetup()
     services = Services()

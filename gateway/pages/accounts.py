@@ -15,6 +15,7 @@ from gateway.auth import STEP_PAGES, client_address
 from gateway.http import http
 from services.identity.domain import CHANGE_PASSWORD, ENROL_MFA, MFA, READY
 from services.identity.mfa import provisioning_uri
+from services.identity.roles import Permission
 
 # Status codes for the errors a form shows next to its fields; anything else is a real error.
 FORM_ERRORS = {
@@ -29,6 +30,13 @@ FORM_ERRORS = {
     "ValidationError": 422,
     "NotAuthorized": 403,
     "ConcurrencyError": 409,
+    "FormInvalid": 422,
+    "DocumentRejected": 422,
+    "LinkInvalid": 422,
+    "ApplicationIncomplete": 422,
+    "AgreementOutdated": 409,
+    "ApplicationStateConflict": 409,
+    "RegistrationError": 422,
 }
 
 # Notices a page shows after a redirect, chosen by key so no text comes from the address.
@@ -36,6 +44,30 @@ NOTICES = {
     "password_changed": "Your password has been changed.",
     "questions_saved": "Your security questions have been saved.",
     "mfa_enrolled": "Your authenticator app is set up.",
+    "verification_sent": "We have sent you an email with a link. Open it to confirm your "
+    "email address; the link works once and expires.",
+    "role_changed": "Your role was changed. Fill in the registration form for it.",
+    "form_saved": "Your registration form has been saved.",
+    "document_uploaded": "Your document has been uploaded.",
+    "document_removed": "The document has been removed.",
+    "agreement_accepted": "You have accepted the User Agreement.",
+    "application_submitted": "Your application has been submitted. We will email you when "
+    "it has been reviewed.",
+    "renewal_started": "Your renewal has started: check your form and accept the User "
+    "Agreement again, then submit.",
+    "profile_change_requested": "Your profile change was sent to an administrator for approval.",
+    "application_approved": "The application was approved. The applicant has been emailed "
+    "and can now sign in with their role.",
+    "application_rejected": "The application was rejected. The applicant has been emailed the "
+    "reason.",
+    "information_requested": "The applicant has been emailed your request; the application "
+    "is open to them again.",
+    "delegate_approved": "You approved the delegate. An administrator reviews the application "
+    "next.",
+    "delegate_declined": "You declined the delegate's request; they have been told why.",
+    "renewal_saved": "The renewal periods have been saved; renewal dates were recalculated.",
+    "profile_change_approved": "The profile change was approved.",
+    "profile_change_rejected": "The profile change was rejected.",
 }
 
 
@@ -149,6 +181,8 @@ class AccountPages:
             return self._login_form(request, status=status, email=email, form_error=message)
         principal = signed_in["principal"]
         target = stage_page(principal)
+        if principal["stage"] == READY and Permission.PATIENT_SEARCH in principal["permissions"]:
+            target = "/search"
         wanted = safe_next(request.form.get("next"))
         if wanted and principal["stage"] == READY:
             target = wanted

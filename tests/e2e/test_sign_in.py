@@ -295,5 +295,5 @@ def test_a_forgotten_password_is_reset_with_the_security_questions(
     expect(page).to_have_url(stack.url + "/login?reset=1")
     expect(page.get_by_role("status")).to_contain_text("Your password has been reset")
     sign_in(page, stack.url, email, "Lamp-Violet-Canyon-93%")
-    expect(page).to_have_url(stack.url + "/account")
+    expect(page).to_have_url(stack.url + "/search")  # a prescriber lands on patient search
     context.close()

@@ -39,6 +39,19 @@ ANYONE = EVERY_ROLE | {ANONYMOUS}  # public
 NOBODY = frozenset()
 ADMINISTRATORS = frozenset({Role.ADMINISTRATOR})
 ACCOUNT_STAFF = frozenset({Role.ADMINISTRATOR, Role.HELPDESK})  # user.view, unlock, letters
+# registration.apply: applicants, and registered users (renewal, profile changes)
+REGISTRANTS = frozenset(
+    {
+        Role.APPLICANT,
+        Role.PRESCRIBER,
+        Role.PHARMACIST,
+        Role.DELEGATE,
+        Role.LAW_ENFORCEMENT,
+        Role.LAW_ENFORCEMENT_MM,
+    }
+)
+SUPERVISORS = frozenset({Role.PRESCRIBER, Role.PHARMACIST})  # delegate.supervise
+SEARCHERS = frozenset({Role.PRESCRIBER, Role.PHARMACIST, Role.DELEGATE, Role.LAW_ENFORCEMENT})
 
 MISSING = "00000000-0000-4000-8000-000000000000"  # no such account
 REASON = {"reason": "authorization test"}
@@ -166,6 +179,63 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *page(ADMIN_PAGE + "/unlock", ACCOUNT_STAFF, form=REASON),
         *page(ADMIN_PAGE + "/reset-mfa", ACCOUNT_STAFF, form=REASON),
         *page(ADMIN_PAGE + "/role", ADMINISTRATORS, form={"role": "auditor", **REASON}),
+    ],
+    # -- registration pages: applicants (no application yet: sent to choose a role) ------------
+    ("GET", "/register"): page("/register", ANYONE),  # registrants: on to their application
+    ("POST", "/register"): page("/register", ANYONE, expect=422),
+    ("GET", "/register/verify/<path:link>"): page(
+        f"/register/verify/{MISSING}.nope", ANYONE, expect=422
+    ),
+    ("GET", "/application"): page("/application", REGISTRANTS),
+    ("GET", "/application/role"): page("/application/role", REGISTRANTS, expect=200),
+    ("POST", "/application/role"): page("/application/role", REGISTRANTS, expect=422),
+    ("POST", "/application/verification"): page("/application/verification", REGISTRANTS),
+    ("GET", "/application/form"): page("/application/form", REGISTRANTS),
+    ("POST", "/application/form"): page("/application/form", REGISTRANTS),
+    ("GET", "/application/documents"): page("/application/documents", REGISTRANTS),
+    ("POST", "/application/documents"): page("/application/documents", REGISTRANTS),
+    ("POST", "/application/documents/<uuid:document_id>/remove"): page(
+        f"/application/documents/{MISSING}/remove", REGISTRANTS
+    ),
+    ("GET", "/application/documents/<uuid:document_id>"): page(
+        f"/application/documents/{MISSING}", REGISTRANTS, expect=404
+    ),
+    ("GET", "/application/agreement"): page("/application/agreement", REGISTRANTS),
+    ("POST", "/application/agreement"): page("/application/agreement", REGISTRANTS),
+    ("GET", "/application/confirmation.pdf"): page("/application/confirmation.pdf", REGISTRANTS),
+    ("POST", "/application/submit"): page("/application/submit", REGISTRANTS),
+    ("POST", "/application/renew"): page("/application/renew", REGISTRANTS),
+    ("GET", "/account/profile-change"): page("/account/profile-change", REGISTRANTS, expect=200),
+    ("POST", "/account/profile-change"): page("/account/profile-change", REGISTRANTS, expect=409),
+    ("GET", "/search"): page("/search", SEARCHERS, expect=200),
+    # -- supervisors' and administrators' registration pages ---------------------------------
+    ("GET", "/delegates"): page("/delegates", SUPERVISORS, expect=200),
+    ("POST", "/delegates/<uuid:account_id>/<decision>"): [
+        *page(f"/delegates/{MISSING}/approve", SUPERVISORS),
+        *page(f"/delegates/{MISSING}/decline", SUPERVISORS, expect=422),  # no reason
+    ],
+    ("GET", "/admin/registrations"): page("/admin/registrations", ADMINISTRATORS, expect=200),
+    ("GET", "/admin/registrations/<uuid:account_id>"): page(
+        f"/admin/registrations/{MISSING}", ADMINISTRATORS, expect=404
+    ),
+    ("POST", "/admin/registrations/<uuid:account_id>/<action>"): [
+        *page(f"/admin/registrations/{MISSING}/approve", ADMINISTRATORS),
+        *page(f"/admin/registrations/{MISSING}/reject", ADMINISTRATORS, form=REASON),
+        *page(
+            f"/admin/registrations/{MISSING}/request-information",
+            ADMINISTRATORS,
+            form={"message": "authorization test"},
+        ),
+    ],
+    ("GET", "/admin/registrations/<uuid:account_id>/documents/<uuid:document_id>"): page(
+        f"/admin/registrations/{MISSING}/documents/{MISSING}", ADMINISTRATORS, expect=404
+    ),
+    ("GET", "/admin/renewal-policy"): page("/admin/renewal-policy", ADMINISTRATORS, expect=200),
+    ("POST", "/admin/renewal-policy"): page("/admin/renewal-policy", ADMINISTRATORS, expect=422),
+    ("GET", "/admin/profile-changes"): page("/admin/profile-changes", ADMINISTRATORS, expect=200),
+    ("POST", "/admin/profile-changes/<uuid:account_id>/<decision>"): [
+        *page(f"/admin/profile-changes/{MISSING}/approve", ADMINISTRATORS),
+        *page(f"/admin/profile-changes/{MISSING}/reject", ADMINISTRATORS, expect=422),
     ],
     # -- everything else: not found, for everyone ------------------------------------------
     ("GET,POST,PUT,PATCH,DELETE", "/<path:path>"): [
