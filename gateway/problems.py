@@ -67,6 +67,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "EmailTaken": (409, "This email address is already registered"),
     "FormInvalid": (422, "The form has mistakes; each is named with its field"),
     "DocumentRejected": (422, "The document was not accepted"),
+    "NoSuchDocument": (404, "Not found"),
     "LinkInvalid": (422, "The link does not work"),
     "ApplicationIncomplete": (422, "The application is not complete"),
     "AgreementOutdated": (409, "The User Agreement has changed"),

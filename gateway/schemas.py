@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway.problems import Problem
 from services.identity.roles import Role
+from services.registration.forms import APPLICABLE_ROLES, fields_for
 
 
 class ProblemSchema(Schema):
@@ -119,6 +120,17 @@ class PrincipalSchema(Schema):
     security_questions_set = fields.Boolean(required=True)
     password_expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     last_sign_in_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    access_until = fields.String(
+        allow_none=True,
+        metadata={
+            "format": "date",
+            "description": "The registration's renewal date: from it on, patient data is "
+            "withheld until a renewal is approved.",
+        },
+    )
+    renewal_due = fields.Boolean(
+        metadata={"description": "The renewal date has come; renew to search again."}
+    )
 
 
 class SignInSchema(Schema):
@@ -299,6 +311,268 @@ class AccountActionSchema(Schema):
     account_id = fields.UUID(required=True)
 
 
+# -- registration ------------------------------------------------------------------------------
+
+APPLICABLE = [str(role) for role in APPLICABLE_ROLES]
+APPLICATION_STATUSES = [
+    "draft",
+    "awaiting_supervisor",
+    "submitted",
+    "information_requested",
+    "approved",
+    "rejected",
+    "closed_incomplete",
+]
+_DATE_TIME = {"format": "date-time"}
+
+
+class SignUpSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1024),
+        metadata={"description": "Your own password; the password rules apply."},
+    )
+
+
+class RoleChoiceSchema(Schema):
+    role = fields.String(
+        required=True,
+        validate=validate.OneOf(APPLICABLE),
+        metadata={"description": "The role you apply for."},
+    )
+
+
+class ApplicationDocumentSchema(Schema):
+    document_id = fields.UUID(required=True)
+    filename = fields.String(required=True)
+    content_type = fields.String(
+        required=True, validate=validate.OneOf(["application/pdf", "image/jpeg", "image/png"])
+    )
+    size = fields.Integer(required=True, metadata={"description": "Bytes."})
+    description = fields.String(required=True)
+    uploaded_at = fields.String(required=True, metadata=_DATE_TIME)
+
+
+class AcceptedAgreementSchema(Schema):
+    version = fields.String(required=True)
+    accepted_at = fields.String(required=True, metadata=_DATE_TIME)
+
+
+class SupervisorSchema(Schema):
+    account_id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    decision = fields.String(
+        required=True, validate=validate.OneOf(["pending", "approved", "declined"])
+    )
+    reason = fields.String(allow_none=True)
+
+
+class ApplicationStepSchema(Schema):
+    key = fields.String(
+        required=True, validate=validate.OneOf(["email", "form", "documents", "agreement"])
+    )
+    title = fields.String(required=True)
+    done = fields.Boolean(required=True)
+
+
+class ProfileChangeRequestedSchema(Schema):
+    changes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    requested_at = fields.String(required=True, metadata=_DATE_TIME)
+
+
+class ApplicationSchema(Schema):
+    """A registration as its applicant (and the program) see it."""
+
+    account_id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(APPLICABLE))
+    role_title = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(APPLICATION_STATUSES))
+    status_title = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["application", "renewal"]))
+    email_verified = fields.Boolean(required=True)
+    verification_sent_at = fields.String(allow_none=True, metadata=_DATE_TIME)
+    form = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "The saved form (empty until saved); see RegistrationForm."},
+    )
+    documents = fields.List(fields.Nested(ApplicationDocumentSchema), required=True)
+    agreement = fields.Nested(AcceptedAgreementSchema, allow_none=True, required=True)
+    supervisor = fields.Nested(
+        SupervisorSchema,
+        allow_none=True,
+        required=True,
+        metadata={"description": "A delegate's supervisor and their decision."},
+    )
+    steps = fields.List(fields.Nested(ApplicationStepSchema), required=True)
+    missing = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "What still stops submitting, in words."},
+    )
+    can_submit = fields.Boolean(required=True)
+    editable = fields.Boolean(required=True)
+    started_at = fields.String(allow_none=True, metadata=_DATE_TIME)
+    submitted_at = fields.String(allow_none=True, metadata=_DATE_TIME)
+    decided_at = fields.String(allow_none=True, metadata=_DATE_TIME)
+    approved_at = fields.String(allow_none=True, metadata=_DATE_TIME)
+    renewal_due = fields.String(
+        allow_none=True,
+        metadata={"format": "date", "description": "From this date on, access is withheld."},
+    )
+    information_request = fields.String(allow_none=True)
+    rejection_reason = fields.String(allow_none=True)
+    profile_change = fields.Nested(ProfileChangeRequestedSchema, allow_none=True)
+
+
+class ApplicationEventSchema(Schema):
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    at = fields.String(required=True, metadata=_DATE_TIME)
+    actor_id = fields.String(allow_none=True)
+    actor_role = fields.String(allow_none=True)
+    details = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+
+
+class ApplicationDetailsSchema(ApplicationSchema):
+    history = fields.List(fields.Nested(ApplicationEventSchema), required=True)
+
+
+class EmailVerifiedSchema(Schema):
+    account_id = fields.UUID(required=True)
+    verified = fields.Boolean(required=True)
+
+
+def _form_fields() -> dict[str, fields.Field]:
+    """Every field of every role's form, documented with the roles that ask it."""
+    asked: dict[str, tuple[str, list[str]]] = {}
+    for role in APPLICABLE_ROLES:
+        for spec in fields_for(str(role)):
+            label, roles = asked.setdefault(spec.name, (spec.label, []))
+            roles.append(str(role))
+    found: dict[str, fields.Field] = {}
+    for name, (label, roles) in asked.items():
+        who = "every role" if len(roles) == len(APPLICABLE_ROLES) else ", ".join(roles)
+        found[name] = fields.String(
+            allow_none=True,
+            validate=validate.Length(max=500),
+            metadata={"description": f"{label} ({who})."},
+        )
+    return found
+
+
+class _SecurityQuestionsMixin(Schema):
+    questions = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(equal=3),
+        metadata={
+            "description": "Three different questions from GET /api/security-questions; "
+            "required until your security questions are set."
+        },
+    )
+    answers = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200)),
+        validate=validate.Length(equal=3),
+        metadata={"description": "Their answers, in the same order."},
+    )
+
+
+RegistrationFormSchema = type(
+    "RegistrationFormSchema",
+    (_SecurityQuestionsMixin,),
+    {
+        **_form_fields(),
+        "__doc__": "The registration form of the applicant's role, and the security questions. "
+        "Which fields are required depends on the role; each mistake is named in `errors`.",
+    },
+)
+
+
+class AgreementSectionSchema(Schema):
+    heading = fields.String(required=True)
+    items = fields.List(fields.String(), required=True)
+
+
+class AgreementSchema(Schema):
+    version = fields.String(required=True)
+    title = fields.String(required=True)
+    sections = fields.List(fields.Nested(AgreementSectionSchema), required=True)
+
+
+class AgreementAcceptanceSchema(Schema):
+    version = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=50),
+        metadata={"description": "The version of the text read (GET /api/registration/agreement)."},
+    )
+
+
+class ProfileChangeSchema(Schema):
+    first_name = fields.String(validate=validate.Length(max=100))
+    last_name = fields.String(validate=validate.Length(max=100))
+    facility = fields.String(validate=validate.Length(max=200))
+    job = fields.String(validate=validate.Length(max=100))
+
+
+class ApplicationSummarySchema(Schema):
+    account_id = fields.UUID(required=True)
+    email = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+    role_title = fields.String(required=True)
+    status = fields.String(required=True)
+    status_title = fields.String()
+    kind = fields.String(required=True)
+    submitted_at = fields.String(allow_none=True, metadata=_DATE_TIME)
+    renewal_due = fields.String(allow_none=True, metadata={"format": "date"})
+    waiting_days = fields.Integer(required=True)
+    profile_change_requested_at = fields.String(allow_none=True, metadata=_DATE_TIME)
+
+
+class ApplicationSummariesSchema(Schema):
+    items = fields.List(fields.Nested(ApplicationSummarySchema), required=True)
+
+
+class ReviewQuerySchema(Schema):
+    status = fields.String(load_default="submitted", validate=validate.OneOf(APPLICATION_STATUSES))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+
+
+class ReviewQueueSchema(Schema):
+    items = fields.List(
+        fields.Nested(ApplicationSummarySchema),
+        required=True,
+        metadata={"description": "Oldest first."},
+    )
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+
+
+class DecisionSchema(Schema):
+    reason = fields.String(
+        validate=validate.Length(min=3, max=500),
+        metadata={"description": "Required to reject or decline; the person is emailed it."},
+    )
+    message = fields.String(
+        validate=validate.Length(min=3, max=2000),
+        metadata={"description": "Required to request information: what the applicant must send."},
+    )
+
+
+class RenewalPolicySchema(Schema):
+    years = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(APPLICABLE)),
+        values=fields.Integer(validate=validate.Range(min=1, max=10)),
+        required=True,
+        metadata={"description": "Role -> years between approval and the renewal date."},
+    )
+
+
 # Every schema named in the handlers' docstrings: the OpenAPI document's components.
 DOCUMENTED = (
     "Problem",
@@ -328,4 +602,25 @@ DOCUMENTED = (
     "Reason",
     "RoleChange",
     "AccountAction",
+    "SignUp",
+    "RoleChoice",
+    "ApplicationDocument",
+    "AcceptedAgreement",
+    "Supervisor",
+    "ApplicationStep",
+    "ProfileChangeRequested",
+    "Application",
+    "ApplicationEvent",
+    "ApplicationDetails",
+    "EmailVerified",
+    "RegistrationForm",
+    "AgreementSection",
+    "Agreement",
+    "AgreementAcceptance",
+    "ProfileChange",
+    "ApplicationSummary",
+    "ApplicationSummaries",
+    "ReviewQueue",
+    "Decision",
+    "RenewalPolicy",
 )

@@ -53,6 +53,10 @@ class ApplicationIncomplete(RegistrationError):
     """Submitted before every step was done; the message lists what is missing."""
 
 
+class NoSuchDocument(RegistrationError):
+    """The application holds no document with this id."""
+
+
 class FormInvalid(RegistrationError):
     """The form has mistakes; the message names each field with what is wrong."""
 
@@ -341,7 +345,8 @@ class Registration:
 
     def remove_document(self, document_id: str) -> list[Change]:
         self._editable()
-        _require(document_id in self.documents, "There is no such document on your application.")
+        if document_id not in self.documents:
+            raise NoSuchDocument("There is no such document on your application.")
         return [("DocumentRemoved", {"document_id": document_id})]
 
     def accept_agreement(self, version: str, current: str, client: str) -> list[Change]:

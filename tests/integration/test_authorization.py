@@ -140,6 +140,81 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("POST", "/api/accounts/<uuid:account_id>/temporary-password"): api(
         ACCOUNT + "/temporary-password", ACCOUNT_STAFF, json=REASON, expect=404
     ),
+    # -- registration (API): the shared users have no application, so "mine" is a 404 -------
+    ("POST", "/api/sign-ups"): api("/api/sign-ups", ANYONE, json={}, expect=422),
+    ("GET", "/api/registration"): api("/api/registration", REGISTRANTS, expect=404),
+    ("POST", "/api/registration"): api("/api/registration", REGISTRANTS, json={}, expect=422),
+    ("PUT", "/api/registration/role"): api(
+        "/api/registration/role", REGISTRANTS, json={}, expect=422
+    ),
+    ("POST", "/api/registration/verification"): api(
+        "/api/registration/verification", REGISTRANTS, expect=404
+    ),
+    ("POST", "/api/registration/verification/<link>"): api(
+        f"/api/registration/verification/{MISSING}.nope", ANYONE, expect=422
+    ),
+    ("PUT", "/api/registration/form"): api(
+        "/api/registration/form", REGISTRANTS, json={}, expect=404
+    ),
+    ("GET", "/api/registration/documents"): api(
+        "/api/registration/documents", REGISTRANTS, expect=404
+    ),
+    ("POST", "/api/registration/documents"): api(
+        "/api/registration/documents",
+        REGISTRANTS,
+        expect=422,  # no file
+    ),
+    ("GET", "/api/registration/documents/<uuid:document_id>"): api(
+        f"/api/registration/documents/{MISSING}", REGISTRANTS, expect=404
+    ),
+    ("DELETE", "/api/registration/documents/<uuid:document_id>"): api(
+        f"/api/registration/documents/{MISSING}", REGISTRANTS, expect=404
+    ),
+    ("GET", "/api/registration/agreement"): api("/api/registration/agreement", ANYONE, expect=200),
+    ("POST", "/api/registration/agreement"): api(
+        "/api/registration/agreement", REGISTRANTS, json={}, expect=422
+    ),
+    ("GET", "/api/registration/confirmation.pdf"): api(
+        "/api/registration/confirmation.pdf", REGISTRANTS, expect=404
+    ),
+    ("POST", "/api/registration/submission"): api(
+        "/api/registration/submission", REGISTRANTS, expect=404
+    ),
+    ("POST", "/api/registration/renewal"): api(
+        "/api/registration/renewal", REGISTRANTS, expect=404
+    ),
+    ("POST", "/api/registration/profile-change"): api(
+        "/api/registration/profile-change", REGISTRANTS, json={}, expect=422
+    ),
+    ("GET", "/api/delegates"): api("/api/delegates", SUPERVISORS, expect=200),
+    ("POST", "/api/delegates/<uuid:account_id>/<decision>"): [
+        *api(f"/api/delegates/{MISSING}/approve", SUPERVISORS, expect=404),
+        *api(f"/api/delegates/{MISSING}/decline", SUPERVISORS, json={}, expect=422),
+    ],
+    ("GET", "/api/registrations"): api("/api/registrations", ADMINISTRATORS, expect=200),
+    ("GET", "/api/registrations/<uuid:account_id>"): api(
+        f"/api/registrations/{MISSING}", ADMINISTRATORS, expect=404
+    ),
+    ("POST", "/api/registrations/<uuid:account_id>/<action>"): [
+        *api(f"/api/registrations/{MISSING}/approve", ADMINISTRATORS, expect=404),
+        *api(f"/api/registrations/{MISSING}/reject", ADMINISTRATORS, json=REASON, expect=404),
+        *api(
+            f"/api/registrations/{MISSING}/request-information",
+            ADMINISTRATORS,
+            json={"message": "authorization test"},
+            expect=404,
+        ),
+    ],
+    ("GET", "/api/registrations/<uuid:account_id>/documents/<uuid:document_id>"): api(
+        f"/api/registrations/{MISSING}/documents/{MISSING}", ADMINISTRATORS, expect=404
+    ),
+    ("GET", "/api/renewal-policy"): api("/api/renewal-policy", ADMINISTRATORS, expect=200),
+    ("PUT", "/api/renewal-policy"): api("/api/renewal-policy", ADMINISTRATORS, json={}, expect=422),
+    ("GET", "/api/profile-changes"): api("/api/profile-changes", ADMINISTRATORS, expect=200),
+    ("POST", "/api/profile-changes/<uuid:account_id>/<decision>"): [
+        *api(f"/api/profile-changes/{MISSING}/approve", ADMINISTRATORS, expect=404),
+        *api(f"/api/profile-changes/{MISSING}/reject", ADMINISTRATORS, json={}, expect=422),
+    ],
     # -- public pages --------------------------------------------------------------------------
     ("GET", "/"): page("/", ANYONE, expect=200),
     ("GET", "/status"): page("/status", ANYONE, expect=200),
