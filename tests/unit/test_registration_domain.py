@@ -31,6 +31,7 @@ from services.registration.domain import (
     ApplicationIncomplete,
     ApplicationStateConflict,
     LinkInvalid,
+    NoSuchDocument,
     Registration,
     RegistrationPolicy,
     renewal_date,
@@ -232,7 +233,7 @@ def test_removing_the_only_document_makes_it_missing_again():
     you.accept()
     you.record(you.reg.remove_document(document_id))
     assert you.reg.missing() == [MISSING_DOCUMENT]
-    with pytest.raises(ApplicationStateConflict, match="no such document"):
+    with pytest.raises(NoSuchDocument, match="no such document"):
         you.reg.remove_document(document_id)
 
 
