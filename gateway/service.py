@@ -8,7 +8,6 @@ docstrings.
 from __future__ import annotations
 
 import hmac
-import json
 import mimetypes
 import time
 import uuid
@@ -22,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.accounts import AccountApi
 from gateway.api.admin import AdminApi
 from gateway.api.registration import RegistrationApi
+from gateway.api.review import ReviewApi
 from gateway.auth import Authentication
 from gateway.calls import Services
 from gateway.http import http
@@ -31,6 +31,7 @@ from gateway.pages.admin import AdminPages
 from gateway.pages.registration import RegistrationPages
 from gateway.pages.review import ReviewPages
 from gateway.problems import Problem
+from gateway.responses import json_response
 from gateway.schemas import HealthSchema, ProbeCreatedSchema, ProbeStatusSchema
 from pmp.broker import BrokerUnreachable, check_broker
 from pmp.config import Settings, load_settings
@@ -52,10 +53,6 @@ class GatewaySetup(CorrelatedWorkers):
         return self.settings
 
 
-def json_response(body: Any, status: int = 200, **headers: str) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
-
-
 class GatewayService(
     AccountPages,
     AdminPages,
@@ -64,6 +61,7 @@ class GatewayService(
     AccountApi,
     AdminApi,
     RegistrationApi,
+    ReviewApi,
 ):
     name = "gateway"
     settings: Settings = GatewaySetup()

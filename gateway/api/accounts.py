@@ -8,13 +8,13 @@ Handler names start with ``api_`` so they never clash with the page mixins'.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from gateway.auth import client_address
 from gateway.http import http
+from gateway.responses import json_response
 from gateway.schemas import (
     MfaCodeSchema,
     MfaConfirmationSchema,
@@ -39,10 +39,6 @@ RESET_ACCEPTED = (
     "If this address belongs to an active account with security questions, an email with a "
     "reset link is on its way. The link works once, for a limited time."
 )
-
-
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
 def _no_content() -> Response:
@@ -107,7 +103,7 @@ class AccountApi:
             password=body["password"],
             client=client_address(request),
         )
-        return _json(SessionCreatedSchema().dump(session), 201)
+        return json_response(SessionCreatedSchema().dump(session), 201)
 
     @http("GET", "/api/session")
     def api_session(self, request: Request) -> Response:
@@ -130,7 +126,7 @@ class AccountApi:
                   schema: Problem
         """
         principal = self._api_at_step(request, ANY_STAGE)
-        return _json(PrincipalSchema().dump(principal))
+        return json_response(PrincipalSchema().dump(principal))
 
     @http("DELETE", "/api/session")
     def api_sign_out(self, request: Request) -> Response:
@@ -191,7 +187,7 @@ class AccountApi:
         token = self.auth.token(request)
         principal = self._api_call("pass_mfa", token=token, code=body["code"])
         self.auth.forget(token)
-        return _json(PrincipalSchema().dump(principal))
+        return json_response(PrincipalSchema().dump(principal))
 
     # -- the signed-in user's own account ------------------------------------------------------
 
@@ -234,7 +230,7 @@ class AccountApi:
             new=body["new_password"],
         )
         self.auth.forget(token)
-        return _json(SessionCreatedSchema().dump(session))
+        return json_response(SessionCreatedSchema().dump(session))
 
     @http("POST", "/api/me/mfa")
     def api_begin_mfa(self, request: Request) -> Response:
@@ -256,7 +252,7 @@ class AccountApi:
         self._api_at_step(request, (ENROL_MFA, READY))
         started = self._api_call("begin_mfa_enrolment", token=self.auth.token(request))
         body = {"secret": started["secret"], "otpauth_uri": started["uri"]}
-        return _json(MfaEnrolmentSchema().dump(body))
+        return json_response(MfaEnrolmentSchema().dump(body))
 
     @http("POST", "/api/me/mfa/confirm")
     def api_confirm_mfa(self, request: Request) -> Response:
@@ -292,7 +288,7 @@ class AccountApi:
             "confirm_mfa_enrolment", token=token, secret=body["secret"], code=body["code"]
         )
         self.auth.forget(token)
-        return _json(MfaEnrolledSchema().dump(enrolled))
+        return json_response(MfaEnrolledSchema().dump(enrolled))
 
     @http("GET", "/api/security-questions")
     def api_security_questions(self, request: Request) -> Response:
@@ -309,7 +305,7 @@ class AccountApi:
                   schema: SecurityQuestions
         """
         questions = self._api_call("security_questions")
-        return _json(SecurityQuestionsSchema().dump({"questions": questions}))
+        return json_response(SecurityQuestionsSchema().dump({"questions": questions}))
 
     @http("PUT", "/api/me/security-questions")
     def api_set_security_questions(self, request: Request) -> Response:
@@ -375,7 +371,7 @@ class AccountApi:
         """
         body = load_body(PasswordResetRequestSchema(), request)
         self._api_call("request_password_reset", email=body["email"])
-        return _json(PasswordResetAcceptedSchema().dump({"detail": RESET_ACCEPTED}), 202)
+        return json_response(PasswordResetAcceptedSchema().dump({"detail": RESET_ACCEPTED}), 202)
 
     @http("GET", "/api/password-resets/<link>")
     def api_reset_questions(self, request: Request, link: str) -> Response:
@@ -403,7 +399,7 @@ class AccountApi:
                   schema: Problem
         """
         questions = self._api_call("reset_questions", link=link)
-        return _json(SecurityQuestionsSchema().dump({"questions": questions}))
+        return json_response(SecurityQuestionsSchema().dump({"questions": questions}))
 
     @http("POST", "/api/password-resets/<link>")
     def api_complete_password_reset(self, request: Request, link: str) -> Response:

@@ -7,13 +7,13 @@ Handler names start with ``api_`` so they never clash with the page mixins'.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
 from gateway.http import http
+from gateway.responses import json_response
 from gateway.schemas import (
     AccountActionSchema,
     AccountDetailsSchema,
@@ -51,10 +51,6 @@ _REFUSALS = """
                   schema: Problem"""
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
 def _account_action(path: str, rpc: str, permission: Permission, summary: str):
     """A handler for ``POST /api/accounts/{account_id}/<path>`` with a reason."""
 
@@ -63,7 +59,7 @@ def _account_action(path: str, rpc: str, permission: Permission, summary: str):
         self.auth.require(request, self.services, permission)
         body = load_body(ReasonSchema(), request)
         done = self._api_identity(rpc, account_id=str(account_id), reason=body["reason"])
-        return _json(AccountActionSchema().dump(done))
+        return json_response(AccountActionSchema().dump(done))
 
     handler.__doc__ = f"""{summary}.
         ---
@@ -136,7 +132,7 @@ class AdminApi:
             role=query["role"],
             page=query["page"],
         )
-        return _json(AccountListSchema().dump(found))
+        return json_response(AccountListSchema().dump(found))
 
     @http("POST", "/api/accounts")
     def api_create_account(self, request: Request) -> Response:
@@ -178,7 +174,7 @@ class AdminApi:
             "account_id": created["account_id"],
             "credential_letter_pdf": created["letter_pdf"],
         }
-        return _json(CredentialLetterSchema().dump(letter), 201)
+        return json_response(CredentialLetterSchema().dump(letter), 201)
 
     @http("GET", "/api/accounts/<uuid:account_id>")
     def api_get_account(self, request: Request, account_id: uuid.UUID) -> Response:
@@ -208,7 +204,7 @@ class AdminApi:
         """
         self.auth.require(request, self.services, Permission.USER_VIEW)
         details = self._api_identity("get_account", account_id=str(account_id))
-        return _json(AccountDetailsSchema().dump(details))
+        return json_response(AccountDetailsSchema().dump(details))
 
     api_suspend_account = _account_action(
         "suspend", "suspend_account", Permission.USER_SUSPEND, "Suspend an account"
@@ -279,7 +275,7 @@ class AdminApi:
         done = self._api_identity(
             "change_role", account_id=str(account_id), role=body["role"], reason=body["reason"]
         )
-        return _json(AccountActionSchema().dump(done))
+        return json_response(AccountActionSchema().dump(done))
 
     @http("POST", "/api/accounts/<uuid:account_id>/temporary-password")
     def api_issue_temporary_password(self, request: Request, account_id: uuid.UUID) -> Response:
@@ -328,4 +324,4 @@ class AdminApi:
             "issue_temporary_password", account_id=str(account_id), reason=body["reason"]
         )
         letter = {"account_id": issued["account_id"], "credential_letter_pdf": issued["letter_pdf"]}
-        return _json(CredentialLetterSchema().dump(letter))
+        return json_response(CredentialLetterSchema().dump(letter))

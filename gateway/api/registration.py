@@ -1,11 +1,11 @@
-"""The registration JSON API: sign-up, the applicant's application, supervisors' and
-administrators' decisions.
+"""The registration JSON API for applicants: sign-up and their own application, from the
+role to submission, renewal and profile changes (supervisors and administrators: ``review.py``).
 
 Bearer tokens only, as the rest of the API. Every handler calls ``self.auth.require`` with the
-permission the contract names (``docs/registration-contract.md``) before any other service call,
-or is public on purpose (signing up, the email-verification link, the User Agreement's text);
-the registration service checks the caller again from the context data. Handler names start
-with ``api_`` so they never clash with the page mixins'.
+permission named in ``docs/registration.md`` before any other service call, or is public on
+purpose (signing up, the email-verification link, the User Agreement's text); the
+registration service checks the caller again. Handler names start with ``api_`` so they
+never clash with the page mixins'.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import base64
 import json
 import uuid
 from typing import Any
-from urllib.parse import quote
 
 from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -23,24 +22,18 @@ from werkzeug.wrappers import Request, Response
 from gateway.auth import client_address
 from gateway.http import http
 from gateway.problems import ERRORS, Problem
+from gateway.responses import download, json_response, uploaded_document
 from gateway.schemas import (
     AgreementAcceptanceSchema,
     AgreementSchema,
-    ApplicationDetailsSchema,
     ApplicationSchema,
-    ApplicationSummariesSchema,
-    DecisionSchema,
     EmailVerifiedSchema,
     ProfileChangeSchema,
     RegistrationFormSchema,
-    RenewalPolicySchema,
-    ReviewQuerySchema,
-    ReviewQueueSchema,
     RoleChoiceSchema,
     SessionCreatedSchema,
     SignUpSchema,
     load_body,
-    load_data,
 )
 from services.identity.roles import Permission
 from services.registration import forms
@@ -55,25 +48,25 @@ TOO_LARGE = (
 )
 DEFAULT_DESCRIPTION = "Supporting document"
 
-_ACCOUNT_ID = """
+ACCOUNT_ID_PARAMETER = """
             - in: path
               name: account_id
               required: true
               schema:
                 type: string
                 format: uuid"""
-_DOCUMENT_ID = """
+DOCUMENT_ID_PARAMETER = """
             - in: path
               name: document_id
               required: true
               schema:
                 type: string
                 format: uuid"""
-_APPLICATION = """
+APPLICATION_RESPONSE = """
               content:
                 application/json:
                   schema: Application"""
-_FILE = """
+FILE_RESPONSE = """
               content:
                 application/octet-stream:
                   schema:
@@ -86,7 +79,7 @@ _FILE = """
                     type: string"""
 
 
-def _problem(description: str, schema: str = "Problem") -> str:
+def problem_response(description: str, schema: str = "Problem") -> str:
     return f"""
               description: {json.dumps(description)}
               content:
@@ -94,26 +87,7 @@ def _problem(description: str, schema: str = "Problem") -> str:
                   schema: {schema}"""
 
 
-def _json(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
-def _file(content: bytes, filename: str, content_type: str) -> Response:
-    """A file to save, never shown inline: an uploaded file must not run in a browser."""
-    safe = "".join(c for c in filename if c.isalnum() or c in " -_.'()") or "document"
-    return Response(
-        content,
-        mimetype=content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{safe}\"; filename*=UTF-8''"
-            + quote(filename),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-def _invalid(errors: dict[str, str], title: str = "The form has mistakes") -> Problem:
+def invalid(errors: dict[str, str], title: str = "The form has mistakes") -> Problem:
     return Problem(
         422,
         title,
@@ -122,14 +96,10 @@ def _invalid(errors: dict[str, str], title: str = "The form has mistakes") -> Pr
     )
 
 
-def _form_invalid(exc: RemoteError) -> Problem:
+def _forminvalid(exc: RemoteError) -> Problem:
     """The service's ``FormInvalid`` ("field: message; field: message") with its fields in
     ``errors``, as the gateway's own checks answer."""
-    errors: dict[str, str] = {}
-    for part in str(exc.value).split("; "):
-        name, sep, text = part.partition(": ")
-        errors[name if sep and " " not in name else forms.FORM_ERROR] = text if sep else part
-    return _invalid(errors, ERRORS["FormInvalid"][1])
+    return invalid(forms.errors_in(str(exc.value)), ERRORS["FormInvalid"][1])
 
 
 class RegistrationApi:
@@ -142,7 +112,9 @@ class RegistrationApi:
         return self.auth.require(request, self.services, Permission.REGISTRATION_APPLY)
 
     def _api_view(self, method: str, status: int = 200, **kwargs: Any) -> Response:
-        return _json(ApplicationSchema().dump(self._api_registration(method, **kwargs)), status)
+        return json_response(
+            ApplicationSchema().dump(self._api_registration(method, **kwargs)), status
+        )
 
     # -- signing up (public) -------------------------------------------------------------------
 
@@ -181,15 +153,15 @@ class RegistrationApi:
             password=body["password"],
             client=client_address(request),
         )
-        return _json(SessionCreatedSchema().dump(signed_up), 201)
+        return json_response(SessionCreatedSchema().dump(signed_up), 201)
 
     api_sign_up.__doc__ = api_sign_up.__doc__.format(
-        conflict=_problem("The email address is already registered; sign in instead."),
-        invalid=_problem(
+        conflict=problem_response("The email address is already registered; sign in instead."),
+        invalid=problem_response(
             "The password breaks rules (`detail` names each), or a field is not valid.",
             "ValidationProblem",
         ),
-        throttled=_problem("Too many attempts from this address."),
+        throttled=problem_response("Too many attempts from this address."),
     )
 
     # -- the applicant's own application -----------------------------------------------------
@@ -218,10 +190,11 @@ class RegistrationApi:
                 "You have not applied yet",
                 "Start an application with POST /api/registration and the role you apply for.",
             )
-        return _json(ApplicationSchema().dump(view))
+        return json_response(ApplicationSchema().dump(view))
 
     api_my_registration.__doc__ = api_my_registration.__doc__.format(
-        application=_APPLICATION, missing=_problem("You have not started an application.")
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have not started an application."),
     )
 
     @http("POST", "/api/registration")
@@ -253,9 +226,9 @@ class RegistrationApi:
         return self._api_view("start_application", 201, email=principal["email"], role=body["role"])
 
     api_start_application.__doc__ = api_start_application.__doc__.format(
-        application=_APPLICATION,
-        conflict=_problem("You have an application already."),
-        invalid=_problem("The role is not one you may apply for.", "ValidationProblem"),
+        application=APPLICATION_RESPONSE,
+        conflict=problem_response("You have an application already."),
+        invalid=problem_response("The role is not one you may apply for.", "ValidationProblem"),
     )
 
     @http("PUT", "/api/registration/role")
@@ -286,10 +259,10 @@ class RegistrationApi:
         return self._api_view("choose_role", role=body["role"])
 
     api_choose_role.__doc__ = api_choose_role.__doc__.format(
-        application=_APPLICATION,
-        missing=_problem("You have not started an application."),
-        conflict=_problem("The application can no longer change."),
-        invalid=_problem("The role is not one you may apply for.", "ValidationProblem"),
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have not started an application."),
+        conflict=problem_response("The application can no longer change."),
+        invalid=problem_response("The role is not one you may apply for.", "ValidationProblem"),
     )
 
     @http("POST", "/api/registration/verification")
@@ -313,9 +286,9 @@ class RegistrationApi:
         return self._api_view("resend_verification")
 
     api_resend_verification.__doc__ = api_resend_verification.__doc__.format(
-        application=_APPLICATION,
-        missing=_problem("You have not started an application."),
-        conflict=_problem("The address is verified already, or the application is closed."),
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have not started an application."),
+        conflict=problem_response("The address is verified already, or the application is closed."),
     )
 
     @http("POST", "/api/registration/verification/<link>")
@@ -342,10 +315,10 @@ class RegistrationApi:
             422:{invalid}
         """
         verified = self._api_registration("verify_email", link=link)
-        return _json(EmailVerifiedSchema().dump(verified))
+        return json_response(EmailVerifiedSchema().dump(verified))
 
     api_verify_email.__doc__ = api_verify_email.__doc__.format(
-        invalid=_problem("The link is not valid, expired, or was used already.")
+        invalid=problem_response("The link is not valid, expired, or was used already.")
     )
 
     @http("PUT", "/api/registration/form")
@@ -397,7 +370,7 @@ class RegistrationApi:
             elif any(len(answer.strip()) < 2 for answer in answers):
                 errors["answers"] = "Answer each question with at least two letters or digits."
         if errors:
-            raise _invalid(errors, ERRORS["FormInvalid"][1])
+            raise invalid(errors, ERRORS["FormInvalid"][1])
         if questions_given:
             token = self.auth.token(request) or ""
             self.services.call(
@@ -413,15 +386,17 @@ class RegistrationApi:
             saved = self._api_registration("save_form", form=body)
         except RemoteError as exc:
             if exc.exc_type == "FormInvalid":
-                raise _form_invalid(exc) from None
+                raise _forminvalid(exc) from None
             raise
-        return _json(ApplicationSchema().dump(saved))
+        return json_response(ApplicationSchema().dump(saved))
 
     api_save_form.__doc__ = api_save_form.__doc__.format(
-        application=_APPLICATION,
-        missing=_problem("You have not started an application."),
-        conflict=_problem("The application cannot be edited now (it is with a reviewer)."),
-        invalid=_problem("Fields are missing or not valid: each is named.", "ValidationProblem"),
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have not started an application."),
+        conflict=problem_response("The application cannot be edited now (it is with a reviewer)."),
+        invalid=problem_response(
+            "Fields are missing or not valid: each is named.", "ValidationProblem"
+        ),
     )
 
     # -- documents -------------------------------------------------------------------------------
@@ -451,10 +426,10 @@ class RegistrationApi:
         view = self._api_registration("my_registration")
         if view is None:
             raise Problem(404, "You have not applied yet", "Start an application first.")
-        return _json(ApplicationSchema(only=("documents",)).dump(view)["documents"])
+        return json_response(ApplicationSchema(only=("documents",)).dump(view)["documents"])
 
     api_my_documents.__doc__ = api_my_documents.__doc__.format(
-        missing=_problem("You have not started an application.")
+        missing=problem_response("You have not started an application.")
     )
 
     @http("POST", "/api/registration/documents")
@@ -510,7 +485,7 @@ class RegistrationApi:
         if len(description) > 200:
             errors["description"] = "Describe the document in at most 200 characters."
         if errors:
-            raise _invalid(errors, "The upload was refused")
+            raise invalid(errors, "The upload was refused")
         content = upload.read(MAX_BYTES + 1)
         if len(content) > MAX_BYTES:
             raise _too_large()
@@ -523,16 +498,16 @@ class RegistrationApi:
             )
         except RemoteError as exc:
             if exc.exc_type == "DocumentRejected":
-                raise _invalid({"file": str(exc.value)}, ERRORS["DocumentRejected"][1]) from None
+                raise invalid({"file": str(exc.value)}, ERRORS["DocumentRejected"][1]) from None
             raise
-        return _json(ApplicationSchema().dump(view), 201)
+        return json_response(ApplicationSchema().dump(view), 201)
 
     api_upload_document.__doc__ = api_upload_document.__doc__.format(
-        application=_APPLICATION,
-        missing=_problem("You have not started an application."),
-        conflict=_problem("The application cannot be edited now."),
-        too_large=_problem(f"The file is over {MAX_MB} MB (the request over 11 MB)."),
-        invalid=_problem(
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have not started an application."),
+        conflict=problem_response("The application cannot be edited now."),
+        too_large=problem_response(f"The file is over {MAX_MB} MB (the request over 11 MB)."),
+        invalid=problem_response(
             "No file, or the file is not a PDF, JPEG or PNG, or is damaged: `errors.file` "
             "says which.",
             "ValidationProblem",
@@ -560,10 +535,12 @@ class RegistrationApi:
         found = self._api_registration(
             "document", account_id=principal["account_id"], document_id=str(document_id)
         )
-        return _file(base64.b64decode(found["content"]), found["filename"], found["content_type"])
+        return uploaded_document(found)
 
     api_my_document.__doc__ = api_my_document.__doc__.format(
-        document_id=_DOCUMENT_ID, file=_FILE, missing=_problem("There is no such document.")
+        document_id=DOCUMENT_ID_PARAMETER,
+        file=FILE_RESPONSE,
+        missing=problem_response("There is no such document."),
     )
 
     @http("DELETE", "/api/registration/documents/<uuid:document_id>")
@@ -589,10 +566,10 @@ class RegistrationApi:
         return self._api_view("remove_document", document_id=str(document_id))
 
     api_remove_document.__doc__ = api_remove_document.__doc__.format(
-        document_id=_DOCUMENT_ID,
-        application=_APPLICATION,
-        missing=_problem("There is no such document, or no application."),
-        conflict=_problem("The application cannot be edited now."),
+        document_id=DOCUMENT_ID_PARAMETER,
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("There is no such document, or no application."),
+        conflict=problem_response("The application cannot be edited now."),
     )
 
     # -- the agreement, the confirmation, submitting -----------------------------------------
@@ -611,7 +588,7 @@ class RegistrationApi:
                 application/json:
                   schema: Agreement
         """
-        return _json(AgreementSchema().dump(self._api_registration("agreement")))
+        return json_response(AgreementSchema().dump(self._api_registration("agreement")))
 
     @http("POST", "/api/registration/agreement")
     def api_accept_agreement(self, request: Request) -> Response:
@@ -643,13 +620,13 @@ class RegistrationApi:
         )
 
     api_accept_agreement.__doc__ = api_accept_agreement.__doc__.format(
-        application=_APPLICATION,
-        missing=_problem("You have not started an application."),
-        conflict=_problem(
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have not started an application."),
+        conflict=problem_response(
             "The agreement changed since that version (read it again), or the application "
             "cannot be edited now."
         ),
-        invalid=_problem("The body is not valid.", "ValidationProblem"),
+        invalid=problem_response("The body is not valid.", "ValidationProblem"),
     )
 
     @http("GET", "/api/registration/confirmation.pdf")
@@ -675,10 +652,10 @@ class RegistrationApi:
         """
         self._api_applicant(request)
         pdf = base64.b64decode(self._api_registration("confirmation_pdf"))
-        return _file(pdf, "Registration confirmation.pdf", "application/pdf")
+        return download(pdf, "Registration confirmation.pdf", "application/pdf")
 
     api_confirmation_pdf.__doc__ = api_confirmation_pdf.__doc__.format(
-        missing=_problem("You have not started an application.")
+        missing=problem_response("You have not started an application.")
     )
 
     @http("POST", "/api/registration/submission")
@@ -704,10 +681,10 @@ class RegistrationApi:
         return self._api_view("submit")
 
     api_submit.__doc__ = api_submit.__doc__.format(
-        application=_APPLICATION,
-        missing=_problem("You have not started an application."),
-        conflict=_problem("The application was submitted already."),
-        incomplete=_problem("Something is missing; `detail` lists what."),
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have not started an application."),
+        conflict=problem_response("The application was submitted already."),
+        incomplete=problem_response("Something is missing; `detail` lists what."),
     )
 
     @http("POST", "/api/registration/renewal")
@@ -731,9 +708,9 @@ class RegistrationApi:
         return self._api_view("start_renewal")
 
     api_start_renewal.__doc__ = api_start_renewal.__doc__.format(
-        application=_APPLICATION,
-        missing=_problem("You have no registration."),
-        conflict=_problem("Only an approved registration can be renewed."),
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have no registration."),
+        conflict=problem_response("Only an approved registration can be renewed."),
     )
 
     @http("POST", "/api/registration/profile-change")
@@ -763,389 +740,30 @@ class RegistrationApi:
         body = load_body(ProfileChangeSchema(), request)
         changes = {k: v.strip() for k, v in body.items() if v and v.strip()}
         if not changes:
-            raise _invalid(
+            raise invalid(
                 {forms.FORM_ERROR: "Change at least one of: " + ", ".join(forms.PROFILE_FIELDS)},
                 "Nothing to change",
             )
         _, errors = forms.validate_profile_change(changes)
         if errors:
-            raise _invalid(dict(errors), ERRORS["FormInvalid"][1])
+            raise invalid(dict(errors), ERRORS["FormInvalid"][1])
         try:
             view = self._api_registration("request_profile_change", changes=changes)
         except RemoteError as exc:
             if exc.exc_type == "FormInvalid":
-                raise _form_invalid(exc) from None
+                raise _forminvalid(exc) from None
             raise
-        return _json(ApplicationSchema().dump(view))
+        return json_response(ApplicationSchema().dump(view))
 
     api_request_profile_change.__doc__ = api_request_profile_change.__doc__.format(
-        application=_APPLICATION,
-        missing=_problem("You have no registration."),
-        conflict=_problem("Only an approved registration can change, one request at a time."),
-        invalid=_problem("Nothing to change, or a field is not valid.", "ValidationProblem"),
-    )
-
-    # -- supervisors ---------------------------------------------------------------------------
-
-    @http("GET", "/api/delegates")
-    def api_delegate_requests(self, request: Request) -> Response:
-        """Delegates waiting for you.
-        ---
-        get:
-          summary: Applications of delegates who named you as their supervisor
-          description: Needs the permission `delegate.supervise`.
-          security:
-            - sessionToken: []
-          responses:
-            200:
-              description: Oldest first.
-              content:
-                application/json:
-                  schema: ApplicationSummaries
-            401: NotSignedIn
-            403: RoleRefused
-        """
-        self.auth.require(request, self.services, Permission.DELEGATE_SUPERVISE)
-        items = self._api_registration("delegate_requests")
-        return _json(ApplicationSummariesSchema().dump({"items": items}))
-
-    @http("POST", "/api/delegates/<uuid:account_id>/<decision>")
-    def api_decide_delegate(
-        self, request: Request, account_id: uuid.UUID, decision: str
-    ) -> Response:
-        """Approve or decline a delegate.
-        ---
-        post:
-          summary: Approve (on to the administrators) or decline (with a reason) a delegate
-          description: Needs the permission `delegate.supervise`; only the named supervisor.
-          security:
-            - sessionToken: []
-          parameters:{account_id}
-            - in: path
-              name: decision
-              required: true
-              schema:
-                type: string
-                enum: [approve, decline]
-          requestBody:
-            content:
-              application/json:
-                schema: Decision
-          responses:
-            200:
-              description: Decided.{application}
-            401: NotSignedIn
-            403: RoleRefused
-            404:{missing}
-            409:{conflict}
-            422:{invalid}
-        """
-        if decision not in {"approve", "decline"}:
-            raise Problem(404, "Not found", "A delegate is approved or declined.")
-        self.auth.require(request, self.services, Permission.DELEGATE_SUPERVISE)
-        body = load_body(DecisionSchema(), request)
-        if decision == "decline" and not body.get("reason"):
-            raise _invalid({"reason": "Give the reason; the delegate is told it."})
-        return self._api_view(
-            "decide_delegate",
-            account_id=str(account_id),
-            approve=decision == "approve",
-            reason=body.get("reason", ""),
-        )
-
-    api_decide_delegate.__doc__ = api_decide_delegate.__doc__.format(
-        account_id=_ACCOUNT_ID,
-        application=_APPLICATION,
-        missing=_problem("There is no such application."),
-        conflict=_problem("It is not waiting for your decision."),
-        invalid=_problem("Declining needs a reason.", "ValidationProblem"),
-    )
-
-    # -- administrators ------------------------------------------------------------------------
-
-    @http("GET", "/api/registrations")
-    def api_review_queue(self, request: Request) -> Response:
-        """The review queue.
-        ---
-        get:
-          summary: Applications with a status (default `submitted`), oldest first, a page at a
-            time
-          description: Needs the permission `registration.review`.
-          security:
-            - sessionToken: []
-          parameters:
-            - in: query
-              schema: ReviewQuerySchema
-          responses:
-            200:
-              description: One page.
-              content:
-                application/json:
-                  schema: ReviewQueue
-            401: NotSignedIn
-            403: RoleRefused
-            422:{invalid}
-        """
-        self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
-        query = load_data(ReviewQuerySchema(), request.args.to_dict())
-        found = self._api_registration("review_queue", status=query["status"], page=query["page"])
-        return _json(ReviewQueueSchema().dump(found))
-
-    api_review_queue.__doc__ = api_review_queue.__doc__.format(
-        invalid=_problem("A query parameter is not valid.", "ValidationProblem")
-    )
-
-    @http("GET", "/api/registrations/<uuid:account_id>")
-    def api_get_application(self, request: Request, account_id: uuid.UUID) -> Response:
-        """One application, with its history.
-        ---
-        get:
-          summary: One application as administrators see it, with its history
-          description: Needs the permission `registration.review`.
-          security:
-            - sessionToken: []
-          parameters:{account_id}
-          responses:
-            200:
-              description: The application.
-              content:
-                application/json:
-                  schema: ApplicationDetails
-            401: NotSignedIn
-            403: RoleRefused
-            404:{missing}
-        """
-        self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
-        view = self._api_registration("get_application", account_id=str(account_id))
-        return _json(ApplicationDetailsSchema().dump(view))
-
-    api_get_application.__doc__ = api_get_application.__doc__.format(
-        account_id=_ACCOUNT_ID, missing=_problem("There is no application for this account.")
-    )
-
-    @http("POST", "/api/registrations/<uuid:account_id>/<action>")
-    def api_decide_application(
-        self, request: Request, account_id: uuid.UUID, action: str
-    ) -> Response:
-        """Decide on a submitted application.
-        ---
-        post:
-          summary: Approve, reject (with `reason`) or ask for more information (with
-            `message`); the applicant is emailed
-          description: >
-            Needs the permission `registration.review`. Approving gives the account its role
-            and its renewal date; asking for information opens the application again.
-          security:
-            - sessionToken: []
-          parameters:{account_id}
-            - in: path
-              name: action
-              required: true
-              schema:
-                type: string
-                enum: [approve, reject, request-information]
-          requestBody:
-            content:
-              application/json:
-                schema: Decision
-          responses:
-            200:
-              description: Decided.{application}
-            401: NotSignedIn
-            403:{refused}
-            404:{missing}
-            409:{conflict}
-            422:{invalid}
-        """
-        needs = {"approve": None, "reject": "reason", "request-information": "message"}
-        if action not in needs:
-            raise Problem(404, "Not found", "There is no such decision on an application.")
-        self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
-        body = load_body(DecisionSchema(), request)
-        kwargs: dict[str, Any] = {"account_id": str(account_id)}
-        field = needs[action]
-        if field is not None:
-            if not body.get(field):
-                what = "the reason" if field == "reason" else "what the applicant must send"
-                raise _invalid({field: f"Write {what}; the applicant is emailed it."})
-            kwargs[field] = body[field]
-        return self._api_view(action.replace("-", "_"), **kwargs)
-
-    api_decide_application.__doc__ = api_decide_application.__doc__.format(
-        account_id=_ACCOUNT_ID,
-        application=_APPLICATION,
-        refused=_problem("Your role does not allow this, or it is your own application."),
-        missing=_problem("There is no application for this account."),
-        conflict=_problem("The application is not waiting for a decision."),
-        invalid=_problem("The reason or message is missing.", "ValidationProblem"),
-    )
-
-    @http("GET", "/api/registrations/<uuid:account_id>/documents/<uuid:document_id>")
-    def api_application_document(
-        self, request: Request, account_id: uuid.UUID, document_id: uuid.UUID
-    ) -> Response:
-        """A document of an application.
-        ---
-        get:
-          summary: Download a document of any application
-          description: Needs the permission `registration.review`. Always an attachment.
-          security:
-            - sessionToken: []
-          parameters:{account_id}{document_id}
-          responses:
-            200:
-              description: The file, with its content type.{file}
-            401: NotSignedIn
-            403: RoleRefused
-            404:{missing}
-        """
-        self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
-        found = self._api_registration(
-            "document", account_id=str(account_id), document_id=str(document_id)
-        )
-        return _file(base64.b64decode(found["content"]), found["filename"], found["content_type"])
-
-    api_application_document.__doc__ = api_application_document.__doc__.format(
-        account_id=_ACCOUNT_ID,
-        document_id=_DOCUMENT_ID,
-        file=_FILE,
-        missing=_problem("There is no such document."),
-    )
-
-    @http("GET", "/api/renewal-policy")
-    def api_renewal_policy(self, request: Request) -> Response:
-        """The renewal periods.
-        ---
-        get:
-          summary: How many years each role's registration lasts before renewal
-          description: Needs the permission `registration.review`.
-          security:
-            - sessionToken: []
-          responses:
-            200:
-              description: The policy.
-              content:
-                application/json:
-                  schema: RenewalPolicy
-            401: NotSignedIn
-            403: RoleRefused
-        """
-        self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
-        return _json(RenewalPolicySchema().dump(self._api_registration("renewal_policy")))
-
-    @http("PUT", "/api/renewal-policy")
-    def api_set_renewal_policy(self, request: Request) -> Response:
-        """Change renewal periods.
-        ---
-        put:
-          summary: Set the years of one or more roles; approved users' renewal dates move
-          description: Needs the permission `registration.review`. Roles left out keep theirs.
-          security:
-            - sessionToken: []
-          requestBody:
-            required: true
-            content:
-              application/json:
-                schema: RenewalPolicy
-          responses:
-            200:
-              description: The policy now.
-              content:
-                application/json:
-                  schema: RenewalPolicy
-            401: NotSignedIn
-            403: RoleRefused
-            422:{invalid}
-        """
-        self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
-        body = load_body(RenewalPolicySchema(), request)
-        current = self._api_registration("renewal_policy")["years"]
-        policy = None
-        for role, years in body["years"].items():
-            if current.get(role) != years:
-                policy = self._api_registration("set_renewal_years", role=role, years=years)
-        if policy is None:
-            policy = self._api_registration("renewal_policy")
-        return _json(RenewalPolicySchema().dump(policy))
-
-    api_set_renewal_policy.__doc__ = api_set_renewal_policy.__doc__.format(
-        invalid=_problem("A role or a number of years (1 to 10) is not valid.", "ValidationProblem")
-    )
-
-    @http("GET", "/api/profile-changes")
-    def api_profile_changes(self, request: Request) -> Response:
-        """Profile changes waiting for a decision.
-        ---
-        get:
-          summary: Registered users who asked for a profile change, oldest first
-          description: >
-            Needs the permission `registration.review`. GET /api/registrations/{account_id}
-            shows the change asked for (`profile_change`).
-          security:
-            - sessionToken: []
-          responses:
-            200:
-              description: The requests.
-              content:
-                application/json:
-                  schema: ApplicationSummaries
-            401: NotSignedIn
-            403: RoleRefused
-        """
-        self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
-        items = self._api_registration("profile_changes")
-        return _json(ApplicationSummariesSchema().dump({"items": items}))
-
-    @http("POST", "/api/profile-changes/<uuid:account_id>/<decision>")
-    def api_decide_profile_change(
-        self, request: Request, account_id: uuid.UUID, decision: str
-    ) -> Response:
-        """Approve or reject a profile change.
-        ---
-        post:
-          summary: Approve or reject (with a reason) a profile change; the user is emailed
-          description: Needs the permission `registration.review`.
-          security:
-            - sessionToken: []
-          parameters:{account_id}
-            - in: path
-              name: decision
-              required: true
-              schema:
-                type: string
-                enum: [approve, reject]
-          requestBody:
-            content:
-              application/json:
-                schema: Decision
-          responses:
-            200:
-              description: Decided.{application}
-            401: NotSignedIn
-            403: RoleRefused
-            404:{missing}
-            409:{conflict}
-            422:{invalid}
-        """
-        if decision not in {"approve", "reject"}:
-            raise Problem(404, "Not found", "A profile change is approved or rejected.")
-        self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
-        body = load_body(DecisionSchema(), request)
-        if decision == "reject" and not body.get("reason"):
-            raise _invalid({"reason": "Give the reason; the user is told it."})
-        return self._api_view(
-            "decide_profile_change",
-            account_id=str(account_id),
-            approve=decision == "approve",
-            reason=body.get("reason", ""),
-        )
-
-    api_decide_profile_change.__doc__ = api_decide_profile_change.__doc__.format(
-        account_id=_ACCOUNT_ID,
-        application=_APPLICATION,
-        missing=_problem("There is no registration for this account."),
-        conflict=_problem("No profile change is waiting."),
-        invalid=_problem("Rejecting needs a reason.", "ValidationProblem"),
+        application=APPLICATION_RESPONSE,
+        missing=problem_response("You have no registration."),
+        conflict=problem_response(
+            "Only an approved registration can change, one request at a time."
+        ),
+        invalid=problem_response(
+            "Nothing to change, or a field is not valid.", "ValidationProblem"
+        ),
     )
 
 

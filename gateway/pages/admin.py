@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Request, Response
@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import http
 from gateway.pages.accounts import form_error, parse_time, redirect
 from gateway.problems import Problem
+from gateway.responses import download
 from services.identity.domain import ACTIVE, REMOVED, REVOKED, SUSPENDED
 from services.identity.roles import ROLE_TITLES, Permission
 
@@ -114,15 +115,8 @@ ACTIONS: dict[str, tuple[str, Permission, str, str, bool]] = {
 
 def pdf_download(pdf_base64: str, last_name: str) -> Response:
     safe = "".join(c for c in last_name if c.isalnum() or c in " -'") or "account"
-    filename = f"Credential letter - {safe}.pdf"
-    return Response(
-        base64.b64decode(pdf_base64),
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''"
-            + quote(filename),
-            "Cache-Control": "no-store",
-        },
+    return download(
+        base64.b64decode(pdf_base64), f"Credential letter - {safe}.pdf", "application/pdf"
     )
 
 

@@ -6,7 +6,6 @@ import base64
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import quote
 
 from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -21,6 +20,7 @@ from gateway.pages.accounts import (
     password_problems,
     redirect,
 )
+from gateway.responses import download, uploaded_document
 from services.identity.roles import ROLE_TITLES, Permission
 from services.registration import forms
 from services.registration.documents import MAX_BYTES
@@ -50,35 +50,6 @@ ROLE_HINTS = {
 
 ENDED = {"rejected", "closed_incomplete"}
 RENEWAL_WINDOW_DAYS = 60  # the first renewal reminder goes out this many days before
-
-
-def file_download(content: bytes, filename: str, content_type: str) -> Response:
-    """A file to save, never shown inline (an uploaded file must not run in our pages)."""
-    safe = "".join(c for c in filename if c.isalnum() or c in " -_.'()") or "document"
-    return Response(
-        content,
-        mimetype=content_type,
-        headers={
-            "Content-Disposition": f"attachment; filename=\"{safe}\"; filename*=UTF-8''"
-            + quote(filename),
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-def field_errors(message: str, known: set[str]) -> tuple[dict[str, str], str | None]:
-    """``FormInvalid``'s "field: message; field: message" as errors at their fields; what
-    names no field of the form is returned as a message for the whole form."""
-    errors: dict[str, str] = {}
-    rest: list[str] = []
-    for part in message.split("; "):
-        name, sep, text = part.partition(": ")
-        if sep and name in known:
-            errors[name] = text
-        elif part:
-            rest.append(part)
-    return errors, "; ".join(rest) or None
 
 
 def times(view: dict[str, Any]) -> dict[str, Any]:
@@ -246,47 +217,32 @@ class RegistrationPages:
             )
         return redirect("/application")
 
-    @http("POST", "/application/verification")
-    def resend_verification(self, request: Request) -> Response:
+    def _hub_action(self, request: Request, rpc: str, notice: str) -> Response:
+        """A button on the checklist: do it, then back to the checklist with a notice, or
+        with the reason it could not be done."""
         self.auth.check_csrf(request)
         principal = self._applicant(request)
         try:
-            self._registration("resend_verification")
+            self._registration(rpc)
         except RemoteError as exc:
             status, message = form_error(exc)
             view = self._mine()
             if view is None:
                 return redirect("/application/role")
             return self._hub(request, principal, view, status=status, form_error=message)
-        return redirect("/application?notice=verification_sent")
+        return redirect(f"/application?notice={notice}")
+
+    @http("POST", "/application/verification")
+    def resend_verification(self, request: Request) -> Response:
+        return self._hub_action(request, "resend_verification", "verification_sent")
 
     @http("POST", "/application/submit")
     def submit_application(self, request: Request) -> Response:
-        self.auth.check_csrf(request)
-        principal = self._applicant(request)
-        try:
-            self._registration("submit")
-        except RemoteError as exc:
-            status, message = form_error(exc)
-            view = self._mine()
-            if view is None:
-                return redirect("/application/role")
-            return self._hub(request, principal, view, status=status, form_error=message)
-        return redirect("/application?notice=application_submitted")
+        return self._hub_action(request, "submit", "application_submitted")
 
     @http("POST", "/application/renew")
     def renew_application(self, request: Request) -> Response:
-        self.auth.check_csrf(request)
-        principal = self._applicant(request)
-        try:
-            self._registration("start_renewal")
-        except RemoteError as exc:
-            status, message = form_error(exc)
-            view = self._mine()
-            if view is None:
-                return redirect("/application/role")
-            return self._hub(request, principal, view, status=status, form_error=message)
-        return redirect("/application?notice=renewal_started")
+        return self._hub_action(request, "start_renewal", "renewal_started")
 
     @http("GET", "/application/confirmation.pdf")
     def confirmation_pdf(self, request: Request) -> Response:
@@ -294,7 +250,7 @@ class RegistrationPages:
         if self._mine() is None:
             return redirect("/application/role")
         pdf = base64.b64decode(self._registration("confirmation_pdf"))
-        return file_download(pdf, "Registration confirmation.pdf", "application/pdf")
+        return download(pdf, "Registration confirmation.pdf", "application/pdf")
 
     # -- the form ------------------------------------------------------------------------------
 
@@ -353,7 +309,8 @@ class RegistrationPages:
             status, message = form_error(exc)
             known, rest = {}, message
             if exc.exc_type == "FormInvalid":
-                known, rest = field_errors(message, set(values))
+                known = forms.errors_in(message, set(values))
+                rest = known.pop(forms.FORM_ERROR, None)
             return self._form_page(
                 request, principal, view, status=status, errors=known, form_error=rest, **keep
             )
@@ -455,9 +412,7 @@ class RegistrationPages:
         found = self._registration(
             "document", account_id=principal["account_id"], document_id=str(document_id)
         )
-        return file_download(
-            base64.b64decode(found["content"]), found["filename"], found["content_type"]
-        )
+        return uploaded_document(found)
 
     # -- the agreement -------------------------------------------------------------------------
 
@@ -550,7 +505,8 @@ class RegistrationPages:
             self._registration("request_profile_change", changes=clean)
         except RemoteError as exc:
             status, message = form_error(exc)
-            known, rest = field_errors(message, set(values))
+            known = forms.errors_in(message, set(values))
+            rest = known.pop(forms.FORM_ERROR, None)
             return self._profile_page(
                 request, principal, view, status=status, values=values, errors=known,
                 form_error=rest,

@@ -3,7 +3,6 @@ renewal policy and profile change requests."""
 
 from __future__ import annotations
 
-import base64
 import uuid
 from typing import Any
 from urllib.parse import urlencode
@@ -13,8 +12,9 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.http import http
 from gateway.pages.accounts import NOTICES, form_error, parse_time, redirect
-from gateway.pages.registration import file_download, size_text, times
+from gateway.pages.registration import size_text, times
 from gateway.problems import Problem
+from gateway.responses import uploaded_document
 from services.identity.roles import ROLE_TITLES, Permission
 from services.registration import forms
 
@@ -215,9 +215,7 @@ class ReviewPages:
     ) -> Response:
         self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
         found = self._review("document", account_id=str(account_id), document_id=str(document_id))
-        return file_download(
-            base64.b64decode(found["content"]), found["filename"], found["content_type"]
-        )
+        return uploaded_document(found)
 
     # -- renewal policy ------------------------------------------------------------------------
 

@@ -11,7 +11,6 @@ where the window is, and nothing secret sits near it.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -19,8 +18,23 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
-# Page geometry, in inches (the unit of the whole document; font sizes stay in points).
-PAGE_WIDTH, PAGE_HEIGHT = 8.5, 11.0
+from pmp.pdf import (
+    AGENCY,
+    DARK,
+    GREY,
+    NAVY,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    PALE,
+    PROGRAM,
+    RED,
+    latin1,
+    letter_document,
+    long_date,
+    long_datetime,
+)
+
+# Page geometry, in inches.
 MARGIN = 1.0
 TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 FOOTER_TOP = 10.05  # the body stops above this; were it to reach it, it would go on page 2
@@ -31,36 +45,6 @@ WINDOW_LEFT, WINDOW_TOP, WINDOW_WIDTH, WINDOW_HEIGHT = 0.875, 2.0, 4.5, 1.125
 WINDOW_INSET = 0.125
 ADDRESS_FONT_SIZES = (11, 10, 9, 8)  # largest first; the block shrinks to fit the window
 LABEL_WIDTH = 1.75  # the labels of the sign-in details; their values line up after it
-
-NAVY = (20, 45, 90)
-DARK = (30, 30, 30)
-GREY = (95, 95, 95)
-RED = (170, 20, 20)
-PALE = (242, 244, 248)
-
-PROGRAM = "Connecticut Prescription Monitoring and Reporting System (CPMRS)"
-AGENCY = "Department of Consumer Protection, Drug Control Division"
-
-# Characters the core PDF fonts cannot show, and what a reader would write instead.
-# Anything else outside latin-1 loses its accents (NFKD), or becomes "?" if nothing is left.
-_LATIN1_SUBSTITUTES = str.maketrans(
-    {
-        "Ł": "L",
-        "ł": "l",
-        "Đ": "D",
-        "đ": "d",
-        "Œ": "OE",
-        "œ": "oe",
-        "ı": "i",
-        "‘": "'",
-        "’": "'",
-        "“": '"',
-        "”": '"',
-        "–": "-",
-        "—": "-",
-        "…": "...",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -87,13 +71,13 @@ class CredentialLetter:
 def render_credential_letter(letter: CredentialLetter) -> bytes:
     """The letter as PDF bytes."""
     _check_password_is_printable(letter.temporary_password)
-    pdf = _new_document()
+    pdf = letter_document("CPMRS credential letter", MARGIN, PAGE_HEIGHT - FOOTER_TOP + 0.1)
     _letterhead(pdf)
     _recipient_block(pdf, letter.full_name, letter.address_lines)
-    _date_and_marking(pdf, _long_date(letter.issued_at, letter.timezone))
+    _date_and_marking(pdf, long_date(letter.issued_at, letter.timezone))
     _opening(pdf, letter)
     _sign_in_details(pdf, letter)
-    _password_rules(pdf, _long_datetime(letter.expires_at, letter.timezone))
+    _password_rules(pdf, long_datetime(letter.expires_at, letter.timezone))
     _closing(pdf)
     _footer(pdf)
     return bytes(pdf.output())
@@ -107,48 +91,6 @@ def _check_password_is_printable(password: str) -> None:
     """
     if not password or not all("!" <= ch <= "~" for ch in password):
         raise ValueError("the temporary password must be visible ASCII characters only")
-
-
-def _latin1(text: str) -> str:
-    """Text the core fonts can show: latin-1 kept as is ("José", "Zoë"), the rest approximated."""
-    shown = []
-    for ch in text.translate(_LATIN1_SUBSTITUTES):
-        if unicodedata.category(ch) == "Cc":
-            shown.append(" ")  # a stray newline or tab must not break the layout
-        elif ord(ch) < 256:
-            shown.append(ch)
-        else:
-            base = unicodedata.normalize("NFKD", ch)
-            kept = "".join(c for c in base if ord(c) < 256 and not unicodedata.combining(c))
-            shown.append(kept or "?")
-    return "".join(shown)
-
-
-def _long_date(moment: datetime, timezone: ZoneInfo) -> str:
-    """The date as the program's users read it, in the program's zone: December 6, 2026."""
-    local = moment.astimezone(timezone)
-    return f"{local:%B} {local.day}, {local.year}"
-
-
-def _long_datetime(moment: datetime, timezone: ZoneInfo) -> str:
-    """Date, time and zone (December 6, 2026, 5:00 PM EST); no %p, so no locale can change it."""
-    local = moment.astimezone(timezone)
-    hour = local.hour % 12 or 12
-    meridiem = "AM" if local.hour < 12 else "PM"
-    return f"{_long_date(moment, timezone)}, {hour}:{local:%M} {meridiem} {local:%Z}"
-
-
-def _new_document() -> FPDF:
-    """A US Letter page in inches, with metadata that names the document and nothing personal."""
-    pdf = FPDF(orientation="portrait", unit="in", format="letter")
-    pdf.set_title("CPMRS credential letter")
-    pdf.set_author(AGENCY)
-    pdf.set_creator("CPMRS")
-    pdf.set_lang("en-US")
-    pdf.set_margins(MARGIN, 0.6, MARGIN)
-    pdf.set_auto_page_break(auto=True, margin=PAGE_HEIGHT - FOOTER_TOP + 0.1)
-    pdf.add_page()
-    return pdf
 
 
 def _letterhead(pdf: FPDF) -> None:
@@ -167,7 +109,7 @@ def _letterhead(pdf: FPDF) -> None:
 
 def _recipient_block(pdf: FPDF, full_name: str, address_lines: tuple[str, ...]) -> None:
     """Name and address inside the envelope window, in the largest size that fits it."""
-    lines = [_latin1(line) for line in (full_name, *address_lines) if line.strip()]
+    lines = [latin1(line) for line in (full_name, *address_lines) if line.strip()]
     width = WINDOW_WIDTH - 2 * WINDOW_INSET
     height = WINDOW_HEIGHT - 2 * WINDOW_INSET
     pdf.set_text_color(*DARK)
@@ -218,12 +160,12 @@ def _opening(pdf: FPDF, letter: CredentialLetter) -> None:
     pdf.set_font("Helvetica", "B", 12)
     pdf.cell(TEXT_WIDTH, 0.25, "Your temporary CPMRS password", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(0.15)
-    _paragraph(pdf, f"Dear {_latin1(letter.full_name)},")
+    _paragraph(pdf, f"Dear {latin1(letter.full_name)},")
     pdf.ln(0.08)
     _paragraph(
         pdf,
         "A CPMRS account has been created for you, or a new temporary password has been issued "
-        f"for your existing account. Your role in CPMRS is {_latin1(letter.role_title)}. "
+        f"for your existing account. Your role in CPMRS is {latin1(letter.role_title)}. "
         "To sign in, go to the website below and use these details:",
     )
     pdf.ln(0.12)
@@ -238,8 +180,8 @@ def _paragraph(pdf: FPDF, text: str) -> None:
 
 def _sign_in_details(pdf: FPDF, letter: CredentialLetter) -> None:
     """Website and sign-in name as labelled rows, then the password in its own box."""
-    _labelled_row(pdf, "Website", _latin1(letter.sign_in_url))
-    _labelled_row(pdf, "Sign-in name", _latin1(letter.login_email))
+    _labelled_row(pdf, "Website", latin1(letter.sign_in_url))
+    _labelled_row(pdf, "Sign-in name", latin1(letter.login_email))
     pdf.ln(0.06)
     _password_row(pdf, letter.temporary_password)
 

@@ -3,7 +3,7 @@
 It shows the answers and documents as the program holds them and the full text of the User
 Agreement version accepted, so the signed page records exactly what was agreed to. The fonts
 are the PDF core fonts, as in the credential letter: names are shown as written when latin-1
-has them ("Zoë Øvergaard") and approximated otherwise (see ``letter._latin1``).
+has them ("Zoë Øvergaard") and approximated otherwise (see ``pmp.pdf.latin1``).
 """
 
 from __future__ import annotations
@@ -16,23 +16,30 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 from fpdf.enums import Align, XPos, YPos
 
-from services.identity.letter import AGENCY, PROGRAM, _latin1, _long_date, _long_datetime
+from pmp.pdf import (
+    AGENCY,
+    DARK,
+    GREY,
+    NAVY,
+    PAGE_HEIGHT,
+    PAGE_WIDTH,
+    PALE,
+    PROGRAM,
+    latin1,
+    letter_document,
+    long_date,
+    long_datetime,
+)
 from services.identity.roles import Role
 from services.registration.agreement import agreement
 from services.registration.forms import fields_for
 
-PAGE_WIDTH, PAGE_HEIGHT = 8.5, 11.0  # inches; font sizes stay in points
 MARGIN = 0.9
 TEXT_WIDTH = PAGE_WIDTH - 2 * MARGIN
 FOOTER_TOP = 10.3
 LABEL_WIDTH = 2.4
 LINE = 0.2  # body line height
 SIGNATURE_BLOCK_HEIGHT = 1.5  # kept on one page
-
-NAVY = (20, 45, 90)
-DARK = (30, 30, 30)
-GREY = (95, 95, 95)
-PALE = (242, 244, 248)
 
 
 @dataclass(frozen=True)
@@ -73,7 +80,9 @@ class _Document(FPDF):
 
 def render_confirmation(data: ConfirmationData) -> bytes:
     """The confirmation as PDF bytes."""
-    pdf = _new_document()
+    pdf = letter_document(
+        "CPMRS registration confirmation", MARGIN, PAGE_HEIGHT - FOOTER_TOP + 0.15, _Document
+    )
     _heading(pdf, data)
     _section(pdf, "Applicant")
     _row(pdf, "Name", data.applicant_name)
@@ -89,19 +98,6 @@ def render_confirmation(data: ConfirmationData) -> bytes:
     _agreement_text(pdf, data.agreement_text)
     _signature(pdf, data.applicant_name)
     return bytes(pdf.output())
-
-
-def _new_document() -> FPDF:
-    """Metadata names the document and nothing personal, as the credential letter does."""
-    pdf = _Document(orientation="portrait", unit="in", format="letter")
-    pdf.set_title("CPMRS registration confirmation")
-    pdf.set_author(AGENCY)
-    pdf.set_creator("CPMRS")
-    pdf.set_lang("en-US")
-    pdf.set_margins(MARGIN, 0.6, MARGIN)
-    pdf.set_auto_page_break(auto=True, margin=PAGE_HEIGHT - FOOTER_TOP + 0.15)
-    pdf.add_page()
-    return pdf
 
 
 def _heading(pdf: FPDF, data: ConfirmationData) -> None:
@@ -123,7 +119,7 @@ def _heading(pdf: FPDF, data: ConfirmationData) -> None:
     _paragraph(
         pdf,
         "Print this confirmation, sign and date it at the end, and keep it with your records. "
-        f"Printed on {_long_date(data.printed_at, data.timezone)}.",
+        f"Printed on {long_date(data.printed_at, data.timezone)}.",
     )
 
 
@@ -141,7 +137,7 @@ def _section(pdf: FPDF, title: str) -> None:
 
 def _row(pdf: FPDF, label: str, value: str) -> None:
     """A label on the left and its value beside it, each wrapping if long; kept on one page."""
-    label, value = _latin1(label), _latin1(value)
+    label, value = latin1(label), latin1(value)
     label_width, value_width = LABEL_WIDTH - 0.15, TEXT_WIDTH - LABEL_WIDTH
     pdf.set_font("Helvetica", "", 10)
     label_lines = pdf.multi_cell(label_width, LINE, label, dry_run=True, output="LINES")
@@ -180,7 +176,7 @@ def _acceptance(pdf: FPDF, data: ConfirmationData) -> None:
     if data.accepted_at is None:
         _row(pdf, "Accepted", "Not accepted yet")
     else:
-        _row(pdf, "Accepted", _long_datetime(data.accepted_at, data.timezone))
+        _row(pdf, "Accepted", long_datetime(data.accepted_at, data.timezone))
 
 
 def _agreement_text(pdf: FPDF, text: Mapping) -> None:
@@ -189,7 +185,7 @@ def _agreement_text(pdf: FPDF, text: Mapping) -> None:
     pdf.set_text_color(*NAVY)
     pdf.set_font("Helvetica", "B", 12)
     title = f"{text['title']}, version {text['version']}"
-    pdf.cell(TEXT_WIDTH, 0.25, _latin1(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(TEXT_WIDTH, 0.25, latin1(title), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     number = 0
     for section in text["sections"]:
         if pdf.get_y() + 0.8 > FOOTER_TOP - 0.15:
@@ -197,7 +193,7 @@ def _agreement_text(pdf: FPDF, text: Mapping) -> None:
         pdf.ln(0.1)
         pdf.set_text_color(*NAVY)
         pdf.set_font("Helvetica", "B", 10.5)
-        pdf.cell(TEXT_WIDTH, 0.22, _latin1(section["heading"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(TEXT_WIDTH, 0.22, latin1(section["heading"]), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.set_text_color(*DARK)
         pdf.set_font("Helvetica", "", 10)
         for item in section["items"]:
@@ -207,7 +203,7 @@ def _agreement_text(pdf: FPDF, text: Mapping) -> None:
             pdf.multi_cell(
                 TEXT_WIDTH - 0.45,
                 0.19,
-                _latin1(item),
+                latin1(item),
                 align=Align.L,
                 new_x=XPos.LMARGIN,
                 new_y=YPos.NEXT,
@@ -234,6 +230,6 @@ def _signature(pdf: FPDF, name: str) -> None:
     pdf.set_text_color(*GREY)
     pdf.set_font("Helvetica", "", 9)
     pdf.set_xy(MARGIN, y + 0.04)
-    pdf.cell(signature_width, 0.18, f"Signature of {_latin1(name)}")
+    pdf.cell(signature_width, 0.18, f"Signature of {latin1(name)}")
     pdf.set_xy(date_x, y + 0.04)
     pdf.cell(date_width, 0.18, "Date")

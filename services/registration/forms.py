@@ -379,3 +379,22 @@ def _one_message(name: str, found: Any, schema: Schema) -> str:
     while isinstance(found, list | tuple):
         found = found[0] if found else ""
     return str(found)
+
+
+def errors_text(errors: Mapping[str, str]) -> str:
+    """``{field: message}`` as one line, "field: message; field: message": the text of a
+    ``FormInvalid`` raised by the service, which callers split again with ``errors_in``."""
+    return "; ".join(f"{name}: {message}" for name, message in errors.items())
+
+
+def errors_in(text: str, known: set[str] | None = None) -> dict[str, str]:
+    """``errors_text`` read back. A part that names no field (or none of ``known``) is kept
+    under ``FORM_ERROR``, a message for the form as a whole."""
+    errors: dict[str, str] = {}
+    for part in filter(None, text.split("; ")):
+        name, sep, message = part.partition(": ")
+        if sep and " " not in name and (known is None or name in known):
+            errors[name] = message
+        else:
+            errors[FORM_ERROR] = "; ".join(filter(None, [errors.get(FORM_ERROR), part]))
+    return errors

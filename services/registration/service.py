@@ -139,7 +139,7 @@ class RegistrationService(EventSourcedService):
                     "ask your supervisor which address they sign in with"
                 )
         if errors:
-            raise FormInvalid("; ".join(f"{field}: {message}" for field, message in errors.items()))
+            raise FormInvalid(forms.errors_text(errors))
         return self._own(lambda r: r.save_form(clean, supervisor))
 
     @rpc
@@ -240,7 +240,7 @@ class RegistrationService(EventSourcedService):
     def request_profile_change(self, changes: dict[str, Any]) -> dict[str, Any]:
         clean, errors = forms.validate_profile_change(changes or {})
         if errors:
-            raise FormInvalid("; ".join(f"{field}: {message}" for field, message in errors.items()))
+            raise FormInvalid(forms.errors_text(errors))
         return self._own(lambda r: r.request_profile_change(clean))
 
     # -- supervisors ---------------------------------------------------------------------------

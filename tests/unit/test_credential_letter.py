@@ -7,8 +7,6 @@ it never skips them, because a letter nobody looked at is a letter that may not 
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime
 from html import unescape
@@ -19,6 +17,7 @@ import pytest
 from PIL import Image
 
 from services.identity.letter import CredentialLetter, render_credential_letter
+from tests.helpers.pdf import poppler, words_of
 
 POINTS_PER_INCH = 72
 
@@ -35,15 +34,6 @@ LETTER = CredentialLetter(
 )
 
 
-def poppler(tool: str, *args: str | Path) -> str:
-    """Run a poppler tool and return what it printed; fail loudly if it is not installed."""
-    if shutil.which(tool) is None:
-        pytest.fail(f"{tool} is missing: install poppler-utils (apt-get install poppler-utils)")
-    return subprocess.run(
-        [tool, *map(str, args)], check=True, capture_output=True, text=True
-    ).stdout
-
-
 def render(letter: CredentialLetter, folder: Path) -> Path:
     path = folder / "letter.pdf"
     path.write_bytes(render_credential_letter(letter))
@@ -52,7 +42,7 @@ def render(letter: CredentialLetter, folder: Path) -> Path:
 
 def text_of(letter: CredentialLetter, folder: Path) -> str:
     """The page's text with every run of whitespace made one space."""
-    return " ".join(poppler("pdftotext", render(letter, folder), "-").split())
+    return words_of(render(letter, folder))
 
 
 def test_the_letter_shows_who_it_is_for_and_how_to_sign_in(tmp_path):

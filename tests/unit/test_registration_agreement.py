@@ -7,8 +7,6 @@ credential letter's tests: a missing tool fails these tests, it never skips them
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +17,7 @@ from PIL import Image
 
 from services.registration.agreement import AGREEMENT_VERSION, agreement
 from services.registration.confirmation import ConfirmationData, render_confirmation
+from tests.helpers.pdf import poppler, words_of
 
 FORM = {
     "first_name": "Zoë",
@@ -96,14 +95,6 @@ def test_a_caller_cannot_change_the_agreement_others_see():
     assert "I owe the program money." not in agreement()["sections"][0]["items"]
 
 
-def poppler(tool: str, *args: str | Path) -> str:
-    if shutil.which(tool) is None:
-        pytest.fail(f"{tool} is missing: install poppler-utils (apt-get install poppler-utils)")
-    return subprocess.run(
-        [tool, *map(str, args)], check=True, capture_output=True, text=True
-    ).stdout
-
-
 def render(data: ConfirmationData, folder: Path) -> Path:
     path = folder / "confirmation.pdf"
     path.write_bytes(render_confirmation(data))
@@ -112,7 +103,7 @@ def render(data: ConfirmationData, folder: Path) -> Path:
 
 def text_of(data: ConfirmationData, folder: Path) -> str:
     """The document's text with every run of whitespace made one space."""
-    return " ".join(poppler("pdftotext", render(data, folder), "-").split())
+    return words_of(render(data, folder))
 
 
 def test_the_confirmation_shows_the_applicant_and_what_they_submitted(tmp_path):

@@ -1,0 +1,35 @@
+"""Responses the pages and the API share: JSON bodies and files to download."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+from urllib.parse import quote
+
+from werkzeug.wrappers import Response
+
+
+def json_response(body: Any, status: int = 200, **headers: str) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)
+
+
+def download(content: bytes, filename: str, content_type: str) -> Response:
+    """A file to save, never shown inline: an uploaded file must not run in our pages, and a
+    letter or report must not stay in a shared computer's cache."""
+    safe = "".join(c for c in filename if c.isalnum() or c in " -_.'()") or "document"
+    return Response(
+        content,
+        mimetype=content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename=\"{safe}\"; filename*=UTF-8''"
+            + quote(filename),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+def uploaded_document(found: dict[str, str]) -> Response:
+    """A document from the registration service's ``document`` RPC, as a download."""
+    return download(base64.b64decode(found["content"]), found["filename"], found["content_type"])
