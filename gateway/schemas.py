@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway.problems import Problem
-from services.identity.roles import Role
+from services.identity.roles import ASSIGNABLE_ROLE_TITLES, Role
 from services.registration.forms import APPLICABLE_ROLES, fields_for
 
 
@@ -214,6 +214,7 @@ class PasswordResetSchema(Schema):
 # -- administrators --------------------------------------------------------------------------
 
 ROLES = [str(role) for role in Role]
+ASSIGNABLE = [str(role) for role in ASSIGNABLE_ROLE_TITLES]  # applicants sign up instead
 STATUSES = ["active", "suspended", "revoked", "removed"]
 
 
@@ -279,7 +280,7 @@ class NewAccountSchema(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     first_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     last_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    role = fields.String(required=True, validate=validate.OneOf(ASSIGNABLE))
     address_lines = fields.List(
         fields.String(validate=validate.Length(min=1, max=200)),
         required=True,
@@ -304,7 +305,7 @@ class ReasonSchema(Schema):
 
 
 class RoleChangeSchema(ReasonSchema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    role = fields.String(required=True, validate=validate.OneOf(ASSIGNABLE))
 
 
 class AccountActionSchema(Schema):

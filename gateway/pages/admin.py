@@ -15,7 +15,7 @@ from gateway.pages.accounts import form_error, parse_time, redirect
 from gateway.problems import Problem
 from gateway.responses import download
 from services.identity.domain import ACTIVE, REMOVED, REVOKED, SUSPENDED
-from services.identity.roles import ROLE_TITLES, Permission
+from services.identity.roles import ASSIGNABLE_ROLE_TITLES, ROLE_TITLES, Permission
 
 STATUS_TITLES = {
     ACTIVE: "Active",
@@ -175,7 +175,7 @@ class AdminPages:
         context.setdefault("form", {})
         return self.auth.page(
             request, "admin_user_new.html", principal=principal, status=status,
-            title="Create a user account", active="users", roles=ROLE_TITLES, **context,
+            title="Create a user account", active="users", roles=ASSIGNABLE_ROLE_TITLES, **context,
         )  # fmt: skip
 
     @http("GET", "/admin/users/new")
@@ -198,7 +198,7 @@ class AdminPages:
             errors["first_name"] = "Enter the first name."
         if not form["last_name"]:
             errors["last_name"] = "Enter the last name."
-        if form["role"] not in ROLE_TITLES:
+        if form["role"] not in ASSIGNABLE_ROLE_TITLES:
             errors["role"] = "Choose a role."
         if not lines:
             errors["address"] = "Enter the postal address the letter goes to."
@@ -245,7 +245,7 @@ class AdminPages:
             request, "admin_user.html", principal=principal, status=status,
             title=f"{account['first_name']} {account['last_name']}", active="users",
             account=account, history=history, actions=actions, action_info=ACTIONS,
-            statuses=STATUS_TITLES, roles=ROLE_TITLES, own=own, notice=notice,
+            statuses=STATUS_TITLES, roles=ASSIGNABLE_ROLE_TITLES, own=own, notice=notice,
             can_letter=can_letter, **context,
         )  # fmt: skip
 
@@ -326,7 +326,7 @@ class AdminPages:
         kwargs = {"account_id": account_id, "reason": reason}
         if action == "role":
             role = request.form.get("role", "")
-            if role not in ROLE_TITLES:
+            if role not in ASSIGNABLE_ROLE_TITLES:
                 errors["role-role"] = "Choose the new role."
             kwargs["role"] = role
         if errors:

@@ -546,6 +546,7 @@ class Account:
             self.status not in {REVOKED, REMOVED}, "This account can no longer be changed."
         )
         self._require(role != self.role, f"The account already has the role {Role(role).title}.")
+        self._require(role != Role.APPLICANT, APPLICANTS_SIGN_UP)
         change = (
             "RoleChanged",
             {"from_role": self.role, "to_role": str(Role(role)), "reason": reason},
@@ -616,6 +617,11 @@ class Account:
             raise AccountStateConflict(message)
 
 
+APPLICANTS_SIGN_UP = (
+    "Applicants make their own accounts at /register; give the role they are registered for."
+)
+
+
 def new_account(
     account_id: str,
     email: str,
@@ -624,6 +630,8 @@ def new_account(
     role: str,
     address_lines: Sequence[str],
 ) -> list[Change]:
+    if role == Role.APPLICANT:
+        raise AccountStateConflict(APPLICANTS_SIGN_UP)
     created = {
         "account_id": account_id,
         "email": email,

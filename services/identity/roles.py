@@ -39,6 +39,10 @@ ROLE_TITLES = {
 }
 
 
+# The roles administrators give: an applicant is only ever made by signing up.
+ASSIGNABLE_ROLE_TITLES = {role: title for role, title in ROLE_TITLES.items() if role != "applicant"}
+
+
 class Permission(StrEnum):
     ACCOUNT_SELF = "account.self"  # sign in, change own password, enrol MFA
     PATIENT_SEARCH = "patient.search"

@@ -117,7 +117,13 @@ def test_a_prescriber_signs_in_from_the_letter_and_sets_up_an_app(
     admin, admin_context, admin_page = ready_administrator(browser, stack, tmp_path, screenshots)
     email, temporary = create_prescriber(admin_page, stack.url, tmp_path, "Okafor", screenshots)
     admin_page.get_by_role("link", name="All users").click()
-    expect(admin_page.get_by_role("link", name="Okafor, Priya")).to_be_visible()
+    # the list is a read model: it shows a new account a moment later, as a reload shows
+    listed = admin_page.get_by_role("link", name="Okafor, Priya")
+    deadline = time.monotonic() + 20
+    while not listed.is_visible() and time.monotonic() < deadline:
+        admin_page.wait_for_timeout(500)
+        admin_page.reload()
+    expect(listed).to_be_visible()
     shot(admin_page, screenshots, "07-admin-users")
     admin_context.close()
 

@@ -175,9 +175,21 @@ def every_role(stack: Stack, tmp: Path) -> dict[str, User]:
     admin = ready(stack, create_first_administrator(stack, tmp))
     users = {str(Role.ADMINISTRATOR): admin}
     for role in Role:
-        if role != Role.ADMINISTRATOR:
+        if role == Role.APPLICANT:
+            users[str(role)] = sign_up(stack)
+        elif role != Role.ADMINISTRATOR:
             users[str(role)] = ready(stack, create_user(stack, admin, str(role), tmp))
     return users
+
+
+def sign_up(stack: Stack, email: str | None = None, password: str = NEW_PASSWORD) -> User:
+    """An applicant's own account, signed in (applicants are never made by administrators)."""
+    email = email or f"applicant-{uuid.uuid4().hex[:8]}@example.org"
+    response = stack.post("/api/sign-ups", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    principal = response.json()["principal"]
+    assert principal["role"] == "applicant" and principal["stage"] == "ready", principal
+    return User(principal["account_id"], email, "applicant", password, response.json()["token"])
 
 
 def api(stack: Stack, method: str, path: str, user: User | None = None, **kwargs):

@@ -18,6 +18,7 @@ from typing import Any
 import requests
 from PIL import Image
 
+from tests.helpers import accounts
 from tests.helpers.accounts import User, api
 from tests.helpers.smtp import Received
 from tests.helpers.stack import Stack
@@ -103,11 +104,7 @@ def expect(response: requests.Response, status: int) -> dict[str, Any]:
 
 
 def sign_up(stack: Stack, email: str | None = None, password: str = PASSWORD) -> User:
-    email = email or new_email()
-    body = expect(stack.post("/api/sign-ups", json={"email": email, "password": password}), 201)
-    principal = body["principal"]
-    assert principal["role"] == "applicant" and principal["stage"] == "ready", principal
-    return User(principal["account_id"], email, "applicant", password, body["token"])
+    return accounts.sign_up(stack, email or new_email(), password)
 
 
 def start(stack: Stack, user: User, role: str) -> dict[str, Any]:

@@ -698,3 +698,11 @@ def test_patient_data_is_withheld_exactly_when_the_local_date_has_reached_the_re
         else (granted == permissions_of(role))
     )
     assert {Permission.ACCOUNT_SELF, Permission.REGISTRATION_APPLY} <= granted
+
+
+def test_administrators_cannot_make_or_turn_an_account_into_an_applicant():
+    with pytest.raises(AccountStateConflict, match="/register"):
+        new_account(str(uuid.uuid4()), "a@example.org", "Ann", "Lee", "applicant", ["1 Main St"])
+    you = Subject()
+    with pytest.raises(AccountStateConflict, match="/register"):
+        you.account.change_role("applicant", "demoted")
