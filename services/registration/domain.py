@@ -112,6 +112,7 @@ class Registration:
     verification_sent_at: datetime | None = None
     used_verifications: set[str] = field(default_factory=set)
     form: dict[str, Any] = field(default_factory=dict)
+    form_attested: bool = False  # saved since the application or renewal began
     documents: dict[str, dict[str, Any]] = field(default_factory=dict)
     agreement: dict[str, Any] | None = None
     supervisor: dict[str, Any] | None = None
@@ -161,7 +162,7 @@ class Registration:
 
     def _on_RoleChosen(self, d: dict, at: datetime) -> None:
         self.role = d["role"]
-        self.form, self.supervisor = {}, None
+        self.form, self.supervisor, self.form_attested = {}, None, False
         self.last_activity_at = at
 
     def _on_VerificationEmailRequested(self, d: dict, at: datetime) -> None:
@@ -177,6 +178,7 @@ class Registration:
 
     def _on_FormSaved(self, d: dict, at: datetime) -> None:
         self.form = dict(d["form"])
+        self.form_attested = True
         self.supervisor = dict(d["supervisor"]) if d.get("supervisor") else None
         self.last_activity_at = at
 
@@ -238,7 +240,8 @@ class Registration:
 
     def _on_RenewalStarted(self, d: dict, at: datetime) -> None:
         self.kind, self.status = "renewal", DRAFT
-        self.agreement = None  # re-attested at every renewal
+        self.agreement = None  # re-attested at every renewal, as are the details
+        self.form_attested = False
         if self.supervisor is not None:  # a delegate's supervisor confirms every renewal
             self.supervisor = {**self.supervisor, "decision": None, "reason": None}
         self.information_request = self.rejection_reason = None
@@ -263,6 +266,8 @@ class Registration:
             missing.append("Verify your email address with the link we sent you.")
         if not self.form:
             missing.append("Fill in the registration form.")
+        elif not self.form_attested:
+            missing.append("Check your registration form and save it, to confirm your details.")
         if not self.documents and self.kind == "application":
             missing.append("Upload a copy of a government photo ID.")
         if self.agreement is None:
@@ -272,7 +277,7 @@ class Registration:
     def steps(self) -> list[dict[str, Any]]:
         return [
             {"key": "email", "title": "Verify your email address", "done": self.email_verified},
-            {"key": "form", "title": "Fill in the registration form", "done": bool(self.form)},
+            {"key": "form", "title": "Fill in the registration form", "done": self.form_attested},
             {
                 "key": "documents",
                 "title": "Upload supporting documents",

@@ -311,3 +311,26 @@ def test_renewal_years_move_an_approved_users_renewal_date(stack, admin):
         wait_for_principal(stack, user, lambda p: p["access_until"] == after["renewal_due"])
     finally:
         api(stack, "PUT", "/api/renewal-policy", admin, json={"years": {"prescriber": years}})
+
+
+@SQLITE
+def test_a_renewal_confirms_the_details_and_the_agreement_and_is_approved(stack, admin):
+    user = registered(stack, admin, "prescriber")
+    renewal = expect(api(stack, "POST", "/api/registration/renewal", user), 200)
+    assert (renewal["kind"], renewal["status"], renewal["agreement"]) == ("renewal", "draft", None)
+    assert any("confirm your details" in m for m in renewal["missing"])
+    assert any("User Agreement" in m for m in renewal["missing"])
+    assert submit(stack, user).status_code == 422  # not before re-attesting
+
+    form = mine(stack, user)["form"]
+    expect(save_form(stack, user, {**form, "job": "Attending physician"}), 200)
+    accept_agreement(stack, user)
+    assert expect(submit(stack, user), 200)["status"] == "submitted"
+    assert user.account_id in [a["account_id"] for a in queue(stack, admin)]
+
+    approved = approve(stack, admin, user)
+    assert (approved["kind"], approved["form"]["job"]) == ("renewal", "Attending physician")
+    wait_for_mail(stack, user.email, "Your CPMRS renewal is approved")
+    principal = wait_for_principal(stack, user, lambda p: p["access_until"] is not None)
+    assert Permission.PATIENT_SEARCH in principal["permissions"]
+    assert not principal["renewal_due"]

@@ -61,6 +61,7 @@ MISSING_EMAIL = "Verify your email address with the link we sent you."
 MISSING_FORM = "Fill in the registration form."
 MISSING_DOCUMENT = "Upload a copy of a government photo ID."
 MISSING_AGREEMENT = "Read and accept the User Agreement."
+MISSING_CONFIRMATION = "Check your registration form and save it, to confirm your details."
 
 
 class Clock:
@@ -678,6 +679,7 @@ def test_no_renewal_reminders_once_the_renewal_is_submitted():
     due = you.reg.renewal_due
     you.clock.now = at_local(due - timedelta(days=61))
     you.record(you.reg.start_renewal())
+    you.fill_form()
     you.accept()
     you.submit()
     assert you.reg.status == SUBMITTED and you.reg.kind == "renewal"
@@ -850,7 +852,7 @@ def test_only_an_approved_registration_can_be_renewed(stage):
         you.reg.start_renewal()
 
 
-def test_a_renewal_asks_for_the_agreement_again_and_keeps_the_form():
+def test_a_renewal_asks_to_confirm_the_details_and_the_agreement_again():
     you = Applicant()
     you.approved()
     you.clock.advance(days=650)
@@ -858,16 +860,17 @@ def test_a_renewal_asks_for_the_agreement_again_and_keeps_the_form():
     renewal = you.reg
     assert (renewal.status, renewal.kind) == (DRAFT, "renewal")
     assert renewal.agreement is None
-    assert renewal.form == FORM
-    assert renewal.missing() == [MISSING_AGREEMENT]  # no new documents needed
-    assert [s["done"] for s in renewal.steps()] == [True, True, True, False]
-    with pytest.raises(ApplicationIncomplete, match="User Agreement"):
+    assert renewal.form == FORM  # kept, to check and save again
+    assert renewal.missing() == [MISSING_CONFIRMATION, MISSING_AGREEMENT]  # no new documents
+    assert [s["done"] for s in renewal.steps()] == [True, False, True, False]
+    with pytest.raises(ApplicationIncomplete, match="confirm your details.*User Agreement"):
         renewal.submit()
     with pytest.raises(ApplicationStateConflict):
         renewal.start_renewal()  # once is enough
     with pytest.raises(ApplicationStateConflict, match="keeps the role"):
         renewal.choose_role("pharmacist")
 
+    you.fill_form()
     you.accept()
     assert you.submit() == [("ApplicationSubmitted", {"kind": "renewal"})]
     assert you.reg.status == SUBMITTED
@@ -888,6 +891,7 @@ def test_approving_a_renewal_moves_the_renewal_date():
     assert old_due == date(2028, 1, 5)
     you.clock.now = at_local(date(2027, 12, 20))
     you.record(you.reg.start_renewal())
+    you.fill_form()
     you.accept()
     you.submit()
     ((_, data),) = you.approve()
