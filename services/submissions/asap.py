@@ -1,0 +1,1116 @@
+"""Streaming parser and validator for ASAP dispensation files (versions 4.2, 4.2A, 4.2B).
+
+Two passes over a binary file object, each in constant memory (the file is read in chunks of
+``chunk_size`` bytes, split on the segment terminator with ``str.split``):
+
+* :func:`check_structure` reads the whole file once and returns a :class:`StructureReport`:
+  version, separators, control numbers, counts, pharmacies, number of dispensation records,
+  zero-report flag and the *structural* errors. A file with any structural error must be
+  rejected as a whole (:attr:`StructureReport.ok` is false).
+* :func:`read_records` reads it again and yields one item per dispensation group
+  (PAT..DSP..PRE..CDI..AIR): a :class:`Record`, a :class:`RecordRejected` (a bad field in PAT,
+  DSP, PRE, CDI or AIR rejects that group only) or a :class:`ZeroReport`. If it meets a
+  structural error it raises :class:`FileRejected` (after the items before it), so run
+  :func:`check_structure` first and do not store anything from a file it rejects.
+
+Counts, as the ASAP 4.2 standard defines them and as checked here:
+
+* ``TP01`` (Detail Segment Count) is the number of segments of one pharmacy *including* its
+  ``PHA`` header and its ``TP`` trailer: every segment from ``PHA`` through ``TP``.
+* ``TT02`` (Segment Count) is the number of segments of the whole transaction *including* the
+  ``TH`` header and the ``TT`` trailer (``TH``, ``IS``, every pharmacy's segments, ``TT``).
+* ``TT01`` must equal ``TH02`` (Transaction Control Number).
+
+Decoding: bytes are decoded as UTF-8 with replacement (U+FFFD for invalid bytes), with an
+incremental decoder so that a character split across chunks is kept whole. Plain ASCII files,
+which is what the standard asks for, decode the same under any choice.
+
+Separators: the data element separator is the character right after ``TH``; the segment
+terminator is the character in ``TH09``. Carriage returns, line feeds, spaces and tabs around
+segments are stripped (a file may put each segment on its own line, with LF or CRLF), and a
+line feed may itself be the terminator. Field values are stripped of surrounding blanks.
+
+Errors are :class:`AsapError` values: line number (physical line of the file where the segment
+starts, 1-based), segment number (ordinal of the segment in the file, 1-based; useful when the
+whole file is one line), segment id, field id such as ``"DSP08"``, the offending value (at most
+40 characters, for the report shown to the submitting pharmacy; it may be patient data) and a
+message a pharmacist can act on. ``str()`` and ``repr()`` of an error, of :class:`FileRejected`
+and of :class:`RecordRejected` never contain a value from the file, so they are safe to log.
+
+Nothing but :class:`FileRejected` is raised for any content of the file; errors raised by the
+stream's own ``read`` (``OSError``) pass through.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any, BinaryIO
+
+from services.submissions.asap_segments import (
+    SEGMENT_NAMES,
+    TABLES,
+    UNSUPPORTED_VERSIONS,
+    VERSIONS,
+    Field,
+)
+
+__all__ = [
+    "AsapError",
+    "FileRejected",
+    "Record",
+    "RecordRejected",
+    "StructureReport",
+    "ZeroReport",
+    "check_structure",
+    "read_records",
+]
+
+CHUNK_SIZE = 1 << 20
+#: A segment longer than this (no terminator found) is a structural error.
+MAX_SEGMENT = 64 * 1024
+#: At most this many structural errors are kept in a report (the count keeps going).
+MAX_ERRORS = 100
+VALUE_LIMIT = 40
+#: At most this many CDI segments a dispensation (keeps memory bounded).
+MAX_CDI = 100
+
+_STATUS = {"00": "new", "01": "revise", "02": "void"}
+_BLANKS = " \t\r\n"
+_KNOWN = frozenset(SEGMENT_NAMES)
+
+
+# --------------------------------------------------------------------------- public types
+
+
+@dataclass(slots=True, frozen=True)
+class AsapError:
+    """One error: where (line, segment number, segment, field), what value, what to do.
+
+    ``value`` may hold patient data: it is meant for the pharmacy's error report only, and is
+    left out of ``str()`` and ``repr()``.
+    """
+
+    line: int
+    segment_number: int
+    segment: str
+    field: str | None
+    value: str = field(repr=False)
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, segment {self.segment_number} ({self.segment}"
+        where += f", {self.field})" if self.field else ")"
+        return f"{where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The error as shown to the submitting pharmacy (value included)."""
+        return {
+            "line": self.line,
+            "segment_number": self.segment_number,
+            "segment": self.segment,
+            "field": self.field,
+            "value": self.value,
+            "message": self.message,
+        }
+
+
+class FileRejected(Exception):
+    """The file has structural errors and is rejected as a whole."""
+
+    def __init__(self, errors: list[AsapError]):
+        self.errors = list(errors)
+        first = str(self.errors[0]) if self.errors else "no detail"
+        super().__init__(f"ASAP file rejected: {len(self.errors)} structural error(s); {first}")
+
+
+@dataclass(slots=True)
+class StructureReport:
+    """What :func:`check_structure` learnt in one pass; no record is kept."""
+
+    version: str | None = None
+    element_separator: str | None = None
+    segment_terminator: str | None = None
+    control_number: str | None = None
+    creation_date: date | None = None
+    creation_time: str | None = None
+    file_type: str | None = None
+    source_id: str | None = None
+    source_name: str | None = None
+    #: One dict a pharmacy (PHA): line, npi, ncpdp, dea, name, record_count, zero_report.
+    pharmacies: list[dict[str, Any]] = field(default_factory=list)
+    #: Dispensation groups (a DSP and its PRE/CDI/AIR), zero reports not included.
+    record_count: int = 0
+    zero_report_count: int = 0
+    segment_count: int = 0
+    errors: list[AsapError] = field(default_factory=list)
+    #: Number of structural errors found (``errors`` keeps the first MAX_ERRORS).
+    error_count: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.error_count == 0
+
+    @property
+    def zero_report(self) -> bool:
+        """True when the file reports a period without dispensations (and nothing else)."""
+        return self.zero_report_count > 0 and self.record_count == 0
+
+    def raise_if_rejected(self) -> None:
+        if self.error_count:
+            raise FileRejected(self.errors)
+
+
+@dataclass(slots=True)
+class Record:
+    """One accepted dispensation group.
+
+    ``pharmacy`` is the same dict for every record of a pharmacy block: do not mutate it.
+    ``key`` identifies the dispensation a revise (01) or void (02) applies to:
+    ``(pharmacy id kind, pharmacy id, prescription number, refill number, date filled)``,
+    the pharmacy id being its NCPDP number, else its NPI, else its DEA number.
+    """
+
+    line: int
+    segment_number: int
+    pharmacy: dict[str, Any]
+    patient: dict[str, Any]
+    dispensation: dict[str, Any]
+    prescriber: dict[str, Any] | None
+    compounds: list[dict[str, Any]]
+    additional: dict[str, Any] | None
+    key: tuple
+
+    @property
+    def status(self) -> str:
+        """``"new"``, ``"revise"`` or ``"void"`` (DSP01 00, 01, 02)."""
+        return _STATUS[self.dispensation["status"]]
+
+    def __repr__(self) -> str:  # no patient data in logs
+        return f"Record(line={self.line}, status={self.status!r})"
+
+
+@dataclass(slots=True)
+class RecordRejected:
+    """A dispensation group rejected for the errors listed; the rest of the file stands.
+
+    ``key`` is as in :class:`Record` when DSP02, DSP05 and DSP06 could be read, else None.
+    """
+
+    line: int
+    segment_number: int
+    pharmacy: dict[str, Any]
+    errors: list[AsapError]
+    key: tuple | None = None
+
+    def __repr__(self) -> str:
+        return f"RecordRejected(line={self.line}, errors={self.errors!r})"
+
+
+@dataclass(slots=True)
+class ZeroReport:
+    """A pharmacy reports no dispensation for the period ending ``date`` (DSP05)."""
+
+    line: int
+    segment_number: int
+    pharmacy: dict[str, Any]
+    date: date
+
+
+# --------------------------------------------------------------------------- field checks
+
+_BAD = object()
+_DIGITS = re.compile(r"[0-9]+").fullmatch
+_DEC = re.compile(r"[0-9]*\.?[0-9]+|[0-9]+\.").fullmatch
+_TIME = re.compile(r"([01][0-9]|2[0-3])[0-5][0-9]([0-5][0-9])?").fullmatch
+_STATE = re.compile(r"[A-Za-z]{2}").fullmatch
+_DEA = re.compile(r"[A-Za-z][A-Za-z9][0-9]{7}").fullmatch
+
+
+@lru_cache(maxsize=65536)
+def _to_date(v: str) -> Any:
+    if len(v) != 8 or not _DIGITS(v):
+        return _BAD
+    try:
+        return date(int(v[:4]), int(v[4:6]), int(v[6:]))
+    except ValueError:
+        return _BAD
+
+
+@lru_cache(maxsize=65536)
+def _npi_ok(v: str) -> bool:
+    if len(v) != 10 or not _DIGITS(v):
+        return False
+    # Luhn over "80840" + first nine digits; the tenth is the check digit.
+    total = 24  # the constant the NPI standard gives for the 80840 prefix
+    for i, ch in enumerate(reversed(v[:9])):
+        d = ord(ch) - 48
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10 == ord(v[9]) - 48
+
+
+@lru_cache(maxsize=65536)
+def _dea_ok(v: str) -> bool:
+    if len(v) != 9 or not _DEA(v):
+        return False
+    d = [ord(c) - 48 for c in v[2:]]
+    return (d[0] + d[2] + d[4] + 2 * (d[1] + d[3] + d[5])) % 10 == d[6]
+
+
+def _checker(f: Field):
+    """(convert, message): convert(value) returns the converted value or _BAD."""
+    k, a = f.kind, f.arg
+    if k == "text":
+        return (lambda v: v if len(v) <= a else _BAD), f"must be at most {a} characters long"
+    if k == "int":
+
+        def conv(v):
+            return int(v) if len(v) <= a and _DIGITS(v) else _BAD
+
+        return conv, f"must be a whole number of at most {a} digits (no sign, no decimals)"
+    if k == "digits":
+        lengths = " or ".join(str(n) for n in a)
+
+        def conv(v):
+            return v if len(v) in a and _DIGITS(v) else _BAD
+
+        return conv, f"must be exactly {lengths} digits, without dashes or spaces"
+    if k == "dec":
+
+        def conv(v):
+            if len(v) > a or not _DEC(v):
+                return _BAD
+            try:
+                d = Decimal(v)
+            except InvalidOperation:  # pragma: no cover - the regex already excludes it
+                return _BAD
+            return d if d > 0 else _BAD
+
+        return conv, "must be a number greater than zero, such as 30 or 2.5"
+    if k == "date":
+        return _to_date, "must be a valid date written CCYYMMDD, such as 20240131"
+    if k == "time":
+        return (lambda v: v if _TIME(v) else _BAD), "must be a time written HHMM or HHMMSS"
+    if k == "code":
+        codes = frozenset(a)
+        return (lambda v: v if v in codes else _BAD), "must be one of " + ", ".join(a)
+    if k == "code2":
+        return (lambda v: v if len(v) == 2 and _DIGITS(v) else _BAD), "must be a 2-digit code"
+    if k == "state":
+        return (lambda v: v.upper() if _STATE(v) else _BAD), "must be a 2-letter state code"
+    if k == "zip":
+
+        def conv(v):
+            return v if len(v) in (5, 9) and _DIGITS(v) else _BAD
+
+        return conv, "must be a 5- or 9-digit ZIP code without dashes"
+    if k == "npi":
+        return (
+            (lambda v: v if _npi_ok(v) else _BAD),
+            "must be a 10-digit NPI with a valid check digit",
+        )
+    if k == "dea":
+        return (
+            (lambda v: v.upper() if _dea_ok(v) else _BAD),
+            "must be a DEA number (2 letters and 7 digits) with a valid check digit",
+        )
+    raise AssertionError(k)  # pragma: no cover - tables are fixed
+
+
+class _Spec:
+    """A compiled segment table: element number -> (field id, key, convert, message)."""
+
+    __slots__ = ("bypos", "template", "required", "missing")
+
+    def __init__(self, seg: str, table: tuple[Field, ...]):
+        # bypos[i] describes element i (None for the segment id and undefined elements);
+        # convert is None for plain text, checked against maxlen inline.
+        self.bypos: list[tuple | None] = [None] * (max(f.no for f in table) + 1)
+        self.template = dict.fromkeys(f.key for f in table)
+        self.required = frozenset(f.no for f in table if f.required)
+        self.missing: dict[int, tuple[str, str]] = {}
+        for f in table:
+            conv, msg = _checker(f)
+            fid = f"{seg}{f.no:02d}"
+            text = f.kind == "text"
+            self.bypos[f.no] = (
+                f.no,
+                fid,
+                f.key,
+                None if text else conv,
+                f"{fid} ({f.name}) {msg}",
+                f.arg if text else 0,
+            )
+            self.missing[f.no] = (fid, f"{fid} ({f.name}) is required")
+
+
+_SPECS = {
+    v: {seg: _Spec(seg, table) for seg, table in tables.items()} for v, tables in TABLES.items()
+}
+
+
+def _clip(v: str) -> str:
+    return v if len(v) <= VALUE_LIMIT else v[:VALUE_LIMIT]
+
+
+def _convert(spec: _Spec, fields: list[str], line: int, segno: int, seg: str, errors: list):
+    """The segment's dict (key -> converted value or None); errors appended to ``errors``.
+
+    Only the non-empty elements are visited (most elements of a real file are empty).
+    """
+    out = spec.template.copy()
+    got = []
+    for s, v in zip(spec.bypos, fields, strict=False):
+        if not v or s is None:  # empty, the segment id, or an element not in this version
+            continue
+        v = v.strip(_BLANKS)
+        if not v:
+            continue
+        no, fid, key, conv, bad, maxlen = s
+        got.append(no)
+        if conv is None:
+            if len(v) <= maxlen:
+                out[key] = v
+                continue
+            r = _BAD
+        else:
+            r = conv(v)
+        if r is _BAD:
+            errors.append(AsapError(line, segno, seg, fid, _clip(v), bad))
+        else:
+            out[key] = r
+    req = spec.required
+    if req and not req.issubset(got):
+        missing = spec.missing
+        for no in sorted(req.difference(got)):
+            fid, msg = missing[no]
+            errors.append(AsapError(line, segno, seg, fid, "", msg))
+    return out
+
+
+# --------------------------------------------------------------------------- tokenizer
+
+
+class _Stop(Exception):
+    """Internal: parsing cannot continue (the error is already recorded)."""
+
+
+def _read(stream, size: int) -> bytes:
+    data = stream.read(size)
+    if not data:
+        return b""
+    if isinstance(data, str):
+        return data.encode("utf-8", "surrogatepass")
+    return bytes(data)
+
+
+class _Tokens:
+    """Splits the stream into segments: yields (line, segment number, fields)."""
+
+    def __init__(self, stream: BinaryIO, chunk_size: int, fail):
+        self.stream = stream
+        self.chunk_size = max(16, int(chunk_size))
+        self.fail = fail  # fail(line, segno, seg, field, value, message) -> raises _Stop
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.sep = ""
+        self.term = ""
+        self.eof = False
+
+    def _more(self) -> str:
+        if self.eof:
+            return ""
+        data = _read(self.stream, self.chunk_size)
+        if not data:
+            self.eof = True
+            return self.decoder.decode(b"", final=True)
+        return self.decoder.decode(data)
+
+    def __iter__(self) -> Iterator[tuple[int, int, list[str]]]:
+        fail = self.fail
+        text = self._more()
+        while not self.eof and len(text) < 4096:
+            text += self._more()
+        body = text.lstrip(_BLANKS + "\ufeff")
+        line = 1 + text.count("\n", 0, len(text) - len(body))
+        text = body
+        if not text.startswith("TH"):
+            fail(
+                line,
+                1,
+                "TH",
+                None,
+                _clip(text[:3]),
+                "The file must start with a TH (Transaction Header) segment",
+            )
+        sep = text[2:3]
+        if not sep or sep.isalnum() or sep in _BLANKS or sep == "\ufffd":
+            fail(
+                line,
+                1,
+                "TH",
+                None,
+                _clip(sep),
+                "The character right after TH must be the data element separator, such as *",
+            )
+        # TH09 (segment terminator) follows the 9th separator.
+        pos = -1
+        for _ in range(9):
+            start = pos + 1
+            pos = text.find(sep, start)
+            while pos == -1 and not self.eof and len(text) < MAX_SEGMENT:
+                text += self._more()
+                pos = text.find(sep, start)
+            if pos == -1 or "\n" in text[start:pos]:
+                fail(
+                    line,
+                    1,
+                    "TH",
+                    "TH09",
+                    "",
+                    "TH must have 9 elements; TH09 (Segment Terminator Character) is missing",
+                )
+        while len(text) < pos + 4 and not self.eof:
+            text += self._more()
+        p = pos + 1
+        term = text[p : p + 1]
+        if term == "\r" and text[p + 1 : p + 2] == "\n":
+            term = "\n"
+            p += 1
+        if not term or term == sep or term.isalnum() or term in " \t\ufffd":
+            fail(
+                line,
+                1,
+                "TH",
+                "TH09",
+                _clip(term),
+                "TH09 must hold the segment terminator character, such as ~",
+            )
+        p += 1
+        if text[p : p + 1] == term:
+            p += 1
+        elif term == "\n" and text[p : p + 2] == "\r\n":
+            p += 2
+        self.sep, self.term = sep, term
+        yield line, 1, text[:pos].split(sep) + [term]
+        line += text.count("\n", 0, p)
+        buf = text[p:]
+        segno = 1
+        nl_term = term == "\n"
+        while True:
+            parts = buf.split(term)
+            rest = parts.pop()
+            if self.eof:
+                if rest.strip(_BLANKS):
+                    parts.append(rest)  # a last segment without terminator is tolerated
+                rest = ""
+            for piece in parts:
+                s = piece.strip(_BLANKS)
+                if s:
+                    start = line
+                    if piece[0] in _BLANKS:
+                        start += piece.count("\n", 0, piece.index(s[0]))
+                    segno += 1
+                    yield start, segno, s.split(sep)
+                line += piece.count("\n") + nl_term
+            if self.eof:
+                return
+            if len(rest) > MAX_SEGMENT:
+                fail(
+                    line,
+                    segno + 1,
+                    "?",
+                    None,
+                    _clip(rest),
+                    f"A segment is longer than {MAX_SEGMENT} characters: the segment "
+                    f"terminator declared in TH09 is missing or wrong",
+                )
+            buf = rest + self._more()
+
+
+# --------------------------------------------------------------------------- the parser
+
+
+def _zero_marker(fields: list[str]) -> bool:
+    return (
+        len(fields) > 8
+        and fields[7].strip(_BLANKS).upper() == "REPORT"
+        and fields[8].strip(_BLANKS).upper() == "ZERO"
+    )
+
+
+def _pharmacy_key(ph: dict) -> tuple[str, str | None]:
+    if ph.get("ncpdp"):
+        return "ncpdp", ph["ncpdp"]
+    if ph.get("npi"):
+        return "npi", ph["npi"]
+    return "dea", ph.get("dea")
+
+
+class _Parser:
+    def __init__(self, stream: BinaryIO, build: bool, chunk_size: int):
+        self.build = build
+        self.report = StructureReport()
+        self.tokens = _Tokens(stream, chunk_size, self._fatal)
+        self.specs: dict | None = None
+
+    # errors -------------------------------------------------------------
+    def _error(self, line, segno, seg, fld, value, message) -> None:
+        r = self.report
+        r.error_count += 1
+        if len(r.errors) < MAX_ERRORS:
+            r.errors.append(AsapError(line, segno, seg, fld, value, message))
+
+    def _fatal(self, line, segno, seg, fld, value, message):
+        self._error(line, segno, seg, fld, value, message)
+        raise _Stop
+
+    # main loop ----------------------------------------------------------
+    def run(self) -> Iterator[Record | RecordRejected | ZeroReport]:
+        try:
+            yield from self._run()
+        except _Stop:
+            pass
+        except RecursionError:  # pragma: no cover - defensive
+            self._error(0, 0, "?", None, "", "The file could not be read")
+        if self.build and self.report.error_count:
+            raise FileRejected(self.report.errors)
+
+    def _run(self):
+        r = self.report
+        fatal = self._fatal
+        build = self.build
+        state = "TH"
+        total = 0
+        ph_count = 0
+        pharmacy: dict | None = None
+        ph_summary: dict | None = None
+        # current patient
+        pat_fields = pat_line = pat_segno = None
+        pat_zero = False
+        pat_cache = None  # (dict, errors) once validated
+        # current dispensation group
+        grp: list | None = None  # [line, segno, dsp, pre, cdis, air, errors, sub]
+
+        def flush():
+            nonlocal pat_cache
+            if grp is None:
+                return None
+            if pat_zero:
+                r.zero_report_count += 1
+                ph_summary["zero_report"] = True
+                if build:
+                    return self._zero(grp, pharmacy)
+                return None
+            r.record_count += 1
+            ph_summary["record_count"] += 1
+            if build:
+                if pat_cache is None:
+                    errs: list = []
+                    pdict = _convert(
+                        self.specs["PAT"], pat_fields, pat_line, pat_segno, "PAT", errs
+                    )
+                    self._patient_rules(pdict, pat_fields, pat_line, pat_segno, errs)
+                    pat_cache = (pdict, errs)
+                return self._record(grp, pharmacy, pat_cache)
+            return None
+
+        tokens = iter(self.tokens)
+        for line, segno, f in tokens:
+            total += 1
+            seg = f[0]
+            if seg not in _KNOWN:
+                fatal(
+                    line,
+                    segno,
+                    "?",
+                    None,
+                    _clip(seg),
+                    "Unknown segment id; ASAP 4.2 segments are "
+                    "TH, IS, PHA, PAT, DSP, PRE, CDI, AIR, TP, TT",
+                )
+            ph_count += 1
+            if state == "DSP" and (seg == "DSP" or seg == "PAT" or seg == "TP"):
+                item = flush()
+                grp = None
+                if item is not None:
+                    yield item
+            if seg == "DSP":
+                if state not in ("PAT", "DSP"):
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "DSP must follow a PAT (Patient) segment or another DSP",
+                    )
+                grp = [line, segno, f, None, [], None, [], 0]
+                state = "DSP"
+            elif seg == "PRE" or seg == "CDI" or seg == "AIR":
+                if state != "DSP":
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        f"{seg} must follow the DSP (Dispensing Record) it belongs to",
+                    )
+                if build:
+                    self._sub(grp, seg, f, line, segno)
+            elif seg == "PAT":
+                if state == "PAT":
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "The previous PAT segment has no DSP (Dispensing Record)",
+                    )
+                if state not in ("PHA", "DSP"):
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "PAT must be inside a pharmacy block (after PHA, before TP)",
+                    )
+                pat_fields, pat_line, pat_segno = f, line, segno
+                pat_zero = _zero_marker(f)
+                pat_cache = None
+                state = "PAT"
+            elif seg == "PHA":
+                if state == "IS_EXPECTED":
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "IS (Information Source) is missing: it must come right after TH",
+                    )
+                if state not in ("IS", "TP"):
+                    if state in ("PHA", "PAT", "DSP"):
+                        fatal(
+                            line,
+                            segno,
+                            seg,
+                            None,
+                            "",
+                            "A new PHA starts before a TP (Pharmacy Trailer) closed the "
+                            "previous pharmacy",
+                        )
+                    fatal(line, segno, seg, None, "", "PHA must follow IS or a TP segment")
+                pharmacy = self._pharmacy(f, line, segno)
+                ph_summary = {
+                    "line": line,
+                    "npi": pharmacy["npi"],
+                    "ncpdp": pharmacy["ncpdp"],
+                    "dea": pharmacy["dea"],
+                    "name": pharmacy["name"],
+                    "record_count": 0,
+                    "zero_report": False,
+                }
+                r.pharmacies.append(ph_summary)
+                ph_count = 1
+                state = "PHA"
+            elif seg == "TP":
+                if state == "PHA":
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "The pharmacy block has no PAT/DSP segments; send a zero report "
+                        "when nothing was dispensed",
+                    )
+                if state == "PAT":
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "The previous PAT segment has no DSP (Dispensing Record)",
+                    )
+                if state != "DSP":
+                    fatal(line, segno, seg, None, "", "TP must close a pharmacy block")
+                self._count(
+                    f,
+                    line,
+                    segno,
+                    "TP",
+                    "TP01",
+                    ph_count,
+                    "TP01 (Detail Segment Count) must equal the number of segments "
+                    "from PHA through TP inclusive",
+                )
+                state = "TP"
+            elif seg == "TT":
+                if state != "TP":
+                    if state in ("PHA", "PAT", "DSP"):
+                        fatal(
+                            line,
+                            segno,
+                            seg,
+                            None,
+                            "",
+                            "TT found before a TP (Pharmacy Trailer) closed the pharmacy",
+                        )
+                    fatal(
+                        line, segno, seg, None, "", "TT must follow a pharmacy block (PHA ... TP)"
+                    )
+                self._count(
+                    f,
+                    line,
+                    segno,
+                    "TT",
+                    "TT02",
+                    total,
+                    "TT02 (Segment Count) must equal the number of segments in the "
+                    "file from TH through TT inclusive",
+                )
+                tt01 = f[1].strip(_BLANKS) if len(f) > 1 else ""
+                if r.control_number is not None and tt01 != r.control_number:
+                    self._error(
+                        line,
+                        segno,
+                        "TT",
+                        "TT01",
+                        _clip(tt01),
+                        "TT01 (Transaction Control Number) must equal TH02",
+                    )
+                state = "TT"
+                r.segment_count = total
+            elif seg == "IS":
+                if state != "IS_EXPECTED":
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "IS (Information Source) must come right after TH, once",
+                    )
+                errs: list = []
+                d = _convert(self.specs["IS"], f, line, segno, "IS", errs)
+                for e in errs:
+                    self._error(*_fields_of(e))
+                r.source_id, r.source_name = d["source_id"], d["source_name"]
+                state = "IS"
+            elif seg == "TH":
+                if state != "TH":
+                    fatal(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "TH must appear only once, at the start of the file; send "
+                        "concatenated files separately",
+                    )
+                self._header(f, line, segno)
+                state = "IS_EXPECTED"
+            if state == "TT":
+                # Nothing may follow TT.
+                for line2, segno2, _f2 in tokens:
+                    fatal(
+                        line2,
+                        segno2,
+                        "?",
+                        None,
+                        "",
+                        "Segments found after TT (Transaction Trailer)",
+                    )
+                break
+        if state != "TT":
+            where = {"TH": "IS", "IS_EXPECTED": "IS", "IS": "PHA"}.get(state, "TP and TT")
+            fatal(
+                0,
+                r.segment_count or total,
+                "TT",
+                None,
+                "",
+                f"The file ends early: {where} missing (a complete file ends with a TT segment)",
+            )
+
+    # segment helpers -----------------------------------------------------
+    def _header(self, f, line, segno):
+        r = self.report
+        r.element_separator, r.segment_terminator = self.tokens.sep, self.tokens.term
+        version = f[1].strip(_BLANKS).upper() if len(f) > 1 else ""
+        if version not in VERSIONS:
+            if version in UNSUPPORTED_VERSIONS:
+                msg = f"ASAP version {version} is not accepted yet; send ASAP 4.2, 4.2A or 4.2B"
+            else:
+                msg = "TH01 must be an ASAP version: 4.2, 4.2A or 4.2B"
+            self._fatal(line, segno, "TH", "TH01", _clip(version), msg)
+        r.version = version
+        self.specs = _SPECS[version]
+        errs: list = []
+        fields = list(f)
+        fields[1] = version
+        d = _convert(self.specs["TH"], fields, line, segno, "TH", errs)
+        for e in errs:
+            self._error(*_fields_of(e))
+        r.control_number = d["control_number"] or ""
+        r.creation_date, r.creation_time, r.file_type = (
+            d["creation_date"],
+            d["creation_time"],
+            d["file_type"],
+        )
+
+    def _pharmacy(self, f, line, segno) -> dict:
+        errs: list = []
+        d = _convert(self.specs["PHA"], f, line, segno, "PHA", errs)
+        if not (d["npi"] or d["ncpdp"] or d["dea"]) and not any(
+            e.field in ("PHA01", "PHA02", "PHA03") for e in errs
+        ):
+            errs.append(
+                AsapError(
+                    line,
+                    segno,
+                    "PHA",
+                    "PHA01",
+                    "",
+                    "The pharmacy must be identified by PHA01 (NPI), PHA02 (NCPDP) or PHA03 (DEA)",
+                )
+            )
+        for e in errs:
+            self._error(*_fields_of(e))
+        return d
+
+    def _count(self, f, line, segno, seg, fid, actual, message):
+        no = int(fid[-2:])
+        v = f[no].strip(_BLANKS) if len(f) > no else ""
+        if not v:
+            self._error(line, segno, seg, fid, "", f"{fid} is required")
+        elif not (_DIGITS(v) and len(v) <= 10):
+            self._error(line, segno, seg, fid, _clip(v), f"{fid} must be a whole number")
+        elif int(v) != actual:
+            self._error(line, segno, seg, fid, _clip(v), f"{message} ({actual})")
+
+    def _sub(self, grp, seg, f, line, segno):
+        sub = grp[7]
+        errs = grp[6]
+        if seg == "PRE":
+            if sub >= 1:
+                errs.append(
+                    AsapError(
+                        line,
+                        segno,
+                        seg,
+                        None,
+                        "",
+                        "Only one PRE may follow a DSP, before any CDI or AIR",
+                    )
+                )
+            else:
+                grp[3] = (line, segno, f)
+            grp[7] = max(sub, 1)
+        elif seg == "CDI":
+            if sub >= 3:
+                errs.append(
+                    AsapError(
+                        line, segno, seg, None, "", "CDI segments must come before the AIR segment"
+                    )
+                )
+            elif len(grp[4]) >= MAX_CDI:
+                if len(grp[4]) == MAX_CDI:
+                    errs.append(
+                        AsapError(
+                            line,
+                            segno,
+                            seg,
+                            None,
+                            "",
+                            f"A compound may list at most {MAX_CDI} CDI ingredients",
+                        )
+                    )
+                    grp[4].append(None)
+            else:
+                grp[4].append((line, segno, f))
+            grp[7] = max(sub, 2)
+        else:
+            if sub >= 3:
+                errs.append(AsapError(line, segno, seg, None, "", "Only one AIR may follow a DSP"))
+            else:
+                grp[5] = (line, segno, f)
+            grp[7] = 3
+
+    def _patient_rules(self, p, f, line, segno, errs):
+        if not p["country"]:
+            if p["state"] is None and not _has(f, 15):
+                errs.append(
+                    AsapError(
+                        line,
+                        segno,
+                        "PAT",
+                        "PAT15",
+                        "",
+                        "PAT15 (Patient State) is required for US residents",
+                    )
+                )
+            if p["zip"] is None and not _has(f, 16):
+                errs.append(
+                    AsapError(
+                        line,
+                        segno,
+                        "PAT",
+                        "PAT16",
+                        "",
+                        "PAT16 (Patient ZIP Code) is required for US residents",
+                    )
+                )
+
+    def _record(self, grp, pharmacy, pat_cache):
+        line, segno, dspf, pre, cdis, air, errs, _sub = grp
+        specs = self.specs
+        errors = list(pat_cache[1])
+        errors.extend(errs)
+        dsp = _convert(specs["DSP"], dspf, line, segno, "DSP", errors)
+        status = dsp["status"]
+        if dsp["product_qualifier"] == "01" and dsp["ndc"] is not None:
+            v = dsp["ndc"]
+            if len(v) != 11 or not _DIGITS(v):
+                errors.append(
+                    AsapError(
+                        line,
+                        segno,
+                        "DSP",
+                        "DSP08",
+                        _clip(v),
+                        "DSP08 (Product ID) must be an 11-digit NDC without "
+                        "dashes when DSP07 is 01",
+                    )
+                )
+        prescriber = None
+        if pre is not None:
+            pl, ps, pf = pre
+            prescriber = _convert(specs["PRE"], pf, pl, ps, "PRE", errors)
+            if not (prescriber["npi"] or prescriber["dea"] or prescriber["state_license"]) and not (
+                _has(pf, 1) or _has(pf, 2) or _has(pf, 4)
+            ):
+                errors.append(
+                    AsapError(
+                        pl,
+                        ps,
+                        "PRE",
+                        "PRE02",
+                        "",
+                        "The prescriber must be identified by PRE01 (NPI), "
+                        "PRE02 (DEA) or PRE04 (state license number)",
+                    )
+                )
+        elif status != "02":
+            errors.append(
+                AsapError(
+                    line, segno, "PRE", None, "", "A PRE (Prescriber) segment must follow this DSP"
+                )
+            )
+        compounds = []
+        for cdi in cdis:
+            if cdi is None:
+                break
+            cl, cs, cf = cdi
+            c = _convert(specs["CDI"], cf, cl, cs, "CDI", errors)
+            if c["product_qualifier"] == "01" and c["product_id"] is not None:
+                v = c["product_id"]
+                if len(v) != 11 or not _DIGITS(v):
+                    errors.append(
+                        AsapError(
+                            cl,
+                            cs,
+                            "CDI",
+                            "CDI03",
+                            _clip(v),
+                            "CDI03 (Product ID) must be an 11-digit NDC "
+                            "without dashes when CDI02 is 01",
+                        )
+                    )
+            compounds.append(c)
+        if dsp["product_qualifier"] == "06" and not cdis and status != "02":
+            errors.append(
+                AsapError(
+                    line,
+                    segno,
+                    "DSP",
+                    "DSP07",
+                    "06",
+                    "A compound (DSP07 06) needs CDI segments listing its ingredients",
+                )
+            )
+        additional = None
+        if air is not None:
+            al, as_, af = air
+            additional = _convert(specs["AIR"], af, al, as_, "AIR", errors)
+        key = None
+        if (
+            dsp["prescription_number"] is not None
+            and dsp["date_filled"] is not None
+            and dsp["refill_number"] is not None
+        ):
+            key = (
+                *_pharmacy_key(pharmacy),
+                dsp["prescription_number"],
+                dsp["refill_number"],
+                dsp["date_filled"],
+            )
+        if errors:
+            return RecordRejected(line, segno, pharmacy, errors, key)
+        return Record(
+            line, segno, pharmacy, pat_cache[0], dsp, prescriber, compounds, additional, key
+        )
+
+    def _zero(self, grp, pharmacy):
+        line, segno, dspf, *_ = grp
+        v = dspf[5].strip(_BLANKS) if len(dspf) > 5 else ""
+        d = _to_date(v) if v else _BAD
+        if d is _BAD:
+            msg = "DSP05 (Date Filled) of a zero report must be the report date, written CCYYMMDD"
+            return RecordRejected(
+                line, segno, pharmacy, [AsapError(line, segno, "DSP", "DSP05", _clip(v), msg)]
+            )
+        return ZeroReport(line, segno, pharmacy, d)
+
+
+def _has(f: list[str], no: int) -> bool:
+    return no < len(f) and bool(f[no].strip(_BLANKS))
+
+
+def _fields_of(e: AsapError) -> tuple:
+    return e.line, e.segment_number, e.segment, e.field, e.value, e.message
+
+
+# --------------------------------------------------------------------------- entry points
+
+
+def check_structure(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> StructureReport:
+    """First pass: the file's structure, counts and structural errors (no records kept)."""
+    parser = _Parser(stream, build=False, chunk_size=chunk_size)
+    for _ in parser.run():  # pragma: no cover - yields nothing without build
+        pass
+    return parser.report
+
+
+def read_records(
+    stream: BinaryIO, chunk_size: int = CHUNK_SIZE
+) -> Iterator[Record | RecordRejected | ZeroReport]:
+    """Second pass: one item per dispensation group, in file order.
+
+    Raises :class:`FileRejected` when it meets a structural error (possibly after yielding
+    items, since some structural errors are only known at the end of the file).
+    """
+    return _Parser(stream, build=True, chunk_size=chunk_size).run()
