@@ -20,6 +20,7 @@ class Role(StrEnum):
     HELPDESK = "helpdesk"
     AUDITOR = "auditor"
     APPLICANT = "applicant"  # signed up, not yet approved: reaches no patient data
+    DATA_SUBMITTER = "data_submitter"  # a pharmacy's staff who upload its ASAP files
 
     @property
     def title(self) -> str:
@@ -36,6 +37,7 @@ ROLE_TITLES = {
     Role.HELPDESK: "Help-desk staff",
     Role.AUDITOR: "Auditor",
     Role.APPLICANT: "Applicant",
+    Role.DATA_SUBMITTER: "Data submitter (pharmacy)",
 }
 
 
@@ -63,6 +65,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     REGISTRATION_APPLY = "registration.apply"  # apply, renew, request profile changes
     DELEGATE_SUPERVISE = "delegate.supervise"  # approve the delegates who act for you
+    SUBMISSION_UPLOAD = "submission.upload"  # send dispensation files, read their reports
 
 
 _CLINICAL = {
@@ -118,6 +121,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     ),
     Role.AUDITOR: frozenset({Permission.ACCOUNT_SELF, Permission.AUDIT_READ}),
     Role.APPLICANT: frozenset(_REGISTRANT),
+    Role.DATA_SUBMITTER: frozenset({Permission.ACCOUNT_SELF, Permission.SUBMISSION_UPLOAD}),
 }
 
 

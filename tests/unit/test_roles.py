@@ -75,8 +75,15 @@ def test_only_prescribers_and_pharmacists_supervise_delegates():
 
 def test_registering_is_for_the_roles_people_apply_for_not_for_staff():
     holders = {role for role in Role if allows(str(role), Permission.REGISTRATION_APPLY)}
-    staff = {Role.ADMINISTRATOR, Role.HELPDESK, Role.AUDITOR}
+    staff = {Role.ADMINISTRATOR, Role.HELPDESK, Role.AUDITOR, Role.DATA_SUBMITTER}
     assert holders == set(Role) - staff
+
+
+def test_data_submitters_send_files_and_see_no_patient_or_account_data():
+    assert permissions_of(str(Role.DATA_SUBMITTER)) == {
+        Permission.ACCOUNT_SELF,
+        Permission.SUBMISSION_UPLOAD,
+    }
 
 
 def test_only_administrators_create_suspend_revoke_and_change_roles():
