@@ -1,0 +1,300 @@
+"""From an ASAP file to events: check the structure, then record the dispensations in batches.
+
+One pass checks the structure (a structural error rejects the file before anything is
+recorded); a second pass reads the records one at a time, so memory stays flat whatever the
+file's size. Each accepted record gets its drug from the reference and its person from the
+patient index; rejected records go to the error report and nothing of them is recorded.
+New dispensations are appended in batches of up to 1,000; revisions and voids find the
+dispensation they change by its key (pharmacy, prescription number, refill, date filled).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, BinaryIO, Protocol
+
+from services.submissions.asap import (
+    AsapError,
+    Record,
+    RecordRejected,
+    ZeroReport,
+    check_structure,
+    read_records,
+)
+from services.submissions.drugs import Drug, DrugReference
+from services.submissions.patients import Patient, PatientIndex
+from services.submissions.schemas import MAX_BATCH
+
+Change = tuple[str, dict[str, Any]]
+KEPT_ERRORS = 100  # structural errors carried in the rejection event (all go to the report)
+
+
+class EventSink(Protocol):
+    def append(self, stream: str, expected: int | None, changes: Sequence[Change]) -> int: ...
+
+
+class IntakeMemory(Protocol):
+    """What the intake keeps between files: which dispensation a (pharmacy, prescription,
+    refill, date filled) key names, and the patients the index learnt."""
+
+    def find(self, key: str) -> str | None: ...
+
+    def remember(
+        self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[Patient, uuid.UUID]]
+    ) -> None: ...
+
+
+@dataclass
+class Outcome:
+    submission_id: str
+    status: str  # "accepted" or "rejected"
+    counts: dict[str, int] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # the whole error report
+
+
+def submission_stream(submission_id: str) -> str:
+    return f"submission-{submission_id}"
+
+
+def key_text(key: tuple) -> str:
+    kind, pharmacy, prescription, refill, filled = key
+    day = filled.isoformat() if isinstance(filled, date) else str(filled)
+    return f"{kind}:{pharmacy}:{prescription}:{refill}:{day}"
+
+
+class Intake:
+    def __init__(
+        self,
+        sink: EventSink,
+        reference: DrugReference,
+        index: PatientIndex,
+        memory: IntakeMemory,
+        new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+        progress: Callable[[int], None] | None = None,
+    ):
+        self.sink = sink
+        self.reference = reference
+        self.index = index
+        self.memory = memory
+        self.new_id = new_id
+        self.progress = progress
+
+    def ingest(
+        self, open_file: Callable[[], BinaryIO], submission_id: str, received: dict[str, Any]
+    ) -> Outcome:
+        """Record the file ``open_file`` opens (it is read twice); ``received`` is the
+        ``SubmissionReceived`` data."""
+        stream = submission_stream(submission_id)
+        version = self.sink.append(stream, 0, [("SubmissionReceived", received)])
+        with open_file() as file:
+            structure = check_structure(file)
+        if not structure.ok:
+            errors = [_problem(e) for e in structure.errors]
+            rejected = {
+                "reason": "The file's structure is not valid ASAP; nothing was recorded.",
+                "errors": errors[:KEPT_ERRORS],
+                "error_count": structure.error_count,
+            }
+            self.sink.append(stream, version, [("SubmissionRejected", rejected)])
+            return Outcome(submission_id, "rejected", {"records": 0}, errors)
+        run = _Run(self, submission_id, stream, version)
+        with open_file() as file:
+            for item in read_records(file):
+                run.take(item)
+        run.finish(structure.version or "")
+        return Outcome(submission_id, "accepted", run.counts, run.errors)
+
+
+class _Run:
+    """One file's records on their way to events."""
+
+    def __init__(self, intake: Intake, submission_id: str, stream: str, version: int):
+        self.intake, self.submission_id, self.stream = intake, submission_id, stream
+        self.version = version
+        self.batch: list[dict[str, Any]] = []
+        self.batch_keys: list[tuple[str, str]] = []
+        self.new_patients: list[tuple[Patient, uuid.UUID]] = []
+        self.seen: dict[str, str] = {}  # keys recorded by this file, not yet remembered
+        self.errors: list[dict[str, Any]] = []
+        self.counts = dict.fromkeys(
+            ("records", "recorded", "revised", "voided", "rejected", "unknown_ndc"), 0
+        )
+        self.zero_report = False
+
+    def take(self, item: Record | RecordRejected | ZeroReport) -> None:
+        if isinstance(item, ZeroReport):
+            self.zero_report = True
+            return
+        self.counts["records"] += 1
+        if isinstance(item, RecordRejected):
+            self._reject(e for e in item.errors)
+        elif item.status == "new":
+            self._new(item)
+        else:
+            self._change(item)
+        if self.intake.progress and self.counts["records"] % 1000 == 0:
+            self.intake.progress(self.counts["records"])
+
+    def _reject(self, errors: Iterable[AsapError | dict[str, Any]]) -> None:
+        self.counts["rejected"] += 1
+        self.errors.extend(e if isinstance(e, dict) else _problem(e) for e in errors)
+
+    def _known(self, key: str) -> str | None:
+        return self.seen.get(key) or self.intake.memory.find(key)
+
+    def _new(self, record: Record) -> None:
+        key = key_text(record.key)
+        if self._known(key):
+            self._reject([_record_problem(record, "DSP02", "already-reported")])
+            return
+        dispensation_id = str(self.intake.new_id())
+        self.seen[key] = dispensation_id
+        self.batch.append(self._entry(record, dispensation_id))
+        self.batch_keys.append((key, dispensation_id))
+        self.counts["recorded"] += 1
+        if len(self.batch) >= MAX_BATCH:
+            self._flush()
+
+    def _change(self, record: Record) -> None:
+        key = key_text(record.key)
+        self._flush()  # a change may refer to a record of the pending batch
+        dispensation_id = self._known(key)
+        if dispensation_id is None:
+            self._reject([_record_problem(record, "DSP01", "nothing-to-change")])
+            return
+        if record.status == "void":
+            data = {"dispensation_id": dispensation_id, "submission_id": self.submission_id}
+            self._append([("DispensationVoided", data)])
+            self.counts["voided"] += 1
+            return
+        entry = self._entry(record, dispensation_id)
+        data = {
+            "dispensation_id": dispensation_id,
+            "submission_id": self.submission_id,
+            "record": entry,
+        }
+        self._append([("DispensationRevised", data)])
+        self.counts["revised"] += 1
+
+    def _entry(self, record: Record, dispensation_id: str) -> dict[str, Any]:
+        patient = record.patient
+        person = _patient(patient)
+        link = self.intake.index.link(person)
+        if link.kind != "deterministic":  # an exact twin adds nothing to the index
+            self.intake.index.add(person, link.person_id)
+            self.new_patients.append((person, link.person_id))
+        drug = self.intake.reference.get(record.dispensation.get("ndc") or "")
+        if drug is None:
+            self.counts["unknown_ndc"] += 1
+        return {
+            "dispensation_id": dispensation_id,
+            "person_id": str(link.person_id),
+            "link": link.kind,
+            "line": record.line,
+            "pharmacy": _plain(record.pharmacy),
+            "patient": _plain(patient),
+            "dispensation": _plain(record.dispensation),
+            "prescriber": _plain(record.prescriber or {}),
+            "drug": _drug(drug),
+        }
+
+    def _flush(self) -> None:
+        if not self.batch:
+            return
+        data = {"submission_id": self.submission_id, "records": self.batch}
+        self._append([("DispensationsRecorded", data)])
+        self.intake.memory.remember(self.batch_keys, self.new_patients)
+        for key, _ in self.batch_keys:
+            self.seen.pop(key, None)
+        self.batch, self.batch_keys, self.new_patients = [], [], []
+
+    def _append(self, changes: list[Change]) -> None:
+        self.version = self.intake.sink.append(self.stream, self.version, changes)
+
+    def finish(self, asap_version: str) -> None:
+        self._flush()
+        accepted = {"version": asap_version, **self.counts, "zero_report": self.zero_report}
+        self._append([("SubmissionAccepted", accepted)])
+
+
+MESSAGES = {
+    "already-reported": (
+        "This prescription, refill and fill date was reported before; send it with DSP01 = 01 "
+        "to revise it"
+    ),
+    "nothing-to-change": (
+        "No earlier record has this pharmacy, prescription number, refill number and date "
+        "filled; report it as new (DSP01 = 00)"
+    ),
+}
+
+
+def _record_problem(record: Record, field_id: str, what: str) -> dict[str, Any]:
+    value = record.dispensation.get("prescription_number", "")
+    return {
+        "line": record.line,
+        "segment": "DSP",
+        "field": field_id,
+        "value": str(value)[:40],
+        "message": MESSAGES[what],
+    }
+
+
+def _problem(error: AsapError) -> dict[str, Any]:
+    return {
+        "line": error.line,
+        "segment": error.segment or "",
+        "field": error.field or "",
+        "value": error.value or "",
+        "message": error.message,
+    }
+
+
+def _patient(p: dict[str, Any]) -> Patient:
+    return Patient(
+        first_name=p.get("first_name") or "",
+        last_name=p.get("last_name") or "",
+        dob=p.get("birth_date"),
+        gender=p.get("gender") or "",
+        middle_name=p.get("middle_name") or "",
+        address=p.get("address_1") or "",
+        city=p.get("city") or "",
+        state=p.get("state") or "",
+        zip=p.get("zip") or "",
+    )
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready: dates as ISO text, quantities as decimal text, empty fields left out."""
+    plain = {}
+    for name, value in values.items():
+        if value is None or value == "":
+            continue
+        if isinstance(value, date):
+            value = value.isoformat()
+        elif isinstance(value, Decimal):
+            value = str(value)
+        plain[name] = value
+    return plain
+
+
+def _drug(drug: Drug | None) -> dict[str, Any] | None:
+    if drug is None:
+        return None
+    return {
+        "ndc": drug.ndc,
+        "name": drug.name,
+        "generic_name": drug.generic_name,
+        "drug": drug.drug,
+        "drug_class": drug.drug_class,
+        "schedule": drug.schedule,
+        "strength_per_unit": str(drug.strength_per_unit) if drug.strength_per_unit else None,
+        "unit": drug.unit,
+        "mme_factor": str(drug.mme_factor) if drug.mme_factor is not None else None,
+        "long_acting": drug.long_acting,
+        "form": drug.form,
+    }

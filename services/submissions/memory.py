@@ -1,0 +1,173 @@
+"""What the submissions service keeps beside its events: files already received (so the same
+file is not counted twice), the dispensation each key names, the patients the index has
+learnt (to rebuild it at start), and each submission's error report.
+
+These are operational tables of the service's own database, written as the intake goes.
+The events stay the record of what was received and recorded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from pmp.db import Database
+from services.submissions.patients import Patient, PatientIndex
+
+metadata = sa.MetaData()
+
+received_files = sa.Table(
+    "received_files",
+    metadata,
+    sa.Column("sha256", sa.String(64), primary_key=True),
+    sa.Column("submission_id", sa.Uuid, nullable=False),
+)
+
+dispensation_keys = sa.Table(
+    "dispensation_keys",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("dispensation_id", sa.Uuid, nullable=False),
+)
+
+patient_records = sa.Table(
+    "patient_records",
+    metadata,
+    sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("person_id", sa.Uuid, nullable=False),
+    sa.Column("first_name", sa.String(100), nullable=False),
+    sa.Column("last_name", sa.String(100), nullable=False),
+    sa.Column("middle_name", sa.String(100), nullable=False),
+    sa.Column("dob", sa.Date),
+    sa.Column("gender", sa.String(1), nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
+    sa.Column("city", sa.String(100), nullable=False),
+    sa.Column("state", sa.String(2), nullable=False),
+    sa.Column("zip", sa.String(10), nullable=False),
+)
+
+error_reports = sa.Table(
+    "error_reports",
+    metadata,
+    sa.Column("submission_id", sa.Uuid, primary_key=True),
+    sa.Column("n", sa.Integer, primary_key=True),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("segment", sa.String(10), nullable=False),
+    sa.Column("field", sa.String(10), nullable=False),
+    sa.Column("value", sa.String(200), nullable=False),
+    sa.Column("message", sa.String(500), nullable=False),
+)
+
+
+class IntakeTables:
+    """The intake's memory (``intake.IntakeMemory``) and the error reports, in ``db``."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def find(self, key: str) -> str | None:
+        with self.db.read() as conn:
+            found = conn.scalar(
+                sa.select(dispensation_keys.c.dispensation_id).where(dispensation_keys.c.key == key)
+            )
+        return str(found) if found else None
+
+    def remember(
+        self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[Patient, uuid.UUID]]
+    ) -> None:
+        key_rows = [{"key": k, "dispensation_id": uuid.UUID(d)} for k, d in keys]
+        patient_rows = [_patient_row(p, person) for p, person in patients]
+        with self.db.write() as conn:
+            if key_rows:
+                conn.execute(dispensation_keys.insert(), key_rows)
+            if patient_rows:
+                conn.execute(patient_records.insert(), patient_rows)
+
+    def received(self, sha256: str) -> str | None:
+        """The submission that already brought this file, if any."""
+        with self.db.read() as conn:
+            found = conn.scalar(
+                sa.select(received_files.c.submission_id).where(received_files.c.sha256 == sha256)
+            )
+        return str(found) if found else None
+
+    def claim(self, sha256: str, submission_id: str) -> str | None:
+        """Record that ``submission_id`` brings this file; the earlier submission's id if
+        another got there first."""
+        try:
+            with self.db.write() as conn:
+                conn.execute(
+                    received_files.insert().values(
+                        sha256=sha256, submission_id=uuid.UUID(submission_id)
+                    )
+                )
+            return None
+        except sa.exc.IntegrityError:
+            return self.received(sha256)
+
+    def save_errors(self, submission_id: str, errors: list[dict[str, Any]]) -> None:
+        rows = [
+            {
+                "submission_id": uuid.UUID(submission_id),
+                "n": n,
+                "line": e["line"],
+                "segment": e["segment"][:10],
+                "field": e["field"][:10],
+                "value": e["value"][:200],
+                "message": e["message"][:500],
+            }
+            for n, e in enumerate(errors)
+        ]
+        if rows:
+            with self.db.write() as conn:
+                conn.execute(error_reports.insert(), rows)
+
+    def errors(self, submission_id: str) -> list[dict[str, Any]]:
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(error_reports)
+                .where(error_reports.c.submission_id == uuid.UUID(submission_id))
+                .order_by(error_reports.c.n)
+            ).all()
+        keys = ("line", "segment", "field", "value", "message")
+        return [{k: getattr(row, k) for k in keys} for row in rows]
+
+    def load_index(self, index: PatientIndex) -> PatientIndex:
+        """``index`` with every patient learnt so far, in the order they were learnt."""
+        with self.db.read() as conn:
+            for row in conn.execute(sa.select(patient_records).order_by(patient_records.c.n)):
+                index.add(_patient(row), row.person_id)
+        return index
+
+
+def _patient_row(p: Patient, person_id: uuid.UUID) -> dict[str, Any]:
+    return {
+        "person_id": person_id,
+        "first_name": p.first_name[:100],
+        "last_name": p.last_name[:100],
+        "middle_name": p.middle_name[:100],
+        "dob": p.dob if isinstance(p.dob, date) else None,
+        "gender": (p.gender or "")[:1],
+        "address": p.address[:200],
+        "city": p.city[:100],
+        "state": p.state[:2],
+        "zip": p.zip[:10],
+    }
+
+
+def _patient(row: Any) -> Patient:
+    return Patient(
+        first_name=row.first_name,
+        last_name=row.last_name,
+        dob=row.dob,
+        gender=row.gender,
+        middle_name=row.middle_name,
+        address=row.address,
+        city=row.city,
+        state=row.state,
+        zip=row.zip,
+    )

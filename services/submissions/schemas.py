@@ -1,0 +1,94 @@
+"""marshmallow schemas of the submissions service's events.
+
+A batch of dispensations is checked field by field by the ASAP parser before it is recorded,
+so ``DispensationsRecorded`` checks only its shape here: validating a thousand records again,
+field by field, would cost more than parsing them (the intake's goal is 20,000 records/s).
+"""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from pmp.registry import EventRegistry
+
+MAX_BATCH = 1000
+_CHANNEL = validate.OneOf(["web", "bulk"])
+
+
+class Problem(Schema):
+    """One line of an error report, as the submitter reads it."""
+
+    line = fields.Integer(required=True)
+    segment = fields.String(required=True)
+    field = fields.String(required=True)
+    value = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class SubmissionReceived(Schema):
+    submission_id = fields.UUID(required=True)
+    sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    size = fields.Integer(required=True, validate=validate.Range(min=0))
+    channel = fields.String(required=True, validate=_CHANNEL)
+
+
+class SubmissionRejected(Schema):
+    reason = fields.String(required=True)
+    errors = fields.List(fields.Nested(Problem), required=True)  # the first ones
+    error_count = fields.Integer(required=True)
+
+
+class SubmissionAccepted(Schema):
+    version = fields.String(required=True)
+    records = fields.Integer(required=True)
+    recorded = fields.Integer(required=True)
+    revised = fields.Integer(required=True)
+    voided = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    unknown_ndc = fields.Integer(required=True)
+    zero_report = fields.Boolean(required=True)
+
+
+class DispensationsRecorded(Schema):
+    submission_id = fields.UUID(required=True)
+    records = fields.List(
+        fields.Dict(), required=True, validate=validate.Length(min=1, max=MAX_BATCH)
+    )
+
+
+class DispensationRevised(Schema):
+    dispensation_id = fields.UUID(required=True)
+    submission_id = fields.UUID(required=True)
+    record = fields.Dict(required=True)
+
+
+class DispensationVoided(Schema):
+    dispensation_id = fields.UUID(required=True)
+    submission_id = fields.UUID(required=True)
+
+
+class PatientLinked(Schema):
+    """A person the index made or matched with less than certainty, for review."""
+
+    person_id = fields.UUID(required=True)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["new", "deterministic", "probabilistic"])
+    )
+    score = fields.Float(required=True)
+    possible = fields.List(fields.Dict(), required=True)  # [{person_id, score}] to confirm
+
+
+def submissions_events() -> EventRegistry:
+    registry = EventRegistry()
+    for name, schema in [
+        ("SubmissionReceived", SubmissionReceived),
+        ("SubmissionRejected", SubmissionRejected),
+        ("SubmissionAccepted", SubmissionAccepted),
+        ("DispensationsRecorded", DispensationsRecorded),
+        ("DispensationRevised", DispensationRevised),
+        ("DispensationVoided", DispensationVoided),
+        ("PatientLinked", PatientLinked),
+    ]:
+        registry.register(name, schema)
+    return registry

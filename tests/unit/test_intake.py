@@ -1,0 +1,183 @@
+"""The intake: from an ASAP file to events, with fakes for the store and the key table."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from collections.abc import Iterable, Sequence
+from functools import cache
+
+import pytest
+
+from services.submissions.drugs import load_reference
+from services.submissions.intake import Intake, submission_stream
+from services.submissions.patients import PatientIndex
+from tests.helpers.asap import build, dsp, pat, pha, pre, record
+
+OXYCODONE_10MG = "00093002401"  # factor 1.5 in the CDC file
+
+
+class FakeSink:
+    """An event store in a dict, with the store's expected-version rule."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, list[tuple[str, dict]]] = {}
+
+    def append(self, stream: str, expected: int | None, changes: Sequence) -> int:
+        events = self.streams.setdefault(stream, [])
+        assert expected is None or expected == len(events), "concurrent change"
+        events.extend(changes)
+        return len(events)
+
+    def kinds(self, stream: str) -> list[str]:
+        return [kind for kind, _ in self.streams[stream]]
+
+    def of(self, stream: str, kind: str) -> list[dict]:
+        return [data for k, data in self.streams[stream] if k == kind]
+
+
+class FakeMemory:
+    def __init__(self) -> None:
+        self.known: dict[str, str] = {}
+        self.patients: list = []
+
+    def find(self, key: str) -> str | None:
+        return self.known.get(key)
+
+    def remember(self, keys: Iterable[tuple[str, str]], patients: Iterable) -> None:
+        self.known.update(keys)
+        self.patients.extend(patients)
+
+
+@cache
+def reference():
+    return load_reference()
+
+
+class Desk:
+    """A submissions desk: one intake, one sink, one index, files in and events out."""
+
+    def __init__(self) -> None:
+        self.sink, self.memory = FakeSink(), FakeMemory()
+        self.intake = Intake(self.sink, reference(), PatientIndex(), self.memory)
+
+    def submit(self, data: bytes):
+        submission_id = str(uuid.uuid4())
+        received = {
+            "submission_id": submission_id,
+            "sha256": "0" * 64,
+            "filename": "test.dat",
+            "size": len(data),
+            "channel": "bulk",
+        }
+        outcome = self.intake.ingest(lambda: io.BytesIO(data), submission_id, received)
+        return outcome, submission_stream(submission_id)
+
+    def recorded(self, stream: str) -> list[dict]:
+        return [
+            r for batch in self.sink.of(stream, "DispensationsRecorded") for r in batch["records"]
+        ]
+
+
+def test_good_records_are_recorded_and_a_bad_one_is_reported_alone():
+    desk = Desk()
+    bad = record(3, dsp={8: "12345"})  # an NDC must have 11 digits
+    outcome, stream = desk.submit(build([(pha(), record(1) + bad + record(2))]))
+
+    assert desk.sink.kinds(stream) == [
+        "SubmissionReceived",
+        "DispensationsRecorded",
+        "SubmissionAccepted",
+    ]
+    accepted = desk.sink.of(stream, "SubmissionAccepted")[0]
+    assert (accepted["records"], accepted["recorded"], accepted["rejected"]) == (3, 2, 1)
+    assert [r["dispensation"]["prescription_number"] for r in desk.recorded(stream)] == [
+        "RX1001",
+        "RX1002",
+    ]
+    (error,) = outcome.errors
+    assert (error["segment"], error["field"], error["value"]) == ("DSP", "DSP08", "12345")
+    assert error["line"] >= 1 and "NDC" in error["message"]
+
+
+def test_a_structural_error_rejects_the_file_and_records_nothing():
+    desk = Desk()
+    outcome, stream = desk.submit(build(tt_delta=1))
+    assert outcome.status == "rejected"
+    assert desk.sink.kinds(stream) == ["SubmissionReceived", "SubmissionRejected"]
+    rejected = desk.sink.of(stream, "SubmissionRejected")[0]
+    assert rejected["error_count"] == 1 and rejected["errors"][0]["segment"] == "TT"
+
+
+def test_records_carry_the_drug_from_the_reference_or_are_flagged_unknown():
+    desk = Desk()
+    known = record(1, dsp={8: OXYCODONE_10MG, 9: "120", 10: "30"})
+    _, stream = desk.submit(build([(pha(), known + record(2))]))
+    oxycodone, unknown = desk.recorded(stream)
+    assert oxycodone["drug"]["drug_class"] == "opioid"
+    assert oxycodone["drug"]["mme_factor"] == "1.5" and oxycodone["drug"]["schedule"] == 2
+    assert unknown["drug"] is None
+    assert desk.sink.of(stream, "SubmissionAccepted")[0]["unknown_ndc"] == 1
+
+
+def test_the_same_patient_is_one_person_and_a_different_one_another():
+    desk = Desk()
+    jane_again = record(2, pat={8: "JANE", 7: "DOE"})
+    john = record(3, pat={7: "ROE", 8: "JOHN", 18: "19720101", 19: "M"})
+    _, stream = desk.submit(build([(pha(), record(1) + jane_again + john)]))
+    jane, jane2, other = desk.recorded(stream)
+    assert jane["person_id"] == jane2["person_id"] != other["person_id"]
+    assert jane2["link"] == "deterministic"
+    assert [str(person) for _, person in desk.memory.patients] == [
+        jane["person_id"],
+        other["person_id"],
+    ]  # kept for the index's next start; an exact twin is not kept twice
+
+
+def test_revisions_and_voids_change_the_earlier_dispensation():
+    desk = Desk()
+    _, first = desk.submit(build([(pha(), record(1) + record(2))]))
+    original = {r["dispensation"]["prescription_number"]: r for r in desk.recorded(first)}
+    revise = record(1, dsp={1: "01", 9: "60"})
+    void = record(2, dsp={1: "02"})
+    outcome, second = desk.submit(build([(pha(), revise + void)]))
+
+    (revised,) = desk.sink.of(second, "DispensationRevised")
+    assert revised["dispensation_id"] == original["RX1001"]["dispensation_id"]
+    assert revised["record"]["dispensation"]["quantity"] == "60"
+    (voided,) = desk.sink.of(second, "DispensationVoided")
+    assert voided["dispensation_id"] == original["RX1002"]["dispensation_id"]
+    counts = desk.sink.of(second, "SubmissionAccepted")[0]
+    assert (counts["revised"], counts["voided"], counts["rejected"]) == (1, 1, 0)
+    assert outcome.errors == []
+
+
+def test_a_revision_of_nothing_and_a_repeated_new_record_are_refused():
+    desk = Desk()
+    outcome, stream = desk.submit(build([(pha(), record(1, dsp={1: "01"}))]))
+    assert [e["field"] for e in outcome.errors] == ["DSP01"]
+    assert "DispensationRevised" not in desk.sink.kinds(stream)
+
+    desk.submit(build([(pha(), record(5))]))
+    outcome, again = desk.submit(build([(pha(), record(5))]))
+    assert [e["field"] for e in outcome.errors] == ["DSP02"]
+    assert "revise" in outcome.errors[0]["message"]
+    assert "DispensationsRecorded" not in desk.sink.kinds(again)
+
+
+@pytest.mark.parametrize("count, batches", [(1000, [1000]), (2500, [1000, 1000, 500])])
+def test_dispensations_are_recorded_in_batches_of_at_most_a_thousand(count, batches):
+    desk = Desk()
+    body = [segment for n in range(count) for segment in record(n)]
+    _, stream = desk.submit(build([(pha(), body)]))
+    sizes = [len(b["records"]) for b in desk.sink.of(stream, "DispensationsRecorded")]
+    assert sizes == batches
+
+
+def test_a_zero_report_is_accepted_with_nothing_recorded():
+    desk = Desk()
+    zero = [pat({7: "Report", 8: "Zero"}), dsp({5: "20240131"}), pre()]
+    outcome, stream = desk.submit(build([(pha(), zero)]))
+    accepted = desk.sink.of(stream, "SubmissionAccepted")[0]
+    assert accepted["zero_report"] is True and accepted["recorded"] == 0
+    assert outcome.status == "accepted"

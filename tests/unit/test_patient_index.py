@@ -1,0 +1,147 @@
+"""The patient index: every kind of variant of a person is linked, look-alikes are not."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from services.submissions.identities import _Maker, generate, measure, seeded_ids
+from services.submissions.matching import (
+    MATCH_THRESHOLD,
+    normalise_name,
+    normalise_surname,
+    score,
+)
+from services.submissions.patients import Patient, PatientIndex
+
+ALICE = Patient(
+    first_name="Elizabeth",
+    last_name="Smith",
+    middle_name="Ann",
+    dob=date(1980, 3, 7),
+    gender="F",
+    address="12 Oak Street",
+    city="Dayton",
+    state="OH",
+    zip="45402",
+)
+
+
+@pytest.fixture
+def index() -> PatientIndex:
+    index = PatientIndex(new_id=seeded_ids(1))
+    index.add(ALICE, uuid.UUID(int=1))
+    return index
+
+
+def test_normalisation():
+    assert normalise_name("José") == "JOSE"
+    assert normalise_name(" O'Brien ") == "OBRIEN"
+    assert normalise_surname("Smith-Jones") == normalise_surname("SMITH JONES") == "SMITHJONES"
+    assert normalise_surname("Smith Jr.") == "SMITH"
+
+
+def test_the_same_record_is_a_deterministic_match(index):
+    again = replace(ALICE, first_name="ELIZABETH", last_name="smith", middle_name="")
+    link = index.link(again)
+    assert (link.person_id, link.kind) == (uuid.UUID(int=1), "deterministic")
+
+
+def test_a_new_person_gets_an_id_from_the_injected_function(index):
+    other = Patient("Robert", "Garcia", date(1955, 1, 30), "M", zip="44101")
+    link = index.link(other)
+    assert link.kind == "new" and link.possible == []
+    assert link.person_id == seeded_ids(1)()  # the first id the function makes
+    assert PatientIndex(new_id=seeded_ids(1)).link(other).person_id == link.person_id
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"first_name": "Elizabteh"},  # transposition
+        {"first_name": "Elizabth"},  # deletion
+        {"last_name": "Smyth"},  # substitution
+        {"last_name": "Smitth"},  # insertion
+        {"first_name": "Liz"},  # nickname
+        {"first_name": "Betty"},
+        {"last_name": "Smith-Jones"},  # hyphenated
+        {"last_name": "Jones-Smith"},
+        {"last_name": "Garcia"},  # married: same first name, DOB and address
+        {"dob": date(1980, 7, 3)},  # day and month swapped
+        {"dob": date(1980, 3, 1)},  # one digit wrong
+        {"dob": date(1986, 3, 7)},
+        {"middle_name": ""},
+        {"middle_name": "A"},
+        {"address": "77 Elm Ave", "city": "Toledo", "zip": "43604"},  # moved
+        {"first_name": "ÉLIZABETH", "last_name": "Smith.", "zip": "45402-1234"},
+    ],
+)
+def test_each_variant_is_linked(index, change):
+    link = index.link(replace(ALICE, **change))
+    assert link.person_id == uuid.UUID(int=1), link
+    assert link.kind in ("deterministic", "probabilistic")
+
+
+def test_a_namesake_elsewhere_with_another_gender_is_not_linked(index):
+    namesake = replace(ALICE, gender="M", middle_name="Ray", address="5 Pine Rd", zip="43215")
+    link = index.link(namesake)
+    assert link.kind == "new" and link.person_id != uuid.UUID(int=1)
+    assert score(ALICE, namesake).total < MATCH_THRESHOLD
+
+
+def test_a_twin_is_not_linked_but_may_be_listed_as_possible(index):
+    twin = replace(ALICE, first_name="Margaret", middle_name="")
+    link = index.link(twin)
+    assert link.kind == "new" and link.person_id != uuid.UUID(int=1)
+    assert all(score < MATCH_THRESHOLD for _, score in link.possible)
+
+
+def test_score_gives_its_reasons():
+    result = score(ALICE, replace(ALICE, first_name="Bill", gender="M"))
+    assert "first: nickname +4" not in result.reasons  # Bill is not Elizabeth
+    assert "first: different -9" in result.reasons
+    assert "gender: different -9" in result.reasons
+    nickname = score(ALICE, replace(ALICE, first_name="Beth"))
+    assert "first: nickname +4" in nickname.reasons
+    assert float(nickname) == nickname.total >= MATCH_THRESHOLD
+
+
+def test_generated_variants_and_collisions_one_by_one():
+    """Each generated variant kind links to its original; each collision stays apart."""
+    maker = _Maker(random.Random(7))
+    kinds = ("typo_first", "typo_last", "nickname", "hyphenated", "married")
+    kinds += ("swapped_dob", "dob_typo", "no_middle", "moved")
+    linked, apart = 0, 0
+    while linked < 200:
+        person = maker.person()
+        index = PatientIndex(new_id=seeded_ids())
+        index.add(person, uuid.UUID(int=0))
+        for kind in kinds:
+            variant = maker.variant(person, kind)
+            if variant is not None:
+                assert index.link(variant).person_id == uuid.UUID(int=0), (kind, person, variant)
+                linked += 1
+        for collision in (maker.namesake(person), maker.twin(person)):
+            assert index.link(collision).kind == "new", (person, collision)
+            apart += 1
+    assert apart >= 40
+
+
+def test_generation_is_reproducible():
+    assert generate(300, seed=5) == generate(300, seed=5)
+    assert generate(300, seed=5) != generate(300, seed=6)
+    kinds = {record.kind for record in generate(3000, seed=5)}
+    assert kinds == {
+        "original", "typo_first", "typo_last", "nickname", "hyphenated", "married",
+        "swapped_dob", "dob_typo", "no_middle", "moved", "namesake", "twin",
+    }  # fmt: skip
+
+
+def test_precision_and_recall_on_5000_records():
+    result = measure(generate(5000, seed=0))
+    assert result.precision >= 0.995, result
+    assert result.recall >= 0.97, result
