@@ -73,6 +73,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "AgreementOutdated": (409, "The User Agreement has changed"),
     "ApplicationStateConflict": (409, "The application's state does not allow this"),
     "RegistrationError": (422, "The request was refused"),
+    "SubmissionRefused": (422, "The file was refused"),
 }
 
 

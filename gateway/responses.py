@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 from typing import Any
 from urllib.parse import quote
@@ -33,3 +35,12 @@ def download(content: bytes, filename: str, content_type: str) -> Response:
 def uploaded_document(found: dict[str, str]) -> Response:
     """A document from the registration service's ``document`` RPC, as a download."""
     return download(base64.b64decode(found["content"]), found["filename"], found["content_type"])
+
+
+def csv_download(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
+    """``rows`` as a CSV file with a header line, to open in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return download(buffer.getvalue().encode("utf-8"), filename, "text/csv; charset=utf-8")

@@ -575,6 +575,48 @@ class RenewalPolicySchema(Schema):
 
 
 # Every schema named in the handlers' docstrings: the OpenAPI document's components.
+class SubmissionCountsSchema(Schema):
+    version = fields.String(metadata={"description": "The ASAP version the file declared."})
+    records = fields.Integer(metadata={"description": "Dispensation records in the file."})
+    recorded = fields.Integer(metadata={"description": "New dispensations recorded."})
+    revised = fields.Integer()
+    voided = fields.Integer()
+    rejected = fields.Integer(metadata={"description": "Records refused: see the report."})
+    unknown_ndc = fields.Integer(
+        metadata={"description": "Recorded, but their NDC is not in the drug reference."}
+    )
+    zero_report = fields.Boolean()
+
+
+class SubmissionSchema(Schema):
+    submission_id = fields.UUID(required=True)
+    status = fields.String(
+        required=True,
+        metadata={"description": "received, accepted, rejected (the whole file) or duplicate."},
+    )
+    filename = fields.String()
+    size = fields.Integer()
+    received_at = fields.String(metadata={"format": "date-time"})
+    reason = fields.String(metadata={"description": "Why the file was rejected."})
+    duplicate_of = fields.UUID(
+        metadata={"description": "The earlier submission of the same file, counted once."}
+    )
+    counts = fields.Nested(SubmissionCountsSchema)
+    error_count = fields.Integer()
+
+
+class SubmissionErrorSchema(Schema):
+    line = fields.Integer(required=True)
+    segment = fields.String(required=True)
+    field = fields.String(required=True)
+    value = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class SubmissionErrorsSchema(Schema):
+    errors = fields.List(fields.Nested(SubmissionErrorSchema), required=True)
+
+
 DOCUMENTED = (
     "Problem",
     "ValidationProblem",
@@ -624,4 +666,8 @@ DOCUMENTED = (
     "ReviewQueue",
     "Decision",
     "RenewalPolicy",
+    "SubmissionCounts",
+    "Submission",
+    "SubmissionError",
+    "SubmissionErrors",
 )

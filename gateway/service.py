@@ -30,6 +30,7 @@ from gateway.pages.accounts import AccountPages
 from gateway.pages.admin import AdminPages
 from gateway.pages.registration import RegistrationPages
 from gateway.pages.review import ReviewPages
+from gateway.pages.submissions import SubmissionPages
 from gateway.problems import Problem
 from gateway.responses import json_response
 from gateway.schemas import HealthSchema, ProbeCreatedSchema, ProbeStatusSchema
@@ -58,6 +59,7 @@ class GatewayService(
     AdminPages,
     RegistrationPages,
     ReviewPages,
+    SubmissionPages,
     AccountApi,
     AdminApi,
     RegistrationApi,

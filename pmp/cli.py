@@ -26,8 +26,10 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("config", help="print every PMP_* variable as a Markdown table")
 
     from services.identity.cli import add_parser as add_accounts_parser
+    from services.submissions.cli import add_parser as add_ingest_parser
 
     add_accounts_parser(commands)
+    add_ingest_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "service":
@@ -44,6 +46,10 @@ def main(argv: list[str] | None = None) -> None:
         from services.identity.cli import create_account
 
         sys.exit(create_account(args))
+    elif args.command == "ingest":
+        from services.submissions.cli import ingest
+
+        sys.exit(ingest(args))
     elif args.command == "config":
         from pmp.config import VARIABLES
 

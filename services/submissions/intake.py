@@ -43,6 +43,8 @@ class IntakeMemory(Protocol):
 
     def find(self, key: str) -> str | None: ...
 
+    def find_many(self, keys: Sequence[str]) -> dict[str, str]: ...
+
     def remember(
         self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[Patient, uuid.UUID]]
     ) -> None: ...
@@ -115,8 +117,7 @@ class _Run:
     def __init__(self, intake: Intake, submission_id: str, stream: str, version: int):
         self.intake, self.submission_id, self.stream = intake, submission_id, stream
         self.version = version
-        self.batch: list[dict[str, Any]] = []
-        self.batch_keys: list[tuple[str, str]] = []
+        self.pending: list[tuple[str, Record, str]] = []  # key, record, dispensation id
         self.new_patients: list[tuple[Patient, uuid.UUID]] = []
         self.seen: dict[str, str] = {}  # keys recorded by this file, not yet remembered
         self.errors: list[dict[str, Any]] = []
@@ -148,15 +149,13 @@ class _Run:
 
     def _new(self, record: Record) -> None:
         key = key_text(record.key)
-        if self._known(key):
+        if key in self.seen:  # twice in this file (earlier files: checked per batch)
             self._reject([_record_problem(record, "DSP02", "already-reported")])
             return
         dispensation_id = str(self.intake.new_id())
         self.seen[key] = dispensation_id
-        self.batch.append(self._entry(record, dispensation_id))
-        self.batch_keys.append((key, dispensation_id))
-        self.counts["recorded"] += 1
-        if len(self.batch) >= MAX_BATCH:
+        self.pending.append((key, record, dispensation_id))
+        if len(self.pending) >= MAX_BATCH:
             self._flush()
 
     def _change(self, record: Record) -> None:
@@ -203,20 +202,35 @@ class _Run:
         }
 
     def _flush(self) -> None:
-        if not self.batch:
+        """Record the pending batch, less what earlier files already reported (one query
+        for the whole batch, not one per record)."""
+        if not self.pending:
             return
-        data = {"submission_id": self.submission_id, "records": self.batch}
-        self._append([("DispensationsRecorded", data)])
-        self.intake.memory.remember(self.batch_keys, self.new_patients)
-        for key, _ in self.batch_keys:
+        reported = self.intake.memory.find_many([key for key, _, _ in self.pending])
+        batch, keys = [], []
+        for key, record, dispensation_id in self.pending:
+            if key in reported:
+                self.seen.pop(key, None)
+                self._reject([_record_problem(record, "DSP02", "already-reported")])
+                continue
+            batch.append(self._entry(record, dispensation_id))
+            keys.append((key, dispensation_id))
+        self.pending = []
+        if batch:
+            data = {"submission_id": self.submission_id, "records": batch}
+            self._append([("DispensationsRecorded", data)])
+            self.counts["recorded"] += len(batch)
+        self.intake.memory.remember(keys, self.new_patients)
+        for key, _ in keys:
             self.seen.pop(key, None)
-        self.batch, self.batch_keys, self.new_patients = [], [], []
+        self.new_patients = []
 
     def _append(self, changes: list[Change]) -> None:
         self.version = self.intake.sink.append(self.stream, self.version, changes)
 
     def finish(self, asap_version: str) -> None:
         self._flush()
+        self.errors.sort(key=lambda e: e["line"])  # batch checks report late; show in order
         accepted = {"version": asap_version, **self.counts, "zero_report": self.zero_report}
         self._append([("SubmissionAccepted", accepted)])
 

@@ -9,7 +9,7 @@ The events stay the record of what was received and recorded.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -76,6 +76,16 @@ class IntakeTables:
             )
         return str(found) if found else None
 
+    def find_many(self, keys: Sequence[str]) -> dict[str, str]:
+        """The keys already recorded among ``keys``, with their dispensations."""
+        if not keys:
+            return {}
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(dispensation_keys).where(dispensation_keys.c.key.in_(list(keys)))
+            ).all()
+        return {row.key: str(row.dispensation_id) for row in rows}
+
     def remember(
         self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[Patient, uuid.UUID]]
     ) -> None:
@@ -136,12 +146,24 @@ class IntakeTables:
         keys = ("line", "segment", "field", "value", "message")
         return [{k: getattr(row, k) for k in keys} for row in rows]
 
-    def load_index(self, index: PatientIndex) -> PatientIndex:
-        """``index`` with every patient learnt so far, in the order they were learnt."""
+    def last_patient_row(self) -> int:
         with self.db.read() as conn:
-            for row in conn.execute(sa.select(patient_records).order_by(patient_records.c.n)):
+            return conn.scalar(sa.select(sa.func.max(patient_records.c.n))) or 0
+
+    def load_index(self, index: PatientIndex, after: int = 0) -> int:
+        """Add to ``index`` the patients learnt after row ``after`` (by this process or
+        another), in the order they were learnt; return the last row added."""
+        last = after
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(patient_records)
+                .where(patient_records.c.n > after)
+                .order_by(patient_records.c.n)
+            )
+            for row in rows:
                 index.add(_patient(row), row.person_id)
-        return index
+                last = row.n
+        return last
 
 
 def _patient_row(p: Patient, person_id: uuid.UUID) -> dict[str, Any]:

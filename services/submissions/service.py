@@ -1,13 +1,133 @@
-"""nameko entrypoints of the submissions service.
+"""nameko entrypoints of the submissions service: pharmacies' ASAP files in, events out.
 
-For now it answers the kernel's RPCs (ping, record_probe, read_events); its domain arrives
-with its own issue.
+A data submitter uploads a file through the gateway (``submit_file``); the desk records it
+(``desk.py``) and the submitter reads the outcome and its error report. Bulk loads run the
+same desk from ``pmp ingest``. Every RPC checks the caller's permission here as well as in
+the gateway; a submission's report is shown to whoever sent it and to administrators.
 """
 
-from pmp.registry import EventRegistry
-from pmp.service import EventSourcedService, ServiceKernel
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from typing import Any
+
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
+
+from pmp.logs import get_logger
+from pmp.service import EventSourcedService, Kernel, ServiceKernel
+from services.identity.roles import Permission, allows
+from services.submissions import memory
+from services.submissions.desk import Desk, discard, spooled
+from services.submissions.intake import submission_stream
+from services.submissions.schemas import submissions_events
+
+log = get_logger(__name__)
+
+MAX_WEB_BYTES = 20 * 1024 * 1024  # larger files go through `pmp ingest`
+
+
+class NotAuthorized(PermissionError):
+    """The caller's role does not grant what this needs."""
+
+
+class NotFound(LookupError):
+    """No such submission (or not one the caller may see)."""
+
+
+class SubmissionRefused(ValueError):
+    """The upload itself is unusable (empty, damaged, too large); the message says why."""
+
+
+class DeskProvider(DependencyProvider):
+    """One desk per process: the drug reference and the patient index are loaded once."""
+
+    def setup(self) -> None:
+        self.desk: Desk | None = None
+
+    def get_dependency(self, worker_ctx) -> DeskProvider:
+        return self
+
+    def for_kernel(self, kernel: Kernel) -> Desk:
+        if self.desk is None:
+            self.desk = Desk(kernel.db)
+        return self.desk
 
 
 class SubmissionsService(EventSourcedService):
     name = "submissions"
-    kernel = ServiceKernel(EventRegistry())
+    kernel = ServiceKernel(submissions_events(), tables=(memory.metadata,))
+    desks = DeskProvider()
+
+    def _require(self, permission: Permission) -> None:
+        if not allows(self.kernel.actor_role, permission):
+            raise NotAuthorized(f"Your role may not do this ({permission}).")
+
+    @rpc
+    def submit_file(self, filename: str, content: str) -> dict[str, Any]:
+        """Record an uploaded ASAP file; the outcome, with the number of errors reported."""
+        self._require(Permission.SUBMISSION_UPLOAD)
+        try:
+            raw = base64.b64decode(content or "", validate=True)
+        except (binascii.Error, ValueError):
+            raise SubmissionRefused("The upload was damaged on the way; send it again.") from None
+        if not raw:
+            raise SubmissionRefused("The file is empty.")
+        if len(raw) > MAX_WEB_BYTES:
+            raise SubmissionRefused(
+                "The file is larger than 20 MB; ask the program to load it in bulk."
+            )
+        path = spooled(raw)
+        try:
+            outcome = self.desks.for_kernel(self.kernel).ingest(
+                path, filename or "submission", "web", self.kernel
+            )
+        finally:
+            discard(path)
+        log.info(
+            "submission taken", submission_id=outcome["submission_id"], status=outcome["status"]
+        )
+        return outcome
+
+    @rpc
+    def submission(self, submission_id: str) -> dict[str, Any]:
+        """What became of a submission: received, rejected or accepted with its counts."""
+        events = self._events_of(submission_id)
+        summary: dict[str, Any] = {"submission_id": submission_id, "status": "received"}
+        for event in events:
+            if event.type == "SubmissionReceived":
+                summary.update(
+                    filename=event.data["filename"],
+                    size=event.data["size"],
+                    received_at=event.metadata.occurred_at.isoformat(),
+                )
+            elif event.type == "SubmissionRejected":
+                summary.update(status="rejected", reason=event.data["reason"])
+            elif event.type == "SubmissionAccepted":
+                summary.update(status="accepted", counts=dict(event.data))
+        return summary
+
+    @rpc
+    def error_report(self, submission_id: str) -> list[dict[str, Any]]:
+        """Every error of the submission: line, segment, field, value, message."""
+        self._events_of(submission_id)
+        return memory.IntakeTables(self.kernel.db).errors(submission_id)
+
+    def _events_of(self, submission_id: str) -> list:
+        """The submission's events, if the caller sent it or is staff (administrators and
+        the help desk read any report, to help a pharmacy)."""
+        staff = allows(self.kernel.actor_role, Permission.USER_VIEW)
+        if not staff:
+            self._require(Permission.SUBMISSION_UPLOAD)
+        try:
+            uuid.UUID(submission_id)
+        except ValueError:
+            raise NotFound("There is no such submission.") from None
+        events = self.kernel.store.read_stream(submission_stream(submission_id))
+        if not events:
+            raise NotFound("There is no such submission.")
+        if not staff and events[0].metadata.actor_id != self.kernel.actor_id:
+            raise NotFound("There is no such submission.")
+        return events

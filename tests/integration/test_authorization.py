@@ -52,6 +52,9 @@ REGISTRANTS = frozenset(
 )
 SUPERVISORS = frozenset({Role.PRESCRIBER, Role.PHARMACIST})  # delegate.supervise
 SEARCHERS = frozenset({Role.PRESCRIBER, Role.PHARMACIST, Role.DELEGATE, Role.LAW_ENFORCEMENT})
+SUBMITTERS = frozenset({Role.DATA_SUBMITTER})  # submission.upload
+# a submission's outcome and report: its submitter, and the staff who help them
+SUBMISSION_READERS = SUBMITTERS | ACCOUNT_STAFF
 
 MISSING = "00000000-0000-4000-8000-000000000000"  # no such account
 REASON = {"reason": "authorization test"}
@@ -186,6 +189,14 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("POST", "/api/registration/profile-change"): api(
         "/api/registration/profile-change", REGISTRANTS, json={}, expect=422
     ),
+    # -- submissions (API) ------------------------------------------------------------------
+    ("POST", "/api/submissions"): api("/api/submissions", SUBMITTERS, expect=422),  # no file
+    ("GET", "/api/submissions/<uuid:submission_id>"): api(
+        f"/api/submissions/{MISSING}", SUBMISSION_READERS, expect=404
+    ),
+    ("GET", "/api/submissions/<uuid:submission_id>/errors"): api(
+        f"/api/submissions/{MISSING}/errors", SUBMISSION_READERS, expect=404
+    ),
     ("GET", "/api/delegates"): api("/api/delegates", SUPERVISORS, expect=200),
     ("POST", "/api/delegates/<uuid:account_id>/<decision>"): [
         *api(f"/api/delegates/{MISSING}/approve", SUPERVISORS, expect=404),
@@ -284,6 +295,15 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("POST", "/account/profile-change"): page("/account/profile-change", REGISTRANTS, expect=409),
     ("GET", "/search"): page("/search", SEARCHERS, expect=200),
     # -- supervisors' and administrators' registration pages ---------------------------------
+    # -- submissions (pages) ----------------------------------------------------------------
+    ("GET", "/submissions"): page("/submissions", SUBMITTERS, expect=200),
+    ("POST", "/submissions"): page("/submissions", SUBMITTERS, expect=422),  # no file
+    ("GET", "/submissions/<uuid:submission_id>"): page(
+        f"/submissions/{MISSING}", SUBMISSION_READERS, expect=404
+    ),
+    ("GET", "/submissions/<uuid:submission_id>/errors.csv"): page(
+        f"/submissions/{MISSING}/errors.csv", SUBMISSION_READERS, expect=404
+    ),
     ("GET", "/delegates"): page("/delegates", SUPERVISORS, expect=200),
     ("POST", "/delegates/<uuid:account_id>/<decision>"): [
         *page(f"/delegates/{MISSING}/approve", SUPERVISORS),

@@ -44,6 +44,9 @@ class FakeMemory:
     def find(self, key: str) -> str | None:
         return self.known.get(key)
 
+    def find_many(self, keys) -> dict[str, str]:
+        return {k: self.known[k] for k in keys if k in self.known}
+
     def remember(self, keys: Iterable[tuple[str, str]], patients: Iterable) -> None:
         self.known.update(keys)
         self.patients.extend(patients)

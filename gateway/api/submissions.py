@@ -1,0 +1,204 @@
+"""The submissions JSON API: a pharmacy's data submitter sends an ASAP file and reads what
+became of it, with the error report as JSON or CSV. Bearer tokens only; the submissions
+service checks the caller again and shows a submission only to whoever sent it and to staff.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from typing import Any
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
+
+from gateway.http import http
+from gateway.problems import Problem
+from gateway.responses import csv_download, json_response
+from gateway.schemas import SubmissionErrorsSchema, SubmissionSchema
+from services.identity.roles import Permission
+
+MAX_WEB_BYTES = 20 * 1024 * 1024
+UPLOAD_TIMEOUT = 120.0  # seconds: a 20 MB file holds about 100,000 records
+REPORT_COLUMNS = ["line", "segment", "field", "value", "message"]
+
+
+def too_large() -> Problem:
+    return Problem(
+        413,
+        "The file is too large",
+        "Files over 20 MB are loaded in bulk by the program: contact the help desk.",
+        extensions={"errors": {"file": "The file is over 20 MB."}},
+    )
+
+
+def upload_content(request: Request) -> tuple[str, bytes]:
+    """The uploaded file's name and bytes; a problem naming the field if there is none.
+    A request far over the limit is refused before its body is read."""
+    request.max_content_length = MAX_WEB_BYTES + 1024 * 1024
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        raise too_large() from None
+    if upload is None or not upload.filename:
+        raise Problem(
+            422,
+            "No file was sent",
+            "Send the ASAP file in the form field `file`.",
+            extensions={"errors": {"file": "Choose the ASAP file to send."}},
+        )
+    content = upload.read(MAX_WEB_BYTES + 1)
+    if len(content) > MAX_WEB_BYTES:
+        raise too_large()
+    return upload.filename, content
+
+
+class SubmissionsApi:
+    """Mixin of the gateway service (see ``gateway/service.py``)."""
+
+    def _submissions(self, method: str, timeout: float | None = None, **kwargs: Any) -> Any:
+        return self.services.call(
+            "submissions", method, timeout or self.settings.rpc_timeout, **kwargs
+        )
+
+    def _send_submission(self, request: Request) -> dict[str, Any]:
+        filename, content = upload_content(request)
+        return self._submissions(
+            "submit_file",
+            UPLOAD_TIMEOUT,
+            filename=filename,
+            content=base64.b64encode(content).decode(),
+        )
+
+    @http("POST", "/api/submissions")
+    def api_submit_file(self, request: Request) -> Response:
+        """Send an ASAP file.
+        ---
+        post:
+          summary: Send an ASAP 4.2, 4.2A or 4.2B dispensation file (up to 20 MB)
+          description: >
+            Needs the permission `submission.upload`. A structural error rejects the whole
+            file; a record with errors is refused alone and the rest are recorded. The same
+            file sent again is recognised (status `duplicate`) and not counted twice.
+          security:
+            - sessionToken: []
+          requestBody:
+            required: true
+            content:
+              multipart/form-data:
+                schema:
+                  type: object
+                  required: [file]
+                  properties:
+                    file:
+                      type: string
+                      format: binary
+          responses:
+            201:
+              description: Taken; the status says whether it was accepted or rejected.
+              content:
+                application/json:
+                  schema: Submission
+            401: NotSignedIn
+            403: RoleRefused
+            413:
+              description: The file is over 20 MB.
+              content:
+                application/problem+json:
+                  schema: ValidationProblem
+            422:
+              description: No file was sent, or it was empty or damaged.
+              content:
+                application/problem+json:
+                  schema: ValidationProblem
+        """
+        self.auth.require(request, self.services, Permission.SUBMISSION_UPLOAD)
+        outcome = self._send_submission(request)
+        return json_response(SubmissionSchema().dump(outcome), 201)
+
+    @http("GET", "/api/submissions/<uuid:submission_id>")
+    def api_submission(self, request: Request, submission_id: uuid.UUID) -> Response:
+        """What became of a submission.
+        ---
+        get:
+          summary: A submission's status and counts
+          description: For whoever sent it, and for administrators and the help desk.
+          security:
+            - sessionToken: []
+          parameters:
+            - in: path
+              name: submission_id
+              required: true
+              schema:
+                type: string
+                format: uuid
+          responses:
+            200:
+              description: The submission.
+              content:
+                application/json:
+                  schema: Submission
+            401: NotSignedIn
+            403: RoleRefused
+            404:
+              description: No such submission, or not one of yours.
+              content:
+                application/problem+json:
+                  schema: Problem
+        """
+        self._require_submission_reader(request)
+        found = self._submissions("submission", submission_id=str(submission_id))
+        return json_response(SubmissionSchema().dump(found))
+
+    @http("GET", "/api/submissions/<uuid:submission_id>/errors")
+    def api_submission_errors(self, request: Request, submission_id: uuid.UUID) -> Response:
+        """A submission's error report.
+        ---
+        get:
+          summary: Every error of a submission, as JSON or (with Accept text/csv) CSV
+          description: >
+            One entry per error: the line, segment, field, value and what to do. Send
+            `Accept: text/csv` for a CSV file to open in a spreadsheet.
+          security:
+            - sessionToken: []
+          parameters:
+            - in: path
+              name: submission_id
+              required: true
+              schema:
+                type: string
+                format: uuid
+          responses:
+            200:
+              description: The report (empty when there were no errors).
+              content:
+                application/json:
+                  schema: SubmissionErrors
+                text/csv:
+                  schema:
+                    type: string
+            401: NotSignedIn
+            403: RoleRefused
+            404:
+              description: No such submission, or not one of yours.
+              content:
+                application/problem+json:
+                  schema: Problem
+        """
+        self._require_submission_reader(request)
+        errors = self._submissions("error_report", submission_id=str(submission_id))
+        if request.accept_mimetypes.best == "text/csv":
+            return csv_download(errors, REPORT_COLUMNS, f"errors-{submission_id}.csv")
+        return json_response(SubmissionErrorsSchema().dump({"errors": errors}))
+
+    def _require_submission_reader(self, request: Request) -> dict[str, Any]:
+        """Data submitters read their own submissions; staff who view users read any."""
+        principal = self.auth.require(request, self.services)
+        granted = set(principal["permissions"])
+        if not granted & {Permission.SUBMISSION_UPLOAD, Permission.USER_VIEW}:
+            raise Problem(
+                403,
+                "You are not allowed to do this",
+                "Your role does not include this. If you need it, contact an administrator.",
+            )
+        return principal

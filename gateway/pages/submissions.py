@@ -1,0 +1,73 @@
+"""Pages for pharmacies' data submitters: send an ASAP file, see its outcome and error report."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from nameko.exceptions import RemoteError
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
+
+from gateway.api.submissions import MAX_WEB_BYTES, REPORT_COLUMNS, SubmissionsApi, too_large
+from gateway.http import http
+from gateway.pages.accounts import parse_time, redirect
+from gateway.problems import Problem
+from gateway.responses import csv_download
+from services.identity.roles import Permission
+
+
+class SubmissionPages(SubmissionsApi):
+    """Mixin of the gateway service (see ``gateway/service.py``). It builds on the API's
+    upload helpers, so the API's routes come with it."""
+
+    @http("GET", "/submissions")
+    def submissions_page(self, request: Request) -> Response:
+        principal = self.auth.require(request, self.services, Permission.SUBMISSION_UPLOAD)
+        return self._upload_page(request, principal)
+
+    def _upload_page(self, request: Request, principal, status: int = 200, **context) -> Response:
+        return self.auth.page(
+            request, "submissions.html", principal, status=status,
+            title="Send dispensation data", active="submissions", **context,
+        )  # fmt: skip
+
+    @http("POST", "/submissions")
+    def send_submission(self, request: Request) -> Response:
+        principal = self.auth.require(request, self.services, Permission.SUBMISSION_UPLOAD)
+        request.max_content_length = MAX_WEB_BYTES + 1024 * 1024  # before the form is read
+        try:
+            try:
+                self.auth.check_csrf(request)
+            except RequestEntityTooLarge:
+                raise too_large() from None
+            outcome = self._send_submission(request)
+        except Problem as problem:
+            if problem.status not in {413, 422}:
+                raise
+            errors = problem.extensions.get("errors") or {"file": problem.detail}
+            return self._upload_page(request, principal, problem.status, errors=errors)
+        except RemoteError as exc:
+            if exc.exc_type != "SubmissionRefused":
+                raise
+            return self._upload_page(request, principal, 422, errors={"file": str(exc.value)})
+        duplicate = "?duplicate=1" if outcome["status"] == "duplicate" else ""
+        return redirect(f"/submissions/{outcome['submission_id']}{duplicate}")
+
+    @http("GET", "/submissions/<uuid:submission_id>")
+    def submission_page(self, request: Request, submission_id: uuid.UUID) -> Response:
+        principal = self._require_submission_reader(request)
+        found: dict[str, Any] = self._submissions("submission", submission_id=str(submission_id))
+        found["received_time"] = parse_time(found.get("received_at"))
+        errors = self._submissions("error_report", submission_id=str(submission_id))
+        return self.auth.page(
+            request, "submission.html", principal, title=found.get("filename") or "Submission",
+            active="submissions", submission=found, errors=errors,
+            duplicate=request.args.get("duplicate") == "1",
+        )  # fmt: skip
+
+    @http("GET", "/submissions/<uuid:submission_id>/errors.csv")
+    def submission_errors_csv(self, request: Request, submission_id: uuid.UUID) -> Response:
+        self._require_submission_reader(request)
+        errors = self._submissions("error_report", submission_id=str(submission_id))
+        return csv_download(errors, REPORT_COLUMNS, f"errors-{submission_id}.csv")
