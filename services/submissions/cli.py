@@ -19,6 +19,9 @@ def add_parser(commands) -> None:
 
 
 def ingest(args) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -71,7 +74,7 @@ def ingest(args) -> int:
             done = outcome.get("counts", {}).get("records", 0)
             progress.update(task, total=max(done, 1), completed=done)
             failed += outcome["status"] == "rejected"
-            console.print(_line(path, outcome))
+            console.print(_line(path, outcome), soft_wrap=True)
     db.dispose()
     return 1 if failed else 0
 

@@ -86,3 +86,25 @@ def test_rebuilding_an_unknown_projection_names_the_ones_there_are(tmp_path):
 def test_the_readme_table_of_variables_is_what_pmp_config_prints():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert pmp("config").stdout.strip() in readme
+
+
+def test_pmp_ingest_loads_files_reports_each_and_fails_on_a_rejected_one(tmp_path):
+    from tests.helpers.asap import build, pha, record
+
+    good = tmp_path / "week1.dat"
+    good.write_bytes(build([(pha(), [s for n in range(1500) for s in record(n)])]))
+    broken = tmp_path / "week2.dat"
+    broken.write_bytes(build([(pha(), record(1))], tt_delta=2))
+    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+
+    loaded = pmp("ingest", str(good), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "1,500 recorded" in loaded.stderr
+
+    again = pmp("ingest", str(good), str(broken), env=env)
+    assert again.returncode == 1  # one file was rejected
+    assert "already received" in again.stderr and "not counted again" in again.stderr
+    assert "REJECTED, nothing recorded" in again.stderr
+
+    missing = pmp("ingest", str(tmp_path / "nope.dat"), env=env)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
