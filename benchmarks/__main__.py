@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import relay, store
+from benchmarks import patients, relay, store
 from benchmarks.common import Result
 from pmp.logs import configure_logging
 
@@ -23,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="CPMRS platform benchmarks")
     parser.add_argument("--seconds", type=float, default=5.0, help="per measured case")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per case")
-    parser.add_argument("--only", default="a,b,c", help="comma-separated: a, b, c")
+    parser.add_argument("--only", default="a,b,c,d", help="comma-separated: a, b, c, d")
     args = parser.parse_args()
     chosen = set(args.only.split(","))
     configure_logging("bench", "WARNING")
@@ -36,6 +36,9 @@ def main() -> None:
     if "c" in chosen:
         with console.status("(c): relay against raw kombu publishing"):
             results += relay.run()
+    if "d" in chosen:
+        with console.status("(d): patient index on a generated identity set"):
+            results += patients.run()
 
     table = Table(title="CPMRS benchmarks (higher is better)")
     for column in ("", "case", "ours", "peer", "ours/peer", "goal", "met"):
@@ -43,14 +46,16 @@ def main() -> None:
             column, justify="right" if column in ("ours", "peer", "ours/peer") else "left"
         )
     for r in results:
+        digits = 2 if r.unit == "%" else 0
+        goal = f">= {r.goal_ratio:g}x" if r.peer else f">= {r.goal:,g} {r.unit}"
         table.add_row(
             r.benchmark,
             r.case,
-            f"{r.ours:,.0f} {r.unit}",
-            f"{r.peer:,.0f} {r.unit}",
-            f"{r.ratio:.2f}x",
-            f">= {r.goal_ratio:g}x" if r.goal_ratio else "-",
-            ("yes" if r.met else "NO") if r.goal_ratio else "-",
+            f"{r.ours:,.{digits}f} {r.unit}",
+            f"{r.peer:,.0f} {r.unit}" if r.peer else "-",
+            f"{r.ratio:.2f}x" if r.peer else "-",
+            goal if r.has_goal else "-",
+            ("yes" if r.met else "NO") if r.has_goal else "-",
         )
     console.print(table)
     for r in results:
@@ -69,9 +74,19 @@ def main() -> None:
         "repeats": args.repeats,
         "results": [r.to_json() for r in results],
     }
-    for name in (f"{stamp}.json", "latest.json"):
-        (RESULTS / name).write_text(json.dumps(document, indent=2) + "\n")
+    (RESULTS / f"{stamp}.json").write_text(json.dumps(document, indent=2) + "\n")
+    (RESULTS / "latest.json").write_text(json.dumps(_merged(document), indent=2) + "\n")
     console.print(f"written to {RESULTS / (stamp + '.json')}")
+
+
+def _merged(document: dict) -> dict:
+    """``latest.json``: the newest result of every case, so a run of some cases (``--only``)
+    does not drop the others'."""
+    latest = RESULTS / "latest.json"
+    earlier = json.loads(latest.read_text())["results"] if latest.exists() else []
+    fresh = {(r["benchmark"], r["case"]) for r in document["results"]}
+    kept = [r for r in earlier if (r["benchmark"], r["case"]) not in fresh]
+    return {**document, "results": kept + document["results"]}
 
 
 if __name__ == "__main__":

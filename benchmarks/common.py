@@ -22,14 +22,15 @@ AMQP_URI = os.environ.get("PMP_BENCH_AMQP_URI", "amqp://guest:guest@127.0.0.1:56
 
 @dataclass
 class Result:
-    benchmark: str  # "a", "b", "c"
+    benchmark: str  # "a", "b", ...
     case: str
     unit: str
     ours: float
-    peer: float
+    peer: float  # 0 when the case has no peer, only an absolute goal
     peer_name: str
-    goal_ratio: float  # ours / peer must reach this
+    goal_ratio: float  # ours / peer must reach this (0: no ratio goal)
     note: str = ""
+    goal: float = 0.0  # without a peer: ours must reach this (0: no goal)
 
     @property
     def ratio(self) -> float:
@@ -37,7 +38,13 @@ class Result:
 
     @property
     def met(self) -> bool:
+        if not self.peer:
+            return self.ours >= self.goal
         return self.ratio >= self.goal_ratio
+
+    @property
+    def has_goal(self) -> bool:
+        return bool(self.goal_ratio if self.peer else self.goal)
 
     def to_json(self) -> dict:
         return {**asdict(self), "ratio": round(self.ratio, 3), "met": self.met}
