@@ -27,9 +27,11 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.identity.cli import add_parser as add_accounts_parser
     from services.submissions.cli import add_parser as add_ingest_parser
+    from services.submissions.demo_cli import add_parser as add_demo_parser
 
     add_accounts_parser(commands)
     add_ingest_parser(commands)
+    add_demo_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "service":
@@ -50,6 +52,10 @@ def main(argv: list[str] | None = None) -> None:
         from services.submissions.cli import ingest
 
         sys.exit(ingest(args))
+    elif args.command == "demo-data":
+        from services.submissions.demo_cli import run as demo_data
+
+        sys.exit(demo_data(args))
     elif args.command == "config":
         from pmp.config import VARIABLES
 

@@ -111,6 +111,8 @@ def repeat_while_leading(
                     work()
                     failures = 0
                 except Exception:
+                    if stop.is_set():
+                        break  # shutting down: a source or client closed under the work
                     failures += 1
                     log.exception("work failed; retrying", worker=name, failures=failures)
             wake.wait(min(60.0, poll_interval * 2 ** min(failures, 6)))

@@ -173,6 +173,10 @@ def test_a_prescriber_applies_is_approved_and_reaches_the_search_page(
     admin.get_by_role("navigation", name="Main").get_by_role("link", name="Registrations").click()
     expect(admin.get_by_role("heading", level=1)).to_have_text("Registrations")
     row = admin.get_by_role("row").filter(has_text=email)
+    deadline = time.monotonic() + 20  # the queue is a read model: reload until it shows
+    while not row.is_visible() and time.monotonic() < deadline:
+        admin.wait_for_timeout(500)
+        admin.reload()
     expect(row).to_contain_text("Prescriber")
     shot(admin, screenshots, "10-queue")
     row.get_by_role("link", name=f"Priya {last_name}").click()

@@ -42,6 +42,27 @@ def admin(stack, tmp_path_factory) -> User:
     return ready(stack, create_first_administrator(stack, tmp_path_factory.mktemp("letters")))
 
 
+def queued(stack, admin: User, account_id: str) -> list[dict]:
+    """The review queue once it shows ``account_id``."""
+    return until(
+        lambda: queue(stack, admin),
+        lambda items: account_id in [item["account_id"] for item in items],
+    )
+
+
+def until(read, ok, timeout: float = 30):
+    """``read()`` once ``ok`` accepts it: lists are read models, a moment behind events."""
+    deadline = time.monotonic() + timeout
+    while not ok(found := read()):
+        assert time.monotonic() < deadline, f"still {found!r}"
+        time.sleep(0.2)
+    return found
+
+
+def not_(items) -> bool:
+    return not items
+
+
 def queue(stack, admin: User, status: str = "submitted") -> list[dict]:
     """Every item of the review queue with ``status``, page after page."""
     items, page = [], 1
@@ -101,8 +122,7 @@ def test_a_prescriber_applies_through_the_api_and_is_approved(stack, admin):
     assert submitted["status"] == "submitted" and not submitted["editable"]
 
     # the administrators' queue, oldest first
-    items = queue(stack, admin)
-    assert user.account_id in [item["account_id"] for item in items]
+    items = queued(stack, admin, user.account_id)
     times = [item["submitted_at"] for item in items]
     assert times == sorted(times)
     details = expect(api(stack, "GET", f"/api/registrations/{user.account_id}", admin), 200)
@@ -172,7 +192,7 @@ def test_more_information_is_requested_and_the_application_is_sent_again(stack, 
     changed = valid_form("pharmacist", user.email, job="Staff pharmacist")
     assert expect(save_form(stack, user, changed), 200)["form"]["job"] == "Staff pharmacist"
     assert expect(submit(stack, user), 200)["status"] == "submitted"
-    assert user.account_id in [item["account_id"] for item in queue(stack, admin)]
+    queued(stack, admin, user.account_id)
 
 
 @SQLITE
@@ -210,8 +230,11 @@ def test_a_delegate_is_approved_by_their_supervisor_then_by_an_administrator(sta
     wait_for_mail(stack, supervisor.email, "A delegate asks you")
     assert delegate.account_id not in [item["account_id"] for item in queue(stack, admin)]
 
-    requests_ = expect(api(stack, "GET", "/api/delegates", supervisor), 200)["items"]
-    assert [item["account_id"] for item in requests_] == [delegate.account_id]
+    waiting_for_me = until(
+        lambda: expect(api(stack, "GET", "/api/delegates", supervisor), 200)["items"],
+        lambda items: [item["account_id"] for item in items] == [delegate.account_id],
+    )
+    assert waiting_for_me[0]["name"]
     assert api(stack, "GET", "/api/delegates", delegate).status_code == 403
     decline = f"/api/delegates/{delegate.account_id}/decline"
     assert api(stack, "POST", decline, supervisor, json={}).status_code == 422
@@ -219,9 +242,9 @@ def test_a_delegate_is_approved_by_their_supervisor_then_by_an_administrator(sta
     decided = expect(api(stack, "POST", path, supervisor), 200)
     assert decided["status"] == "submitted"
     assert decided["supervisor"]["decision"] == "approved"
-    assert expect(api(stack, "GET", "/api/delegates", supervisor), 200)["items"] == []
+    until(lambda: expect(api(stack, "GET", "/api/delegates", supervisor), 200)["items"], not_)
 
-    assert delegate.account_id in [item["account_id"] for item in queue(stack, admin)]
+    queued(stack, admin, delegate.account_id)
     approve(stack, admin, delegate)
     principal = wait_for_principal(stack, delegate, lambda p: p["role"] == Role.DELEGATE)
     assert Permission.PATIENT_SEARCH in principal["permissions"]
@@ -326,7 +349,7 @@ def test_a_renewal_confirms_the_details_and_the_agreement_and_is_approved(stack,
     expect(save_form(stack, user, {**form, "job": "Attending physician"}), 200)
     accept_agreement(stack, user)
     assert expect(submit(stack, user), 200)["status"] == "submitted"
-    assert user.account_id in [a["account_id"] for a in queue(stack, admin)]
+    queued(stack, admin, user.account_id)
 
     approved = approve(stack, admin, user)
     assert (approved["kind"], approved["form"]["job"]) == ("renewal", "Attending physician")

@@ -1,0 +1,49 @@
+"""``pmp demo-data --out DIR``: writes the synthetic demo ASAP files (see ``demo.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_parser(commands) -> None:
+    demo = commands.add_parser(
+        "demo-data", help="write synthetic ASAP files (with risky patients) for a demo"
+    )
+    demo.add_argument("--out", type=Path, required=True, help="folder to write into")
+    demo.add_argument("--seed", type=int, default=0, help="same seed, same files (default 0)")
+    demo.add_argument("--patients", type=int, default=400, help="persons (default 400)")
+    demo.add_argument("--months", type=int, default=6, help="months, at least 4 (default 6)")
+
+
+def run(args) -> int:
+    import sys
+    import time
+
+    from services.submissions.demo import MANIFEST, RISK_KINDS, load_manifest, write_demo_files
+
+    started = time.perf_counter()
+    try:
+        paths = write_demo_files(args.out, args.seed, patients=args.patients, months=args.months)
+    except ValueError as exc:
+        print(f"pmp demo-data: {exc}", file=sys.stderr)
+        return 2
+    manifest = load_manifest(args.out)
+    files = manifest["files"]
+    size = sum(f["bytes"] for f in files)
+    zero = sum(f["zero_report"] for f in files)
+    print(
+        f"{len(paths)} ASAP 4.2 files in {args.out} ({size:,} bytes; {zero} zero reports), "
+        f"{manifest['records']:,} dispensations of {manifest['patients']:,} patients, "
+        f"{manifest['start']} to {manifest['end']}, "
+        f"{len(manifest['pharmacies'])} pharmacies, {len(manifest['prescribers'])} prescribers "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    names = {p["id"]: p["name"] for p in manifest["persons"]}
+    print("risky patients:")
+    for kind in RISK_KINDS:
+        ids = manifest["risky"][kind]
+        listed = ", ".join(f"{i} {names[i]}" for i in ids[:5])
+        more = f", and {len(ids) - 5} more" if len(ids) > 5 else ""
+        print(f"  {kind}: {len(ids)}: {listed}{more}")
+    print(f"who is who: {Path(args.out) / MANIFEST}; load with: pmp ingest {args.out}/*.dat")
+    return 0
