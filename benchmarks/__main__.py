@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import patients, relay, store
+from benchmarks import ingest, patients, relay, store
 from benchmarks.common import Result
 from pmp.logs import configure_logging
 
@@ -23,7 +23,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="CPMRS platform benchmarks")
     parser.add_argument("--seconds", type=float, default=5.0, help="per measured case")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per case")
-    parser.add_argument("--only", default="a,b,c,d", help="comma-separated: a, b, c, d")
+    parser.add_argument("--only", default="a,b,c,d,e", help="comma-separated: a, b, c, d, e")
+    parser.add_argument(
+        "--ingest-records", type=int, default=ingest.RECORDS, help="records in (e)'s file"
+    )
     args = parser.parse_args()
     chosen = set(args.only.split(","))
     configure_logging("bench", "WARNING")
@@ -39,6 +42,9 @@ def main() -> None:
     if "d" in chosen:
         with console.status("(d): patient index on a generated identity set"):
             results += patients.run()
+    if "e" in chosen:
+        with console.status(f"(e): pmp ingest of {args.ingest_records:,} records"):
+            results += ingest.run(args.ingest_records)
 
     table = Table(title="CPMRS benchmarks (higher is better)")
     for column in ("", "case", "ours", "peer", "ours/peer", "goal", "met"):
