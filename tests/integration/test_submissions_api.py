@@ -62,7 +62,6 @@ class Listener:
         self.connection.release()
 
 
-@SQLITE
 def test_a_pharmacy_sends_a_file_reads_its_report_and_the_records_reach_consumers(stack, people):
     listener = Listener(stack.env["PMP_AMQP_URI"])
     try:
