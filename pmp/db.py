@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
@@ -136,7 +137,11 @@ def open_database(settings: Settings, service: str, *, pool_size: int = 5) -> Da
 def open_sqlite(path: Path) -> Database:
     path = Path(path).resolve()
     engine = sa.create_engine(
-        f"sqlite:///{path}", connect_args={"timeout": 30, "check_same_thread": False}
+        f"sqlite:///{path}",
+        connect_args={"timeout": 30, "check_same_thread": False},
+        # orjson: a 1,000-record batch of dispensations encodes several times faster
+        json_serializer=lambda value: orjson.dumps(value).decode(),
+        json_deserializer=orjson.loads,
     )
 
     @sa.event.listens_for(engine, "connect")

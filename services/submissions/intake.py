@@ -284,16 +284,14 @@ def _patient(p: dict[str, Any]) -> Patient:
 
 def _plain(values: dict[str, Any]) -> dict[str, Any]:
     """JSON-ready: dates as ISO text, quantities as decimal text, empty fields left out."""
-    plain = {}
-    for name, value in values.items():
-        if value is None or value == "":
-            continue
-        if isinstance(value, date):
-            value = value.isoformat()
-        elif isinstance(value, Decimal):
-            value = str(value)
-        plain[name] = value
-    return plain
+    return {
+        name: _PLAIN[type(value)](value) if type(value) in _PLAIN else value
+        for name, value in values.items()
+        if value is not None and value != ""
+    }
+
+
+_PLAIN: dict[type, Callable[[Any], str]] = {date: date.isoformat, Decimal: str}
 
 
 def _drug(drug: Drug | None) -> dict[str, Any] | None:
