@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint format clean
+.PHONY: run test bench demo lint format clean
 
 $(VENV)/.run-installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else "CPMRS needs Python 3.11: make PYTHON=python3.11 ...")'
@@ -21,6 +21,12 @@ run: $(VENV)/.run-installed
 test: $(VENV)/.dev-installed
 	scripts/ensure-test-tools
 	$(BIN)/pytest
+
+# Realistic ASAP files of a synthetic population, loaded into the embedded stores: run it,
+# then `make run` (or while it runs) to see recorded dispensations at once.
+demo: $(VENV)/.run-installed
+	$(BIN)/pmp demo-data --out var/demo
+	$(BIN)/pmp ingest var/demo/*.dat
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks
