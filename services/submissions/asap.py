@@ -587,6 +587,11 @@ class _Parser:
     def _run(self):
         r = self.report
         fatal = self._fatal
+
+        def refuse(message: str) -> None:
+            """A structural error at the current segment, about no one field."""
+            fatal(line, segno, seg, None, "", message)
+
         build = self.build
         state = "TH"
         total = 0
@@ -645,73 +650,33 @@ class _Parser:
                     yield item
             if seg == "DSP":
                 if state not in ("PAT", "DSP"):
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
-                        "DSP must follow a PAT (Patient) segment or another DSP",
-                    )
+                    refuse("DSP must follow a PAT (Patient) segment or another DSP")
                 grp = [line, segno, f, None, [], None, [], 0]
                 state = "DSP"
             elif seg == "PRE" or seg == "CDI" or seg == "AIR":
                 if state != "DSP":
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
-                        f"{seg} must follow the DSP (Dispensing Record) it belongs to",
-                    )
+                    refuse(f"{seg} must follow the DSP (Dispensing Record) it belongs to")
                 if build:
                     self._sub(grp, seg, f, line, segno)
             elif seg == "PAT":
                 if state == "PAT":
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
-                        "The previous PAT segment has no DSP (Dispensing Record)",
-                    )
+                    refuse("The previous PAT segment has no DSP (Dispensing Record)")
                 if state not in ("PHA", "DSP"):
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
-                        "PAT must be inside a pharmacy block (after PHA, before TP)",
-                    )
+                    refuse("PAT must be inside a pharmacy block (after PHA, before TP)")
                 pat_fields, pat_line, pat_segno = f, line, segno
                 pat_zero = _zero_marker(f)
                 pat_cache = None
                 state = "PAT"
             elif seg == "PHA":
                 if state == "IS_EXPECTED":
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
-                        "IS (Information Source) is missing: it must come right after TH",
-                    )
+                    refuse("IS (Information Source) is missing: it must come right after TH")
                 if state not in ("IS", "TP"):
                     if state in ("PHA", "PAT", "DSP"):
-                        fatal(
-                            line,
-                            segno,
-                            seg,
-                            None,
-                            "",
+                        refuse(
                             "A new PHA starts before a TP (Pharmacy Trailer) closed the "
-                            "previous pharmacy",
+                            "previous pharmacy"
                         )
-                    fatal(line, segno, seg, None, "", "PHA must follow IS or a TP segment")
+                    refuse("PHA must follow IS or a TP segment")
                 pharmacy = self._pharmacy(f, line, segno)
                 ph_summary = {
                     "line": line,
@@ -727,26 +692,14 @@ class _Parser:
                 state = "PHA"
             elif seg == "TP":
                 if state == "PHA":
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
+                    refuse(
                         "The pharmacy block has no PAT/DSP segments; send a zero report "
-                        "when nothing was dispensed",
+                        "when nothing was dispensed"
                     )
                 if state == "PAT":
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
-                        "The previous PAT segment has no DSP (Dispensing Record)",
-                    )
+                    refuse("The previous PAT segment has no DSP (Dispensing Record)")
                 if state != "DSP":
-                    fatal(line, segno, seg, None, "", "TP must close a pharmacy block")
+                    refuse("TP must close a pharmacy block")
                 self._count(
                     f,
                     line,
@@ -761,14 +714,7 @@ class _Parser:
             elif seg == "TT":
                 if state != "TP":
                     if state in ("PHA", "PAT", "DSP"):
-                        fatal(
-                            line,
-                            segno,
-                            seg,
-                            None,
-                            "",
-                            "TT found before a TP (Pharmacy Trailer) closed the pharmacy",
-                        )
+                        refuse("TT found before a TP (Pharmacy Trailer) closed the pharmacy")
                     fatal(
                         line, segno, seg, None, "", "TT must follow a pharmacy block (PHA ... TP)"
                     )
@@ -796,14 +742,7 @@ class _Parser:
                 r.segment_count = total
             elif seg == "IS":
                 if state != "IS_EXPECTED":
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
-                        "IS (Information Source) must come right after TH, once",
-                    )
+                    refuse("IS (Information Source) must come right after TH, once")
                 errs: list = []
                 d = _convert(self.specs["IS"], f, line, segno, "IS", errs)
                 for e in errs:
@@ -812,14 +751,9 @@ class _Parser:
                 state = "IS"
             elif seg == "TH":
                 if state != "TH":
-                    fatal(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
+                    refuse(
                         "TH must appear only once, at the start of the file; send "
-                        "concatenated files separately",
+                        "concatenated files separately"
                     )
                 self._header(f, line, segno)
                 state = "IS_EXPECTED"
