@@ -135,3 +135,13 @@ def permissions_of(role: str | None) -> frozenset[Permission]:
 
 def allows(role: str | None, permission: Permission) -> bool:
     return permission in permissions_of(role)
+
+
+class NotAuthorized(PermissionError):
+    """The caller's role does not grant what this needs (services raise it by this name)."""
+
+
+def require(role: str | None, permission: Permission) -> None:
+    """Refuse, in every service alike, a caller whose ``role`` lacks ``permission``."""
+    if not allows(role, permission):
+        raise NotAuthorized(f"Your role may not do this ({permission}).")

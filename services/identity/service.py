@@ -40,17 +40,13 @@ from services.identity.letter import CredentialLetter, render_credential_letter
 from services.identity.passwords import temporary_password
 from services.identity.projections import PROJECTIONS
 from services.identity.repository import Accounts, account_stream
-from services.identity.roles import Permission, Role, allows
+from services.identity.roles import NotAuthorized, Permission, Role, require
 from services.identity.schemas import identity_events
 from services.identity.sessions import ClientThrottle, SessionIndex
 from services.identity.sessions import metadata as session_tables
 from services.identity.tools import IdentityTools, Tools
 
 log = get_logger(__name__)
-
-
-class NotAuthorized(PermissionError):
-    """The caller's role does not grant what this needs."""
 
 
 class SessionInvalid(PermissionError):
@@ -76,8 +72,7 @@ class IdentityService(EventSourcedService):
         return self.kernel.clock()
 
     def _require(self, permission: Permission) -> None:
-        if not allows(self.kernel.actor_role, permission):
-            raise NotAuthorized(f"Your role may not do this ({permission}).")
+        require(self.kernel.actor_role, permission)
 
     def _session(self, token: str) -> tuple[Account, str]:
         """The account and session id behind ``token``; ends the session if it lapsed."""

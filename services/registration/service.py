@@ -21,7 +21,7 @@ from nameko.timer import timer
 from pmp.config import load_settings
 from pmp.logs import get_logger
 from pmp.service import EventSourcedService, ServiceKernel
-from services.identity.roles import Permission, allows
+from services.identity.roles import NotAuthorized, Permission, allows, require
 from services.registration import documents, forms
 from services.registration.access import AccessToIdentity
 from services.registration.agreement import AGREEMENT_VERSION, agreement
@@ -39,10 +39,6 @@ from services.registration.views import application_view, history_view
 log = get_logger(__name__)
 
 SWEEP_SECONDS = load_settings().registration_sweep_seconds
-
-
-class NotAuthorized(PermissionError):
-    """The caller's role does not grant what this needs."""
 
 
 class RegistrationService(EventSourcedService):
@@ -70,8 +66,7 @@ class RegistrationService(EventSourcedService):
         return self.kernel.clock()
 
     def _require(self, permission: Permission) -> None:
-        if not allows(self.kernel.actor_role, permission):
-            raise NotAuthorized(f"Your role may not do this ({permission}).")
+        require(self.kernel.actor_role, permission)
 
     def _me(self) -> str:
         """The applicant's own account id; every own-registration RPC acts on it alone."""

@@ -18,7 +18,7 @@ from nameko.rpc import rpc
 
 from pmp.logs import get_logger
 from pmp.service import EventSourcedService, Kernel, ServiceKernel
-from services.identity.roles import Permission, allows
+from services.identity.roles import Permission, allows, require
 from services.submissions import memory
 from services.submissions.desk import Desk, discard, spooled
 from services.submissions.intake import submission_stream
@@ -27,10 +27,6 @@ from services.submissions.schemas import submissions_events
 log = get_logger(__name__)
 
 MAX_WEB_BYTES = 20 * 1024 * 1024  # larger files go through `pmp ingest`
-
-
-class NotAuthorized(PermissionError):
-    """The caller's role does not grant what this needs."""
 
 
 class NotFound(LookupError):
@@ -62,8 +58,7 @@ class SubmissionsService(EventSourcedService):
     desks = DeskProvider()
 
     def _require(self, permission: Permission) -> None:
-        if not allows(self.kernel.actor_role, permission):
-            raise NotAuthorized(f"Your role may not do this ({permission}).")
+        require(self.kernel.actor_role, permission)
 
     @rpc
     def submit_file(self, filename: str, content: str) -> dict[str, Any]:
