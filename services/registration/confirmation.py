@@ -180,7 +180,10 @@ def _acceptance(pdf: FPDF, data: ConfirmationData) -> None:
 
 
 def _agreement_text(pdf: FPDF, text: Mapping) -> None:
-    """Title, then each section's heading and its numbered items, numbered through."""
+    """Title, then each section's heading and its numbered items, numbered through. A
+    heading never stands alone at the foot of a page."""
+    if pdf.get_y() + 1.1 > FOOTER_TOP - 0.15:
+        pdf.add_page()
     pdf.ln(0.15)
     pdf.set_text_color(*NAVY)
     pdf.set_font("Helvetica", "B", 12)
