@@ -74,6 +74,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "ApplicationStateConflict": (409, "The application's state does not allow this"),
     "RegistrationError": (422, "The request was refused"),
     "SubmissionRefused": (422, "The file was refused"),
+    "DecisionRefused": (422, "The decision was refused"),
 }
 
 

@@ -617,7 +617,105 @@ class SubmissionErrorsSchema(Schema):
     errors = fields.List(fields.Nested(SubmissionErrorSchema), required=True)
 
 
+class CandidateScoreSchema(Schema):
+    person_id = fields.UUID(required=True)
+    score = fields.Float(required=True)
+
+
+class PatientRecordSchema(Schema):
+    """A patient as one pharmacy reported them (the index keeps each distinct version)."""
+
+    patient_record = fields.Integer(required=True)
+    person_id = fields.UUID(required=True)
+    first_name = fields.String()
+    middle_name = fields.String()
+    last_name = fields.String()
+    dob = fields.String(allow_none=True, metadata={"format": "date"})
+    gender = fields.String()
+    address = fields.String()
+    city = fields.String()
+    state = fields.String()
+    zip = fields.String()
+
+
+class PatientMatchSchema(Schema):
+    patient_record = fields.Integer(
+        required=True, metadata={"description": "The record the link was made for."}
+    )
+    person_id = fields.UUID(
+        required=True, metadata={"description": "The person the record was linked to."}
+    )
+    kind = fields.String(
+        required=True,
+        metadata={
+            "description": "probabilistic: linked by similarity; new: made a new person "
+            "although the possible matches scored close."
+        },
+    )
+    score = fields.Float(required=True)
+    possible = fields.List(fields.Nested(CandidateScoreSchema), required=True)
+    reasons = fields.List(
+        fields.String(), required=True, metadata={"description": "e.g. first: nickname +4"}
+    )
+    submission_id = fields.UUID(required=True)
+    linked_at = fields.String(required=True, metadata={"format": "date-time"})
+    decision = fields.String(allow_none=True, metadata={"description": "None: waiting."})
+    decision_title = fields.String(required=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    note = fields.String()
+
+
+class PatientMatchCandidateSchema(Schema):
+    person_id = fields.UUID(required=True)
+    score = fields.Float(required=True)
+    records = fields.List(fields.Nested(PatientRecordSchema), required=True)
+
+
+class PatientMatchDetailSchema(PatientMatchSchema):
+    record = fields.Nested(PatientRecordSchema, required=True)
+    candidates = fields.List(fields.Nested(PatientMatchCandidateSchema), required=True)
+
+
+class PatientMatchPageSchema(Schema):
+    total = fields.Integer(required=True)
+    page = fields.Integer(required=True)
+    page_size = fields.Integer(required=True)
+    items = fields.List(fields.Nested(PatientMatchSchema), required=True)
+
+
+class PatientMatchDecisionSchema(Schema):
+    same = fields.Boolean(
+        required=True,
+        metadata={"description": "true: the record is the candidate; false: another person."},
+    )
+    person_id = fields.UUID(
+        metadata={"description": "Which possible match a merge joins (default: the best)."}
+    )
+    note = fields.String(validate=validate.Length(max=500))
+
+
+class PatientMatchDecidedSchema(Schema):
+    patient_record = fields.Integer(required=True)
+    decision = fields.String(
+        required=True,
+        metadata={
+            "description": "PatientLinkConfirmed, PatientSplit, PatientsMerged or "
+            "PatientsKeptApart."
+        },
+    )
+    person_id = fields.UUID(required=True)
+    merged_person_id = fields.UUID()
+    new_person_id = fields.UUID()
+    note = fields.String()
+
+
 DOCUMENTED = (
+    "PatientMatch",
+    "PatientMatchDetail",
+    "PatientMatchPage",
+    "PatientMatchDecision",
+    "PatientMatchDecided",
     "Problem",
     "ValidationProblem",
     "Health",

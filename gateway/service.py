@@ -28,6 +28,7 @@ from gateway.http import http
 from gateway.openapi import build_spec
 from gateway.pages.accounts import AccountPages
 from gateway.pages.admin import AdminPages
+from gateway.pages.patient_matches import PatientMatchPages
 from gateway.pages.registration import RegistrationPages
 from gateway.pages.review import ReviewPages
 from gateway.pages.submissions import SubmissionPages
@@ -60,6 +61,7 @@ class GatewayService(
     RegistrationPages,
     ReviewPages,
     SubmissionPages,
+    PatientMatchPages,
     AccountApi,
     AdminApi,
     RegistrationApi,

@@ -37,6 +37,7 @@ FORM_ERRORS = {
     "AgreementOutdated": 409,
     "ApplicationStateConflict": 409,
     "RegistrationError": 422,
+    "DecisionRefused": 422,
 }
 
 # Notices a page shows after a redirect, chosen by key so no text comes from the address.

@@ -66,6 +66,7 @@ class Permission(StrEnum):
     REGISTRATION_APPLY = "registration.apply"  # apply, renew, request profile changes
     DELEGATE_SUPERVISE = "delegate.supervise"  # approve the delegates who act for you
     SUBMISSION_UPLOAD = "submission.upload"  # send dispensation files, read their reports
+    PATIENT_INDEX_REVIEW = "patient_index.review"  # confirm, merge or split uncertain links
 
 
 _CLINICAL = {
@@ -108,6 +109,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.STATISTICS_VIEW,
             Permission.TICKET_MANAGE,
             Permission.AUDIT_READ,
+            Permission.PATIENT_INDEX_REVIEW,
         }
     ),
     Role.HELPDESK: frozenset(

@@ -3,7 +3,8 @@
 The patient index lives in memory, so two intakes running at once (two replicas, or the
 service and ``pmp ingest``) could each make a new person for the same patient. The desk
 takes a lock shared by every process on the service's database before each file, and first
-brings its index up to date with the patients other processes have learnt since.
+brings its index up to date with the patients other processes have learnt since and the
+administrators' merges and splits.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Desk:
         self.tables = IntakeTables(db)
         self.reference = reference or load_reference()
         self.index = PatientIndex()
-        self.learnt = 0  # the last patient row already in the index
+        self.changes = 0  # the last change to the index (merge, split) applied
         self._local = threading.Lock()
 
     def ingest(
@@ -51,7 +52,8 @@ class Desk:
             earlier = self.tables.received(digest)
             if earlier:
                 return {"submission_id": earlier, "status": "duplicate", "duplicate_of": earlier}
-            self.learnt = self.tables.load_index(self.index, self.learnt)
+            self.tables.load_index(self.index)
+            self.changes = self.tables.apply_changes(self.index, self.changes)
             submission_id = str(uuid.uuid4())
             received = {
                 "submission_id": submission_id,
@@ -65,7 +67,6 @@ class Desk:
             self.tables.save_errors(submission_id, outcome.errors)
             if outcome.status == "accepted":
                 self.tables.claim(digest, submission_id)
-            self.learnt = self.tables.last_patient_row()  # ours: already in the index
         return {
             "submission_id": submission_id,
             "status": outcome.status,

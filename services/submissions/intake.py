@@ -26,7 +26,7 @@ from services.submissions.asap import (
     read_records,
 )
 from services.submissions.drugs import Drug, DrugReference
-from services.submissions.patients import Patient, PatientIndex
+from services.submissions.patients import Link, Patient, PatientIndex
 from services.submissions.schemas import MAX_BATCH
 
 Change = tuple[str, dict[str, Any]]
@@ -46,7 +46,7 @@ class IntakeMemory(Protocol):
     def find_many(self, keys: Sequence[str]) -> dict[str, str]: ...
 
     def remember(
-        self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[Patient, uuid.UUID]]
+        self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[int, Patient, uuid.UUID]]
     ) -> None: ...
 
 
@@ -118,7 +118,8 @@ class _Run:
         self.intake, self.submission_id, self.stream = intake, submission_id, stream
         self.version = version
         self.pending: list[tuple[str, Record, str]] = []  # key, record, dispensation id
-        self.new_patients: list[tuple[Patient, uuid.UUID]] = []
+        self.new_patients: list[tuple[int, Patient, uuid.UUID]] = []  # record number first
+        self.links: list[Change] = []  # PatientLinked events to append with the next change
         self.seen: dict[str, str] = {}  # keys recorded by this file, not yet remembered
         self.errors: list[dict[str, Any]] = []
         self.counts = dict.fromkeys(
@@ -182,10 +183,14 @@ class _Run:
     def _entry(self, record: Record, dispensation_id: str) -> dict[str, Any]:
         patient = record.patient
         person = _patient(patient)
-        link = self.intake.index.link(person)
-        if link.kind != "deterministic":  # an exact twin adds nothing to the index
-            self.intake.index.add(person, link.person_id)
-            self.new_patients.append((person, link.person_id))
+        index = self.intake.index
+        link = index.link(person)
+        number = link.record
+        if number is None:  # an exact twin adds nothing to the index
+            number = index.add(person, link.person_id)
+            self.new_patients.append((number, person, link.person_id))
+            if link.uncertain:
+                self.links.append(("PatientLinked", _linked(link, number, self.submission_id)))
         drug = self.intake.reference.get(record.dispensation.get("ndc") or "")
         if drug is None:
             self.counts["unknown_ndc"] += 1
@@ -193,6 +198,7 @@ class _Run:
             "dispensation_id": dispensation_id,
             "person_id": str(link.person_id),
             "link": link.kind,
+            "patient_record": number,
             "line": record.line,
             "pharmacy": _plain(record.pharmacy),
             "patient": _plain(patient),
@@ -226,7 +232,9 @@ class _Run:
         self.new_patients = []
 
     def _append(self, changes: list[Change]) -> None:
-        self.version = self.intake.sink.append(self.stream, self.version, changes)
+        """Append ``changes`` with the uncertain links their records made, in one go."""
+        self.version = self.intake.sink.append(self.stream, self.version, changes + self.links)
+        self.links = []
 
     def finish(self, asap_version: str) -> None:
         self._flush()
@@ -265,6 +273,19 @@ def _problem(error: AsapError) -> dict[str, Any]:
         "field": error.field or "",
         "value": error.value or "",
         "message": error.message,
+    }
+
+
+def _linked(link: Link, record: int, submission_id: str) -> dict[str, Any]:
+    """``PatientLinked``: a link for the administrators' review queue (no patient data)."""
+    return {
+        "person_id": str(link.person_id),
+        "patient_record": record,
+        "kind": link.kind,
+        "score": link.score,
+        "possible": [{"person_id": str(p), "score": s} for p, s in link.possible],
+        "reasons": list(link.reasons),
+        "submission_id": submission_id,
     }
 
 

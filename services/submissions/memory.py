@@ -1,6 +1,7 @@
 """What the submissions service keeps beside its events: files already received (so the same
 file is not counted twice), the dispensation each key names, the patients the index has
-learnt (to rebuild it at start), and each submission's error report.
+learnt (to rebuild it at start), the administrators' changes to the index (merges and
+splits, written by the ``patient_matches`` projection), and each submission's error report.
 
 These are operational tables of the service's own database, written as the intake goes.
 The events stay the record of what was received and recorded.
@@ -37,8 +38,8 @@ dispensation_keys = sa.Table(
 patient_records = sa.Table(
     "patient_records",
     metadata,
-    sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("person_id", sa.Uuid, nullable=False),
+    sa.Column("n", sa.Integer, primary_key=True, autoincrement=False),  # index's number
+    sa.Column("person_id", sa.Uuid, nullable=False, index=True),
     sa.Column("first_name", sa.String(100), nullable=False),
     sa.Column("last_name", sa.String(100), nullable=False),
     sa.Column("middle_name", sa.String(100), nullable=False),
@@ -48,6 +49,16 @@ patient_records = sa.Table(
     sa.Column("city", sa.String(100), nullable=False),
     sa.Column("state", sa.String(2), nullable=False),
     sa.Column("zip", sa.String(10), nullable=False),
+)
+
+index_changes = sa.Table(
+    "patient_index_changes",
+    metadata,
+    sa.Column("n", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # "merge" or "move"
+    sa.Column("person_id", sa.Uuid, nullable=False),  # merge: kept; move: the new person
+    sa.Column("merged_person_id", sa.Uuid),  # merge only
+    sa.Column("record", sa.Integer),  # move only
 )
 
 error_reports = sa.Table(
@@ -87,10 +98,10 @@ class IntakeTables:
         return {row.key: str(row.dispensation_id) for row in rows}
 
     def remember(
-        self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[Patient, uuid.UUID]]
+        self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[int, Patient, uuid.UUID]]
     ) -> None:
         key_rows = [{"key": k, "dispensation_id": uuid.UUID(d)} for k, d in keys]
-        patient_rows = [_patient_row(p, person) for p, person in patients]
+        patient_rows = [_patient_row(n, p, person) for n, p, person in patients]
         with self.db.write() as conn:
             if key_rows:
                 conn.execute(dispensation_keys.insert(), key_rows)
@@ -146,28 +157,41 @@ class IntakeTables:
         keys = ("line", "segment", "field", "value", "message")
         return [{k: getattr(row, k) for k in keys} for row in rows]
 
-    def last_patient_row(self) -> int:
-        with self.db.read() as conn:
-            return conn.scalar(sa.select(sa.func.max(patient_records.c.n))) or 0
-
-    def load_index(self, index: PatientIndex, after: int = 0) -> int:
-        """Add to ``index`` the patients learnt after row ``after`` (by this process or
-        another), in the order they were learnt; return the last row added."""
-        last = after
+    def load_index(self, index: PatientIndex) -> None:
+        """Add to ``index`` the patients learnt since it was loaded (by this process or
+        another), in the order they were learnt."""
         with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(patient_records)
-                .where(patient_records.c.n > after)
+                .where(patient_records.c.n >= len(index))
                 .order_by(patient_records.c.n)
             )
             for row in rows:
+                if row.n != len(index):
+                    raise RuntimeError(f"patient record {len(index)} is missing")
                 index.add(_patient(row), row.person_id)
-                last = row.n
-        return last
+
+    def apply_changes(self, index: PatientIndex, after: int = 0) -> int:
+        """Apply to ``index`` the administrators' merges and splits made after change
+        ``after``; return the last change applied (each applies twice harmlessly)."""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(index_changes)
+                .where(index_changes.c.n > after)
+                .order_by(index_changes.c.n)
+            ).all()
+        for row in rows:
+            if row.kind == "merge":
+                index.merge(row.person_id, row.merged_person_id)
+            elif row.record < len(index):
+                index.move(row.record, row.person_id)
+            after = row.n
+        return after
 
 
-def _patient_row(p: Patient, person_id: uuid.UUID) -> dict[str, Any]:
+def _patient_row(n: int, p: Patient, person_id: uuid.UUID) -> dict[str, Any]:
     return {
+        "n": n,
         "person_id": person_id,
         "first_name": p.first_name[:100],
         "last_name": p.last_name[:100],

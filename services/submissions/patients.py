@@ -12,6 +12,10 @@ event, and its projection calls ``add``). ``link`` tries, in order:
    administrator to confirm;
 3. otherwise a new person, whose id the injected ``new_id`` makes.
 
+Every record added gets a number, its place in the index (the ``patient_records`` table keeps
+the same number), so a dispensation names the record its person was found through and an
+administrator's decision can move one record (``move``) or join two persons (``merge``).
+
 Blocking keys (a record is stored under each; a lookup also tries its DOB with day and month
 swapped): DOB + first name, DOB + the surname's phonetic code (NYSIIS), and the surname's code
 with two of the three DOB parts (year+month, year+day, month+day) so that a one-digit DOB
@@ -46,6 +50,8 @@ from services.submissions.matching import (
 
 __all__ = ["Link", "Patient", "PatientIndex", "Score", "score"]
 
+EXACT = 100.0  #: the score a deterministic link reports: beyond any weighed total
+
 
 @dataclass(frozen=True, slots=True)
 class Patient:
@@ -69,6 +75,12 @@ class Link:
     score: float  #: the best candidate's score (0 when there was none)
     possible: list[tuple[uuid.UUID, float]] = field(default_factory=list)
     reasons: tuple[str, ...] = ()  #: why the best candidate scored what it did
+    record: int | None = None  #: the record matched exactly (deterministic links only)
+
+    @property
+    def uncertain(self) -> bool:
+        """Worth an administrator's look: linked by similarity, or near someone else."""
+        return self.kind == "probabilistic" or bool(self.possible)
 
 
 class PatientIndex:
@@ -99,10 +111,9 @@ class PatientIndex:
     def link(self, patient: Patient) -> Link:
         record = normalise(patient)
         exact = self._exact.get(_exact_key(record), -1)
-        if exact >= 0:
-            found = explain(record, self._records[exact])
+        if exact >= 0:  # the same key as one person's record: nothing to weigh
             person = self._person_ids[self._record_person[exact]]
-            return Link(person, "deterministic", found.total, [], found.reasons)
+            return Link(person, "deterministic", EXACT, record=exact)
 
         best: dict[int, tuple[float, int]] = {}  # person -> (score, record)
         for number in self._candidates(record):
@@ -124,12 +135,10 @@ class PatientIndex:
             return Link(self._person_ids[person], "probabilistic", total, possible[1:], reasons)
         return Link(self._new_id(), "new", total, possible, reasons)
 
-    def add(self, patient: Patient, person_id: uuid.UUID) -> None:
-        """Records that ``patient`` is the person ``person_id`` (a new one or a known one)."""
-        person = self._person_numbers.get(person_id)
-        if person is None:
-            person = self._person_numbers[person_id] = len(self._person_ids)
-            self._person_ids.append(person_id)
+    def add(self, patient: Patient, person_id: uuid.UUID) -> int:
+        """Records that ``patient`` is the person ``person_id`` (a new one or a known one);
+        returns the record's number."""
+        person = self._person_number(person_id)
         record = normalise(patient)
         number = len(self._records)
         self._records.append(record)
@@ -148,6 +157,28 @@ class PatientIndex:
             self._exact[exact] = number
         elif other >= 0 and self._record_person[other] != person:
             self._exact[exact] = -1  # two persons share the key: never deterministic
+        return number
+
+    def person_of(self, record: int) -> uuid.UUID:
+        return self._person_ids[self._record_person[record]]
+
+    def merge(self, kept: uuid.UUID, merged: uuid.UUID) -> None:
+        """An administrator found ``merged`` to be ``kept``: its records become kept's."""
+        if merged not in self._person_numbers or kept == merged:
+            return
+        old, new = self._person_numbers[merged], self._person_number(kept)
+        self._record_person = [new if p == old else p for p in self._record_person]
+
+    def move(self, record: int, person_id: uuid.UUID) -> None:
+        """An administrator split ``record`` off its person: it is ``person_id`` now."""
+        self._record_person[record] = self._person_number(person_id)
+
+    def _person_number(self, person_id: uuid.UUID) -> int:
+        person = self._person_numbers.get(person_id)
+        if person is None:
+            person = self._person_numbers[person_id] = len(self._person_ids)
+            self._person_ids.append(person_id)
+        return person
 
     def link_and_add(self, patient: Patient) -> Link:
         """``link`` then ``add`` the patient to the person found (or the new one)."""

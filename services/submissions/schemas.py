@@ -69,14 +69,49 @@ class DispensationVoided(Schema):
 
 
 class PatientLinked(Schema):
-    """A person the index made or matched with less than certainty, for review."""
+    """A link made with less than certainty, for the administrators' review queue: by
+    similarity ("probabilistic"), or to a new person with possible matches ("new")."""
 
     person_id = fields.UUID(required=True)
-    kind = fields.String(
-        required=True, validate=validate.OneOf(["new", "deterministic", "probabilistic"])
-    )
+    patient_record = fields.Integer(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["new", "probabilistic"]))
     score = fields.Float(required=True)
-    possible = fields.List(fields.Dict(), required=True)  # [{person_id, score}] to confirm
+    possible = fields.List(fields.Dict(), required=True)  # [{person_id, score}]
+    reasons = fields.List(fields.String(), required=True)  # e.g. "first: nickname +4"
+    submission_id = fields.UUID(required=True)
+
+
+class _Decision(Schema):
+    """An administrator's decision on one reviewed link (stream ``patient-record-<n>``)."""
+
+    patient_record = fields.Integer(required=True)
+    note = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class PatientsMerged(_Decision):
+    """``merged_person_id`` is ``person_id``: every record and dispensation of the merged
+    person is the kept person's from now on."""
+
+    person_id = fields.UUID(required=True)
+    merged_person_id = fields.UUID(required=True)
+
+
+class PatientSplit(_Decision):
+    """The record (and the dispensations found through it) is not ``person_id``: it is the
+    new person ``new_person_id``."""
+
+    person_id = fields.UUID(required=True)
+    new_person_id = fields.UUID(required=True)
+
+
+class PatientLinkConfirmed(_Decision):
+    person_id = fields.UUID(required=True)
+
+
+class PatientsKeptApart(_Decision):
+    """The possible matches are other people; nothing changes."""
+
+    person_id = fields.UUID(required=True)
 
 
 def submissions_events() -> EventRegistry:
@@ -89,6 +124,10 @@ def submissions_events() -> EventRegistry:
         ("DispensationRevised", DispensationRevised),
         ("DispensationVoided", DispensationVoided),
         ("PatientLinked", PatientLinked),
+        ("PatientsMerged", PatientsMerged),
+        ("PatientSplit", PatientSplit),
+        ("PatientLinkConfirmed", PatientLinkConfirmed),
+        ("PatientsKeptApart", PatientsKeptApart),
     ]:
         registry.register(name, schema)
     return registry

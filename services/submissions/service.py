@@ -19,7 +19,7 @@ from nameko.rpc import rpc
 from pmp.logs import get_logger
 from pmp.service import EventSourcedService, Kernel, ServiceKernel
 from services.identity.roles import Permission, allows, require
-from services.submissions import memory
+from services.submissions import matches, memory
 from services.submissions.desk import Desk, discard, spooled
 from services.submissions.intake import submission_stream
 from services.submissions.schemas import submissions_events
@@ -54,7 +54,9 @@ class DeskProvider(DependencyProvider):
 
 class SubmissionsService(EventSourcedService):
     name = "submissions"
-    kernel = ServiceKernel(submissions_events(), tables=(memory.metadata,))
+    kernel = ServiceKernel(
+        submissions_events(), projections=(matches.PatientMatches,), tables=(memory.metadata,)
+    )
     desks = DeskProvider()
 
     def _require(self, permission: Permission) -> None:
@@ -109,6 +111,36 @@ class SubmissionsService(EventSourcedService):
         """Every error of the submission: line, segment, field, value, message."""
         self._events_of(submission_id)
         return memory.IntakeTables(self.kernel.db).errors(submission_id)
+
+    @rpc
+    def patient_matches(self, decided: bool = False, page: int = 1) -> dict[str, Any]:
+        """The review queue of uncertain links: waiting ones oldest first, or decided ones."""
+        self._require(Permission.PATIENT_INDEX_REVIEW)
+        with self.kernel.db.read() as conn:
+            return matches.waiting(conn, bool(decided), int(page))
+
+    @rpc
+    def patient_match(self, patient_record: int) -> dict[str, Any]:
+        """One uncertain link with the patient records on both sides."""
+        self._require(Permission.PATIENT_INDEX_REVIEW)
+        with self.kernel.db.read() as conn:
+            found = matches.find(conn, int(patient_record))
+        if found is None:
+            raise NotFound("There is no such patient record under review.")
+        return found
+
+    @rpc
+    def decide_patient_match(
+        self, patient_record: int, same: bool, person_id: str | None = None, note: str = ""
+    ) -> dict[str, Any]:
+        """An administrator's decision: the record is (``same``) or is not the candidate.
+        A second decision on one record is refused (``ConcurrencyError``)."""
+        self._require(Permission.PATIENT_INDEX_REVIEW)
+        match = self.patient_match(patient_record)
+        kind, data = matches.decide(match, bool(same), person_id, note or "")
+        self.kernel.append(matches.decision_stream(match["patient_record"]), 0, [(kind, data)])
+        log.info("patient link decided", patient_record=match["patient_record"], decision=kind)
+        return {"patient_record": match["patient_record"], "decision": kind, **data}
 
     def _events_of(self, submission_id: str) -> list:
         """The submission's events, if the caller sent it or is staff (administrators and

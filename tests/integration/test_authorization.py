@@ -57,6 +57,7 @@ SUBMITTERS = frozenset({Role.DATA_SUBMITTER})  # submission.upload
 SUBMISSION_READERS = SUBMITTERS | ACCOUNT_STAFF
 
 MISSING = "00000000-0000-4000-8000-000000000000"  # no such account
+NO_RECORD = 987654321  # no such patient record under review
 REASON = {"reason": "authorization test"}
 
 
@@ -197,6 +198,17 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("GET", "/api/submissions/<uuid:submission_id>/errors"): api(
         f"/api/submissions/{MISSING}/errors", SUBMISSION_READERS, expect=404
     ),
+    # -- the patient index's review queue (API) ---------------------------------------------
+    ("GET", "/api/patient-matches"): api("/api/patient-matches", ADMINISTRATORS, expect=200),
+    ("GET", "/api/patient-matches/<int:patient_record>"): api(
+        f"/api/patient-matches/{NO_RECORD}", ADMINISTRATORS, expect=404
+    ),
+    ("POST", "/api/patient-matches/<int:patient_record>/decision"): api(
+        f"/api/patient-matches/{NO_RECORD}/decision",
+        ADMINISTRATORS,
+        json={"same": True},
+        expect=404,
+    ),  # fmt: skip
     ("GET", "/api/delegates"): api("/api/delegates", SUPERVISORS, expect=200),
     ("POST", "/api/delegates/<uuid:account_id>/<decision>"): [
         *api(f"/api/delegates/{MISSING}/approve", SUPERVISORS, expect=404),
@@ -303,6 +315,14 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ),
     ("GET", "/submissions/<uuid:submission_id>/errors.csv"): page(
         f"/submissions/{MISSING}/errors.csv", SUBMISSION_READERS, expect=404
+    ),
+    # -- the patient index's review queue (pages) -------------------------------------------
+    ("GET", "/admin/patient-matches"): page("/admin/patient-matches", ADMINISTRATORS, expect=200),
+    ("GET", "/admin/patient-matches/<int:patient_record>"): page(
+        f"/admin/patient-matches/{NO_RECORD}", ADMINISTRATORS, expect=404
+    ),
+    ("POST", "/admin/patient-matches/<int:patient_record>"): page(
+        f"/admin/patient-matches/{NO_RECORD}", ADMINISTRATORS, form={"same": "no"}, expect=404
     ),
     ("GET", "/delegates"): page("/delegates", SUPERVISORS, expect=200),
     ("POST", "/delegates/<uuid:account_id>/<decision>"): [

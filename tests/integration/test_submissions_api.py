@@ -38,11 +38,11 @@ def send(stack, user: User, content: bytes, name: str = "january.dat"):
 class Listener:
     """A real consumer of ``DispensationsRecorded``, bound before anything is sent."""
 
-    def __init__(self, amqp_uri: str):
+    def __init__(self, amqp_uri: str, name: str = "test-dispensations"):
         self.connection = kombu.Connection(amqp_uri)
         exchange = event_exchange("submissions")
         self.queue = kombu.Queue(
-            "test-dispensations", exchange, routing_key="DispensationsRecorded", auto_delete=True
+            name, exchange, routing_key="DispensationsRecorded", auto_delete=True
         )
         self.queue(self.connection.default_channel).declare()
 

@@ -131,10 +131,12 @@ def test_the_same_patient_is_one_person_and_a_different_one_another():
     jane, jane2, other = desk.recorded(stream)
     assert jane["person_id"] == jane2["person_id"] != other["person_id"]
     assert jane2["link"] == "deterministic"
-    assert [str(person) for _, person in desk.memory.patients] == [
-        jane["person_id"],
-        other["person_id"],
+    assert jane["patient_record"] == jane2["patient_record"] == 0  # found through record 0
+    assert [(n, str(person)) for n, _, person in desk.memory.patients] == [
+        (0, jane["person_id"]),
+        (1, other["person_id"]),
     ]  # kept for the index's next start; an exact twin is not kept twice
+    assert desk.sink.of(stream, "PatientLinked") == []  # nothing uncertain to review
 
 
 def test_revisions_and_voids_change_the_earlier_dispensation():
@@ -184,3 +186,16 @@ def test_a_zero_report_is_accepted_with_nothing_recorded():
     accepted = desk.sink.of(stream, "SubmissionAccepted")[0]
     assert accepted["zero_report"] is True and accepted["recorded"] == 0
     assert outcome.status == "accepted"
+
+
+def test_a_link_made_by_similarity_is_recorded_for_review():
+    desk = Desk()
+    janie = record(2, pat={8: "JANIE"})  # a variant: linked by weighing, not by the key
+    _, stream = desk.submit(build([(pha(), record(1) + janie)]))
+    jane, janie = desk.recorded(stream)
+    assert janie["person_id"] == jane["person_id"] and janie["link"] == "probabilistic"
+    [linked] = desk.sink.of(stream, "PatientLinked")
+    assert linked["patient_record"] == janie["patient_record"] == 1
+    assert linked["kind"] == "probabilistic" and linked["person_id"] == jane["person_id"]
+    assert "first: typo +3.5" in linked["reasons"]
+    assert "JANIE" not in str(linked)  # the event carries no patient data

@@ -145,3 +145,38 @@ def test_precision_and_recall_on_5000_records():
     result = measure(generate(5000, seed=0))
     assert result.precision >= 0.995, result
     assert result.recall >= 0.97, result
+
+
+def test_records_are_numbered_in_the_order_they_are_added(index):
+    bob = Patient("Robert", "Garcia", date(1955, 1, 30), "M", zip="44101")
+    assert index.add(bob, uuid.UUID(int=2)) == 1
+    assert index.link(bob).record == 1  # a deterministic link names the record it found
+    assert index.link(replace(ALICE, first_name="Liz")).record is None  # weighed: none
+
+
+def test_a_merge_moves_every_record_of_the_merged_person(index):
+    twin = replace(ALICE, first_name="Margaret", middle_name="")
+    merged = uuid.UUID(int=7)
+    index.add(twin, merged)
+    index.merge(uuid.UUID(int=1), merged)
+    assert index.person_of(1) == uuid.UUID(int=1)
+    assert index.link(twin).person_id == uuid.UUID(int=1)
+    index.merge(uuid.UUID(int=1), merged)  # a merge applied twice changes nothing more
+    assert [index.person_of(n) for n in range(2)] == [uuid.UUID(int=1)] * 2
+
+
+def test_a_moved_record_takes_its_exact_twins_with_it(index):
+    liz = replace(ALICE, first_name="Liz")
+    number = index.add(liz, uuid.UUID(int=1))
+    index.move(number, uuid.UUID(int=9))
+    assert index.link(liz).person_id == uuid.UUID(int=9)
+    assert index.link(ALICE).person_id == uuid.UUID(int=1)
+
+
+def test_only_weighed_or_close_links_are_uncertain(index):
+    assert not index.link(ALICE).uncertain  # deterministic
+    assert index.link(replace(ALICE, first_name="Liz")).uncertain  # probabilistic
+    twin = index.link(replace(ALICE, first_name="Margaret", middle_name=""))
+    assert twin.kind == "new" and twin.uncertain == bool(twin.possible)
+    stranger = index.link(Patient("Robert", "Garcia", date(1955, 1, 30), "M", zip="44101"))
+    assert not stranger.uncertain
