@@ -672,6 +672,11 @@ class PatientMatchCandidateSchema(Schema):
     records = fields.List(fields.Nested(PatientRecordSchema), required=True)
 
 
+class PatientMatchListedSchema(PatientMatchSchema):
+    name = fields.String(metadata={"description": "The record's name: last, first."})
+    dob = fields.String(allow_none=True, metadata={"format": "date"})
+
+
 class PatientMatchDetailSchema(PatientMatchSchema):
     record = fields.Nested(PatientRecordSchema, required=True)
     candidates = fields.List(fields.Nested(PatientMatchCandidateSchema), required=True)
@@ -681,7 +686,7 @@ class PatientMatchPageSchema(Schema):
     total = fields.Integer(required=True)
     page = fields.Integer(required=True)
     page_size = fields.Integer(required=True)
-    items = fields.List(fields.Nested(PatientMatchSchema), required=True)
+    items = fields.List(fields.Nested(PatientMatchListedSchema), required=True)
 
 
 class PatientMatchDecisionSchema(Schema):

@@ -15,7 +15,7 @@ from services.identity.roles import Permission
 
 KINDS = {
     "probabilistic": "Linked by similarity",
-    "new": "Possible match, kept apart",
+    "new": "Possible match",
 }
 QUESTIONS = {  # kind -> (same person button, different people button)
     "probabilistic": ("Confirm: same person", "Split: a different person"),
@@ -55,7 +55,7 @@ class PatientMatchPages(PatientMatchesApi):
         match = _times(self._patient_index("patient_match", patient_record=patient_record))
         return self.auth.page(
             request, "patient_match.html", principal, status=status,
-            title=f"Patient record {patient_record}", active="patient-matches", match=match,
+            title=f"Patient match {patient_record}", active="patient-matches", match=match,
             questions=QUESTIONS[match["kind"]], notice=NOTICES.get(request.args.get("notice", "")),
             **context,
         )  # fmt: skip

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -173,19 +174,23 @@ def waiting(conn: Connection, decided: bool, page: int) -> dict[str, Any]:
     )
     order = patient_matches.c.decided_at.desc() if decided else patient_matches.c.patient_record
     total = conn.scalar(sa.select(sa.func.count()).select_from(patient_matches).where(where))
+    records = memory.patient_records
     rows = conn.execute(
-        sa.select(patient_matches)
+        sa.select(patient_matches, records.c.first_name, records.c.last_name, records.c.dob)
+        .join(records, records.c.n == patient_matches.c.patient_record)
         .where(where)
         .order_by(order)
         .limit(PAGE_SIZE)
         .offset((max(page, 1) - 1) * PAGE_SIZE)
     ).all()
-    return {
-        "total": total,
-        "page": max(page, 1),
-        "page_size": PAGE_SIZE,
-        "items": [_match(r) for r in rows],
-    }
+    items = [
+        {**_match(r), "name": f"{r.last_name}, {r.first_name}", "dob": _iso(r.dob)} for r in rows
+    ]
+    return {"total": total, "page": max(page, 1), "page_size": PAGE_SIZE, "items": items}
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None
 
 
 def find(conn: Connection, patient_record: int) -> dict[str, Any] | None:
@@ -231,7 +236,7 @@ def _records(conn: Connection, where: Any, limit: int = 20) -> list[dict[str, An
             "first_name": r.first_name,
             "middle_name": r.middle_name,
             "last_name": r.last_name,
-            "dob": r.dob.isoformat() if r.dob else None,
+            "dob": _iso(r.dob),
             "gender": r.gender,
             "address": r.address,
             "city": r.city,

@@ -11,9 +11,11 @@ from tests.helpers.asap import build, pha, record
 from tests.helpers.processes import wait_until
 from tests.integration.test_submissions_api import Listener, send
 
-# Names no other test uses: the patient index lives as long as the stack.
-MARGARET = {7: "VANTERPOOL", 8: "MARGARET", 12: "4 BIRCH LN", 14: "HARTFORD", 15: "CT",
-            16: "06101", 18: "19610412", 19: "F"}  # fmt: skip
+# People no other test uses (the patient index lives as long as the stack), and unlike each
+# other: the same first name, DOB and address under another surname is the same person.
+VANTERPOOL = {7: "VANTERPOOL", 8: "MARGARET", 12: "81 QUARRY RD", 14: "NORWICH", 15: "CT",
+              16: "06360", 18: "19580923", 19: "F"}  # fmt: skip
+QUINTAVALLE = {**VANTERPOOL, 7: "QUINTAVALLE", 12: "9 MILL ST", 18: "19490302"}
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +47,8 @@ def decided(stack, admin: User, patient_record: int) -> dict:
     )
 
 
-def recorded(stack, people, listener: Listener, surname: str, rx: int, first: str = "") -> dict:
-    over = {**MARGARET, 7: surname, **({8: first} if first else {})}
+def recorded(stack, people, listener: Listener, patient: dict, rx: int, first: str = "") -> dict:
+    over = {**patient, **({8: first} if first else {})}
     sent = send(stack, people["pharmacy"], build([(pha(), record(rx, pat=over))]), f"{rx}.dat")
     assert sent.json()["counts"]["recorded"] == 1, sent.text
     (dispensation,) = listener.records(1)
@@ -54,11 +56,11 @@ def recorded(stack, people, listener: Listener, surname: str, rx: int, first: st
 
 
 def test_a_link_made_by_similarity_is_split_off(stack, people):
-    admin, surname = people["admin"], "VANTERPOOL"
+    admin, patient = people["admin"], VANTERPOOL
     listener = Listener(stack.env["PMP_AMQP_URI"], "test-split")
     try:
-        margaret = recorded(stack, people, listener, surname, 501)
-        margret = recorded(stack, people, listener, surname, 502, "MARGRET")
+        margaret = recorded(stack, people, listener, patient, 501)
+        margret = recorded(stack, people, listener, patient, 502, "MARGRET")
         assert margret["person_id"] == margaret["person_id"]  # a typo, linked by weighing
 
         item = queued(stack, admin, margret["submission_id"])
@@ -77,18 +79,18 @@ def test_a_link_made_by_similarity_is_split_off(stack, people):
         assert again.status_code == 409  # decided once
         decided(stack, admin, item["patient_record"])
 
-        later = recorded(stack, people, listener, surname, 503, "MARGRET")
+        later = recorded(stack, people, listener, patient, 503, "MARGRET")
         assert later["person_id"] == split["new_person_id"] != margaret["person_id"]
     finally:
         listener.close()
 
 
 def test_a_possible_match_is_merged(stack, people):
-    admin, surname = people["admin"], "QUINTAVALLE"
+    admin, patient = people["admin"], QUINTAVALLE
     listener = Listener(stack.env["PMP_AMQP_URI"], "test-merge")
     try:
-        margaret = recorded(stack, people, listener, surname, 601)
-        marjorie = recorded(stack, people, listener, surname, 602, "MARJORIE")
+        margaret = recorded(stack, people, listener, patient, 601)
+        marjorie = recorded(stack, people, listener, patient, 602, "MARJORIE")
         assert marjorie["person_id"] != margaret["person_id"]  # close, but not enough
 
         item = queued(stack, admin, marjorie["submission_id"])
@@ -102,7 +104,7 @@ def test_a_possible_match_is_merged(stack, people):
         assert answer.json()["merged_person_id"] == marjorie["person_id"]
         decided(stack, admin, item["patient_record"])
 
-        later = recorded(stack, people, listener, surname, 603, "MARJORIE")
+        later = recorded(stack, people, listener, patient, 603, "MARJORIE")
         assert later["person_id"] == margaret["person_id"]
         refused = api(stack, "GET", "/api/patient-matches", people["pharmacy"])
         assert refused.status_code == 403  # patient data: administrators only
