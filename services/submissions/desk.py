@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from services.submissions.drugs import DrugReference, load_reference
 from services.submissions.intake import EventSink, Intake, Outcome
 from services.submissions.memory import IntakeTables
 from services.submissions.patients import PatientIndex
+from services.submissions.reading import OpenFile, Reading, read_inline
 
 LOCK = "submissions.intake"
 
@@ -44,9 +46,11 @@ class Desk:
         channel: str,
         sink: EventSink,
         progress: Callable[[int], None] | None = None,
+        read: Callable[[OpenFile], AbstractContextManager[Reading]] = read_inline,
     ) -> dict[str, Any]:
         """Take the file at ``path``: recognise a repeat, else record it. Returns the
-        submission's id, status, counts and the number of errors in its report."""
+        submission's id, status, counts and the number of errors in its report. ``read``:
+        ``reading.read_in_worker`` reads the file in a second process (bulk loads)."""
         digest = _sha256(path)
         with self._local, _held(self.db):
             earlier = self.tables.received(digest)
@@ -63,7 +67,7 @@ class Desk:
                 "channel": channel,
             }
             intake = Intake(sink, self.reference, self.index, self.tables, progress=progress)
-            outcome: Outcome = intake.ingest(lambda: path.open("rb"), submission_id, received)
+            outcome: Outcome = intake.ingest(lambda: path.open("rb"), submission_id, received, read)
             self.tables.save_errors(submission_id, outcome.errors)
             if outcome.status == "accepted":
                 self.tables.claim(digest, submission_id)

@@ -10,27 +10,32 @@ dispensation they change by its key (pharmacy, prescription number, refill, date
 
 from __future__ import annotations
 
+import os
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
-from typing import Any, BinaryIO, Protocol
+from functools import partial
+from typing import Any, Protocol
 
-from services.submissions.asap import (
-    AsapError,
-    Record,
-    RecordRejected,
-    ZeroReport,
-    check_structure,
-    read_records,
-)
 from services.submissions.drugs import Drug, DrugReference
 from services.submissions.patients import Link, Patient, PatientIndex
+from services.submissions.reading import (
+    ZERO,
+    Dispensation,
+    Item,
+    OpenFile,
+    Reading,
+    Rejected,
+    read_inline,
+)
 from services.submissions.schemas import MAX_BATCH
 
 Change = tuple[str, dict[str, Any]]
 KEPT_ERRORS = 100  # structural errors carried in the rejection event (all go to the report)
+REMEMBERED = 200_000  # patients and prescribers a run remembers (bounds its memory)
+_UNSEEN = object()
 
 
 class EventSink(Protocol):
@@ -62,10 +67,16 @@ def submission_stream(submission_id: str) -> str:
     return f"submission-{submission_id}"
 
 
-def key_text(key: tuple) -> str:
-    kind, pharmacy, prescription, refill, filled = key
-    day = filled.isoformat() if isinstance(filled, date) else str(filled)
-    return f"{kind}:{pharmacy}:{prescription}:{refill}:{day}"
+def uuid4_texts() -> Iterator[str]:
+    """Random (version 4) UUIDs as text, from one read of the system's randomness per 1,024:
+    ``str(uuid.uuid4())`` costs more than the rest of a record's bookkeeping."""
+    while True:
+        block = os.urandom(16 * 1024)
+        for at in range(0, len(block), 16):
+            n = int.from_bytes(block[at : at + 16])
+            n = (n & ~(0xF << 76) | 4 << 76) & ~(0xC << 60) | 0x8 << 60  # version 4, RFC 4122
+            h = f"{n:032x}"
+            yield f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class Intake:
@@ -75,39 +86,41 @@ class Intake:
         reference: DrugReference,
         index: PatientIndex,
         memory: IntakeMemory,
-        new_id: Callable[[], uuid.UUID] = uuid.uuid4,
+        new_id: Callable[[], uuid.UUID | str] | None = None,
         progress: Callable[[int], None] | None = None,
     ):
         self.sink = sink
         self.reference = reference
         self.index = index
         self.memory = memory
-        self.new_id = new_id
+        self.new_id = new_id or partial(next, uuid4_texts())
         self.progress = progress
 
     def ingest(
-        self, open_file: Callable[[], BinaryIO], submission_id: str, received: dict[str, Any]
+        self,
+        open_file: OpenFile,
+        submission_id: str,
+        received: dict[str, Any],
+        read: Callable[[OpenFile], AbstractContextManager[Reading]] = read_inline,
     ) -> Outcome:
         """Record the file ``open_file`` opens (it is read twice); ``received`` is the
-        ``SubmissionReceived`` data."""
+        ``SubmissionReceived`` data; ``read`` reads it here or in a worker process."""
         stream = submission_stream(submission_id)
         version = self.sink.append(stream, 0, [("SubmissionReceived", received)])
-        with open_file() as file:
-            structure = check_structure(file)
-        if not structure.ok:
-            errors = [_problem(e) for e in structure.errors]
-            rejected = {
-                "reason": "The file's structure is not valid ASAP; nothing was recorded.",
-                "errors": errors[:KEPT_ERRORS],
-                "error_count": structure.error_count,
-            }
-            self.sink.append(stream, version, [("SubmissionRejected", rejected)])
-            return Outcome(submission_id, "rejected", {"records": 0}, errors)
-        run = _Run(self, submission_id, stream, version)
-        with open_file() as file:
-            for item in read_records(file):
+        with read(open_file) as reading:
+            structure = reading.structure
+            if not structure.ok:
+                rejected = {
+                    "reason": "The file's structure is not valid ASAP; nothing was recorded.",
+                    "errors": structure.errors[:KEPT_ERRORS],
+                    "error_count": structure.error_count,
+                }
+                self.sink.append(stream, version, [("SubmissionRejected", rejected)])
+                return Outcome(submission_id, "rejected", {"records": 0}, structure.errors)
+            run = _Run(self, submission_id, stream, version)
+            for item in reading.items():
                 run.take(item)
-        run.finish(structure.version or "")
+        run.finish(structure.version)
         return Outcome(submission_id, "accepted", run.counts, run.errors)
 
 
@@ -117,7 +130,7 @@ class _Run:
     def __init__(self, intake: Intake, submission_id: str, stream: str, version: int):
         self.intake, self.submission_id, self.stream = intake, submission_id, stream
         self.version = version
-        self.pending: list[tuple[str, Record, str]] = []  # key, record, dispensation id
+        self.pending: list[tuple[str, Dispensation, str]] = []  # key, record, dispensation id
         self.new_patients: list[tuple[int, Patient, uuid.UUID]] = []  # record number first
         self.links: list[Change] = []  # PatientLinked events to append with the next change
         self.seen: dict[str, str] = {}  # keys recorded by this file, not yet remembered
@@ -126,14 +139,17 @@ class _Run:
             ("records", "recorded", "revised", "voided", "rejected", "unknown_ndc"), 0
         )
         self.zero_report = False
+        # what the file repeats, found once: patients' persons, drugs
+        self.people: dict[tuple, tuple[str, str, int]] = {}
+        self.drugs: dict[str, dict[str, Any] | None] = {}
 
-    def take(self, item: Record | RecordRejected | ZeroReport) -> None:
-        if isinstance(item, ZeroReport):
+    def take(self, item: Item) -> None:
+        if item == ZERO:
             self.zero_report = True
             return
         self.counts["records"] += 1
-        if isinstance(item, RecordRejected):
-            self._reject(e for e in item.errors)
+        if type(item) is Rejected:
+            self._reject(item.errors)
         elif item.status == "new":
             self._new(item)
         else:
@@ -141,15 +157,15 @@ class _Run:
         if self.intake.progress and self.counts["records"] % 1000 == 0:
             self.intake.progress(self.counts["records"])
 
-    def _reject(self, errors: Iterable[AsapError | dict[str, Any]]) -> None:
+    def _reject(self, errors: Iterable[dict[str, Any]]) -> None:
         self.counts["rejected"] += 1
-        self.errors.extend(e if isinstance(e, dict) else _problem(e) for e in errors)
+        self.errors.extend(errors)
 
     def _known(self, key: str) -> str | None:
         return self.seen.get(key) or self.intake.memory.find(key)
 
-    def _new(self, record: Record) -> None:
-        key = key_text(record.key)
+    def _new(self, record: Dispensation) -> None:
+        key = record.key
         if key in self.seen:  # twice in this file (earlier files: checked per batch)
             self._reject([_record_problem(record, "DSP02", "already-reported")])
             return
@@ -159,8 +175,8 @@ class _Run:
         if len(self.pending) >= MAX_BATCH:
             self._flush()
 
-    def _change(self, record: Record) -> None:
-        key = key_text(record.key)
+    def _change(self, record: Dispensation) -> None:
+        key = record.key
         self._flush()  # a change may refer to a record of the pending batch
         dispensation_id = self._known(key)
         if dispensation_id is None:
@@ -180,8 +196,35 @@ class _Run:
         self._append([("DispensationRevised", data)])
         self.counts["revised"] += 1
 
-    def _entry(self, record: Record, dispensation_id: str) -> dict[str, Any]:
-        patient = record.patient
+    def _entry(self, record: Dispensation, dispensation_id: str) -> dict[str, Any]:
+        person_id, kind, number = self._person(record.patient)
+        ndc = record.dispensation.get("ndc") or ""
+        drug = self.drugs.get(ndc, _UNSEEN)
+        if drug is _UNSEEN:
+            drug = self.drugs[ndc] = _drug(self.intake.reference.get(ndc))
+        if drug is None:
+            self.counts["unknown_ndc"] += 1
+        return {
+            "dispensation_id": dispensation_id,
+            "person_id": person_id,
+            "link": kind,
+            "patient_record": number,
+            "line": record.line,
+            "pharmacy": record.pharmacy,
+            "patient": record.patient,
+            "dispensation": record.dispensation,
+            "prescriber": record.prescriber,
+            "drug": drug,
+        }
+
+    def _person(self, patient: dict[str, Any]) -> tuple[str, str, int]:
+        """The person, how they were linked and the index record. A patient sent again in
+        the same file, field for field, is the person found the first time (most patients
+        have several dispensations in a file)."""
+        same = tuple(patient.items())
+        found = self.people.get(same)
+        if found is not None:
+            return found
         person = _patient(patient)
         index = self.intake.index
         link = index.link(person)
@@ -191,21 +234,10 @@ class _Run:
             self.new_patients.append((number, person, link.person_id))
             if link.uncertain:
                 self.links.append(("PatientLinked", _linked(link, number, self.submission_id)))
-        drug = self.intake.reference.get(record.dispensation.get("ndc") or "")
-        if drug is None:
-            self.counts["unknown_ndc"] += 1
-        return {
-            "dispensation_id": dispensation_id,
-            "person_id": str(link.person_id),
-            "link": link.kind,
-            "patient_record": number,
-            "line": record.line,
-            "pharmacy": _plain(record.pharmacy),
-            "patient": _plain(patient),
-            "dispensation": _plain(record.dispensation),
-            "prescriber": _plain(record.prescriber or {}),
-            "drug": _drug(drug),
-        }
+        if len(self.people) >= REMEMBERED:
+            self.people.clear()
+        self.people[same] = (str(link.person_id), "deterministic", number)
+        return str(link.person_id), link.kind, number
 
     def _flush(self) -> None:
         """Record the pending batch, less what earlier files already reported (one query
@@ -255,7 +287,7 @@ MESSAGES = {
 }
 
 
-def _record_problem(record: Record, field_id: str, what: str) -> dict[str, Any]:
+def _record_problem(record: Dispensation, field_id: str, what: str) -> dict[str, Any]:
     value = record.dispensation.get("prescription_number", "")
     return {
         "line": record.line,
@@ -263,16 +295,6 @@ def _record_problem(record: Record, field_id: str, what: str) -> dict[str, Any]:
         "field": field_id,
         "value": str(value)[:40],
         "message": MESSAGES[what],
-    }
-
-
-def _problem(error: AsapError) -> dict[str, Any]:
-    return {
-        "line": error.line,
-        "segment": error.segment or "",
-        "field": error.field or "",
-        "value": error.value or "",
-        "message": error.message,
     }
 
 
@@ -293,7 +315,7 @@ def _patient(p: dict[str, Any]) -> Patient:
     return Patient(
         first_name=p.get("first_name") or "",
         last_name=p.get("last_name") or "",
-        dob=p.get("birth_date"),
+        dob=date.fromisoformat(p["birth_date"]) if p.get("birth_date") else None,
         gender=p.get("gender") or "",
         middle_name=p.get("middle_name") or "",
         address=p.get("address_1") or "",
@@ -301,18 +323,6 @@ def _patient(p: dict[str, Any]) -> Patient:
         state=p.get("state") or "",
         zip=p.get("zip") or "",
     )
-
-
-def _plain(values: dict[str, Any]) -> dict[str, Any]:
-    """JSON-ready: dates as ISO text, quantities as decimal text, empty fields left out."""
-    return {
-        name: _PLAIN[type(value)](value) if type(value) in _PLAIN else value
-        for name, value in values.items()
-        if value is not None and value != ""
-    }
-
-
-_PLAIN: dict[type, Callable[[Any], str]] = {date: date.isoformat, Decimal: str}
 
 
 def _drug(drug: Drug | None) -> dict[str, Any] | None:

@@ -32,7 +32,7 @@ dispensation_keys = sa.Table(
     "dispensation_keys",
     metadata,
     sa.Column("key", sa.String(200), primary_key=True),
-    sa.Column("dispensation_id", sa.Uuid, nullable=False),
+    sa.Column("dispensation_id", sa.String(36), nullable=False),  # as text: no conversions
 )
 
 patient_records = sa.Table(
@@ -95,12 +95,12 @@ class IntakeTables:
             rows = conn.execute(
                 sa.select(dispensation_keys).where(dispensation_keys.c.key.in_(list(keys)))
             ).all()
-        return {row.key: str(row.dispensation_id) for row in rows}
+        return {row.key: row.dispensation_id for row in rows}
 
     def remember(
         self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[int, Patient, uuid.UUID]]
     ) -> None:
-        key_rows = [{"key": k, "dispensation_id": uuid.UUID(d)} for k, d in keys]
+        key_rows = [{"key": k, "dispensation_id": d} for k, d in keys]
         patient_rows = [_patient_row(n, p, person) for n, p, person in patients]
         with self.db.write() as conn:
             if key_rows:

@@ -7,7 +7,7 @@ field by field, would cost more than parsing them (the intake's goal is 20,000 r
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from pmp.registry import EventRegistry
 
@@ -50,11 +50,17 @@ class SubmissionAccepted(Schema):
     zero_report = fields.Boolean(required=True)
 
 
+def _batch(records: object) -> None:
+    if not isinstance(records, list) or not 1 <= len(records) <= MAX_BATCH:
+        raise ValidationError(f"A batch is a list of 1 to {MAX_BATCH} records.")
+
+
 class DispensationsRecorded(Schema):
+    """Each record: dispensation_id, person_id, link, patient_record, line, and the
+    pharmacy, patient, dispensation, prescriber and drug fields (text, as received)."""
+
     submission_id = fields.UUID(required=True)
-    records = fields.List(
-        fields.Dict(), required=True, validate=validate.Length(min=1, max=MAX_BATCH)
-    )
+    records = fields.Raw(required=True, validate=_batch)  # only its shape: see above
 
 
 class DispensationRevised(Schema):

@@ -1,0 +1,243 @@
+"""An ASAP file as the intake takes it: its structure first, then its records, JSON-ready.
+
+The parser (``asap.py``) gives typed values (dates, decimals); events carry text. Turning one
+into the other here lets the reading run in a process of its own for bulk loads
+(``read_in_worker``), beside the process that links patients and writes events, so a 2-core
+machine uses both cores. The worker sends chunks of records as JSON (orjson: much cheaper
+than pickling dates and decimals) through a pipe whose small buffer keeps both processes in
+step and memory flat. Web uploads, at most 20 MB, are read in the service's own process
+(``read_inline``): the same steps without the pipe.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, BinaryIO, NamedTuple
+
+import orjson
+
+from services.submissions.asap import (
+    AsapError,
+    Record,
+    RecordRejected,
+    ZeroReport,
+    check_structure,
+    read_records,
+)
+
+CHUNK = 1000  # records per message from the worker
+OpenFile = Callable[[], BinaryIO]
+
+
+class Dispensation(NamedTuple):
+    """One accepted dispensation record, every value JSON-ready; ``pharmacy`` is one dict
+    per pharmacy block (shared: do not change it)."""
+
+    line: int
+    status: str  # "new", "revise" or "void"
+    key: str  # pharmacy, prescription number, refill number, date filled: see ``key_text``
+    pharmacy: dict[str, Any]
+    patient: dict[str, Any]
+    dispensation: dict[str, Any]
+    prescriber: dict[str, Any]
+
+
+class Rejected(NamedTuple):
+    """A record refused for the errors listed (error report lines)."""
+
+    errors: list[dict[str, Any]]
+
+
+ZERO = "zero report"  # the file says it has no dispensations for the period
+
+Item = Dispensation | Rejected | str
+
+
+@dataclass
+class Structure:
+    ok: bool
+    version: str = ""
+    errors: list[dict[str, Any]] = field(default_factory=list)  # error report lines
+    error_count: int = 0
+
+
+def key_text(key: tuple) -> str:
+    kind, pharmacy, prescription, refill, filled = key
+    day = filled.isoformat() if isinstance(filled, date) else str(filled)
+    return f"{kind}:{pharmacy}:{prescription}:{refill}:{day}"
+
+
+def problem(error: AsapError) -> dict[str, Any]:
+    """An error report line."""
+    return {
+        "line": error.line,
+        "segment": error.segment or "",
+        "field": error.field or "",
+        "value": error.value or "",
+        "message": error.message,
+    }
+
+
+def plain(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-ready: dates as ISO text, quantities as decimal text, empty fields left out."""
+    out = {}
+    for name, value in values.items():
+        kind = type(value)
+        if kind is str:
+            if value:
+                out[name] = value
+        elif kind is date:
+            out[name] = value.isoformat()
+        elif kind is Decimal:
+            out[name] = str(value)
+        elif value is not None:
+            out[name] = value
+    return out
+
+
+def _structure(open_file: OpenFile) -> Structure:
+    with open_file() as file:
+        found = check_structure(file)
+    errors = [problem(e) for e in found.errors]
+    return Structure(found.ok, found.version or "", errors, found.error_count)
+
+
+def _items(open_file: OpenFile) -> Iterator[Item]:
+    pharmacy: tuple[dict | None, dict[str, Any]] = (None, {})
+    prescribers: dict[tuple, dict[str, Any]] = {}
+    with open_file() as file:
+        for item in read_records(file):
+            if isinstance(item, Record):
+                if item.pharmacy is not pharmacy[0]:
+                    pharmacy = (item.pharmacy, plain(item.pharmacy))
+                prescriber = item.prescriber or {}
+                same = tuple(prescriber.items())
+                if (made := prescribers.get(same)) is None:
+                    if len(prescribers) > 50_000:
+                        prescribers.clear()
+                    made = prescribers[same] = plain(prescriber)
+                yield Dispensation(
+                    item.line,
+                    item.status,
+                    key_text(item.key),
+                    pharmacy[1],
+                    plain(item.patient),
+                    plain(item.dispensation),
+                    made,
+                )
+            elif isinstance(item, RecordRejected):
+                yield Rejected([problem(e) for e in item.errors])
+            elif isinstance(item, ZeroReport):
+                yield ZERO
+
+
+class Reading:
+    """A file being read: ``structure`` first; ``items`` only when it is sound."""
+
+    structure: Structure
+
+    def items(self) -> Iterator[Item]:
+        raise NotImplementedError
+
+
+class _Inline(Reading):
+    def __init__(self, open_file: OpenFile):
+        self.open_file = open_file
+        self.structure = _structure(open_file)
+
+    def items(self) -> Iterator[Item]:
+        return _items(self.open_file)
+
+
+@contextmanager
+def read_inline(open_file: OpenFile) -> Iterator[Reading]:
+    yield _Inline(open_file)
+
+
+# -- the worker process -----------------------------------------------------------------------
+
+
+def _worker(open_file: OpenFile, pipe) -> None:
+    """Runs in the child: the structure, then the records in chunks; "done" or the error."""
+    try:
+        structure = _structure(open_file)
+        pipe.send_bytes(orjson.dumps(structure.__dict__))
+        if structure.ok:
+            chunk: list = []
+            for item in _items(open_file):
+                chunk.append(_encode(item))
+                if len(chunk) >= CHUNK:
+                    pipe.send_bytes(orjson.dumps(chunk))
+                    chunk = []
+            if chunk:
+                pipe.send_bytes(orjson.dumps(chunk))
+        pipe.send_bytes(b'"done"')
+    except BaseException:  # the parent re-raises it with the child's traceback
+        pipe.send_bytes(orjson.dumps({"failed": traceback.format_exc()}))
+    finally:
+        pipe.close()
+
+
+def _encode(item: Item) -> Any:
+    if isinstance(item, Dispensation):
+        return list(item)
+    if isinstance(item, Rejected):
+        return {"rejected": item.errors}
+    return item
+
+
+class _InWorker(Reading):
+    def __init__(self, open_file: OpenFile):
+        context = multiprocessing.get_context("fork")
+        self.pipe, child = context.Pipe(duplex=False)
+        self.process = context.Process(target=_worker, args=(open_file, child), daemon=True)
+        self.process.start()
+        child.close()
+        self.structure = Structure(**self._receive())
+
+    def _receive(self) -> Any:
+        try:
+            message = orjson.loads(self.pipe.recv_bytes())
+        except EOFError:
+            raise RuntimeError("the ASAP reading process ended unexpectedly") from None
+        if isinstance(message, dict) and "failed" in message:
+            raise RuntimeError(f"the ASAP reading process failed:\n{message['failed']}")
+        return message
+
+    def items(self) -> Iterator[Item]:
+        pharmacy: dict[str, Any] = {}
+        while (chunk := self._receive()) != "done":
+            for raw in chunk:
+                if type(raw) is list:
+                    if raw[3] != pharmacy:  # one dict per pharmacy block, as inline
+                        pharmacy = raw[3]
+                    raw[3] = pharmacy
+                    yield Dispensation._make(raw)
+                elif type(raw) is dict:
+                    yield Rejected(raw["rejected"])
+                else:
+                    yield raw
+
+    def close(self) -> None:
+        self.pipe.close()
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join()
+
+
+@contextmanager
+def read_in_worker(open_file: OpenFile) -> Iterator[Reading]:
+    """Read in a child process (fork: the file opener need not be picklable). Only for
+    processes without green threads (``pmp ingest``), never inside a nameko service."""
+    reading = _InWorker(open_file)
+    try:
+        yield reading
+    finally:
+        reading.close()

@@ -1,0 +1,84 @@
+"""Reading a file in a worker process gives exactly what reading it in place gives."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from services.submissions.intake import uuid4_texts
+from services.submissions.reading import (
+    ZERO,
+    Dispensation,
+    Rejected,
+    read_in_worker,
+    read_inline,
+)
+from tests.helpers.asap import build, fields, pha, record
+
+
+def opener(content: bytes):
+    return lambda: io.BytesIO(content)
+
+
+def read_all(read, content: bytes):
+    with read(opener(content)) as reading:
+        items = list(reading.items()) if reading.structure.ok else []
+        return reading.structure, items
+
+
+MIXED = build(
+    [
+        (pha(), record(1) + record(2, dsp={8: "12345"}) + record(3, dsp={1: "01"})),
+        (pha({2: "7654321"}), record(4) + record(5)),
+    ]
+)
+
+
+def test_the_worker_reads_what_the_service_reads():
+    inline, worker = read_all(read_inline, MIXED), read_all(read_in_worker, MIXED)
+    assert worker == inline
+    structure, items = inline
+    assert structure.ok and structure.version == "4.2"
+    kinds = [type(item).__name__ for item in items]
+    assert kinds == ["Dispensation", "Rejected", "Dispensation", "Dispensation", "Dispensation"]
+    first = items[0]
+    assert isinstance(first, Dispensation) and first.status == "new"
+    assert first.dispensation["date_filled"] == "2024-01-03"  # JSON-ready text
+    assert items[2].status == "revise"
+    assert items[3].pharmacy is items[4].pharmacy  # one dict per pharmacy block
+    assert items[0].pharmacy != items[3].pharmacy
+    [error] = items[1].errors
+    assert isinstance(items[1], Rejected) and error["field"] == "DSP08"
+
+
+def test_a_structural_error_is_read_alike_and_no_record_is_read():
+    broken = build([(pha(), record(1))], tt_delta=2)
+    inline, worker = read_all(read_inline, broken), read_all(read_in_worker, broken)
+    assert worker == inline
+    structure, items = worker
+    assert not structure.ok and structure.error_count >= 1 and items == []
+    assert structure.errors[0]["segment"] == "TT"
+
+
+def test_a_zero_report_is_read():
+    zero_pat = fields("PAT", 23, {7: "Report", 8: "Zero"}, None)
+    zero = build([(pha(), [zero_pat, fields("DSP", 21, {5: "20240107"}, None), ["PRE"]])])
+    assert read_all(read_in_worker, zero)[1] == read_all(read_inline, zero)[1] == [ZERO]
+
+
+def test_a_failure_in_the_worker_is_raised_with_its_cause():
+    def unreadable():
+        raise PermissionError("no access to the file")
+
+    with pytest.raises(RuntimeError, match="PermissionError: no"), read_in_worker(unreadable):
+        pass
+
+
+def test_record_ids_are_random_version_4_uuids():
+    import uuid
+
+    made = uuid4_texts()
+    ids = [next(made) for _ in range(3000)]  # across the 1,024-id refills
+    assert len(set(ids)) == 3000
+    assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
