@@ -15,15 +15,16 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
+# --demo: a small demo set goes into the embedded stores first, while no file was ever received.
 run: $(VENV)/.run-installed
-	$(BIN)/pmp up
+	$(BIN)/pmp up --demo
 
 test: $(VENV)/.dev-installed
 	scripts/ensure-test-tools
 	$(BIN)/pytest
 
-# Realistic ASAP files of a synthetic population, loaded into the embedded stores: run it,
-# then `make run` (or while it runs) to see recorded dispensations at once.
+# A larger set of realistic ASAP files of a synthetic population, loaded into the embedded
+# stores (before `make run`, which then loads no small set of its own, or while it runs).
 demo: $(VENV)/.run-installed
 	$(BIN)/pmp demo-data --out var/demo
 	$(BIN)/pmp ingest var/demo/*.dat

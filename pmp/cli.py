@@ -13,6 +13,11 @@ def main(argv: list[str] | None = None) -> None:
 
     up = commands.add_parser("up", help="start every service and the gateway, supervised")
     up.add_argument("--services", help="comma-separated subset (default: PMP_SERVICES or all)")
+    up.add_argument(
+        "--demo",
+        action="store_true",
+        help="first, load a small demo data set if no submission was ever received (make run)",
+    )
 
     service = commands.add_parser("service", help="run one service (or 'gateway') here")
     service.add_argument("name")
@@ -39,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
         run_service(args.name)
     elif args.command == "up":
-        sys.exit(_up(args.services))
+        sys.exit(_up(args.services, demo=args.demo))
     elif args.command == "projections":
         from pmp.rebuild import list_projections, rebuild_projection
 
@@ -68,9 +73,9 @@ def main(argv: list[str] | None = None) -> None:
             )
 
 
-def _up(services: str | None) -> int:
+def _up(services: str | None, *, demo: bool = False) -> int:
     from pmp.config import ConfigError, load_settings
-    from pmp.supervisor import Supervisor
+    from pmp.supervisor import Supervisor, say
     from pmp.topology import GATEWAY, SERVICE_NAMES
 
     try:
@@ -83,4 +88,12 @@ def _up(services: str | None) -> int:
     if unknown:
         print(f"pmp up: unknown services {', '.join(unknown)}", file=sys.stderr)
         return 2
-    return Supervisor(settings, [*(chosen or SERVICE_NAMES), GATEWAY.name]).run()
+    prepare = None
+    if demo:
+        from services.submissions.demo_cli import load_first_run_demo
+
+        def prepare() -> None:
+            say(load_first_run_demo(settings))
+
+    names = [*(chosen or SERVICE_NAMES), GATEWAY.name]
+    return Supervisor(settings, names, prepare=prepare).run()

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import requests
@@ -51,9 +52,15 @@ def say(message: str) -> None:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, names: list[str]):
+    def __init__(
+        self,
+        settings: Settings,
+        names: list[str],
+        prepare: Callable[[], None] | None = None,
+    ):
         self.settings = settings
         self.children = [Child(name) for name in names]
+        self.prepare = prepare  # runs once the broker answered, before any child starts
 
     def start(self, child: Child) -> None:
         child.process = subprocess.Popen(
@@ -66,6 +73,12 @@ class Supervisor:
         except BrokerUnreachable as exc:
             say(str(exc))
             return 2
+        if self.prepare:
+            try:
+                self.prepare()
+            except KeyboardInterrupt:
+                say("stopped")
+                return 130
         signal.signal(signal.SIGTERM, self._on_sigterm)
         # A shell starts background jobs with SIGINT ignored; Ctrl-C must still stop us.
         signal.signal(signal.SIGINT, signal.default_int_handler)

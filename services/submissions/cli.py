@@ -3,10 +3,12 @@
 An operator with shell access loads a backlog or a state's historical data this way: the
 same desk as web uploads (same checks, same events, one intake at a time across processes),
 without a 20 MB limit or an RPC per file. The running service's relay publishes the events.
+``pmp up --demo`` loads the first-run demo files through the same ``BulkLoad``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,42 +20,76 @@ def add_parser(commands) -> None:
     ingest.add_argument("files", nargs="+", type=Path, help="ASAP 4.2/4.2A/4.2B files")
 
 
-def ingest(args) -> int:
-    import warnings
+class BulkLoad:
+    """The submissions store and a desk, in this process, appending as the operator."""
 
-    warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
+    def __init__(self, settings) -> None:
+        import warnings
+
+        warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
+        from pmp.db import open_database
+        from pmp.eventstore import EventStore
+        from services.submissions import memory
+        from services.submissions.schemas import submissions_events
+
+        self.db = open_database(settings, "submissions", pool_size=2)
+        self.store = EventStore(self.db, submissions_events())
+        self.store.create_tables()
+        self.db.create(memory.metadata)
+        self._desk = None
+
+    def desk(self):
+        """The desk (the drug reference and the patient index: made on first use)."""
+        from services.submissions.desk import Desk
+
+        if self._desk is None:
+            self._desk = Desk(self.db)
+        return self._desk
+
+    def has_submissions(self) -> bool:
+        """Whether any file was ever received (accepted, rejected, by any channel)."""
+        import sqlalchemy as sa
+
+        from pmp.eventstore import events
+
+        query = sa.select(events.c.event_id).where(events.c.type == "SubmissionReceived")
+        with self.db.read() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
+    def ingest(
+        self, path: Path, progress: Callable[[int], None] | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """The desk's outcome for the file at ``path`` (see ``Desk.ingest``, which takes
+        ``options`` too)."""
+        return self.desk().ingest(path, path.name, "bulk", self, progress=progress, **options)
+
+    def append(self, stream: str, expected: int | None, changes) -> int:  # the intake's sink
+        from pmp.envelope import Metadata, NewEvent
+        from pmp.service import system_clock
+
+        metadata = Metadata(occurred_at=system_clock(), actor_id=OPERATOR)
+        return self.store.append(
+            stream, expected, [NewEvent(kind, data, metadata) for kind, data in changes]
+        )
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def ingest(args) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pmp.config import load_settings
-    from pmp.db import open_database
-    from pmp.envelope import Metadata, NewEvent
-    from pmp.eventstore import EventStore
-    from pmp.service import system_clock
-    from services.submissions import memory
-    from services.submissions.desk import Desk
-    from services.submissions.schemas import submissions_events
 
     console = Console(stderr=True)
     missing = [f for f in args.files if not f.is_file()]
     if missing:
         console.print(f"pmp ingest: no such file: {missing[0]}")
         return 2
-    settings = load_settings()
-    db = open_database(settings, "submissions", pool_size=2)
-    store = EventStore(db, submissions_events())
-    store.create_tables()
-    db.create(memory.metadata)
-
-    class Sink:
-        def append(self, stream: str, expected: int | None, changes) -> int:
-            metadata = Metadata(occurred_at=system_clock(), actor_id=OPERATOR)
-            return store.append(
-                stream, expected, [NewEvent(kind, data, metadata) for kind, data in changes]
-            )
-
+    load = BulkLoad(load_settings())
     with console.status("loading the drug reference and the patient index"):
-        desk = Desk(db)
+        load.desk()
     failed = 0
     columns = (
         TextColumn("{task.description}"),
@@ -64,18 +100,12 @@ def ingest(args) -> int:
     with Progress(*columns, console=console) as progress:
         for path in args.files:
             task = progress.add_task(path.name, total=None)
-            outcome = desk.ingest(
-                path,
-                path.name,
-                "bulk",
-                Sink(),
-                progress=lambda n, t=task: progress.update(t, completed=n),
-            )
+            outcome = load.ingest(path, progress=lambda n, t=task: progress.update(t, completed=n))
             done = outcome.get("counts", {}).get("records", 0)
             progress.update(task, total=max(done, 1), completed=done)
             failed += outcome["status"] == "rejected"
             console.print(_line(path, outcome), soft_wrap=True)
-    db.dispose()
+    load.close()
     return 1 if failed else 0
 
 

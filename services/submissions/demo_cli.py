@@ -47,3 +47,40 @@ def run(args) -> int:
         print(f"  {kind}: {len(ids)}: {listed}{more}")
     print(f"who is who: {Path(args.out) / MANIFEST}; load with: pmp ingest {args.out}/*.dat")
     return 0
+
+
+#: The set ``pmp up --demo`` (``make run``) loads: small, so the first start takes seconds.
+FIRST_RUN = {"seed": 0, "patients": 300, "months": 4}
+FIRST_RUN_FOLDER = "demo-first-run"
+
+
+def load_first_run_demo(settings) -> str:
+    """Loads a small demo set into the embedded stores if the submissions store has received
+    no file yet (so never twice); returns one line saying what was done."""
+    import time
+
+    from services.submissions.cli import BulkLoad
+    from services.submissions.demo import MANIFEST, load_manifest, write_demo_files
+
+    if not settings.embedded:
+        return "demo data: not loaded (PMP_DATABASE_URL is set; demo data is for embedded mode)"
+    started = time.perf_counter()
+    load = BulkLoad(settings)
+    try:
+        if load.has_submissions():
+            return "demo data: not loaded (the submissions store already holds submissions)"
+        folder = settings.data_dir / FIRST_RUN_FOLDER
+        paths = write_demo_files(folder, **FIRST_RUN)
+        recorded = files = 0
+        for path in paths:
+            outcome = load.ingest(path)
+            recorded += outcome.get("counts", {}).get("recorded", 0)
+            files += outcome["status"] == "accepted"
+    finally:
+        load.close()
+    manifest = load_manifest(folder)
+    return (
+        f"demo data loaded: {recorded:,} dispensations of {manifest['patients']:,} patients "
+        f"from {files} ASAP files in {folder} ({time.perf_counter() - started:.1f} s); "
+        f"patients to look up: {folder / MANIFEST}"
+    )

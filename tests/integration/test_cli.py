@@ -108,3 +108,55 @@ def test_pmp_ingest_loads_files_reports_each_and_fails_on_a_rejected_one(tmp_pat
 
     missing = pmp("ingest", str(tmp_path / "nope.dat"), env=env)
     assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def _recorded_dispensations(data_dir: Path) -> tuple[int, int]:
+    """(dispensations recorded, files received) in the embedded submissions store."""
+    import sqlalchemy as sa
+
+    from pmp.db import open_sqlite
+    from pmp.eventstore import events
+
+    db = open_sqlite(data_dir / "submissions.sqlite")
+    try:
+        with db.read() as conn:
+            rows = conn.execute(sa.select(events.c.type, events.c.data)).all()
+    finally:
+        db.dispose()
+    recorded = sum(len(d["records"]) for t, d in rows if t == "DispensationsRecorded")
+    return recorded, sum(t == "SubmissionReceived" for t, _ in rows)
+
+
+def test_pmp_up_demo_loads_the_small_demo_set_the_first_time_only(broker, tmp_path):
+    amqp_uri = broker.create_vhost()
+    data = tmp_path / "data"
+    env = {
+        **_clean_env(),
+        "PMP_AMQP_URI": amqp_uri,
+        "PMP_DATA_DIR": str(data),
+        "PMP_GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
+    }
+    lines = []
+    try:
+        for run in ("first", "second"):
+            up = Process(f"pmp-up-{run}", python("-m", "pmp", "up", "--demo"), env, tmp_path)
+            try:
+                wait_until(lambda up=up: "CPMRS is running at" in up.log(), 90, "ready", watch=[up])
+                up.popen.send_signal(signal.SIGINT)
+                assert up.wait(timeout=60) == 0
+            finally:
+                up.stop()
+            said = [line for line in up.log().splitlines() if "pmp up: demo data" in line]
+            assert len(said) == 1, up.log()
+            lines.append(said[0])
+            if run == "first":
+                first = _recorded_dispensations(data)
+    finally:
+        broker.delete_vhost(amqp_uri)
+
+    recorded, files = first
+    assert recorded > 0 and files > 1
+    assert f"demo data loaded: {recorded:,} dispensations of 300 patients from" in lines[0]
+    assert (data / "demo-first-run" / "manifest.json").is_file()
+    assert "not loaded (the submissions store already holds submissions)" in lines[1]
+    assert _recorded_dispensations(data) == first  # the second start added nothing

@@ -1,0 +1,121 @@
+"""Sending dispensation data as a pharmacy's data submitter does it, in a real browser: sign in
+from the credential letter, choose a new password, send an ASAP file with one bad record, read
+the outcome and the error report, download the report as CSV, and send the same file again."""
+
+from __future__ import annotations
+
+import csv
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.test_sign_in import change_password, new_page, sign_in
+from tests.helpers.accounts import NEW_PASSWORD, create_first_administrator, create_user, ready
+from tests.helpers.asap import build, pha, record
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
+
+HYDROCODONE = "00029136533"  # in the CDC reference: hydrocodone 5 mg tablets
+BAD_NDC = "12345"  # five digits: an NDC has eleven
+
+
+def shot(page: Page, folder: Path, name: str) -> None:
+    page.screenshot(path=folder / f"submissions-{name}.png", full_page=True)
+
+
+def fact(page: Page, term: str):
+    """The value shown for ``term`` in the outcome's list of facts."""
+    terms = page.locator("dt", has_text=re.compile(rf"^{re.escape(term)}$"))
+    return page.locator("dl.facts > div", has=terms).locator("dd")
+
+
+def asap_file(folder: Path) -> Path:
+    """Three dispensations, the second with a bad NDC. Prescription numbers of their own, so
+    no other test's file (the stack is shared) makes these records revisions or repeats."""
+    tag = uuid.uuid4().hex[:6].upper()
+    records = [
+        record(1, dsp={2: f"RX{tag}1", 8: HYDROCODONE}),
+        record(2, dsp={2: f"RX{tag}2", 8: BAD_NDC}),
+        record(3, dsp={2: f"RX{tag}3", 8: HYDROCODONE}),
+    ]
+    path = folder / "march-2024.dat"
+    path.write_bytes(build([(pha(), [s for r in records for s in r])], eol="\n"))
+    return path
+
+
+def test_a_data_submitter_sends_a_file_reads_its_error_report_and_sends_it_again(
+    stack, browser, screenshots, tmp_path
+):
+    admin = ready(stack, create_first_administrator(stack, tmp_path))
+    submitter = create_user(stack, admin, "data_submitter", tmp_path, last_name="Reyes")
+    path = asap_file(tmp_path)
+    lines = path.read_text().splitlines()
+    bad_line = next(n for n, text in enumerate(lines, 1) if f"*{BAD_NDC}*" in text)
+
+    context, page = new_page(browser)
+    sign_in(page, stack.url, submitter.email, submitter.password)
+    expect(page).to_have_url(stack.url + "/password/change")
+    change_password(page, submitter.password, NEW_PASSWORD)
+    expect(page).to_have_url(re.compile(r"\?notice=password_changed$"))
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Send data").click()
+    expect(page).to_have_url(stack.url + "/submissions")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Send dispensation data")
+    shot(page, screenshots, "01-upload")
+
+    # sending without choosing a file says so at the field
+    page.get_by_role("button", name="Send file").click()
+    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
+    expect(page.get_by_label("ASAP file")).to_have_attribute("aria-invalid", "true")
+    shot(page, screenshots, "02-no-file")
+
+    page.get_by_label("ASAP file").set_input_files(path)
+    page.get_by_role("button", name="Send file").click()
+    expect(page).to_have_url(re.compile(r"/submissions/[0-9a-f-]{36}$"))
+    outcome_url = page.url
+    expect(page.get_by_role("heading", level=1)).to_have_text("march-2024.dat")
+    expect(page.get_by_text("Accepted", exact=True)).to_be_visible()
+    expect(fact(page, "Records in the file")).to_have_text("3")
+    expect(fact(page, "Recorded")).to_have_text("2")
+    expect(fact(page, "Refused")).to_have_text("1")
+    expect(fact(page, "NDC not in the drug reference")).to_have_count(0)
+    expect(page.get_by_text("1 error.")).to_be_visible()
+    rows = page.get_by_role("table").get_by_role("row")
+    expect(rows).to_have_count(2)  # the header and one error
+    cells = rows.nth(1).get_by_role("cell")
+    expect(cells.nth(0)).to_have_text(str(bad_line))
+    expect(cells.nth(1)).to_have_text("DSP")
+    expect(cells.nth(2)).to_have_text("DSP08")
+    expect(cells.nth(3)).to_have_text(BAD_NDC)
+    expect(cells.nth(4)).to_contain_text("11-digit NDC")
+    message = cells.nth(4).inner_text()
+    shot(page, screenshots, "03-outcome")
+
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download as CSV").click()
+    report = download.value
+    assert report.suggested_filename.endswith(".csv")
+    with open(report.path(), newline="", encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    assert lines == [
+        ["line", "segment", "field", "value", "message"],
+        [str(bad_line), "DSP", "DSP08", BAD_NDC, message],
+    ]
+
+    # the same file again is recognised: the first outcome, not counted twice
+    page.get_by_role("link", name="Send another file").click()
+    expect(page).to_have_url(stack.url + "/submissions")
+    page.get_by_label("ASAP file").set_input_files(path)
+    page.get_by_role("button", name="Send file").click()
+    expect(page).to_have_url(outcome_url + "?duplicate=1")
+    expect(page.get_by_role("status")).to_contain_text("This file was sent before")
+    expect(fact(page, "Recorded")).to_have_text("2")
+    shot(page, screenshots, "04-repeat")
+
+    # the only failed request is the send without a file (422, by design)
+    errors = page.console_errors  # type: ignore[attr-defined]
+    assert [e for e in errors if "status of 422" not in e] == [] and len(errors) == 1
+    context.close()
