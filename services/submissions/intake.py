@@ -34,7 +34,8 @@ from services.submissions.schemas import MAX_BATCH
 
 Change = tuple[str, dict[str, Any]]
 KEPT_ERRORS = 100  # structural errors carried in the rejection event (all go to the report)
-REMEMBERED = 200_000  # patients and prescribers a run remembers (bounds its memory)
+REMEMBERED = 200_000  # patients a run remembers (bounds its memory)
+GROUP = 5  # batches of MAX_BATCH records written in one append
 _UNSEEN = object()
 
 
@@ -133,6 +134,8 @@ class _Run:
         self.pending: list[tuple[str, Dispensation, str]] = []  # key, record, dispensation id
         self.new_patients: list[tuple[int, Patient, uuid.UUID]] = []  # record number first
         self.links: list[Change] = []  # PatientLinked events to append with the next change
+        self.unwritten: list[Change] = []  # batches made, not yet appended
+        self.unwritten_keys: list[tuple[str, str]] = []  # their keys and dispensation ids
         self.seen: dict[str, str] = {}  # keys recorded by this file, not yet remembered
         self.errors: list[dict[str, Any]] = []
         self.counts = dict.fromkeys(
@@ -140,7 +143,7 @@ class _Run:
         )
         self.zero_report = False
         # what the file repeats, found once: patients' persons, drugs
-        self.people: dict[tuple, tuple[str, str, int]] = {}
+        self.people: dict[int, tuple[dict, tuple[str, str, int]]] = {}  # id(patient) -> ...
         self.drugs: dict[str, dict[str, Any] | None] = {}
 
     def take(self, item: Item) -> None:
@@ -177,7 +180,7 @@ class _Run:
 
     def _change(self, record: Dispensation) -> None:
         key = record.key
-        self._flush()  # a change may refer to a record of the pending batch
+        self._flush(write=True)  # a change may refer to a pending record: it comes first
         dispensation_id = self._known(key)
         if dispensation_id is None:
             self._reject([_record_problem(record, "DSP01", "nothing-to-change")])
@@ -219,12 +222,11 @@ class _Run:
 
     def _person(self, patient: dict[str, Any]) -> tuple[str, str, int]:
         """The person, how they were linked and the index record. A patient sent again in
-        the same file, field for field, is the person found the first time (most patients
-        have several dispensations in a file)."""
-        same = tuple(patient.items())
-        found = self.people.get(same)
-        if found is not None:
-            return found
+        the same file, field for field (the same dict: see ``reading._Shared``), is the person
+        found the first time (most patients have several dispensations in a file)."""
+        found = self.people.get(id(patient))  # the reading shares one dict per patient
+        if found is not None and found[0] is patient:
+            return found[1]
         person = _patient(patient)
         index = self.intake.index
         link = index.link(person)
@@ -236,32 +238,38 @@ class _Run:
                 self.links.append(("PatientLinked", _linked(link, number, self.submission_id)))
         if len(self.people) >= REMEMBERED:
             self.people.clear()
-        self.people[same] = (str(link.person_id), "deterministic", number)
+        self.people[id(patient)] = (patient, (str(link.person_id), "deterministic", number))
         return str(link.person_id), link.kind, number
 
-    def _flush(self) -> None:
-        """Record the pending batch, less what earlier files already reported (one query
-        for the whole batch, not one per record)."""
-        if not self.pending:
-            return
-        reported = self.intake.memory.find_many([key for key, _, _ in self.pending])
-        batch, keys = [], []
-        for key, record, dispensation_id in self.pending:
-            if key in reported:
-                self.seen.pop(key, None)
-                self._reject([_record_problem(record, "DSP02", "already-reported")])
-                continue
-            batch.append(self._entry(record, dispensation_id))
-            keys.append((key, dispensation_id))
-        self.pending = []
-        if batch:
-            data = {"submission_id": self.submission_id, "records": batch}
-            self._append([("DispensationsRecorded", data)])
-            self.counts["recorded"] += len(batch)
-        self.intake.memory.remember(keys, self.new_patients)
-        for key, _ in keys:
+    def _flush(self, write: bool = False) -> None:
+        """Make the pending records a batch, less what earlier files already reported (one
+        query for the whole batch, not one per record); write the batches when there are
+        ``GROUP`` of them, or now if ``write`` (one commit for several: each costs a sync)."""
+        if self.pending:
+            reported = self.intake.memory.find_many([key for key, _, _ in self.pending])
+            batch = []
+            for key, record, dispensation_id in self.pending:
+                if key in reported:
+                    self.seen.pop(key, None)
+                    self._reject([_record_problem(record, "DSP02", "already-reported")])
+                    continue
+                batch.append(self._entry(record, dispensation_id))
+                self.unwritten_keys.append((key, dispensation_id))
+            self.pending = []
+            if batch:
+                data = {"submission_id": self.submission_id, "records": batch}
+                self.unwritten.append(("DispensationsRecorded", data))
+                self.counts["recorded"] += len(batch)
+        if write or len(self.unwritten) >= GROUP:
+            self._write()
+
+    def _write(self) -> None:
+        if self.unwritten or self.links:
+            self._append(self.unwritten)
+        self.intake.memory.remember(self.unwritten_keys, self.new_patients)
+        for key, _ in self.unwritten_keys:
             self.seen.pop(key, None)
-        self.new_patients = []
+        self.unwritten, self.unwritten_keys, self.new_patients = [], [], []
 
     def _append(self, changes: list[Change]) -> None:
         """Append ``changes`` with the uncertain links their records made, in one go."""
@@ -269,7 +277,7 @@ class _Run:
         self.links = []
 
     def finish(self, asap_version: str) -> None:
-        self._flush()
+        self._flush(write=True)
         self.errors.sort(key=lambda e: e["line"])  # batch checks report late; show in order
         accepted = {"version": asap_version, **self.counts, "zero_report": self.zero_report}
         self._append([("SubmissionAccepted", accepted)])

@@ -32,6 +32,7 @@ from services.submissions.asap import (
 )
 
 CHUNK = 1000  # records per message from the worker
+SHARED = 100_000  # distinct patients (and prescribers) a reading remembers
 OpenFile = Callable[[], BinaryIO]
 
 
@@ -108,28 +109,40 @@ def _structure(open_file: OpenFile) -> Structure:
     return Structure(found.ok, found.version or "", errors, found.error_count)
 
 
+class _Shared:
+    """One JSON-ready dict per distinct value: a patient's or prescriber's fields recur in
+    most of a file's records, and the intake recognises a repeat by the dict itself."""
+
+    def __init__(self, limit: int = SHARED):
+        self.limit = limit
+        self.made: dict[tuple, dict[str, Any]] = {}
+
+    def __call__(self, values: dict[str, Any]) -> dict[str, Any]:
+        same = tuple(values.items())
+        made = self.made.get(same)
+        if made is None:
+            if len(self.made) >= self.limit:
+                self.made.clear()  # memory stays flat; a repeat only costs its conversion
+            made = self.made[same] = plain(values)
+        return made
+
+
 def _items(open_file: OpenFile) -> Iterator[Item]:
     pharmacy: tuple[dict | None, dict[str, Any]] = (None, {})
-    prescribers: dict[tuple, dict[str, Any]] = {}
+    patient, prescriber = _Shared(), _Shared()
     with open_file() as file:
         for item in read_records(file):
             if isinstance(item, Record):
                 if item.pharmacy is not pharmacy[0]:
                     pharmacy = (item.pharmacy, plain(item.pharmacy))
-                prescriber = item.prescriber or {}
-                same = tuple(prescriber.items())
-                if (made := prescribers.get(same)) is None:
-                    if len(prescribers) > 50_000:
-                        prescribers.clear()
-                    made = prescribers[same] = plain(prescriber)
                 yield Dispensation(
                     item.line,
                     item.status,
                     key_text(item.key),
                     pharmacy[1],
-                    plain(item.patient),
+                    patient(item.patient),
                     plain(item.dispensation),
-                    made,
+                    prescriber(item.prescriber or {}),
                 )
             elif isinstance(item, RecordRejected):
                 yield Rejected([problem(e) for e in item.errors])
@@ -170,8 +183,9 @@ def _worker(open_file: OpenFile, pipe) -> None:
         pipe.send_bytes(orjson.dumps(structure.__dict__))
         if structure.ok:
             chunk: list = []
+            encode = _Encoder()
             for item in _items(open_file):
-                chunk.append(_encode(item))
+                encode(item, chunk)
                 if len(chunk) >= CHUNK:
                     pipe.send_bytes(orjson.dumps(chunk))
                     chunk = []
@@ -184,12 +198,35 @@ def _worker(open_file: OpenFile, pipe) -> None:
         pipe.close()
 
 
-def _encode(item: Item) -> Any:
-    if isinstance(item, Dispensation):
-        return list(item)
-    if isinstance(item, Rejected):
-        return {"rejected": item.errors}
-    return item
+class _Encoder:
+    """Puts a record in the chunk with its pharmacy, patient and prescriber as numbers, each
+    shared dict sent once (``{"n": number, "is": dict}``) before the first record using it:
+    decoding objects is most of the parent's cost, and most of them repeat."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[int, tuple[int, dict]] = {}  # id(dict) -> (number, dict)
+
+    def __call__(self, item: Item, chunk: list) -> None:
+        if isinstance(item, Dispensation):
+            line, status, key, pharmacy, patient, dispensation, prescriber = item
+            numbers = [self._number(d, chunk) for d in (pharmacy, patient, prescriber)]
+            chunk.append([line, status, key, *numbers, dispensation])
+        elif isinstance(item, Rejected):
+            chunk.append({"rejected": item.errors})
+        else:
+            chunk.append(item)
+
+    def _number(self, shared: dict, chunk: list) -> int:
+        found = self.numbers.get(id(shared))
+        if found is not None and found[1] is shared:
+            return found[0]
+        if len(self.numbers) >= 2 * SHARED:
+            self.numbers.clear()
+            chunk.append({"forget": True})
+        number = len(self.numbers)
+        self.numbers[id(shared)] = (number, shared)
+        chunk.append({"n": number, "is": shared})
+        return number
 
 
 class _InWorker(Reading):
@@ -211,16 +248,22 @@ class _InWorker(Reading):
         return message
 
     def items(self) -> Iterator[Item]:
-        pharmacy: dict[str, Any] = {}
+        shared: dict[int, dict[str, Any]] = {}
         while (chunk := self._receive()) != "done":
             for raw in chunk:
                 if type(raw) is list:
-                    if raw[3] != pharmacy:  # one dict per pharmacy block, as inline
-                        pharmacy = raw[3]
-                    raw[3] = pharmacy
-                    yield Dispensation._make(raw)
+                    line, status, key, pharmacy, patient, prescriber, dispensation = raw
+                    yield Dispensation(
+                        line, status, key, shared[pharmacy], shared[patient], dispensation,
+                        shared[prescriber],
+                    )  # fmt: skip
                 elif type(raw) is dict:
-                    yield Rejected(raw["rejected"])
+                    if "n" in raw:
+                        shared[raw["n"]] = raw["is"]
+                    elif "forget" in raw:
+                        shared.clear()
+                    else:
+                        yield Rejected(raw["rejected"])
                 else:
                     yield raw
 

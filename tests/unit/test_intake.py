@@ -22,8 +22,10 @@ class FakeSink:
 
     def __init__(self) -> None:
         self.streams: dict[str, list[tuple[str, dict]]] = {}
+        self.appends: list[list[str]] = []  # the event types of each append
 
     def append(self, stream: str, expected: int | None, changes: Sequence) -> int:
+        self.appends.append([kind for kind, _ in changes])
         events = self.streams.setdefault(stream, [])
         assert expected is None or expected == len(events), "concurrent change"
         events.extend(changes)
@@ -199,3 +201,20 @@ def test_a_link_made_by_similarity_is_recorded_for_review():
     assert linked["kind"] == "probabilistic" and linked["person_id"] == jane["person_id"]
     assert "first: typo +3.5" in linked["reasons"]
     assert "JANIE" not in str(linked)  # the event carries no patient data
+
+
+def test_batches_of_a_thousand_are_written_five_at_a_time_and_a_revision_waits_for_none():
+    desk = Desk()
+    many = [s for n in range(6500) for s in record(n)]
+    revision = record(3, dsp={1: "01", 9: "60"})  # revises the 4th record of the file
+    _, stream = desk.submit(build([(pha(), many + revision + record(7000))]))
+    batches = desk.sink.of(stream, "DispensationsRecorded")
+    assert [len(b["records"]) for b in batches] == [1000] * 6 + [500, 1]
+    recorded = [kinds.count("DispensationsRecorded") for kinds in desk.sink.appends]
+    assert recorded == [0, 5, 2, 0, 1, 0]  # received; 5; 2 before the revision; it; 1; end
+    assert desk.sink.kinds(stream)[-3:] == [
+        "DispensationRevised",
+        "DispensationsRecorded",
+        "SubmissionAccepted",
+    ]
+    assert len(desk.memory.known) == 6501  # every key remembered, once
