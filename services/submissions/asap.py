@@ -45,11 +45,12 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
+from itertools import compress, repeat
+from operator import itemgetter
 from typing import Any, BinaryIO
 
 from services.submissions.asap_segments import (
@@ -83,6 +84,8 @@ MAX_CDI = 100
 _STATUS = {"00": "new", "01": "revise", "02": "void"}
 _BLANKS = " \t\r\n"
 _KNOWN = frozenset(SEGMENT_NAMES)
+#: The segments of a dispensation group.
+_GROUP = frozenset(("PAT", "DSP", "PRE", "CDI", "AIR"))
 
 
 # --------------------------------------------------------------------------- public types
@@ -232,7 +235,6 @@ _STATE = re.compile(r"[A-Za-z]{2}").fullmatch
 _DEA = re.compile(r"[A-Za-z][A-Za-z9][0-9]{7}").fullmatch
 
 
-@lru_cache(maxsize=65536)
 def _to_date(v: str) -> Any:
     if len(v) != 8 or not _DIGITS(v):
         return _BAD
@@ -242,7 +244,6 @@ def _to_date(v: str) -> Any:
         return _BAD
 
 
-@lru_cache(maxsize=65536)
 def _npi_ok(v: str) -> bool:
     if len(v) != 10 or not _DIGITS(v):
         return False
@@ -258,7 +259,11 @@ def _npi_ok(v: str) -> bool:
     return (10 - total % 10) % 10 == ord(v[9]) - 48
 
 
-@lru_cache(maxsize=65536)
+def _is_ndc(v: str) -> bool:
+    """11 digits 0-9 (``isdigit`` alone would take other scripts' digits too)."""
+    return len(v) == 11 and v.isascii() and v.isdigit()
+
+
 def _dea_ok(v: str) -> bool:
     if len(v) != 9 or not _DEA(v):
         return False
@@ -326,30 +331,97 @@ def _checker(f: Field):
     raise AssertionError(k)  # pragma: no cover - tables are fixed
 
 
-class _Spec:
-    """A compiled segment table: element number -> (field id, key, convert, message)."""
+#: Values seen per check, at most (see :class:`_Converted`).
+CACHE_SIZE = 4096
+#: Longer values are not kept: none is valid (the longest valid is a 15-digit phone number).
+_CACHED_LENGTH = 20
 
-    __slots__ = ("bypos", "template", "required", "missing")
+
+class _Converted(dict):
+    """value -> converted value (or _BAD when invalid), computed on first use.
+
+    Most values repeat from record to record (dates, codes, quantities, prescriber numbers),
+    so a repeat costs one dict lookup. A dict subclass, so that a hit runs no Python code
+    (a miss calls ``__missing__``). It keeps short values only and is emptied when full,
+    which bounds its memory; the values are immutable, so sharing them is safe.
+    """
+
+    __slots__ = ("convert",)
+
+    def __init__(self, convert: Callable[[str], Any]):
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, v: str) -> Any:
+        r = self.convert(v)
+        if len(v) <= _CACHED_LENGTH:
+            if len(self) >= CACHE_SIZE:
+                self.clear()
+            self[v] = r
+        return r
+
+
+#: (kind, arg) -> (converter, message), shared by every field checked the same way.
+_CHECKERS: dict[tuple[str, object], tuple[_Converted, str]] = {}
+
+
+def _cached_checker(f: Field) -> tuple[_Converted, str]:
+    kind = (f.kind, f.arg)
+    if kind not in _CHECKERS:
+        conv, msg = _checker(f)
+        _CHECKERS[kind] = (_Converted(conv), msg)
+    return _CHECKERS[kind]
+
+
+def _picker(indices: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """Like ``itemgetter(*indices)``, but always returning a tuple (even of 0 or 1 items)."""
+    if not indices:
+        return lambda _seq: ()
+    if len(indices) == 1:
+        i = indices[0]
+        return lambda seq: (seq[i],)
+    return itemgetter(*indices)
+
+
+class _Spec:
+    """A compiled segment table, laid out for :func:`_convert` and :func:`_convert_each`.
+
+    ``elements[i - 1]`` is (key, converter or None for plain text, maximum length of plain
+    text) for element i, the converter being a :class:`_Converted`. ``bypos[i]`` is (number,
+    field id, key, converter, message, maximum length) for element i, None for the segment id.
+    """
+
+    __slots__ = (
+        "bypos",
+        "elements",
+        "template",
+        "required",
+        "required_of",
+        "required_width",
+        "missing",
+        "seen",
+    )
 
     def __init__(self, seg: str, table: tuple[Field, ...]):
-        # bypos[i] describes element i (None for the segment id and undefined elements);
-        # convert is None for plain text, checked against maxlen inline.
-        self.bypos: list[tuple | None] = [None] * (max(f.no for f in table) + 1)
+        if [f.no for f in table] != list(range(1, len(table) + 1)):
+            raise ValueError(f"the {seg} table must list elements 1, 2, 3... in order")
         self.template = dict.fromkeys(f.key for f in table)
-        self.required = frozenset(f.no for f in table if f.required)
+        required = [f.no for f in table if f.required]
+        self.required = frozenset(required)
+        self.required_of = _picker(required)
+        self.required_width = max(required, default=0) + 1
+        self.bypos: list[tuple | None] = [None]
+        self.elements: list[tuple] = []
         self.missing: dict[int, tuple[str, str]] = {}
+        self.seen: dict[tuple[str, ...], dict] = {}  # see _convert_recurring
         for f in table:
-            conv, msg = _checker(f)
+            conv, msg = _cached_checker(f)
             fid = f"{seg}{f.no:02d}"
             text = f.kind == "text"
-            self.bypos[f.no] = (
-                f.no,
-                fid,
-                f.key,
-                None if text else conv,
-                f"{fid} ({f.name}) {msg}",
-                f.arg if text else 0,
-            )
+            convert = None if text else conv
+            maxlen = f.arg if text else 0
+            self.elements.append((f.key, convert, maxlen))
+            self.bypos.append((f.no, fid, f.key, convert, f"{fid} ({f.name}) {msg}", maxlen))
             self.missing[f.no] = (fid, f"{fid} ({f.name}) is required")
 
 
@@ -365,15 +437,60 @@ def _clip(v: str) -> str:
 def _convert(spec: _Spec, fields: list[str], line: int, segno: int, seg: str, errors: list):
     """The segment's dict (key -> converted value or None); errors appended to ``errors``.
 
+    This is the path of the usual segment, without error: at the first bad element, or when
+    a required one is missing, it leaves the work to :func:`_convert_each`, which reports
+    every error of the segment in order.
+    """
+    out = spec.template.copy()
+    vals = fields[1:]
+    # compress: the non-empty elements only (most elements of a real file are empty).
+    for (key, conv, maxlen), v in compress(zip(spec.elements, vals, strict=False), vals):
+        if conv is None:
+            if len(v) > maxlen:
+                break
+            out[key] = v
+        else:
+            r = conv[v]
+            if r is _BAD:
+                break
+            out[key] = r
+    else:  # no bad element: are the required ones all there?
+        if len(fields) >= spec.required_width and all(spec.required_of(fields)):
+            return out
+    return _convert_each(spec, fields, line, segno, seg, errors)
+
+
+def _convert_recurring(
+    spec: _Spec, fields: list[str], line: int, segno: int, seg: str, errors: list
+):
+    """:func:`_convert` for a segment that recurs from record to record (a prescriber).
+
+    A segment without error is remembered (up to CACHE_SIZE of them): the next one with the
+    same elements gets a copy of its dict. Elements beyond the table are ignored, so they
+    are left out of the key (they could be long).
+    """
+    key = tuple(fields[: len(spec.elements) + 1])
+    seen = spec.seen.get(key)
+    if seen is not None:
+        return seen.copy()
+    n = len(errors)
+    out = _convert(spec, fields, line, segno, seg, errors)
+    if len(errors) == n:
+        if len(spec.seen) >= CACHE_SIZE:
+            spec.seen.clear()
+        spec.seen[key] = out.copy()
+    return out
+
+
+def _convert_each(spec: _Spec, fields: list[str], line: int, segno: int, seg: str, errors: list):
+    """:func:`_convert` one element at a time, appending an error for each bad one.
+
     Only the non-empty elements are visited (most elements of a real file are empty).
     """
     out = spec.template.copy()
     got = []
     for s, v in zip(spec.bypos, fields, strict=False):
         if not v or s is None:  # empty, the segment id, or an element not in this version
-            continue
-        v = v.strip(_BLANKS)
-        if not v:
             continue
         no, fid, key, conv, bad, maxlen = s
         got.append(no)
@@ -383,7 +500,7 @@ def _convert(spec: _Spec, fields: list[str], line: int, segno: int, seg: str, er
                 continue
             r = _BAD
         else:
-            r = conv(v)
+            r = conv[v]
         if r is _BAD:
             errors.append(AsapError(line, segno, seg, fid, _clip(v), bad))
         else:
@@ -413,11 +530,36 @@ def _read(stream, size: int) -> bytes:
     return bytes(data)
 
 
-class _Tokens:
-    """Splits the stream into segments: yields (line, segment number, fields)."""
+def _split(s: str, sep: str, partial: bool) -> list[str]:
+    """The fields of segment ``s`` (a stripped segment), as :class:`_Tokens` yields them."""
+    if partial:
+        f = s.split(sep, 9)
+        if f[0] in _GROUP:
+            return f  # as they are: check_structure reads PAT07 and PAT08 only, and strips them
+    f = s.split(sep)
+    # Blanks around an element are rare; single-character searches are the cheap ones.
+    if " " in s and (sep + " " in s or " " + sep in s) or "\t" in s or "\r" in s or "\n" in s:
+        return _stripped(f)
+    return f
 
-    def __init__(self, stream: BinaryIO, chunk_size: int, fail):
+
+def _stripped(fields: list[str]) -> list[str]:
+    """The segment id as it is (``"PAT "`` is an unknown segment), the elements stripped."""
+    return [fields[0]] + [v.strip(_BLANKS) for v in fields[1:]]
+
+
+class _Tokens:
+    """Splits the stream into segments: yields (line, segment number, fields).
+
+    The fields after the segment id come stripped of blanks. With ``partial`` (for
+    :func:`check_structure`), the segments of a dispensation group (PAT, DSP, PRE, CDI, AIR)
+    are split only up to their 9th element and not stripped: it reads only the zero report
+    mark, PAT07 and PAT08.
+    """
+
+    def __init__(self, stream: BinaryIO, chunk_size: int, fail, partial: bool = False):
         self.stream = stream
+        self.partial = partial
         self.chunk_size = max(16, int(chunk_size))
         self.fail = fail  # fail(line, segno, seg, field, value, message) -> raises _Stop
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
@@ -500,11 +642,12 @@ class _Tokens:
         elif term == "\n" and text[p : p + 2] == "\r\n":
             p += 2
         self.sep, self.term = sep, term
-        yield line, 1, text[:pos].split(sep) + [term]
+        yield line, 1, _stripped(text[:pos].split(sep)) + [term]
         line += text.count("\n", 0, p)
         buf = text[p:]
         segno = 1
         nl_term = term == "\n"
+        partial = self.partial
         while True:
             parts = buf.split(term)
             rest = parts.pop()
@@ -512,15 +655,15 @@ class _Tokens:
                 if rest.strip(_BLANKS):
                     parts.append(rest)  # a last segment without terminator is tolerated
                 rest = ""
-            for piece in parts:
-                s = piece.strip(_BLANKS)
+            # For each piece, in C: its segment, its line feeds, those after its leading blanks.
+            segments = map(str.strip, parts, repeat(_BLANKS))
+            feeds = map(str.count, parts, repeat("\n"))
+            later = map(str.count, map(str.lstrip, parts, repeat(_BLANKS)), repeat("\n"))
+            for s, nl, after in zip(segments, feeds, later, strict=True):
                 if s:
-                    start = line
-                    if piece[0] in _BLANKS:
-                        start += piece.count("\n", 0, piece.index(s[0]))
                     segno += 1
-                    yield start, segno, s.split(sep)
-                line += piece.count("\n") + nl_term
+                    yield line + nl - after, segno, _split(s, sep, partial)
+                line += nl + nl_term
             if self.eof:
                 return
             if len(rest) > MAX_SEGMENT:
@@ -559,7 +702,7 @@ class _Parser:
     def __init__(self, stream: BinaryIO, build: bool, chunk_size: int):
         self.build = build
         self.report = StructureReport()
-        self.tokens = _Tokens(stream, chunk_size, self._fatal)
+        self.tokens = _Tokens(stream, chunk_size, self._fatal, partial=not build)
         self.specs: dict | None = None
 
     # errors -------------------------------------------------------------
@@ -597,6 +740,7 @@ class _Parser:
         total = 0
         ph_count = 0
         pharmacy: dict | None = None
+        ph_key: tuple = ()
         ph_summary: dict | None = None
         # current patient
         pat_fields = pat_line = pat_segno = None
@@ -625,7 +769,7 @@ class _Parser:
                     )
                     self._patient_rules(pdict, pat_fields, pat_line, pat_segno, errs)
                     pat_cache = (pdict, errs)
-                return self._record(grp, pharmacy, pat_cache)
+                return self._record(grp, pharmacy, ph_key, pat_cache)
             return None
 
         tokens = iter(self.tokens)
@@ -678,6 +822,7 @@ class _Parser:
                         )
                     refuse("PHA must follow IS or a TP segment")
                 pharmacy = self._pharmacy(f, line, segno)
+                ph_key = _pharmacy_key(pharmacy)
                 ph_summary = {
                     "line": line,
                     "npi": pharmacy["npi"],
@@ -728,7 +873,7 @@ class _Parser:
                     "TT02 (Segment Count) must equal the number of segments in the "
                     "file from TH through TT inclusive",
                 )
-                tt01 = f[1].strip(_BLANKS) if len(f) > 1 else ""
+                tt01 = f[1] if len(f) > 1 else ""
                 if r.control_number is not None and tt01 != r.control_number:
                     self._error(
                         line,
@@ -784,7 +929,7 @@ class _Parser:
     def _header(self, f, line, segno):
         r = self.report
         r.element_separator, r.segment_terminator = self.tokens.sep, self.tokens.term
-        version = f[1].strip(_BLANKS).upper() if len(f) > 1 else ""
+        version = f[1].upper() if len(f) > 1 else ""
         if version not in VERSIONS:
             if version in UNSUPPORTED_VERSIONS:
                 msg = f"ASAP version {version} is not accepted yet; send ASAP 4.2, 4.2A or 4.2B"
@@ -828,7 +973,7 @@ class _Parser:
 
     def _count(self, f, line, segno, seg, fid, actual, message):
         no = int(fid[-2:])
-        v = f[no].strip(_BLANKS) if len(f) > no else ""
+        v = f[no] if len(f) > no else ""
         if not v:
             self._error(line, segno, seg, fid, "", f"{fid} is required")
         elif not (_DIGITS(v) and len(v) <= 10):
@@ -909,7 +1054,7 @@ class _Parser:
                     )
                 )
 
-    def _record(self, grp, pharmacy, pat_cache):
+    def _record(self, grp, pharmacy, ph_key, pat_cache):
         line, segno, dspf, pre, cdis, air, errs, _sub = grp
         specs = self.specs
         errors = list(pat_cache[1])
@@ -918,7 +1063,7 @@ class _Parser:
         status = dsp["status"]
         if dsp["product_qualifier"] == "01" and dsp["ndc"] is not None:
             v = dsp["ndc"]
-            if len(v) != 11 or not _DIGITS(v):
+            if not _is_ndc(v):
                 errors.append(
                     AsapError(
                         line,
@@ -933,7 +1078,7 @@ class _Parser:
         prescriber = None
         if pre is not None:
             pl, ps, pf = pre
-            prescriber = _convert(specs["PRE"], pf, pl, ps, "PRE", errors)
+            prescriber = _convert_recurring(specs["PRE"], pf, pl, ps, "PRE", errors)
             if not (prescriber["npi"] or prescriber["dea"] or prescriber["state_license"]) and not (
                 _has(pf, 1) or _has(pf, 2) or _has(pf, 4)
             ):
@@ -962,7 +1107,7 @@ class _Parser:
             c = _convert(specs["CDI"], cf, cl, cs, "CDI", errors)
             if c["product_qualifier"] == "01" and c["product_id"] is not None:
                 v = c["product_id"]
-                if len(v) != 11 or not _DIGITS(v):
+                if not _is_ndc(v):
                     errors.append(
                         AsapError(
                             cl,
@@ -997,7 +1142,7 @@ class _Parser:
             and dsp["refill_number"] is not None
         ):
             key = (
-                *_pharmacy_key(pharmacy),
+                *ph_key,
                 dsp["prescription_number"],
                 dsp["refill_number"],
                 dsp["date_filled"],
@@ -1010,7 +1155,7 @@ class _Parser:
 
     def _zero(self, grp, pharmacy):
         line, segno, dspf, *_ = grp
-        v = dspf[5].strip(_BLANKS) if len(dspf) > 5 else ""
+        v = dspf[5] if len(dspf) > 5 else ""
         d = _to_date(v) if v else _BAD
         if d is _BAD:
             msg = "DSP05 (Date Filled) of a zero report must be the report date, written CCYYMMDD"
@@ -1021,7 +1166,7 @@ class _Parser:
 
 
 def _has(f: list[str], no: int) -> bool:
-    return no < len(f) and bool(f[no].strip(_BLANKS))
+    return no < len(f) and bool(f[no])
 
 
 def _fields_of(e: AsapError) -> tuple:
