@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -219,18 +220,27 @@ class EventStore:
         with self.db.read() as conn:
             return [self._recorded(row) for row in conn.execute(query)]
 
-    def read_all(self, after_position: int = 0, limit: int = 500) -> list[RecordedEvent]:
-        """Up to ``limit`` events after ``after_position``, in position order."""
+    def read_all(
+        self, after_position: int = 0, limit: int = 500, *, as_stored: bool = False
+    ) -> list[RecordedEvent]:
+        """Up to ``limit`` events after ``after_position``, in position order.
+
+        ``as_stored``: each current event's data stays its stored JSON text, wrapped in an
+        ``orjson.Fragment`` that ``orjson.dumps`` copies as is (the relay publishes without
+        decoding and re-encoding a 1,000-record batch); an event stored at an older schema
+        version is decoded and upcast as usual."""
         self._stamp()
+        columns = [c for c in events.c if c.name != "data"]
+        data = sa.cast(events.c.data, sa.Text) if as_stored else events.c.data
         query = (
-            sa.select(events, _position)
+            sa.select(*columns, data.label("data"), _position)
             .select_from(_joined)
             .where(appends.c.last_position > after_position, _position > after_position)
             .order_by(appends.c.last_position, events.c.n)
             .limit(limit)
         )
         with self.db.read() as conn:
-            return [self._recorded(row) for row in conn.execute(query)]
+            return [self._recorded(row, as_stored) for row in conn.execute(query)]
 
     def head_position(self) -> int:
         """The position of the newest event every reader can see (0: the store is empty)."""
@@ -245,8 +255,14 @@ class EventStore:
         while postgres.stamp(self.db, self._stamp_lock_key, _STAMP_BATCHES) == _STAMP_BATCHES:
             pass
 
-    def _recorded(self, row: sa.Row) -> RecordedEvent:
-        data, schema_version = self.registry.upcast(row.type, row.schema_version, row.data)
+    def _recorded(self, row: sa.Row, as_stored: bool = False) -> RecordedEvent:
+        data, schema_version = row.data, row.schema_version
+        if as_stored and self.registry.is_current(row.type, schema_version):
+            data = orjson.Fragment(data)
+        else:
+            if as_stored:
+                data = orjson.loads(data)
+            data, schema_version = self.registry.upcast(row.type, schema_version, data)
         return RecordedEvent(
             event_id=row.event_id,
             stream=row.stream,

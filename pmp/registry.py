@@ -87,6 +87,11 @@ class EventRegistry:
                 raise EventValidationError(name, _flatten(exc.messages[first_bad])) from None
         return [self._types[name].version for name, _ in events]
 
+    def is_current(self, name: str, version: int) -> bool:
+        """Whether data stored at ``version`` needs no upcasting (or has no schema here)."""
+        event_type = self._types.get(name)
+        return event_type is None or version >= event_type.version
+
     def upcast(self, name: str, version: int, data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Bring stored ``data`` written at ``version`` up to the current schema version."""
         event_type = self._types.get(name)

@@ -41,7 +41,7 @@ class Relay:
         """Publish the next batch; return how many events it held (0: nothing new)."""
         with self.store.db.read() as conn:
             after = checkpoints.read(conn, self.checkpoint)
-        batch = self.store.read_all(after, limit=self.batch_size)
+        batch = self.store.read_all(after, limit=self.batch_size, as_stored=True)
         if not batch:
             return 0
         self.publisher.publish(batch)

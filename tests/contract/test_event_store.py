@@ -12,6 +12,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from marshmallow import Schema, fields
@@ -280,6 +281,11 @@ def test_old_schema_versions_are_upcast_on_read(database):
     assert upcast.schema_version == 2
     assert upcast.data == {"email": "a@b.org", "email_verified": False}
     assert [e.schema_version for e in new.read_all()] == [2, 2]
+
+    # read as stored (the relay): the same bodies, the old one upcast, the current one as is
+    as_stored = [orjson.loads(orjson.dumps(e.to_json())) for e in new.read_all(as_stored=True)]
+    assert as_stored == [e.to_json() for e in new.read_all()]
+    assert as_stored[0]["data"] == {"email": "a@b.org", "email_verified": False}
 
 
 def test_naive_times_are_refused():
