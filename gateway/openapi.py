@@ -23,6 +23,7 @@ PROBLEM_RESPONSES = {
     "RoleRefused": "Your role does not allow this.",
     "SignInUnfinished": "This session must first complete another step.",
     "NoSuchAccount": "There is no such account.",
+    "NoSuchPatientMatch": "There is no such patient record under review.",
 }
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from gateway.api.registration import problem_response
 from gateway.http import http
 from gateway.responses import json_response
 from gateway.schemas import (
@@ -87,11 +88,7 @@ class PatientMatchesApi:
                   schema: PatientMatchDetail
             401: NotSignedIn
             403: RoleRefused
-            404:
-              description: No such record under review.
-              content:
-                application/problem+json:
-                  schema: Problem
+            404: NoSuchPatientMatch
         """
         self.auth.require(request, self.services, Permission.PATIENT_INDEX_REVIEW)
         found = self._patient_index("patient_match", patient_record=patient_record)
@@ -122,21 +119,9 @@ class PatientMatchesApi:
                   schema: PatientMatchDecided
             401: NotSignedIn
             403: RoleRefused
-            404:
-              description: No such record under review.
-              content:
-                application/problem+json:
-                  schema: Problem
-            409:
-              description: Already decided.
-              content:
-                application/problem+json:
-                  schema: Problem
-            422:
-              description: A field is missing or not valid.
-              content:
-                application/problem+json:
-                  schema: ValidationProblem
+            404: NoSuchPatientMatch
+            409:{decided}
+            422:{invalid}
         """
         self.auth.require(request, self.services, Permission.PATIENT_INDEX_REVIEW)
         body = load_body(PatientMatchDecisionSchema(), request)
@@ -150,4 +135,8 @@ class PatientMatchesApi:
         return json_response(PatientMatchDecidedSchema().dump(decided))
 
     api_patient_match.__doc__ = api_patient_match.__doc__.format(record=_RECORD)
-    api_decide_patient_match.__doc__ = api_decide_patient_match.__doc__.format(record=_RECORD)
+    api_decide_patient_match.__doc__ = api_decide_patient_match.__doc__.format(
+        record=_RECORD,
+        decided=problem_response("Already decided."),
+        invalid=problem_response("A field is missing or not valid.", "ValidationProblem"),
+    )

@@ -4,6 +4,7 @@ with the records on both sides, where the administrator decides same person or n
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from nameko.exceptions import RemoteError
 from werkzeug.wrappers import Request, Response
@@ -46,9 +47,14 @@ class PatientMatchPages(PatientMatchesApi):
         for item in found["items"]:
             _times(item)
         pages = max(1, -(-found["total"] // found["page_size"]))
+
+        def page_link(number: int) -> str:
+            return "/admin/patient-matches?" + urlencode({"decided": int(decided), "page": number})
+
         return self.auth.page(
             request, "patient_matches.html", principal, title="Patient matches",
             active="patient-matches", found=found, decided=decided, pages=pages,
+            page_link=page_link,
         )  # fmt: skip
 
     def _patient_match_page(self, request, principal, patient_record, status=200, **context):

@@ -4,9 +4,7 @@ records follow the decision."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.helpers.accounts import User, api, create_first_administrator, create_user, ready
+from tests.helpers.accounts import User, api
 from tests.helpers.asap import build, pha, record
 from tests.helpers.processes import wait_until
 from tests.integration.test_submissions_api import Listener, send
@@ -16,16 +14,6 @@ from tests.integration.test_submissions_api import Listener, send
 VANTERPOOL = {7: "VANTERPOOL", 8: "MARGARET", 12: "81 QUARRY RD", 14: "NORWICH", 15: "CT",
               16: "06360", 18: "19580923", 19: "F"}  # fmt: skip
 QUINTAVALLE = {**VANTERPOOL, 7: "QUINTAVALLE", 12: "9 MILL ST", 18: "19490302"}
-
-
-@pytest.fixture(scope="module")
-def people(stack, tmp_path_factory) -> dict[str, User]:
-    tmp = tmp_path_factory.mktemp("letters")
-    admin = ready(stack, create_first_administrator(stack, tmp))
-    return {
-        "admin": admin,
-        "pharmacy": ready(stack, create_user(stack, admin, "data_submitter", tmp)),
-    }
 
 
 def queued(stack, admin: User, submission_id: str) -> dict:

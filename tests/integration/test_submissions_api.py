@@ -12,22 +12,10 @@ import kombu
 import pytest
 
 from pmp.broker import event_exchange
-from tests.helpers.accounts import User, api, create_first_administrator, create_user, ready
+from tests.helpers.accounts import User, api
 from tests.helpers.asap import build, pha, record
 
 SQLITE = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-
-
-@pytest.fixture(scope="session")
-def people(stack, tmp_path_factory) -> dict[str, User]:
-    tmp = tmp_path_factory.mktemp("letters")
-    admin = ready(stack, create_first_administrator(stack, tmp))
-    return {
-        "admin": admin,
-        "pharmacy": ready(stack, create_user(stack, admin, "data_submitter", tmp)),
-        "other_pharmacy": ready(stack, create_user(stack, admin, "data_submitter", tmp)),
-        "prescriber": ready(stack, create_user(stack, admin, "prescriber", tmp)),
-    }
 
 
 def send(stack, user: User, content: bytes, name: str = "january.dat"):
