@@ -12,6 +12,8 @@ step and memory flat. Web uploads, at most 20 MB, are read in the service's own 
 from __future__ import annotations
 
 import multiprocessing
+import queue
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +35,7 @@ from services.submissions.asap import (
 
 CHUNK = 1000  # records per message from the worker
 SHARED = 100_000  # distinct patients (and prescribers) a reading remembers
+BUFFERED = 8  # chunks read from the worker ahead of the intake (a few MB)
 OpenFile = Callable[[], BinaryIO]
 
 
@@ -236,16 +239,42 @@ class _InWorker(Reading):
         self.process = context.Process(target=_worker, args=(open_file, child), daemon=True)
         self.process.start()
         child.close()
-        self.structure = Structure(**self._receive())
+        self.structure = Structure(**self._decode(self._message()))
+        # A thread empties the pipe into a small queue, so the worker keeps reading while
+        # this process commits (a commit waits for the disk, with the GIL released).
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=BUFFERED)
+        self.stopping = threading.Event()
+        self.drain = threading.Thread(target=self._drain, daemon=True)
+        self.drain.start()
+
+    def _message(self) -> bytes | None:
+        try:
+            return self.pipe.recv_bytes()
+        except (EOFError, OSError):
+            return None
+
+    def _drain(self) -> None:
+        while not self.stopping.is_set():
+            message = self._message()
+            while not self.stopping.is_set():
+                try:
+                    self.chunks.put(message, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if message is None or message == b'"done"' or message.startswith(b'{"failed"'):
+                return
+
+    def _decode(self, message: bytes | None) -> Any:
+        if message is None:
+            raise RuntimeError("the ASAP reading process ended unexpectedly")
+        decoded = orjson.loads(message)
+        if isinstance(decoded, dict) and "failed" in decoded:
+            raise RuntimeError(f"the ASAP reading process failed:\n{decoded['failed']}")
+        return decoded
 
     def _receive(self) -> Any:
-        try:
-            message = orjson.loads(self.pipe.recv_bytes())
-        except EOFError:
-            raise RuntimeError("the ASAP reading process ended unexpectedly") from None
-        if isinstance(message, dict) and "failed" in message:
-            raise RuntimeError(f"the ASAP reading process failed:\n{message['failed']}")
-        return message
+        return self._decode(self.chunks.get())
 
     def items(self) -> Iterator[Item]:
         shared: dict[int, dict[str, Any]] = {}
@@ -268,6 +297,7 @@ class _InWorker(Reading):
                     yield raw
 
     def close(self) -> None:
+        self.stopping.set()
         self.pipe.close()
         self.process.join(timeout=5)
         if self.process.is_alive():
