@@ -24,6 +24,7 @@ PROBLEM_RESPONSES = {
     "SignInUnfinished": "This session must first complete another step.",
     "NoSuchAccount": "There is no such account.",
     "NoSuchPatientMatch": "There is no such patient record under review.",
+    "NoSuchSubmission": "No such submission, or not one of yours.",
 }
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-z_]+)>")
 

@@ -21,6 +21,13 @@ from services.identity.roles import Permission
 MAX_WEB_BYTES = 20 * 1024 * 1024
 UPLOAD_TIMEOUT = 120.0  # seconds: a 20 MB file holds about 100,000 records
 REPORT_COLUMNS = ["line", "segment", "field", "value", "message"]
+_SUBMISSION = """
+            - in: path
+              name: submission_id
+              required: true
+              schema:
+                type: string
+                format: uuid"""
 
 
 def too_large() -> Problem:
@@ -125,13 +132,7 @@ class SubmissionsApi:
           description: For whoever sent it, and for administrators and the help desk.
           security:
             - sessionToken: []
-          parameters:
-            - in: path
-              name: submission_id
-              required: true
-              schema:
-                type: string
-                format: uuid
+          parameters:{submission}
           responses:
             200:
               description: The submission.
@@ -140,11 +141,7 @@ class SubmissionsApi:
                   schema: Submission
             401: NotSignedIn
             403: RoleRefused
-            404:
-              description: No such submission, or not one of yours.
-              content:
-                application/problem+json:
-                  schema: Problem
+            404: NoSuchSubmission
         """
         self._require_submission_reader(request)
         found = self._submissions("submission", submission_id=str(submission_id))
@@ -161,13 +158,7 @@ class SubmissionsApi:
             `Accept: text/csv` for a CSV file to open in a spreadsheet.
           security:
             - sessionToken: []
-          parameters:
-            - in: path
-              name: submission_id
-              required: true
-              schema:
-                type: string
-                format: uuid
+          parameters:{submission}
           responses:
             200:
               description: The report (empty when there were no errors).
@@ -179,11 +170,7 @@ class SubmissionsApi:
                     type: string
             401: NotSignedIn
             403: RoleRefused
-            404:
-              description: No such submission, or not one of yours.
-              content:
-                application/problem+json:
-                  schema: Problem
+            404: NoSuchSubmission
         """
         self._require_submission_reader(request)
         errors = self._submissions("error_report", submission_id=str(submission_id))
@@ -202,3 +189,6 @@ class SubmissionsApi:
                 "Your role does not include this. If you need it, contact an administrator.",
             )
         return principal
+
+    api_submission.__doc__ = api_submission.__doc__.format(submission=_SUBMISSION)
+    api_submission_errors.__doc__ = api_submission_errors.__doc__.format(submission=_SUBMISSION)

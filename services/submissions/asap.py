@@ -983,76 +983,40 @@ class _Parser:
 
     def _sub(self, grp, seg, f, line, segno):
         sub = grp[7]
-        errs = grp[6]
+
+        def misplaced(message: str) -> None:
+            grp[6].append(AsapError(line, segno, seg, None, "", message))
+
         if seg == "PRE":
             if sub >= 1:
-                errs.append(
-                    AsapError(
-                        line,
-                        segno,
-                        seg,
-                        None,
-                        "",
-                        "Only one PRE may follow a DSP, before any CDI or AIR",
-                    )
-                )
+                misplaced("Only one PRE may follow a DSP, before any CDI or AIR")
             else:
                 grp[3] = (line, segno, f)
             grp[7] = max(sub, 1)
         elif seg == "CDI":
             if sub >= 3:
-                errs.append(
-                    AsapError(
-                        line, segno, seg, None, "", "CDI segments must come before the AIR segment"
-                    )
-                )
+                misplaced("CDI segments must come before the AIR segment")
             elif len(grp[4]) >= MAX_CDI:
                 if len(grp[4]) == MAX_CDI:
-                    errs.append(
-                        AsapError(
-                            line,
-                            segno,
-                            seg,
-                            None,
-                            "",
-                            f"A compound may list at most {MAX_CDI} CDI ingredients",
-                        )
-                    )
+                    misplaced(f"A compound may list at most {MAX_CDI} CDI ingredients")
                     grp[4].append(None)
             else:
                 grp[4].append((line, segno, f))
             grp[7] = max(sub, 2)
         else:
             if sub >= 3:
-                errs.append(AsapError(line, segno, seg, None, "", "Only one AIR may follow a DSP"))
+                misplaced("Only one AIR may follow a DSP")
             else:
                 grp[5] = (line, segno, f)
             grp[7] = 3
 
     def _patient_rules(self, p, f, line, segno, errs):
-        if not p["country"]:
-            if p["state"] is None and not _has(f, 15):
-                errs.append(
-                    AsapError(
-                        line,
-                        segno,
-                        "PAT",
-                        "PAT15",
-                        "",
-                        "PAT15 (Patient State) is required for US residents",
-                    )
-                )
-            if p["zip"] is None and not _has(f, 16):
-                errs.append(
-                    AsapError(
-                        line,
-                        segno,
-                        "PAT",
-                        "PAT16",
-                        "",
-                        "PAT16 (Patient ZIP Code) is required for US residents",
-                    )
-                )
+        if p["country"]:
+            return
+        for key, no, name in (("state", 15, "Patient State"), ("zip", 16, "Patient ZIP Code")):
+            if p[key] is None and not _has(f, no):
+                message = f"PAT{no} ({name}) is required for US residents"
+                errs.append(AsapError(line, segno, "PAT", f"PAT{no}", "", message))
 
     def _record(self, grp, pharmacy, ph_key, pat_cache):
         line, segno, dspf, pre, cdis, air, errs, _sub = grp

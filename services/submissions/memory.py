@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import date
 from typing import Any
 
@@ -218,14 +219,4 @@ def _patient_row(n: int, p: Patient, person_id: uuid.UUID) -> dict[str, Any]:
 
 
 def _patient(row: Any) -> Patient:
-    return Patient(
-        first_name=row.first_name,
-        last_name=row.last_name,
-        dob=row.dob,
-        gender=row.gender,
-        middle_name=row.middle_name,
-        address=row.address,
-        city=row.city,
-        state=row.state,
-        zip=row.zip,
-    )
+    return Patient(**{f.name: getattr(row, f.name) for f in fields(Patient)})
