@@ -81,6 +81,7 @@ def ingest(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pmp.config import load_settings
+    from services.submissions.reading import read_in_worker
 
     console = Console(stderr=True)
     missing = [f for f in args.files if not f.is_file()]
@@ -100,7 +101,11 @@ def ingest(args) -> int:
     with Progress(*columns, console=console) as progress:
         for path in args.files:
             task = progress.add_task(path.name, total=None)
-            outcome = load.ingest(path, progress=lambda n, t=task: progress.update(t, completed=n))
+            outcome = load.ingest(
+                path,
+                progress=lambda n, t=task: progress.update(t, completed=n),
+                read=read_in_worker,  # a second process reads while this one records
+            )
             done = outcome.get("counts", {}).get("records", 0)
             progress.update(task, total=max(done, 1), completed=done)
             failed += outcome["status"] == "rejected"
