@@ -106,6 +106,8 @@ class Auth:
         context["actor_id"] = principal["account_id"]
         if principal["stage"] == READY:
             context["actor_role"] = principal["role"]
+            context["actor_name"] = principal.get("name") or ""
+            context["actor_permissions"] = list(principal["permissions"])
 
     def require(
         self,

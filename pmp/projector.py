@@ -39,6 +39,7 @@ class Projection:
     name: ClassVar[str]  # "<service>.<read model>", unique across the system
     sources: ClassVar[tuple[str, ...]]  # services whose events it reads
     metadata: ClassVar[sa.MetaData]  # its tables, and nothing else
+    max_batch: ClassVar[int] = 10_000  # events per commit at most (large events: fewer)
 
     def attach(self, sources: Mapping[str, EventSource]) -> None:
         """Called once with the sources it will read; a projection that folds whole streams
@@ -69,7 +70,7 @@ class Projector:
         self.db = db
         self.projection = projection
         self.sources = dict(sources)
-        self.batch_size = batch_size
+        self.batch_size = min(batch_size, projection.max_batch)
         projection.attach(self.sources)
 
     @property

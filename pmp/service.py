@@ -64,6 +64,18 @@ class Kernel:
     def actor_role(self) -> str | None:
         return self._context.get("actor_role")
 
+    @property
+    def actor_name(self) -> str:
+        """The signed-in person's name, as documents and events about their requests show it."""
+        return self._context.get("actor_name") or ""
+
+    @property
+    def actor_permissions(self) -> frozenset[str] | None:
+        """What identity granted this signed-in account now (its role, less what a due
+        renewal withholds); None when the call did not come through the gateway."""
+        granted = self._context.get("actor_permissions")
+        return None if granted is None else frozenset(granted)
+
     def metadata(self) -> Metadata:
         return Metadata(
             occurred_at=self.clock(),

@@ -498,6 +498,13 @@ def _pha(pharmacy: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in pharmacy.items() if not k.startswith("_")}
 
 
+def recent_start(months: int, today: date) -> date:
+    """The first day of the month ``months`` months before this one: a demo starting there
+    ends with last month, so a report's default look-back (12 months) shows it."""
+    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
+    return date(year, month + 1, 1)
+
+
 def write_demo_files(
     folder: Path | str,
     seed: int = 0,

@@ -58,9 +58,10 @@ def load_first_run_demo(settings) -> str:
     """Loads a small demo set into the embedded stores if the submissions store has received
     no file yet (so never twice); returns one line saying what was done."""
     import time
+    from datetime import date
 
     from services.submissions.cli import BulkLoad
-    from services.submissions.demo import MANIFEST, load_manifest, write_demo_files
+    from services.submissions.demo import MANIFEST, load_manifest, recent_start, write_demo_files
 
     if not settings.embedded:
         return "demo data: not loaded (PMP_DATABASE_URL is set; demo data is for embedded mode)"
@@ -70,7 +71,8 @@ def load_first_run_demo(settings) -> str:
         if load.has_submissions():
             return "demo data: not loaded (the submissions store already holds submissions)"
         folder = settings.data_dir / FIRST_RUN_FOLDER
-        paths = write_demo_files(folder, **FIRST_RUN)
+        start = recent_start(FIRST_RUN["months"], date.today())  # reports show it by default
+        paths = write_demo_files(folder, **FIRST_RUN, start=start)
         recorded = files = 0
         for path in paths:
             outcome = load.ingest(path)
