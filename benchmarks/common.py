@@ -31,6 +31,7 @@ class Result:
     goal_ratio: float  # ours / peer must reach this (0: no ratio goal)
     note: str = ""
     goal: float = 0.0  # without a peer: ours must reach this (0: no goal)
+    lower_is_better: bool = False  # latencies: ours must stay at or under ``goal``
 
     @property
     def ratio(self) -> float:
@@ -39,7 +40,7 @@ class Result:
     @property
     def met(self) -> bool:
         if not self.peer:
-            return self.ours >= self.goal
+            return self.ours <= self.goal if self.lower_is_better else self.ours >= self.goal
         return self.ratio >= self.goal_ratio
 
     @property

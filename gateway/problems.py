@@ -75,6 +75,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "RegistrationError": (422, "The request was refused"),
     "SubmissionRefused": (422, "The file was refused"),
     "DecisionRefused": (422, "The decision was refused"),
+    "SearchRefused": (422, "The search was refused"),
+    "LookBackRefused": (422, "The look-back was refused"),
+    "StatisticsRefused": (422, "The statistics request was refused"),
 }
 
 

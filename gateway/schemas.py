@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway.problems import Problem
 from services.identity.roles import ASSIGNABLE_ROLE_TITLES, Role
+from services.query.schemas import Purpose, SearchRequest
 from services.registration.forms import APPLICABLE_ROLES, fields_for
 
 
@@ -715,7 +716,128 @@ class PatientMatchDecidedSchema(Schema):
     note = fields.String()
 
 
+# -- patient search and the Patient History Report -----------------------------------------------
+
+
+class PatientSearchSchema(Schema):
+    """Who is sought, and the purpose attested for this search (the policy manual's rule)."""
+
+    criteria = fields.Nested(SearchRequest, required=True)
+    purpose = fields.Nested(
+        Purpose,
+        required=True,
+        metadata={
+            "description": "kind: treating (prescribers), dispensing (pharmacists), "
+            "investigation (law enforcement, with case_number); a delegate attests their "
+            "supervisor's. attested must be true."
+        },
+    )
+
+
+class FoundPersonSchema(Schema):
+    """A person the search found, with what tells them apart from the others."""
+
+    person_id = fields.UUID(required=True)
+    names = fields.List(fields.String(), required=True, metadata={"example": ["DOE, JANE"]})
+    birth_dates = fields.List(fields.String(), required=True)
+    genders = fields.List(fields.String(), required=True)
+    addresses = fields.List(fields.String(), required=True)
+    dispensations = fields.Integer(required=True)
+    first_filled = fields.String(allow_none=True, metadata={"format": "date"})
+    last_filled = fields.String(allow_none=True, metadata={"format": "date"})
+
+
+class PatientSearchResultSchema(Schema):
+    search_id = fields.UUID(
+        required=True, metadata={"description": "Opens the reports of the persons found."}
+    )
+    outcome = fields.String(required=True, validate=validate.OneOf(["none", "one", "several"]))
+    persons = fields.List(fields.Nested(FoundPersonSchema), required=True)
+
+
+class ReportPersonSchema(Schema):
+    account_id = fields.String(required=True)
+    name = fields.String(required=True)
+    role = fields.String(required=True)
+    role_title = fields.String(required=True)
+
+
+class ReportAlertSchema(Schema):
+    title = fields.String(required=True)
+    level = fields.String(required=True)
+    evidence = fields.Raw()
+
+
+class ReportAlertsSchema(Schema):
+    engine = fields.String(
+        required=True,
+        metadata={"description": "'not connected': not evaluated, which is not 'no alerts'."},
+    )
+    items = fields.List(fields.Nested(ReportAlertSchema), required=True)
+
+
+class ReportSummarySchema(Schema):
+    dispensations = fields.Integer(required=True)
+    prescribers = fields.Integer(required=True)
+    pharmacies = fields.Integer(required=True)
+    active_prescriptions = fields.Integer(required=True)
+    current_mme = fields.Float(required=True, metadata={"description": "MME/day today."})
+    peak_mme = fields.Float(required=True)
+    peak_mme_date = fields.String(allow_none=True, metadata={"format": "date"})
+
+
+class MmePointSchema(Schema):
+    date = fields.String(required=True, metadata={"format": "date"})
+    mme = fields.Float(required=True)
+
+
+class ReportDispensationSchema(Schema):
+    dispensation_id = fields.String(required=True)
+    filled = fields.String(required=True, metadata={"format": "date"})
+    written = fields.String(allow_none=True, metadata={"format": "date"})
+    drug = fields.String(required=True)
+    strength = fields.String(required=True)
+    quantity = fields.String(required=True)
+    days_supply = fields.Integer(allow_none=True)
+    mme_per_day = fields.Float(allow_none=True)
+    refill = fields.Integer(allow_none=True)
+    prescriber = fields.String(required=True)
+    pharmacy = fields.String(required=True)
+    payment = fields.String(required=True)
+    schedule = fields.Integer(allow_none=True)
+    drug_class = fields.String(allow_none=True)
+    active = fields.Boolean(
+        required=True, metadata={"description": "The supply lasts through today."}
+    )
+
+
+class PatientReportSchema(Schema):
+    """The Patient History Report: alerts first, then the summary, the MME/day chart (one
+    point a day) and the dispensations, newest first."""
+
+    title = fields.String(required=True)
+    generated_at = fields.String(required=True, metadata={"format": "date-time"})
+    timezone = fields.String(required=True)
+    requester = fields.Nested(ReportPersonSchema, required=True)
+    on_behalf_of = fields.Nested(ReportPersonSchema, allow_none=True, required=True)
+    purpose = fields.String(required=True)
+    search_id = fields.UUID(required=True)
+    months = fields.Integer(required=True)
+    from_ = fields.String(
+        required=True, attribute="from", data_key="from", metadata={"format": "date"}
+    )
+    to = fields.String(required=True, metadata={"format": "date"})
+    patients = fields.List(fields.Nested(FoundPersonSchema), required=True)
+    alerts = fields.Nested(ReportAlertsSchema, required=True)
+    summary = fields.Nested(ReportSummarySchema, required=True)
+    mme_chart = fields.List(fields.Nested(MmePointSchema), required=True)
+    dispensations = fields.List(fields.Nested(ReportDispensationSchema), required=True)
+
+
 DOCUMENTED = (
+    "PatientSearch",
+    "PatientSearchResult",
+    "PatientReport",
     "PatientMatch",
     "PatientMatchDetail",
     "PatientMatchPage",

@@ -29,8 +29,10 @@ from gateway.openapi import build_spec
 from gateway.pages.accounts import AccountPages
 from gateway.pages.admin import AdminPages
 from gateway.pages.patient_matches import PatientMatchPages
+from gateway.pages.patients import PatientPages
 from gateway.pages.registration import RegistrationPages
 from gateway.pages.review import ReviewPages
+from gateway.pages.statistics import StatisticsPages
 from gateway.pages.submissions import SubmissionPages
 from gateway.problems import Problem
 from gateway.responses import json_response
@@ -62,6 +64,8 @@ class GatewayService(
     ReviewPages,
     SubmissionPages,
     PatientMatchPages,
+    PatientPages,
+    StatisticsPages,
     AccountApi,
     AdminApi,
     RegistrationApi,

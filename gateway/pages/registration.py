@@ -512,10 +512,3 @@ class RegistrationPages:
                 form_error=rest,
             )  # fmt: skip
         return redirect("/application?notice=profile_change_requested")
-
-    @http("GET", "/search")
-    def search_page(self, request: Request) -> Response:
-        principal = self.auth.require(request, self.services, Permission.PATIENT_SEARCH)
-        return self.auth.page(
-            request, "search.html", principal=principal, title="Patient search", active="search"
-        )

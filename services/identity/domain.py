@@ -440,6 +440,8 @@ class Account:
             return "ended"
         if self.status != ACTIVE:
             return self.status
+        if self.locked(now):  # someone is guessing the password: no session works meanwhile
+            return "locked"
         if now >= session.expires_at:
             return "expired"
         return None

@@ -44,7 +44,7 @@ def attested_purpose(
     """The purpose to record: the kind the role (or a delegate's supervisor) attests, its
     wording, and a law-enforcement case number."""
     acting_role = supervisor["role"] if role == Role.DELEGATE and supervisor else role
-    expected = PURPOSE_OF_ROLE.get(Role(acting_role))
+    expected = PURPOSE_OF_ROLE.get(acting_role)
     if expected is None:
         raise SearchRefused("Your role may not search patients.")
     if purpose["kind"] != expected:

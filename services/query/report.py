@@ -26,7 +26,7 @@ class LookBackRefused(ValueError):
 def look_back(today: date, months: int) -> tuple[date, date]:
     """The first and last day of a look-back of ``months`` calendar months ending today."""
     if not isinstance(months, int) or not 1 <= months <= MAX_MONTHS:
-        raise LookBackRefused(f"The look-back is 1 to {MAX_MONTHS} months.")
+        raise LookBackRefused(f"months: the look-back is 1 to {MAX_MONTHS} months.")
     year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
     month += 1
     day = min(today.day, _days_in(year, month))

@@ -81,9 +81,7 @@ def _first(criteria: Criteria, identity: Identity) -> float | None:
     return FIRST.get(compare_first(typed, reported) or "")
 
 
-def matching_persons(
-    criteria: Criteria, identities: Iterable[Identity]
-) -> list[tuple[str, float]]:
+def matching_persons(criteria: Criteria, identities: Iterable[Identity]) -> list[tuple[str, float]]:
     """The persons with a matching identity and their best score, best first."""
     best: dict[str, float] = {}
     for identity in identities:

@@ -27,6 +27,8 @@ from services.query.history import PatientHistory
 from services.query.projections import PROJECTIONS, probe_arrivals
 from services.query.schemas import Purpose, SearchRequest, query_events
 from services.query.search import Criteria, birth_dates, matching_persons
+from services.query.statistics import ReportStatistics
+from services.query.statistics_rpc import StatisticsRpc
 
 log = get_logger(__name__)
 
@@ -39,9 +41,11 @@ def search_stream(search_id: str) -> str:
     return f"search-{search_id}"
 
 
-class QueryService(EventSourcedService):
+class QueryService(StatisticsRpc, EventSourcedService):
     name = "query"
-    kernel = ServiceKernel(query_events(), projections=(*PROJECTIONS, PatientHistory))
+    kernel = ServiceKernel(
+        query_events(), projections=(*PROJECTIONS, PatientHistory, ReportStatistics)
+    )
     registration = RpcProxy("registration")
 
     @rpc
@@ -125,6 +129,7 @@ class QueryService(EventSourcedService):
         self, search_id: str, person_ids: list[str], months: Any, format: str
     ) -> dict[str, Any]:
         self._require(Permission.REPORT_VIEW)
+        self._requester()  # a delegate whose supervisor withdrew approval sees no more reports
         searched = self._search(search_id)
         chosen = [str(p) for p in dict.fromkeys(person_ids or [])]
         if not chosen or not set(chosen) <= set(searched["person_ids"]):

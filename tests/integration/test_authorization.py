@@ -52,6 +52,8 @@ REGISTRANTS = frozenset(
 )
 SUPERVISORS = frozenset({Role.PRESCRIBER, Role.PHARMACIST})  # delegate.supervise
 SEARCHERS = frozenset({Role.PRESCRIBER, Role.PHARMACIST, Role.DELEGATE, Role.LAW_ENFORCEMENT})
+# The shared delegate has no supervisor who approved them: the query service refuses them.
+UNSUPERVISED_REFUSED = SEARCHERS - {Role.DELEGATE}
 SUBMITTERS = frozenset({Role.DATA_SUBMITTER})  # submission.upload
 # a submission's outcome and report: its submitter, and the staff who help them
 SUBMISSION_READERS = SUBMITTERS | ACCOUNT_STAFF
@@ -59,6 +61,10 @@ SUBMISSION_READERS = SUBMITTERS | ACCOUNT_STAFF
 MISSING = "00000000-0000-4000-8000-000000000000"  # no such account
 NO_RECORD = 987654321  # no such patient record under review
 REASON = {"reason": "authorization test"}
+# a search nobody matches, valid as a prescriber attests it
+NOBODY_BORN = {"first_name": "Nobody", "last_name": "Authorization", "birth_date": "1900-01-01"}
+SEARCH = {"criteria": NOBODY_BORN, "purpose": {"kind": "treating", "attested": True}}
+SEARCH_FORM = {**NOBODY_BORN, "attested": "1"}  # the page attests the role's own purpose
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,28 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         json={"same": True},
         expect=404,
     ),  # fmt: skip
+    # -- patient search and reports (API) ----------------------------------------------------
+    # A valid search, as a prescriber attests it (others' purposes differ: 422). The shared
+    # delegate has no approved supervisor, so the query service refuses them: 403.
+    ("POST", "/api/searches"): [
+        *api("/api/searches", UNSUPERVISED_REFUSED, json=SEARCH),
+        *api("/api/searches", SEARCHERS, json={}, expect=422),
+    ],
+    ("GET", "/api/searches/<uuid:search_id>/report"): api(
+        f"/api/searches/{MISSING}/report?person={MISSING}", UNSUPERVISED_REFUSED, expect=404
+    ),
+    ("GET", "/api/searches/<uuid:search_id>/report.pdf"): api(
+        f"/api/searches/{MISSING}/report.pdf?person={MISSING}", UNSUPERVISED_REFUSED, expect=404
+    ),
+    ("GET", "/api/searches/<uuid:search_id>/alerts.pdf"): api(
+        f"/api/searches/{MISSING}/alerts.pdf?person={MISSING}", UNSUPERVISED_REFUSED, expect=404
+    ),
+    ("GET", "/api/statistics"): [
+        *api("/api/statistics?group=role", ADMINISTRATORS, expect=200),
+        *api("/api/statistics?group=week", ADMINISTRATORS, expect=422),
+    ],
+    ("GET", "/api/statistics.csv"): api("/api/statistics.csv", ADMINISTRATORS, expect=200),
+    ("GET", "/api/statistics.pdf"): api("/api/statistics.pdf", ADMINISTRATORS, expect=200),
     ("GET", "/api/delegates"): api("/api/delegates", SUPERVISORS, expect=200),
     ("POST", "/api/delegates/<uuid:account_id>/<decision>"): [
         *api(f"/api/delegates/{MISSING}/approve", SUPERVISORS, expect=404),
@@ -305,7 +333,21 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("POST", "/application/renew"): page("/application/renew", REGISTRANTS),
     ("GET", "/account/profile-change"): page("/account/profile-change", REGISTRANTS, expect=200),
     ("POST", "/account/profile-change"): page("/account/profile-change", REGISTRANTS, expect=409),
+    # -- patient search and reports (pages); the shared delegate: as in the API ---------------
     ("GET", "/search"): page("/search", SEARCHERS, expect=200),
+    ("POST", "/search"): page("/search", UNSUPERVISED_REFUSED, form=SEARCH_FORM),
+    ("GET", "/searches/<uuid:search_id>/report"): page(
+        f"/searches/{MISSING}/report?person={MISSING}", UNSUPERVISED_REFUSED, expect=404
+    ),
+    ("GET", "/searches/<uuid:search_id>/report.pdf"): page(
+        f"/searches/{MISSING}/report.pdf?person={MISSING}", UNSUPERVISED_REFUSED, expect=404
+    ),
+    ("GET", "/searches/<uuid:search_id>/alerts.pdf"): page(
+        f"/searches/{MISSING}/alerts.pdf?person={MISSING}", UNSUPERVISED_REFUSED, expect=404
+    ),
+    ("GET", "/admin/statistics"): page("/admin/statistics?group=day", ADMINISTRATORS, expect=200),
+    ("GET", "/admin/statistics.csv"): page("/admin/statistics.csv", ADMINISTRATORS, expect=200),
+    ("GET", "/admin/statistics.pdf"): page("/admin/statistics.pdf", ADMINISTRATORS, expect=200),
     # -- supervisors' and administrators' registration pages ---------------------------------
     # -- submissions (pages) ----------------------------------------------------------------
     ("GET", "/submissions"): page("/submissions", SUBMITTERS, expect=200),
