@@ -212,6 +212,9 @@ class _Encoder:
     def __call__(self, item: Item, chunk: list) -> None:
         if isinstance(item, Dispensation):
             line, status, key, pharmacy, patient, dispensation, prescriber = item
+            if len(self.numbers) + 3 > 2 * SHARED:  # before numbering: a record's three
+                self.numbers.clear()  # numbers must all belong to the same count
+                chunk.append({"forget": True})
             numbers = [self._number(d, chunk) for d in (pharmacy, patient, prescriber)]
             chunk.append([line, status, key, *numbers, dispensation])
         elif isinstance(item, Rejected):
@@ -223,9 +226,6 @@ class _Encoder:
         found = self.numbers.get(id(shared))
         if found is not None and found[1] is shared:
             return found[0]
-        if len(self.numbers) >= 2 * SHARED:
-            self.numbers.clear()
-            chunk.append({"forget": True})
         number = len(self.numbers)
         self.numbers[id(shared)] = (number, shared)
         chunk.append({"n": number, "is": shared})

@@ -82,3 +82,19 @@ def test_record_ids_are_random_version_4_uuids():
     ids = [next(made) for _ in range(3000)]  # across the 1,024-id refills
     assert len(set(ids)) == 3000
     assert all(str(uuid.UUID(i)) == i and uuid.UUID(i).version == 4 for i in ids)
+
+
+def test_the_worker_forgets_numbered_dicts_between_records_never_within_one(monkeypatch):
+    """Past ``SHARED`` distinct dicts the worker starts its numbering again; a record must
+    never mix numbers from before and after (it once named a patient as the pharmacy)."""
+    monkeypatch.setattr("services.submissions.reading.SHARED", 2)  # forgets every few records
+    patients = [{7: f"SURNAME{n:03d}", 8: "ANN", 18: f"1970{1 + n % 12:02d}15"}
+                for n in range(12)]  # fmt: skip
+    records = [segment for n, p in enumerate(patients, 1) for segment in record(n, pat=p)]
+    content = build([(pha(), records)])
+    inline, worker = read_all(read_inline, content), read_all(read_in_worker, content)
+    assert worker == inline
+    assert [item.patient["last_name"] for item in worker[1]] == [
+        f"SURNAME{n:03d}" for n in range(12)
+    ]
+    assert all(item.pharmacy == inline[1][0].pharmacy for item in worker[1])
