@@ -37,7 +37,8 @@ from services.submissions.demo import recent_start, write_demo_files
 RECORDS = 1_000_000
 CLIENTS = 50
 ROOT = Path(__file__).resolve().parents[1]
-SHIFT = timedelta(days=397)  # a year, a month and a day: no one-digit DOB typo of another
+SHIFT = 397  # days: a year, a month and a day, so no repetition is a one-digit DOB typo
+EARLIEST, LATEST = date(1925, 1, 1), date(2005, 1, 1)  # repetitions' birth dates wrap here
 
 
 @dataclass(frozen=True)
@@ -60,13 +61,19 @@ def population(folder: Path, path: Path, records: int) -> list[Person]:
         for n in range(records):
             group = groups[n % len(groups)]
             patient = dict(group.patient)
-            patient["birth_date"] += SHIFT * (n // len(groups))
+            patient["birth_date"] = _born(patient["birth_date"], n // len(groups))
             dispensation = {**group.dispensation, "prescription_number": f"F{n:09d}"}
             writer.add_dispensation(patient, dispensation, group.prescriber)
             persons.add(Person(patient["first_name"], patient["last_name"],
                                patient["birth_date"].isoformat()))  # fmt: skip
         writer.close_pharmacy()
     return sorted(persons, key=lambda p: (p.last_name, p.first_name, p.birth_date))
+
+
+def _born(birth_date: date, repetition: int) -> date:
+    """The birth date of a repetition's patient: another date, always in the past."""
+    span = (LATEST - EARLIEST).days
+    return EARLIEST + timedelta(days=((birth_date - EARLIEST).days + SHIFT * repetition) % span)
 
 
 class System:
@@ -94,8 +101,10 @@ class System:
         self._wait(lambda: "CPMRS is running at" in (folder / "pmp-up.log").read_text(), 120)
 
     def ingest(self, path: Path) -> None:
-        subprocess.run([sys.executable, "-m", "pmp", "ingest", str(path)], env=self.env,
-                       cwd=ROOT, check=True, capture_output=True)  # fmt: skip
+        done = subprocess.run([sys.executable, "-m", "pmp", "ingest", str(path)], env=self.env,
+                              cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"pmp ingest failed: {done.stderr[-2000:]}")
 
     def projected(self) -> int:
         """Dispensations in the query service's read model."""
