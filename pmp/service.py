@@ -182,8 +182,7 @@ class ServiceKernel(CorrelatedWorkers):
         for running in self.projections:
             name = running.projector.name
             self.container.spawn_managed_thread(
-                lambda r=running: r.projector.run(self.stopping, r.wake, poll),
-                identifier=f"projector {name}",
+                lambda r=running: self._project(r, poll), identifier=f"projector {name}"
             )
             if running.remote_sources:
                 self.container.spawn_managed_thread(
@@ -197,6 +196,14 @@ class ServiceKernel(CorrelatedWorkers):
                     ),
                     identifier=f"wake-ups {name}",
                 )
+
+    def _project(self, running: _RunningProjection, poll: float) -> None:
+        """Keep one read model current; its RPC client is closed by this thread, the one
+        that reads through it (closing it from another while a read waits breaks eventlet)."""
+        try:
+            running.projector.run(self.stopping, running.wake, poll)
+        finally:
+            running.proxy.close()
 
     def events_appended(self) -> None:
         """Wake the relay and the projections that read this service's own store."""
@@ -212,7 +219,6 @@ class ServiceKernel(CorrelatedWorkers):
         self.wake_reactions.set()
         for running in self.projections:
             running.wake.set()
-            running.proxy.close()
         self.relay.publisher.close()
 
     def kill(self) -> None:

@@ -92,11 +92,12 @@ def table(
     first: date | None = None,
     last: date | None = None,
 ) -> dict[str, Any]:
-    """The report grouped by ``group``, sorted by the column named ``sort``."""
+    """The report grouped by ``group``, sorted by the column named ``sort`` (any case)."""
     grouping = GROUPINGS.get(group)
     if grouping is None:
         raise StatisticsRefused(f"group: choose one of {', '.join(GROUPINGS)}.")
-    if sort not in grouping.columns:
+    sort = next((c for c in grouping.columns if c.lower() == str(sort).lower()), "")
+    if not sort:
         raise StatisticsRefused(f"sort: choose one of {', '.join(grouping.columns)}.")
     if first and last and first > last:
         raise StatisticsRefused("from: the first day comes after the last.")

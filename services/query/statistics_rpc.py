@@ -21,6 +21,7 @@ TITLES = {
     "day": "reports requested per day",
     "month": "reports requested per month",
 }
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class StatisticsRpc:
@@ -45,7 +46,7 @@ class StatisticsRpc:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(found["columns"])
-        writer.writerows(found["rows"])
+        writer.writerows([[_cell(value) for value in row] for row in found["rows"]])
         return buffer.getvalue()
 
     @rpc
@@ -76,3 +77,8 @@ def _day(name: str, text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise statistics.StatisticsRefused(f"{name}: give a date as YYYY-MM-DD.") from None
+
+
+def _cell(value: Any) -> Any:
+    """A name typed at registration must not run as a spreadsheet formula (CSV injection)."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in FORMULA_STARTS else value

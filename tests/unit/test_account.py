@@ -166,6 +166,16 @@ def test_a_locked_refusal_does_not_tell_the_caller_it_is_locked():
     assert kinds(changes) == ["LoginFailed"]  # recorded for the audit, not extending the lock
 
 
+def test_a_session_opened_before_a_lock_works_again_only_once_the_lock_ends():
+    you = Subject()
+    session_id = you.established()
+    for _ in range(4):
+        you.sign_in("wrong password")  # someone else is guessing the password
+    assert you.account.session_problem(session_id, you.clock()) == "locked"
+    you.record(you.account.unlock("caller verified by phone", you.clock()))
+    assert you.account.session_problem(session_id, you.clock()) is None
+
+
 def test_an_administrator_unlocks_a_locked_account_at_once():
     you = Subject()
     you.established()

@@ -13,6 +13,7 @@ from pmp.db import open_sqlite
 from pmp.envelope import Metadata, RecordedEvent
 from services.query import statistics
 from services.query.statistics import ReportStatistics, StatisticsRefused
+from services.query.statistics_rpc import StatisticsRpc
 
 JANE = {"account_id": "a1", "name": "Jane Doe", "role": "prescriber"}
 SAM = {"account_id": "a2", "name": "Sam Roe", "role": "pharmacist"}
@@ -73,3 +74,19 @@ def test_a_period_narrows_the_count(db) -> None:
 def test_a_grouping_or_sort_the_report_lacks_is_refused_by_name(db, asked, named) -> None:
     with pytest.raises(StatisticsRefused, match=f"^{named}:"):
         report(db, **asked)
+
+
+def test_a_sort_column_is_named_in_any_case(db) -> None:
+    found = report(db, sort="name", descending=False)
+    assert found["sort"] == "Name" and found["rows"][0][0] == "Ann Lee"
+
+
+def test_the_csv_never_lets_a_name_run_as_a_formula() -> None:
+    class Asked(StatisticsRpc):
+        def statistics(self, **asked) -> dict:
+            rows = [['=HYPERLINK("x")', "Prescriber", 2], ["Jane Doe", "Pharmacist", 1]]
+            return {"columns": ["Name", "Role", "Reports"], "rows": rows}
+
+    lines = Asked().statistics_csv().splitlines()
+    assert lines == ["Name,Role,Reports", "\"'=HYPERLINK(\"\"x\"\")\",Prescriber,2",
+                     "Jane Doe,Pharmacist,1"]  # fmt: skip
