@@ -17,9 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
-from fpdf.fonts import FontFace
 
 from pmp.pdf import AGENCY, DARK, GREY, NAVY, PALE, PROGRAM, RED, long_datetime
+from services.query.fonts_cache import embed_font
+from services.query.pdf_table import Table, TableColours
 
 FONTS = Path(__file__).parent / "fonts"
 FONT = "DejaVu"
@@ -40,8 +41,8 @@ class _Document(FPDF):
 
     def __init__(self, title: str, requester: dict[str, Any], generated: str, zone: str):
         super().__init__(orientation="landscape", unit="in", format="letter")
-        self.add_font(FONT, "", str(FONTS / "DejaVuSansCondensed.ttf"))
-        self.add_font(FONT, "B", str(FONTS / "DejaVuSansCondensed-Bold.ttf"))
+        embed_font(self, FONT, "", FONTS / "DejaVuSansCondensed.ttf")
+        embed_font(self, FONT, "B", FONTS / "DejaVuSansCondensed-Bold.ttf")
         self.document_title = title
         timezone = ZoneInfo(zone)
         moment = datetime.fromisoformat(generated)
@@ -296,6 +297,7 @@ def _dispensations(pdf: _Document, rows: Sequence[dict[str, Any]]) -> None:
         for r in rows
     ]  # fmt: skip
     _table(pdf, COLUMNS, lines, WIDTHS)
+    pdf.ln(0.04)
     pdf.set_font(FONT, "", 7.5)
     pdf.set_text_color(*GREY)
     pdf.text_line("MME/day: strength per unit x (quantity / days supply) x the CDC factor; "
@@ -303,15 +305,5 @@ def _dispensations(pdf: _Document, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def _table(pdf: _Document, columns: Sequence[str], rows: Sequence[Sequence[str]], widths) -> None:
-    pdf.set_font(FONT, "", 7.5)
-    pdf.set_draw_color(200, 200, 205)
-    pdf.set_fill_color(*PALE)
-    pdf.set_line_width(0.005)
-    heading = FontFace(emphasis="BOLD", color=(255, 255, 255), fill_color=NAVY)
-    with pdf.table(
-        col_widths=widths, headings_style=heading, line_height=0.17, repeat_headings=1,
-        cell_fill_color=PALE, cell_fill_mode="ROWS", text_align="LEFT",
-    ) as table:  # fmt: skip
-        table.row(list(columns))
-        for line in rows:
-            table.row(list(line))
+    colours = TableColours(heading=NAVY, shade=PALE, rule=(200, 200, 205), text=DARK)
+    Table(pdf, FONT, columns, widths).draw(rows, colours)

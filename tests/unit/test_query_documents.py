@@ -115,3 +115,24 @@ def test_the_statistics_report_lists_its_rows(tmp_path: Path) -> None:
              "rows": [["Jane Doe", "Prescriber", 12], ["Sam Roe", "Pharmacist", 3]]}  # fmt: skip
     text = pages(statistics_pdf(table), tmp_path)[0]
     assert "Sam Roe" in text and "Reports" in text and NO_ENGINE not in text
+
+
+def test_documents_made_one_after_another_each_show_their_own_names(tmp_path: Path) -> None:
+    """Fonts are parsed once per process; each document must still embed the glyphs it uses."""
+    greek = sample_report(rows=3)
+    hebrew = sample_report(rows=3, patients=[{**greek["patients"][0], "names": ["כהן, דוד"]}])
+    latin = sample_report(rows=3, patients=[{**greek["patients"][0], "names": ["ZOË, ÅSA"]}])
+    for report, name in ((greek, "ΠΑΠΑΔΟΠΟΥΛΟΣ"), (hebrew, "דוד"), (latin, "ZOË, ÅSA"),
+                         (greek, "ИВАНОВ")):  # fmt: skip
+        assert name in pages(patient_history_pdf(report), tmp_path)[0]
+
+
+def test_a_long_cell_wraps_inside_its_column(tmp_path: Path) -> None:
+    report = sample_report(rows=2)
+    long_name = "WOLFESCHLEGELSTEINHAUSENBERGERDORFF-KLINIKUM PHARMACY OF GREATER NORTH OLMSTED"
+    report["dispensations"][0]["pharmacy"] = long_name
+    first = pages(patient_history_pdf(report), tmp_path)[0]
+    rows = [line for line in first.splitlines() if "Commercial insurance" in line]
+    assert len(rows) == 2, "the payment column is still beside each row, not pushed away"
+    assert "WOLFESCHLEGEL" in first and "OLMSTED" in first
+    assert long_name.split()[0] not in first, "a word wider than its column is cut, not overflowing"
