@@ -162,21 +162,35 @@ class EventStore:
             current = self._version_in(conn, stream)
             if expected_version is not None and current != expected_version:
                 return None
-            # One writer at a time: take the positions now, above the highest so far.
+            return self._insert_in(conn, stream, current, rows)
+
+    def append_in(self, conn: sa.Connection, stream: str, new_events: Sequence[NewEvent]) -> int:
+        """Append ``new_events`` inside the caller's write transaction; the stream's new
+        version. A projection that derives events (the alerts a dispensation raises) commits
+        them with its checkpoint this way, so a crash can neither lose nor repeat them. There
+        is no expected version: the one active projector is the only writer of its streams.
+        """
+        versions = self.registry.validate_all([(e.type, e.data) for e in new_events])
+        rows = [self._row(event, v) for event, v in zip(new_events, versions, strict=True)]
+        return self._insert_in(conn, stream, self._version_in(conn, stream), rows)
+
+    def _insert_in(self, conn: sa.Connection, stream: str, current: int, rows: list[dict]) -> int:
+        if self.db.is_postgresql:  # positions are stamped by readers after commit
+            positions = {}
+        else:  # one writer at a time: take the positions now, above the highest so far
             top = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(appends.c.last_position), 0)))
-            batch = conn.execute(
-                appends.insert().values(
-                    size=len(rows), first_position=top + 1, last_position=top + len(rows)
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                events.insert(),
-                [
-                    {**row, "batch": batch, "n": n, "stream": stream, "version": current + n}
-                    for n, row in enumerate(rows, start=1)
-                ],
-            )
-            return current + len(rows)
+            positions = {"first_position": top + 1, "last_position": top + len(rows)}
+        batch = conn.execute(
+            appends.insert().values(size=len(rows), **positions)
+        ).inserted_primary_key[0]
+        conn.execute(
+            events.insert(),
+            [
+                {**row, "batch": batch, "n": n, "stream": stream, "version": current + n}
+                for n, row in enumerate(rows, start=1)
+            ],
+        )
+        return current + len(rows)
 
     def _version(self, stream: str) -> int:
         with self.db.read() as conn:

@@ -40,6 +40,7 @@ class Projection:
     sources: ClassVar[tuple[str, ...]]  # services whose events it reads
     metadata: ClassVar[sa.MetaData]  # its tables, and nothing else
     max_batch: ClassVar[int] = 10_000  # events per commit at most (large events: fewer)
+    emits_events: ClassVar[bool] = False  # appends its own service's events (``append_in``)
 
     def attach(self, sources: Mapping[str, EventSource]) -> None:
         """Called once with the sources it will read; a projection that folds whole streams
@@ -63,6 +64,7 @@ class Projector:
         projection: Projection,
         sources: Mapping[str, EventSource],
         batch_size: int = 500,
+        after_batch: Callable[[], None] | None = None,
     ):
         missing = set(projection.sources) - set(sources)
         if missing:
@@ -71,6 +73,7 @@ class Projector:
         self.projection = projection
         self.sources = dict(sources)
         self.batch_size = min(batch_size, projection.max_batch)
+        self.after_batch = after_batch  # told of each committed batch (wakes the relay)
         projection.attach(self.sources)
 
     @property
@@ -111,6 +114,8 @@ class Projector:
             # Raises CheckpointMoved (rolling all of it back) if another replica or a reset
             # moved the checkpoint while this batch was being read.
             checkpoints.advance(conn, checkpoint, after, batch[-1].position)
+        if self.after_batch:
+            self.after_batch()
         log.debug("events projected", projection=self.name, source=source_name, count=len(batch))
         return len(batch)
 

@@ -165,7 +165,13 @@ class ServiceKernel(CorrelatedWorkers):
             source: StoreSource(self.store) if source == self.service else RpcSource(source, proxy)
             for source in projection.sources
         }
-        projector = Projector(self.db, projection, sources, self.settings.relay_batch_size)
+        projector = Projector(
+            self.db,
+            projection,
+            sources,
+            self.settings.relay_batch_size,
+            after_batch=self.events_appended if projection.emits_events else None,
+        )
         remote = tuple(s for s in projection.sources if s != self.service)
         return _RunningProjection(projector, threading.Event(), proxy, remote)
 

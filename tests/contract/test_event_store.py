@@ -334,3 +334,19 @@ def test_writers_in_separate_processes_never_make_a_reader_skip(notes_env, notes
     assert len(written) == 240
     assert positions == sorted(set(positions)), "a reader saw positions out of order or twice"
     assert len(seen) == 240 and {i for _, i in seen} == written
+
+
+def test_an_append_inside_a_transaction_commits_and_rolls_back_with_it(store):
+    store.append("notes-1", 0, [note("before")])
+    with store.db.write() as conn:
+        assert store.append_in(conn, "notes-2", [note("kept one"), note("kept two")]) == 2
+    with pytest.raises(RuntimeError), store.db.write() as conn:
+        store.append_in(conn, "notes-2", [note("never seen")])
+        raise RuntimeError("the projection's batch failed")
+    store.append("notes-1", 1, [note("after")])
+    read = store.read_all(0, limit=100)
+    assert [e.data["text"] for e in read] == ["before", "kept one", "kept two", "after"]
+    assert [e.position for e in read] == sorted(e.position for e in read)
+    assert [e.version for e in store.read_stream("notes-2")] == [1, 2]
+    with store.db.write() as conn:
+        assert store.append_in(conn, "notes-2", [note("third")]) == 3

@@ -1,0 +1,263 @@
+"""The five clinical alert rules, over one person's dispensations.
+
+Each rule finds *episodes*: maximal date ranges in which its condition holds, with the
+dispensations involved and the numbers a clinician checks. A dispensation covers the days
+from its fill date through fill date + days supply - 1 (normalised for fentanyl patches).
+Every rule works on those intervals, sorted once, so its cost grows with the person's
+dispensations, not with the days they span.
+
+1. ``multiple_providers``: at least N prescribers and M pharmacies among the dispensations
+   filled within any window of W days (fills on day d and d + W - 1 are within the window).
+2. ``daily_mme``: total MME/day of the opioids active on a day (buprenorphine never counted)
+   at or above the caution level; the episode is an alert if any day reaches the alert level.
+3. ``opioid_benzodiazepine``: any day on which an opioid and a benzodiazepine are active.
+4. ``opioid_sedative``: any day on which an opioid and a muscle relaxant or a sleep drug are.
+5. ``long_term_opioid``: opioids (not buprenorphine, a treatment of opioid use disorder)
+   active on more than N consecutive days, gaps of up to G days bridged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from services.alerts.medications import Medication
+from services.alerts.policy import AlertPolicy
+
+ONE_DAY = timedelta(days=1)
+CENT = Decimal("0.01")
+
+TITLES = {
+    "multiple_providers": "Multiple provider episode",
+    "daily_mme": "High daily MME",
+    "opioid_benzodiazepine": "Opioid and benzodiazepine overlap",
+    "opioid_sedative": "Opioid with muscle relaxant or sleep drug overlap",
+    "long_term_opioid": "Long-term opioid use",
+}
+RULES = tuple(TITLES)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One episode of one rule, with its evidence."""
+
+    rule: str
+    level: str  # "alert" or "caution"
+    start: date
+    end: date
+    summary: str  # the evidence in one sentence
+    numbers: dict[str, Any] = field(default_factory=dict)
+    dispensation_ids: tuple[str, ...] = ()
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.rule]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "title": self.title,
+            "level": self.level,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "summary": self.summary,
+            "numbers": self.numbers,
+            "dispensation_ids": list(self.dispensation_ids),
+        }
+
+
+def evaluate(medications: Iterable[Medication], policy: AlertPolicy) -> list[Finding]:
+    """Every episode of every rule, ordered by start date then rule."""
+    meds = sorted(medications, key=lambda m: (m.filled, m.dispensation_id))
+    found = [
+        *multiple_providers(meds, policy),
+        *daily_mme(meds, policy),
+        *overlap(meds, "opioid_benzodiazepine", {"benzodiazepine"}),
+        *overlap(meds, "opioid_sedative", {"muscle_relaxant", "sleep_drug"}),
+        *long_term_opioid(meds, policy),
+    ]
+    return sorted(found, key=lambda f: (f.start, RULES.index(f.rule)))
+
+
+def multiple_providers(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
+    window = timedelta(days=policy.provider_window_days - 1)
+    spans: list[tuple[date, date, set[str], set[str], list[Medication]]] = []
+    for i, first in enumerate(meds):
+        inside = [m for m in meds[i:] if m.filled <= first.filled + window]
+        prescribers = {m.prescriber for m in inside}
+        pharmacies = {m.pharmacy for m in inside}
+        if len(prescribers) < policy.provider_prescribers:
+            continue
+        if len(pharmacies) < policy.provider_pharmacies:
+            continue
+        last = inside[-1].filled
+        if spans and first.filled <= spans[-1][1]:  # overlaps the episode so far
+            start, _, p, f, involved = spans[-1]
+            ids = {m.dispensation_id for m in involved}
+            involved = involved + [m for m in inside if m.dispensation_id not in ids]
+            spans[-1] = (start, max(last, spans[-1][1]), p | prescribers, f | pharmacies,
+                         involved)  # fmt: skip
+        else:
+            spans.append((first.filled, last, prescribers, pharmacies, inside))
+    return [
+        Finding(
+            "multiple_providers",
+            "alert",
+            start,
+            end,
+            f"{len(p)} prescribers and {len(f)} pharmacies between {start} and {end} "
+            f"(threshold {policy.provider_prescribers} and {policy.provider_pharmacies} "
+            f"within {policy.provider_window_days} days)",
+            {
+                "prescribers": len(p),
+                "pharmacies": len(f),
+                "window_days": policy.provider_window_days,
+            },
+            tuple(m.dispensation_id for m in involved),
+        )  # fmt: skip
+        for start, end, p, f, involved in spans
+    ]
+
+
+def daily_mme(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
+    counted = []
+    for m in meds:
+        value = m.mme_per_day(policy)
+        if value is not None and m.last_day is not None:
+            counted.append((m, value.quantize(CENT, ROUND_HALF_UP)))
+    caution, alert = Decimal(str(policy.mme_caution)), Decimal(str(policy.mme_alert))
+    findings = []
+    for start, end, segments in _runs(_totals(counted), lambda total: total >= caution):
+        peak_day, peak = max(segments, key=lambda s: (s[2], -s[0].toordinal()))[::2]
+        alert_days = sum((e - s).days + 1 for s, e, t in segments if t >= alert)
+        level = "alert" if peak >= alert else "caution"
+        involved = [m for m, _ in counted if m.filled <= end and m.last_day >= start]
+        findings.append(
+            Finding(
+                "daily_mme",
+                level,
+                start,
+                end,
+                f"Peak {peak:,.2f} MME/day on {peak_day}; {(end - start).days + 1} days at or "
+                f"above {caution:,.0f}, {alert_days} of them at or above {alert:,.0f} "
+                f"(methadone: {policy.methadone_method})",
+                {
+                    "peak_mme": float(peak),
+                    "peak_date": peak_day.isoformat(),
+                    "days_at_caution": (end - start).days + 1,
+                    "days_at_alert": alert_days,
+                    "caution": float(caution),
+                    "alert": float(alert),
+                    "methadone_method": policy.methadone_method,
+                },
+                tuple(m.dispensation_id for m in involved),
+            )  # fmt: skip
+        )
+    return findings
+
+
+def overlap(meds: Sequence[Medication], rule: str, other_classes: set[str]) -> list[Finding]:
+    opioids = [m for m in meds if m.is_opioid and m.last_day]
+    others = [m for m in meds if m.drug_class in other_classes and m.last_day]
+    if not opioids or not others:
+        return []
+    pairs = []  # days on which both are active, as intervals
+    for a_start, a_end in _union(opioids, gap=0):
+        for b_start, b_end in _union(others, gap=0):
+            start, end = max(a_start, b_start), min(a_end, b_end)
+            if start <= end:
+                pairs.append((start, end))
+    findings = []
+    for start, end in _merge(sorted(pairs), gap=0):
+        involved = [m for m in opioids + others if m.filled <= end and m.last_day >= start]
+        involved.sort(key=lambda m: (m.filled, m.dispensation_id))
+        days = (end - start).days + 1
+        findings.append(
+            Finding(
+                rule,
+                "alert",
+                start,
+                end,
+                f"{days} days with both active, {start} to {end}: "
+                + "; ".join(sorted({m.label for m in involved})),
+                {"overlap_days": days},
+                tuple(m.dispensation_id for m in involved),
+            )  # fmt: skip
+        )
+    return findings
+
+
+def long_term_opioid(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
+    opioids = [m for m in meds if m.counts_for_mme and m.last_day]
+    findings = []
+    for start, end in _union(opioids, gap=policy.long_term_gap_days):
+        days = (end - start).days + 1
+        if days <= policy.long_term_days:
+            continue
+        involved = [m for m in opioids if m.filled <= end and m.last_day >= start]
+        findings.append(
+            Finding(
+                "long_term_opioid",
+                "caution",
+                start,
+                end,
+                f"Opioids on {days} consecutive days, {start} to {end} (gaps of up to "
+                f"{policy.long_term_gap_days} days bridged; threshold {policy.long_term_days})",
+                {
+                    "days": days,
+                    "gap_days": policy.long_term_gap_days,
+                    "threshold_days": policy.long_term_days,
+                },
+                tuple(m.dispensation_id for m in involved),
+            )  # fmt: skip
+        )
+    return findings
+
+
+def _union(meds: Iterable[Medication], gap: int) -> list[tuple[date, date]]:
+    """The days covered by ``meds`` as intervals; gaps of up to ``gap`` days are bridged."""
+    return _merge(sorted((m.filled, m.last_day) for m in meds), gap)  # type: ignore[misc]
+
+
+def _merge(intervals: list[tuple[date, date]], gap: int) -> list[tuple[date, date]]:
+    merged: list[tuple[date, date]] = []
+    reach = timedelta(days=gap + 1)
+    for start, end in intervals:
+        if merged and start <= merged[-1][1] + reach:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _totals(counted: list[tuple[Medication, Decimal]]) -> list[tuple[date, date, Decimal]]:
+    """Daily MME as segments of equal total: (first day, last day, total), total > 0."""
+    changes: dict[date, Decimal] = {}
+    for m, value in counted:
+        changes[m.filled] = changes.get(m.filled, Decimal(0)) + value
+        after = m.last_day + ONE_DAY  # type: ignore[operator]
+        changes[after] = changes.get(after, Decimal(0)) - value
+    segments = []
+    total = Decimal(0)
+    days = sorted(changes)
+    for day, following in zip(days, days[1:], strict=False):
+        total += changes[day]
+        if total > 0:
+            segments.append((day, following - ONE_DAY, total))
+    return segments
+
+
+def _runs(segments, keep) -> list[tuple[date, date, list[tuple[date, date, Decimal]]]]:
+    """Maximal runs of consecutive days whose segments satisfy ``keep``."""
+    runs: list[tuple[date, date, list]] = []
+    for start, end, total in segments:
+        if not keep(total):
+            continue
+        if runs and start == runs[-1][1] + ONE_DAY:
+            runs[-1] = (runs[-1][0], end, runs[-1][2] + [(start, end, total)])
+        else:
+            runs.append((start, end, [(start, end, total)]))
+    return runs
