@@ -1,13 +1,105 @@
 """nameko entrypoints of the alerts service.
 
-For now it answers the kernel's RPCs (ping, record_probe, read_events); its domain arrives
-with its own issue.
+The rules run in the ``AlertWatch`` projection (``watch.py``), not here: these RPCs are the
+administrators' policy and the clinicians' acknowledgements, both recorded as events.
 """
 
-from pmp.registry import EventRegistry
+from __future__ import annotations
+
+import calendar
+import uuid
+from datetime import date
+from typing import Any
+
+from marshmallow import ValidationError
+from nameko.rpc import rpc
+
+from pmp.eventstore import EventStore
 from pmp.service import EventSourcedService, ServiceKernel
+from services.alerts.policy import METHADONE_METHODS, AlertPolicy, PolicySchema
+from services.alerts.schemas import Acknowledgement, alerts_events
+from services.alerts.watch import AlertWatch, standing_alert
+from services.identity.roles import Permission
+from services.query.access import require_granted
+
+POLICY_STREAM = "alert-policy"
+
+
+class PolicyRefused(ValueError):
+    """The policy sent is not acceptable; the message names each field."""
+
+
+class AcknowledgementRefused(ValueError):
+    """The acknowledgement sent is not acceptable; the message names each field."""
+
+
+class NotFound(LookupError):
+    """No such standing alert."""
 
 
 class AlertsService(EventSourcedService):
     name = "alerts"
-    kernel = ServiceKernel(EventRegistry())
+    kernel = ServiceKernel(alerts_events(), projections=(AlertWatch,))
+
+    @rpc
+    def alert_policy(self) -> dict[str, Any]:
+        """The thresholds in force, and the methadone methods to choose from."""
+        self._require(Permission.POLICY_MANAGE)
+        return {"policy": self._policy().to_json(), "methadone_methods": METHADONE_METHODS}
+
+    @rpc
+    def change_alert_policy(self, policy: dict[str, Any]) -> dict[str, Any]:
+        """Set every threshold at once; every person is evaluated again under it."""
+        self._require(Permission.POLICY_MANAGE)
+        loaded = _load(PolicySchema(), policy, PolicyRefused)
+        changed = AlertPolicy(**loaded).to_json()
+        self.kernel.append(POLICY_STREAM, EventStore.ANY, [("AlertPolicyChanged",
+                                                             {"policy": changed})])  # fmt: skip
+        return {"policy": changed, "methadone_methods": METHADONE_METHODS}
+
+    @rpc
+    def acknowledge_alert(self, alert_id: str, acknowledgement: dict[str, Any]) -> dict[str, Any]:
+        """The caller sets a standing alert aside for 1, 3 or 6 months, for themselves only,
+        with the reason (for example cancer care or hospice)."""
+        self._require(Permission.ALERT_ACKNOWLEDGE)
+        given = _load(Acknowledgement(), acknowledgement, AcknowledgementRefused)
+        try:
+            wanted = uuid.UUID(str(alert_id))
+        except ValueError:
+            raise NotFound("There is no such alert.") from None
+        with self.kernel.db.read() as conn:
+            alert = standing_alert(conn, wanted)
+        if alert is None:
+            raise NotFound("There is no such alert, or it no longer stands.")
+        today = self.kernel.clock().astimezone(self.kernel.settings.timezone).date()
+        until = months_after(today, given["snooze_months"])
+        event = {"alert_id": str(wanted), "person_id": alert["person_id"],
+                 "account_id": self.kernel.actor_id or "", "reason": given["reason"].strip(),
+                 "snooze_months": given["snooze_months"], "until": until.isoformat()}  # fmt: skip
+        self.kernel.append(f"alert-{wanted}", EventStore.ANY, [("AlertAcknowledged", event)])
+        return event
+
+    def _require(self, permission: Permission) -> None:
+        require_granted(self.kernel.actor_role, self.kernel.actor_permissions, permission)
+
+    def _policy(self) -> AlertPolicy:
+        """The newest policy appended (the watch may not have applied it yet)."""
+        events = self.kernel.store.read_stream(POLICY_STREAM)
+        return AlertPolicy.from_json(events[-1].data["policy"]) if events else AlertPolicy()
+
+
+def months_after(day: date, months: int) -> date:
+    """The same day ``months`` later; the month's last day when it is shorter (Jan 31 + 1)."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+def _load(schema, values: Any, refused: type[ValueError]) -> dict[str, Any]:
+    try:
+        return schema.load(values if isinstance(values, dict) else {})
+    except ValidationError as exc:
+        named = "; ".join(
+            f"{field}: {' '.join(map(str, m)) if isinstance(m, list) else m}"
+            for field, m in exc.messages.items()
+        )
+        raise refused(named) from None

@@ -1,0 +1,278 @@
+"""The alerts service's watch over every person's dispensations.
+
+A projection of the submissions service's events (and of its own policy changes) that keeps
+each person's dispensations as the rules need them and the alerts now standing. Whenever an
+event touches a person (a batch recorded, a revision, a void, a merge or split in the patient
+index) only that person is evaluated again, and what changed is appended as ``AlertRaised``
+/ ``AlertCleared`` events in the same transaction as the checkpoint: a crash can neither lose
+an alert nor raise it twice. A policy change evaluates every person again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pmp.envelope import Metadata, NewEvent, RecordedEvent
+from pmp.eventstore import EventStore
+from pmp.projector import EventSource, Projection
+from pmp.sources import StoreSource
+from services.alerts.medications import Medication, from_record
+from services.alerts.policy import AlertPolicy
+from services.alerts.rules import Finding, evaluate
+
+ALERTS_STREAM = "alerts"
+NAMESPACE = uuid.UUID("6f1d4c0e-5b7a-4f43-9a51-3c2e8b9d0a17")
+EVALUATE_AT_ONCE = 900  # persons per query (SQLite allows 32,766 bound values)
+
+metadata = sa.MetaData()
+
+medications = sa.Table(
+    "alert_medications",
+    metadata,
+    sa.Column("dispensation_id", sa.String(36), primary_key=True),
+    sa.Column("person_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("patient_record", sa.Integer, nullable=False, index=True),
+    sa.Column("filled", sa.Date, nullable=False),
+    sa.Column("days", sa.Integer),
+    sa.Column("drug_class", sa.String(20)),
+    sa.Column("drug", sa.String(60), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("strength", sa.String(20)),
+    sa.Column("quantity", sa.String(20)),
+    sa.Column("factor", sa.String(20)),
+    sa.Column("prescriber", sa.String(80), nullable=False),
+    sa.Column("pharmacy", sa.String(80), nullable=False),
+)
+
+standing = sa.Table(
+    "alerts_standing",
+    metadata,
+    sa.Column("alert_id", sa.Uuid, primary_key=True),
+    sa.Column("person_id", sa.Uuid, nullable=False, index=True),
+    sa.Column("rule", sa.String(40), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("finding", sa.JSON, nullable=False),
+)
+
+policies = sa.Table(
+    "alert_policy",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("policy", sa.JSON, nullable=False),
+)
+
+
+class AlertWatch(Projection):
+    name = "alerts.watch"
+    sources = ("submissions", "alerts")
+    metadata = metadata
+    max_batch: ClassVar[int] = 5  # events of up to 1,000 records each
+    emits_events: ClassVar[bool] = True
+
+    def attach(self, sources: Mapping[str, EventSource]) -> None:
+        own = sources["alerts"]
+        assert isinstance(own, StoreSource)
+        self.store: EventStore = own.store
+
+    def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
+        data = event.data
+        if event.type == "DispensationsRecorded":
+            rows = [_row(record) for record in data["records"]]
+            conn.execute(medications.insert(), rows)
+            self._evaluate(conn, {row["person_id"] for row in rows}, event)
+        elif event.type == "DispensationRevised":
+            touched = self._persons_of(conn, [data["dispensation_id"]])
+            conn.execute(
+                medications.delete().where(medications.c.dispensation_id == data["dispensation_id"])
+            )
+            row = _row(data["record"])
+            conn.execute(medications.insert(), [row])
+            self._evaluate(conn, touched | {row["person_id"]}, event)
+        elif event.type == "DispensationVoided":
+            touched = self._persons_of(conn, [data["dispensation_id"]])
+            conn.execute(
+                medications.delete().where(medications.c.dispensation_id == data["dispensation_id"])
+            )
+            self._evaluate(conn, touched, event)
+        elif event.type == "PatientsMerged":
+            kept, merged = uuid.UUID(data["person_id"]), uuid.UUID(data["merged_person_id"])
+            conn.execute(
+                medications.update().where(medications.c.person_id == merged).values(person_id=kept)
+            )
+            self._evaluate(conn, {kept, merged}, event)
+        elif event.type == "PatientSplit":
+            old, new = uuid.UUID(data["person_id"]), uuid.UUID(data["new_person_id"])
+            conn.execute(
+                medications.update()
+                .where(medications.c.patient_record == data["patient_record"])
+                .values(person_id=new)
+            )
+            self._evaluate(conn, {old, new}, event)
+        elif event.type == "AlertPolicyChanged":
+            conn.execute(policies.delete())
+            conn.execute(policies.insert().values(id=1, policy=data["policy"]))
+            everyone = set(conn.scalars(sa.select(medications.c.person_id).distinct()))
+            everyone |= set(conn.scalars(sa.select(standing.c.person_id).distinct()))
+            self._evaluate(conn, everyone, event)
+
+    @staticmethod
+    def _persons_of(conn: Connection, dispensation_ids: list[str]) -> set[uuid.UUID]:
+        return set(
+            conn.scalars(
+                sa.select(medications.c.person_id).where(
+                    medications.c.dispensation_id.in_(dispensation_ids)
+                )
+            )
+        )
+
+    def _evaluate(
+        self, conn: Connection, persons: Collection[uuid.UUID], cause: RecordedEvent
+    ) -> None:
+        """Evaluate ``persons`` again; append and keep what changed."""
+        policy = current_policy(conn)
+        ordered = sorted(persons)
+        changes: list[tuple[str, dict[str, Any]]] = []
+        for start in range(0, len(ordered), EVALUATE_AT_ONCE):
+            chunk = ordered[start : start + EVALUATE_AT_ONCE]
+            changes += self._evaluate_chunk(conn, chunk, policy)
+        if changes:
+            meta = Metadata(
+                occurred_at=datetime.now(UTC),
+                correlation_id=cause.metadata.correlation_id,
+                causation_id=str(cause.event_id),
+            )
+            self.store.append_in(
+                conn, ALERTS_STREAM, [NewEvent(kind, data, meta) for kind, data in changes]
+            )
+
+    def _evaluate_chunk(
+        self, conn: Connection, persons: list[uuid.UUID], policy: AlertPolicy
+    ) -> list[tuple[str, dict[str, Any]]]:
+        held: dict[uuid.UUID, list[Medication]] = {p: [] for p in persons}
+        for row in conn.execute(sa.select(medications).where(medications.c.person_id.in_(persons))):
+            held[row.person_id].append(_medication(row))
+        before = {
+            row.alert_id: row
+            for row in conn.execute(
+                sa.select(
+                    standing.c.alert_id,
+                    standing.c.person_id,
+                    standing.c.rule,
+                    standing.c.fingerprint,
+                ).where(standing.c.person_id.in_(persons))
+            )
+        }
+        now: dict[uuid.UUID, tuple[uuid.UUID, Finding, str]] = {}
+        for person, meds in held.items():
+            for finding in evaluate(meds, policy):
+                alert_id = uuid.uuid5(NAMESPACE, f"{person}|{finding.rule}|{finding.start}")
+                now[alert_id] = (person, finding, _fingerprint(finding))
+        changes: list[tuple[str, dict[str, Any]]] = []
+        gone = [a for a in before if a not in now]
+        for alert_id in gone:
+            row = before[alert_id]
+            changes.append(
+                (
+                    "AlertCleared",
+                    {"alert_id": str(alert_id), "person_id": str(row.person_id), "rule": row.rule},
+                )
+            )
+        fresh = [
+            a for a, (_, _, mark) in now.items() if a not in before or before[a].fingerprint != mark
+        ]
+        if gone or fresh:
+            conn.execute(standing.delete().where(standing.c.alert_id.in_(gone + fresh)))
+        if fresh:
+            conn.execute(
+                standing.insert(),
+                [
+                    {
+                        "alert_id": a,
+                        "person_id": now[a][0],
+                        "rule": now[a][1].rule,
+                        "fingerprint": now[a][2],
+                        "finding": now[a][1].to_json(),
+                    }
+                    for a in fresh
+                ],
+            )
+            for a in fresh:
+                person, finding, _ = now[a]
+                changes.append(
+                    (
+                        "AlertRaised",
+                        {"alert_id": str(a), "person_id": str(person), **finding.to_json()},
+                    )
+                )
+        return changes
+
+
+def current_policy(conn: Connection) -> AlertPolicy:
+    stored = conn.scalar(sa.select(policies.c.policy).where(policies.c.id == 1))
+    return AlertPolicy.from_json(stored) if stored else AlertPolicy()
+
+
+def standing_alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | None:
+    """The alert ``alert_id`` if it stands now, with its person."""
+    row = conn.execute(sa.select(standing).where(standing.c.alert_id == alert_id)).first()
+    return (
+        {"alert_id": str(row.alert_id), "person_id": str(row.person_id), **row.finding}
+        if row
+        else None
+    )
+
+
+def _fingerprint(finding: Finding) -> str:
+    return hashlib.sha256(orjson.dumps(finding.to_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _row(record: dict[str, Any]) -> dict[str, Any]:
+    m = from_record(record)
+    return {
+        "dispensation_id": m.dispensation_id,
+        "person_id": uuid.UUID(record["person_id"]),
+        "patient_record": record["patient_record"],
+        "filled": m.filled,
+        "days": m.days,
+        "drug_class": m.drug_class,
+        "drug": m.drug[:60],
+        "label": m.label[:200],
+        "strength": _text(m.strength),
+        "quantity": _text(m.quantity),
+        "factor": _text(m.factor),
+        "prescriber": m.prescriber[:80],
+        "pharmacy": m.pharmacy[:80],
+    }
+
+
+def _medication(row: sa.Row) -> Medication:
+    return Medication(
+        dispensation_id=row.dispensation_id,
+        filled=row.filled,
+        days=row.days,
+        drug_class=row.drug_class,
+        drug=row.drug,
+        label=row.label,
+        strength=_decimal(row.strength),
+        quantity=_decimal(row.quantity),
+        factor=_decimal(row.factor),
+        prescriber=row.prescriber,
+        pharmacy=row.pharmacy,
+    )
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)

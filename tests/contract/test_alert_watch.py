@@ -1,0 +1,206 @@
+"""The alerts service's watch, on SQLite and on PostgreSQL: a real submissions event store as
+its source, its own store for the alerts it raises, and the projector that runs it."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from pmp.db import Database, open_postgresql, open_sqlite
+from pmp.envelope import Metadata, NewEvent
+from pmp.eventstore import EventStore
+from pmp.projector import Projector
+from pmp.sources import StoreSource
+from services.alerts.policy import AlertPolicy
+from services.alerts.schemas import alerts_events
+from services.alerts.watch import AlertWatch, standing
+from services.submissions.schemas import submissions_events
+
+T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
+DAY0 = date(2026, 6, 1)
+OXYCODONE = {
+    "drug": "Oxycodone SA",
+    "drug_class": "opioid",
+    "name": "OXYCODONE HCL",
+    "strength_per_unit": "10",
+    "unit": "MG",
+    "mme_factor": "1.5",
+    "form": "Tablet",
+}
+ALPRAZOLAM = {
+    "drug": "Alprazolam",
+    "drug_class": "benzodiazepine",
+    "name": "ALPRAZOLAM",
+    "strength_per_unit": "1",
+    "unit": "MG",
+    "mme_factor": None,
+    "form": "Tablet",
+}
+
+
+@pytest.fixture
+def source_db(backend: str, tmp_path, postgres_url, schema_prefix) -> Iterator[Database]:
+    db = (
+        open_sqlite(tmp_path / "submissions.sqlite")
+        if backend == "sqlite"
+        else open_postgresql(postgres_url, schema_prefix + "submissions")
+    )
+    yield db
+    db.dispose()
+
+
+class World:
+    """The submissions store the watch reads, and the watch with its own store."""
+
+    def __init__(self, source_db: Database, database: Database):
+        self.submissions = EventStore(source_db, submissions_events())
+        self.submissions.create_tables()
+        self.alerts = EventStore(database, alerts_events())
+        self.alerts.create_tables()
+        sources = {"submissions": StoreSource(self.submissions), "alerts": StoreSource(self.alerts)}
+        self.projector = Projector(database, AlertWatch(), sources)
+        self.projector.create_tables()
+
+    def submit(self, kind: str, data: dict) -> None:
+        self.submissions.append(f"s-{uuid.uuid4()}", 0, [NewEvent(kind, data, Metadata(T0))])
+        self.projector.catch_up()
+
+    def record(self, *records: dict) -> None:
+        self.submit(
+            "DispensationsRecorded", {"submission_id": str(uuid.uuid4()), "records": list(records)}
+        )
+
+    def void(self, dispensation_id: str) -> None:
+        self.submit(
+            "DispensationVoided",
+            {"dispensation_id": dispensation_id, "submission_id": str(uuid.uuid4())},
+        )
+
+    def change_policy(self, policy: AlertPolicy) -> None:
+        self.alerts.append(
+            "alert-policy",
+            None,
+            [NewEvent("AlertPolicyChanged", {"policy": policy.to_json()}, Metadata(T0))],
+        )
+        self.projector.catch_up()
+
+    def raised(self) -> list[tuple[str, str, str]]:
+        """(type, rule, level) of every alert event, oldest first."""
+        return [
+            (e.type, e.data["rule"], e.data.get("level", ""))
+            for e in self.alerts.read_all(0, 10_000)
+            if e.type.startswith("Alert") and e.type != "AlertPolicyChanged"
+        ]
+
+    def standing(self, person: str) -> set[tuple[str, str]]:
+        with self.projector.db.read() as conn:
+            rows = conn.execute(
+                sa.select(standing.c.alert_id, standing.c.fingerprint).where(
+                    standing.c.person_id == uuid.UUID(person)
+                )
+            )
+            return {(str(r.alert_id), r.fingerprint) for r in rows}
+
+
+@pytest.fixture
+def world(source_db: Database, database: Database) -> World:
+    return World(source_db, database)
+
+
+def record(
+    person: str,
+    day: int,
+    drug: dict,
+    *,
+    quantity: str = "120",
+    days: int = 30,
+    prescriber: str = "AB1234563",
+    pharmacy: str = "1234567",
+    patient_record: int = 1,
+) -> dict:
+    return {
+        "dispensation_id": str(uuid.uuid4()),
+        "person_id": person,
+        "patient_record": patient_record,
+        "dispensation": {
+            "date_filled": (DAY0 + timedelta(days=day)).isoformat(),
+            "quantity": quantity,
+            "days_supply": days,
+        },
+        "drug": drug,
+        "prescriber": {"dea": prescriber},
+        "pharmacy": {"ncpdp": pharmacy},
+    }
+
+
+def test_an_alert_is_raised_updated_and_cleared_as_dispensations_come_and_go(world) -> None:
+    person = str(uuid.uuid4())
+    world.record(record(person, 0, OXYCODONE))  # 60 MME/day: caution
+    assert world.raised() == [("AlertRaised", "daily_mme", "caution")]
+    second = record(person, 10, OXYCODONE, quantity="60")  # +30 from day 10: 90, an alert
+    world.record(second)
+    assert world.raised()[-1] == ("AlertRaised", "daily_mme", "alert")
+    world.void(second["dispensation_id"])
+    assert world.raised()[-1] == ("AlertRaised", "daily_mme", "caution")
+    benzo = record(person, 29, ALPRAZOLAM)
+    world.record(benzo)
+    assert world.raised()[-1] == ("AlertRaised", "opioid_benzodiazepine", "alert")
+    world.void(benzo["dispensation_id"])
+    assert world.raised()[-1] == ("AlertCleared", "opioid_benzodiazepine", "")
+    causes = [e.metadata.causation_id for e in world.alerts.read_all(0, 100)]
+    assert all(causes), "each alert event names the submissions event that caused it"
+
+
+def test_voiding_a_dispensation_restores_the_alerts_before_it(world) -> None:
+    pick = random.Random(7)
+    for _ in range(12):
+        person = str(uuid.uuid4())
+        history = [
+            record(
+                person,
+                pick.randint(0, 120),
+                pick.choice([OXYCODONE, ALPRAZOLAM]),
+                quantity=str(pick.choice([30, 60, 120, 180])),
+                prescriber=f"AB{pick.randint(1, 6)}",
+                pharmacy=f"{pick.randint(1, 6)}",
+            )
+            for _ in range(pick.randint(1, 8))
+        ]
+        world.record(*history)
+        before = world.standing(person)
+        added = record(
+            person, pick.randint(0, 120), pick.choice([OXYCODONE, ALPRAZOLAM]), quantity="240"
+        )
+        world.record(added)
+        world.void(added["dispensation_id"])
+        assert world.standing(person) == before
+
+
+def test_a_new_policy_evaluates_everyone_again(world) -> None:
+    person = str(uuid.uuid4())
+    world.record(record(person, 0, OXYCODONE, quantity="180"))  # 90 MME/day
+    assert world.raised() == [("AlertRaised", "daily_mme", "alert")]
+    world.change_policy(AlertPolicy(mme_alert=100, mme_caution=95))
+    assert world.raised()[-1] == ("AlertCleared", "daily_mme", "")
+    world.change_policy(AlertPolicy(mme_alert=100, mme_caution=80))
+    assert world.raised()[-1] == ("AlertRaised", "daily_mme", "caution")
+
+
+def test_a_merge_evaluates_the_two_records_as_one_person(world) -> None:
+    kept, merged = str(uuid.uuid4()), str(uuid.uuid4())
+    world.record(
+        record(kept, 0, OXYCODONE, patient_record=1),
+        record(merged, 5, ALPRAZOLAM, patient_record=2),
+    )
+    assert world.raised() == [("AlertRaised", "daily_mme", "caution")]
+    world.submit(
+        "PatientsMerged", {"person_id": kept, "merged_person_id": merged, "patient_record": 2}
+    )
+    assert world.raised()[-1] == ("AlertRaised", "opioid_benzodiazepine", "alert")
+    world.submit("PatientSplit", {"person_id": kept, "new_person_id": merged, "patient_record": 2})
+    assert world.raised()[-1] == ("AlertCleared", "opioid_benzodiazepine", "")
