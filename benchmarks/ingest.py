@@ -10,6 +10,7 @@ machine; peak memory under 500 MB for 1,000,000 records.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import kombu
 
+from benchmarks import alerts_watch
 from benchmarks.common import AMQP_URI, Result
 from pmp.broker import EventPublisher, event_exchange
 from pmp.db import open_sqlite
@@ -32,6 +34,8 @@ from services.submissions.demo import write_demo_files
 from services.submissions.schemas import submissions_events
 
 RECORDS = 1_000_000
+CAPACITY = (20_000, 200_000)  # persons, records
+WATCH_CAP = 600.0  # seconds the alerts watch may take before its rate is taken as it stands
 
 
 def demo_groups(folder: Path) -> list[Record]:
@@ -150,8 +154,13 @@ def run(records: int = RECORDS) -> list[Result]:
         env = {"PMP_DATA_DIR": str(folder / "var"), "PATH": "/usr/bin:/bin"}
         (folder / "var").mkdir()
         relayed = Relayed(folder / "var" / "submissions.sqlite", records)
-        started = time.perf_counter()
+        started, started_wall = time.perf_counter(), time.time()
         relayed.start()
+        watch = subprocess.Popen(  # the alerts service's evaluation, beside the intake
+            [sys.executable, "-m", "benchmarks.alerts_watch", str(folder / "var" /
+             "submissions.sqlite"), str(folder / "alerts.sqlite"), str(records), str(WATCH_CAP)],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1],
+        )  # fmt: skip
         ingest = subprocess.Popen(
             [sys.executable, "-m", "pmp", "ingest", str(big)],
             stdout=subprocess.PIPE,
@@ -171,6 +180,10 @@ def run(records: int = RECORDS) -> list[Result]:
         if relayed.received != records:
             raise RuntimeError(f"the consumer received {relayed.received:,} of {records:,}")
         both = max(relayed.finished_at - started, committed)  # the later of the two
+        watched = json.loads(watch.communicate()[0].strip().splitlines()[-1])
+        (folder / "capacity").mkdir()
+        capacity, capacity_events = alerts_watch.capacity(folder / "capacity", *CAPACITY)
+    evaluated_s = watched["finished"] - started_wall
     peak_mb = memory.peak_mb
     note = (
         f"{records:,} records, {size_mb:,.0f} MB file, {committed:,.1f} s; "
@@ -186,4 +199,18 @@ def run(records: int = RECORDS) -> list[Result]:
                **common),
         Result(case="ingest peak memory (both processes)", unit="MB", ours=peak_mb,
                note="lower is better", **common),
+        Result(case="alerts evaluated while ingesting", unit="records/s",
+               ours=watched["evaluated"] / evaluated_s, goal=20_000,
+               note=f"{watched['evaluated']:,} of {records:,} records evaluated by the alerts "
+               f"watch (own process, reading the submissions store) {evaluated_s:,.1f} s after "
+               f"the ingest began; {watched['alert_events']:,} alert events"
+               + ("" if watched["evaluated"] == records else
+                  f"; stopped after {WATCH_CAP:.0f} s") + "; this file repeats 2,000 patients, "
+               "so each ends with about 500 fills in six months, all evaluated again on each "
+               "new one", **common),
+        Result(case="alerts evaluation capacity, realistic population", unit="records/s",
+               ours=capacity, goal=20_000,
+               note=f"the watch alone catching up on {CAPACITY[1]:,} committed records of "
+               f"{CAPACITY[0]:,} persons (about ten fills each over six months); "
+               f"{capacity_events:,} alert events", **common),
     ]  # fmt: skip

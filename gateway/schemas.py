@@ -8,6 +8,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from gateway.problems import Problem
+from services.alerts.policy import PolicySchema
+from services.alerts.schemas import Acknowledgement
 from services.identity.roles import ASSIGNABLE_ROLE_TITLES, Role
 from services.query.schemas import Purpose, SearchRequest
 from services.registration.forms import APPLICABLE_ROLES, fields_for
@@ -762,10 +764,35 @@ class ReportPersonSchema(Schema):
     role_title = fields.String(required=True)
 
 
+class SnoozeSchema(Schema):
+    reason = fields.String(required=True)
+    until = fields.String(required=True, metadata={"format": "date"})
+
+
 class ReportAlertSchema(Schema):
+    alert_id = fields.String(required=True, metadata={"format": "uuid"})
+    person_id = fields.String(required=True, metadata={"format": "uuid"})
+    rule = fields.String(
+        required=True,
+        metadata={
+            "enum": [
+                "multiple_providers",
+                "daily_mme",
+                "opioid_benzodiazepine",
+                "opioid_sedative",
+                "long_term_opioid",
+            ]
+        },
+    )
     title = fields.String(required=True)
-    level = fields.String(required=True)
-    evidence = fields.Raw()
+    level = fields.String(required=True, metadata={"enum": ["alert", "caution"]})
+    start = fields.String(required=True, metadata={"format": "date"})
+    end = fields.String(required=True, metadata={"format": "date"})
+    ongoing = fields.Boolean(required=True, metadata={"description": "The episode reaches today."})
+    evidence = fields.String(required=True, metadata={"description": "The numbers, in words."})
+    numbers = fields.Dict(required=True)
+    dispensation_ids = fields.List(fields.String(), required=True)
+    snoozed = fields.Nested(SnoozeSchema, metadata={"description": "Set aside by you until then."})
 
 
 class ReportAlertsSchema(Schema):
@@ -774,6 +801,10 @@ class ReportAlertsSchema(Schema):
         metadata={"description": "'not connected': not evaluated, which is not 'no alerts'."},
     )
     items = fields.List(fields.Nested(ReportAlertSchema), required=True)
+    snoozed = fields.List(fields.Nested(ReportAlertSchema), required=True)
+    policy = fields.Dict(
+        allow_none=True, metadata={"description": "The thresholds the alerts were evaluated under."}
+    )
 
 
 class ReportSummarySchema(Schema):
@@ -834,7 +865,37 @@ class PatientReportSchema(Schema):
     dispensations = fields.List(fields.Nested(ReportDispensationSchema), required=True)
 
 
+class AlertPolicySchema(PolicySchema):
+    """The clinical alert rules' thresholds; every field is sent (the whole policy at once)."""
+
+
+class AlertPolicyInForceSchema(Schema):
+    policy = fields.Nested(AlertPolicySchema, required=True)
+    methadone_methods = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={"description": "methadone_method values and what each counts."},
+    )
+
+
+class AlertAcknowledgementSchema(Acknowledgement):
+    """Why the alert is expected (for example cancer care or hospice), and for how long to
+    set it aside for yourself: 1, 3 or 6 months."""
+
+
+class AlertAcknowledgedSchema(AlertAcknowledgementSchema):
+    alert_id = fields.UUID(required=True)
+    person_id = fields.UUID(required=True)
+    account_id = fields.String(required=True)
+    until = fields.String(required=True, metadata={"format": "date"})
+
+
 DOCUMENTED = (
+    "AlertPolicy",
+    "AlertPolicyInForce",
+    "AlertAcknowledgement",
+    "AlertAcknowledged",
     "PatientSearch",
     "PatientSearchResult",
     "PatientReport",

@@ -28,6 +28,7 @@ from gateway.http import http
 from gateway.openapi import build_spec
 from gateway.pages.accounts import AccountPages
 from gateway.pages.admin import AdminPages
+from gateway.pages.alerts import AlertPages
 from gateway.pages.patient_matches import PatientMatchPages
 from gateway.pages.patients import PatientPages
 from gateway.pages.registration import RegistrationPages
@@ -65,6 +66,7 @@ class GatewayService(
     SubmissionPages,
     PatientMatchPages,
     PatientPages,
+    AlertPages,
     StatisticsPages,
     AccountApi,
     AdminApi,

@@ -40,6 +40,7 @@ class Projection:
     sources: ClassVar[tuple[str, ...]]  # services whose events it reads
     metadata: ClassVar[sa.MetaData]  # its tables, and nothing else
     max_batch: ClassVar[int] = 10_000  # events per commit at most (large events: fewer)
+    source_batches: ClassVar[Mapping[str, int]] = {}  # the same, for one source
     emits_events: ClassVar[bool] = False  # appends its own service's events (``append_in``)
 
     def attach(self, sources: Mapping[str, EventSource]) -> None:
@@ -72,7 +73,10 @@ class Projector:
         self.db = db
         self.projection = projection
         self.sources = dict(sources)
-        self.batch_size = min(batch_size, projection.max_batch)
+        self.batch_sizes = {
+            name: min(batch_size, projection.source_batches.get(name, projection.max_batch))
+            for name in self.sources
+        }
         self.after_batch = after_batch  # told of each committed batch (wakes the relay)
         projection.attach(self.sources)
 
@@ -103,7 +107,7 @@ class Projector:
         checkpoint = self.checkpoint_name(source_name)
         with self.db.read() as conn:
             after = checkpoints.read(conn, checkpoint)
-        batch = source.read(after, self.batch_size)
+        batch = source.read(after, self.batch_sizes[source_name])
         if not batch:
             return 0
         with self.db.write() as conn:

@@ -20,7 +20,9 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.patients import ALERTS_PDF, REPORT_PDF, PatientsApi, report_request
 from gateway.http import http
 from gateway.pages.accounts import parse_time, redirect
+from gateway.pages.alerts import REASONS
 from gateway.problems import Problem
+from services.alerts.schemas import SNOOZE_MONTHS
 from services.identity.roles import ROLE_TITLES, NotAuthorized, Permission, Role
 from services.query import access
 from services.query.report import DEFAULT_MONTHS
@@ -115,6 +117,9 @@ class PatientPages(PatientsApi):
             request, "patient_report.html", principal, title="Patient History Report",
             active="search", report=report, generated=parse_time(report["generated_at"]),
             chart=mme_chart(report["mme_chart"]), query=query, look_backs=LOOK_BACKS,
+            snooze_months=SNOOZE_MONTHS, reasons=REASONS,
+            acknowledged=_date_or_none(request.args.get("acknowledged")),
+            here=f"/searches/{search_id}/report?{query}",
         )  # fmt: skip
 
     @http("GET", "/searches/<uuid:search_id>/report.pdf")
@@ -174,6 +179,13 @@ def _missing(values: dict[str, Any], kind: str) -> dict[str, str]:
     if kind == "investigation" and not values["case_number"]:
         errors["case_number"] = "Enter the case number of the investigation."
     return errors
+
+
+def _date_or_none(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text or "")
+    except ValueError:
+        return None
 
 
 def report_query(person_ids: list[str], months: int) -> str:

@@ -9,7 +9,7 @@ policy's method. Buprenorphine has no factor and is never counted; nor are non-o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,11 +35,12 @@ class Medication:
     factor: Decimal | None  # the file's MME conversion factor
     prescriber: str  # DEA, else NPI, else name
     pharmacy: str  # NCPDP, else NPI, else name
+    #: The last day this dispensation covers (filled counts as day one); None without days.
+    last_day: date | None = field(init=False)
 
-    @property
-    def last_day(self) -> date | None:
-        """The last day this dispensation covers (filled counts as day one)."""
-        return self.filled + timedelta(days=self.days - 1) if self.days else None
+    def __post_init__(self) -> None:  # computed once: every rule asks for it, often
+        last = self.filled + timedelta(days=self.days - 1) if self.days else None
+        object.__setattr__(self, "last_day", last)
 
     @property
     def counts_for_mme(self) -> bool:

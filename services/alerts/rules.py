@@ -18,6 +18,7 @@ dispensations, not with the days they span.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -83,43 +84,48 @@ def evaluate(medications: Iterable[Medication], policy: AlertPolicy) -> list[Fin
 
 
 def multiple_providers(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
+    """Windows of W days starting at each fill, slid with running counts (linear in the
+    fills); qualifying windows that overlap make one episode of consecutive fills."""
     window = timedelta(days=policy.provider_window_days - 1)
-    spans: list[tuple[date, date, set[str], set[str], list[Medication]]] = []
+    prescribers: Counter[str] = Counter()
+    pharmacies: Counter[str] = Counter()
+    episodes: list[list[int]] = []  # [first index, end index (exclusive)]
+    j = 0
     for i, first in enumerate(meds):
-        inside = [m for m in meds[i:] if m.filled <= first.filled + window]
-        prescribers = {m.prescriber for m in inside}
-        pharmacies = {m.pharmacy for m in inside}
-        if len(prescribers) < policy.provider_prescribers:
-            continue
-        if len(pharmacies) < policy.provider_pharmacies:
-            continue
-        last = inside[-1].filled
-        if spans and first.filled <= spans[-1][1]:  # overlaps the episode so far
-            start, _, p, f, involved = spans[-1]
-            ids = {m.dispensation_id for m in involved}
-            involved = involved + [m for m in inside if m.dispensation_id not in ids]
-            spans[-1] = (start, max(last, spans[-1][1]), p | prescribers, f | pharmacies,
-                         involved)  # fmt: skip
-        else:
-            spans.append((first.filled, last, prescribers, pharmacies, inside))
-    return [
-        Finding(
-            "multiple_providers",
-            "alert",
-            start,
-            end,
-            f"{len(p)} prescribers and {len(f)} pharmacies between {start} and {end} "
-            f"(threshold {policy.provider_prescribers} and {policy.provider_pharmacies} "
-            f"within {policy.provider_window_days} days)",
-            {
-                "prescribers": len(p),
-                "pharmacies": len(f),
-                "window_days": policy.provider_window_days,
-            },
-            tuple(m.dispensation_id for m in involved),
-        )  # fmt: skip
-        for start, end, p, f, involved in spans
-    ]
+        while j < len(meds) and meds[j].filled <= first.filled + window:
+            prescribers[meds[j].prescriber] += 1
+            pharmacies[meds[j].pharmacy] += 1
+            j += 1
+        if (len(prescribers) >= policy.provider_prescribers
+                and len(pharmacies) >= policy.provider_pharmacies):  # fmt: skip
+            if episodes and i < episodes[-1][1]:
+                episodes[-1][1] = j
+            else:
+                episodes.append([i, j])
+        for counts, key in ((prescribers, first.prescriber), (pharmacies, first.pharmacy)):
+            counts[key] -= 1
+            if not counts[key]:
+                del counts[key]
+    findings = []
+    for i, j in episodes:
+        involved = meds[i:j]
+        start, end = involved[0].filled, involved[-1].filled
+        p = len({m.prescriber for m in involved})
+        f = len({m.pharmacy for m in involved})
+        findings.append(
+            Finding(
+                "multiple_providers",
+                "alert",
+                start,
+                end,
+                f"{p} prescribers and {f} pharmacies between {start} and {end} "
+                f"(threshold {policy.provider_prescribers} and {policy.provider_pharmacies} "
+                f"within {policy.provider_window_days} days)",
+                {"prescribers": p, "pharmacies": f, "window_days": policy.provider_window_days},
+                tuple(m.dispensation_id for m in involved),
+            )  # fmt: skip
+        )
+    return findings
 
 
 def daily_mme(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:

@@ -8,13 +8,20 @@ in full, so an investigator replaying the history sees what a clinician was show
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from pmp.registry import EventRegistry
 from services.alerts.policy import PolicySchema
 from services.alerts.rules import RULES
 
 SNOOZE_MONTHS = (1, 3, 6)
+
+
+def _ids(value: object) -> None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError("A list of dispensation ids.")
+
+
 LEVELS = ("alert", "caution")
 
 
@@ -28,7 +35,8 @@ class AlertRaised(Schema):
     end = fields.Date(required=True)
     summary = fields.String(required=True)
     numbers = fields.Dict(required=True)
-    dispensation_ids = fields.List(fields.String(), required=True)
+    # Only its shape: the watch writes these ids from its own rows, often hundreds at a time.
+    dispensation_ids = fields.Raw(required=True, validate=_ids)
 
 
 class AlertCleared(Schema):

@@ -14,7 +14,8 @@ from typing import Any
 from marshmallow import ValidationError
 from nameko.rpc import rpc
 
-from pmp.eventstore import EventStore
+from pmp.envelope import Metadata, NewEvent
+from pmp.eventstore import ConcurrencyError, EventStore
 from pmp.service import EventSourcedService, ServiceKernel
 from services.alerts.policy import METHADONE_METHODS, AlertPolicy, PolicySchema
 from services.alerts.schemas import Acknowledgement, alerts_events
@@ -37,9 +38,25 @@ class NotFound(LookupError):
     """No such standing alert."""
 
 
+class AlertsKernel(ServiceKernel):
+    """The first start records the default policy, so every alert, and every report that
+    says none stands, can name the thresholds it was evaluated under."""
+
+    def start(self) -> None:
+        super().start()
+        if not self.store.read_stream(POLICY_STREAM):
+            meta = Metadata(occurred_at=self.clock())
+            policy = {"policy": AlertPolicy().to_json()}
+            try:
+                self.store.append(POLICY_STREAM, 0, [NewEvent("AlertPolicyChanged", policy, meta)])
+            except ConcurrencyError:  # another replica recorded it first
+                return
+            self.events_appended()
+
+
 class AlertsService(EventSourcedService):
     name = "alerts"
-    kernel = ServiceKernel(alerts_events(), projections=(AlertWatch,))
+    kernel = AlertsKernel(alerts_events(), projections=(AlertWatch,))
 
     @rpc
     def alert_policy(self) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class AlertWatch(Projection):
     sources = ("submissions", "alerts")
     metadata = metadata
     max_batch: ClassVar[int] = 5  # events of up to 1,000 records each
+    source_batches: ClassVar[Mapping[str, int]] = {"alerts": 2_000}  # its own: small, skipped
     emits_events: ClassVar[bool] = True
 
     def attach(self, sources: Mapping[str, EventSource]) -> None:

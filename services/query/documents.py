@@ -26,13 +26,23 @@ FONTS = Path(__file__).parent / "fonts"
 FONT = "DejaVu"
 CONFIDENTIAL = "Confidential: may not be shared, including with the patient."
 NO_ENGINE = (
-    "No alert engine is connected yet: alerts are not evaluated. "
+    "The alert engine has not reported yet: alerts are not evaluated. "
     "This is not the same as 'no alerts'."
 )
 AMBER = (180, 110, 0)
 WATERMARK = (120, 120, 130)  # drawn over the content at low opacity
-COLUMNS = ("Filled", "Written", "Drug and strength", "Qty", "Days", "MME/day", "Refill",
-           "Prescriber", "Pharmacy", "Payment")  # fmt: skip
+COLUMNS = (
+    "Filled",
+    "Written",
+    "Drug and strength",
+    "Qty",
+    "Days",
+    "MME/day",
+    "Refill",
+    "Prescriber",
+    "Pharmacy",
+    "Payment",
+)
 WIDTHS = (0.66, 0.66, 1.66, 0.36, 0.38, 0.6, 0.42, 2.0, 2.1, 1.16)  # inches, landscape letter
 
 
@@ -146,8 +156,9 @@ def statistics_pdf(table: dict[str, Any]) -> bytes:
 
 
 def _start(report: dict[str, Any]) -> _Document:
-    pdf = _Document(report["title"], report["requester"], report["generated_at"],
-                    report["timezone"])  # fmt: skip
+    pdf = _Document(
+        report["title"], report["requester"], report["generated_at"], report["timezone"]
+    )
     pdf.set_font(FONT, "", 8.5)
     pdf.set_text_color(*GREY)
     looked = f"Look-back: {report['months']} months, {report['from']} to {report['to']}"
@@ -164,8 +175,9 @@ def _patients(pdf: _Document, report: dict[str, Any]) -> None:
     pdf.heading("Patient" if len(report["patients"]) == 1 else "Patients (combined)")
     for person in report["patients"]:
         born = ", ".join(person.get("birth_dates") or [])
-        pdf.text_line(" / ".join(person.get("names") or ["(no name)"]) + f"   born {born}",
-                      10, bold=True)  # fmt: skip
+        pdf.text_line(
+            " / ".join(person.get("names") or ["(no name)"]) + f"   born {born}", 10, bold=True
+        )
         pdf.set_text_color(*GREY)
         for address in person.get("addresses") or []:
             pdf.text_line(address, 8.5)
@@ -173,20 +185,51 @@ def _patients(pdf: _Document, report: dict[str, Any]) -> None:
 
 
 def _alerts(pdf: _Document, alerts: dict[str, Any], evidence: bool = False) -> None:
+    """Alerts before cautions; what the requester set aside is listed too, marked so."""
     pdf.heading("Clinical alerts")
     if alerts.get("engine") != "connected":
         _box(pdf, NO_ENGINE, AMBER)
         return
-    if not alerts.get("items"):
-        _box(pdf, "No clinical alerts.", NAVY)
-        return
-    for item in alerts["items"]:
+    items = [*alerts.get("items", []), *alerts.get("snoozed", [])]
+    if not items:
+        _box(pdf, "No clinical alerts in this look-back.", NAVY)
+    for item in items:
         colour = RED if item.get("level") == "alert" else AMBER
+        when = (
+            f"ongoing since {item['start']}"
+            if item.get("ongoing")
+            else f"{item['start']} to {item['end']}"
+        )
         pdf.set_text_color(*colour)
-        pdf.text_line(f"{item.get('level', '').upper()}: {item.get('title', '')}", 9.5, True)
+        pdf.text_line(f"{item['level'].upper()}: {item['title']} ({when})", 9.5, True)
         pdf.set_text_color(*DARK)
-        if evidence or item.get("evidence"):
-            pdf.text_line(str(item.get("evidence") or ""), 8.5)
+        pdf.text_line(str(item.get("evidence") or ""), 8.5)
+        if item.get("snoozed"):
+            pdf.set_text_color(*GREY)
+            pdf.text_line(
+                f"Set aside by you until {item['snoozed']['until']}: {item['snoozed']['reason']}", 8
+            )
+            pdf.set_text_color(*DARK)
+        if evidence and item.get("dispensation_ids"):
+            pdf.set_text_color(*GREY)
+            pdf.text_line(
+                f"{len(item['dispensation_ids'])} dispensations involved; they are "
+                "listed in the Patient History Report.",
+                8,
+            )
+            pdf.set_text_color(*DARK)
+        pdf.ln(0.04)
+    policy = alerts.get("policy")
+    if policy:
+        pdf.set_text_color(*GREY)
+        pdf.text_line(
+            f"Evaluated with: {policy['provider_prescribers']} prescribers and "
+            f"{policy['provider_pharmacies']} pharmacies within {policy['provider_window_days']} "
+            f"days; MME/day caution {policy['mme_caution']:g}, alert {policy['mme_alert']:g}; "
+            f"long-term use over {policy['long_term_days']} days.",
+            7.5,
+        )
+        pdf.set_text_color(*DARK)
 
 
 def _box(pdf: _Document, text: str, colour: tuple[int, int, int]) -> None:
@@ -288,20 +331,28 @@ def _dispensations(pdf: _Document, rows: Sequence[dict[str, Any]]) -> None:
         return
     lines = [
         [
-            r["filled"], r["written"] or "", f"{r['drug']} {r['strength']}".strip(),
-            str(r["quantity"]), str(r["days_supply"] or ""),
+            r["filled"],
+            r["written"] or "",
+            f"{r['drug']} {r['strength']}".strip(),
+            str(r["quantity"]),
+            str(r["days_supply"] or ""),
             f"{r['mme_per_day']:,.1f}" if r["mme_per_day"] is not None else "",
-            str(r["refill"] if r["refill"] is not None else ""), r["prescriber"], r["pharmacy"],
+            str(r["refill"] if r["refill"] is not None else ""),
+            r["prescriber"],
+            r["pharmacy"],
             r["payment"],
         ]
         for r in rows
-    ]  # fmt: skip
+    ]
     _table(pdf, COLUMNS, lines, WIDTHS)
     pdf.ln(0.04)
     pdf.set_font(FONT, "", 7.5)
     pdf.set_text_color(*GREY)
-    pdf.text_line("MME/day: strength per unit x (quantity / days supply) x the CDC factor; "
-                  "buprenorphine and non-opioids are not counted.", 7.5)  # fmt: skip
+    pdf.text_line(
+        "MME/day: strength per unit x (quantity / days supply) x the CDC factor; "
+        "buprenorphine and non-opioids are not counted.",
+        7.5,
+    )
 
 
 def _table(pdf: _Document, columns: Sequence[str], rows: Sequence[Sequence[str]], widths) -> None:

@@ -1,17 +1,20 @@
 """Fonts parsed once per process, embedded afresh in each PDF.
 
 fpdf2's ``add_font`` reads the whole TrueType file (cmap, widths, glyph table) for every
-document: about 80 ms per DejaVu face, more than the rest of a short report. The parsed
-metrics never change, so each face is parsed once and every document gets a copy that
-shares them and owns what a document changes: its glyph subset and the fontTools font
-object that the subsetter cuts down when the PDF is written. That object is read from a
-copy of the file without the OpenType layout tables (GSUB, GPOS, GDEF): they serve text
-shaping, which these documents do not turn on, and subsetting them cost more than the rest.
+document, and writing the PDF reads it again to cut the subset of glyphs used: together
+more than the rest of a report. So each face is first reduced, once per process, to what
+fpdf2 embeds: no OpenType layout tables (they serve text shaping, which these documents do
+not turn on, and fpdf2 drops them from the subset anyway), no kerning, math or FontForge
+tables, and one Unicode cmap instead of five. Every glyph and its hinting stay, so every
+script the face covers still renders. The reduced face
+is parsed once for its metrics; each document gets a copy that shares them and owns what a
+document changes: its glyph subset and the fontTools object the subsetter cuts down.
 """
 
 from __future__ import annotations
 
 import copy
+import tempfile
 from functools import cache
 from io import BytesIO
 from pathlib import Path
@@ -20,28 +23,39 @@ from fontTools import ttLib
 from fpdf import FPDF
 from fpdf.fonts import SubsetMap, TTFFont
 
-UNSHAPED = ("GSUB", "GPOS", "GDEF")  # layout tables, only read by text shaping
+UNUSED = ("GSUB", "GPOS", "GDEF", "kern", "MATH", "FFTM")
+UNICODE_FULL = (3, 10)  # Windows, Unicode full repertoire (format 12)
 
 
 @cache
-def _parsed(path: Path, family: str, style: str) -> tuple[TTFFont, bytes]:
-    pdf = FPDF()
-    pdf.add_font(family, style, str(path))
+def _reduced(path: Path) -> bytes:
     font = ttLib.TTFont(path, recalcTimestamp=False)
-    for table in UNSHAPED:
+    for table in UNUSED:
         if table in font:
             del font[table]
+    cmap = font["cmap"]
+    full = [t for t in cmap.tables if (t.platformID, t.platEncID) == UNICODE_FULL]
+    cmap.tables = full or [t for t in cmap.tables if t.platformID == 3]
     data = BytesIO()
     font.save(data)
-    return pdf.fonts[f"{family.lower()}{style}"], data.getvalue()
+    return data.getvalue()
+
+
+@cache
+def _parsed(path: Path, family: str, style: str) -> TTFFont:
+    with tempfile.TemporaryDirectory(prefix="cpmrs-font-") as folder:
+        reduced = Path(folder) / path.name
+        reduced.write_bytes(_reduced(path))
+        pdf = FPDF()
+        pdf.add_font(family, style, str(reduced))
+        return pdf.fonts[f"{family.lower()}{style}"]
 
 
 def embed_font(pdf: FPDF, family: str, style: str, path: Path) -> None:
     """What ``pdf.add_font(family, style, path)`` does, without parsing the file again."""
-    parsed, data = _parsed(path, family, style)
-    font = copy.copy(parsed)
+    font = copy.copy(_parsed(path, family, style))
     font.i = len(pdf.fonts) + 1
-    font.ttfont = ttLib.TTFont(BytesIO(data), recalcTimestamp=False, lazy=True)
+    font.ttfont = ttLib.TTFont(BytesIO(_reduced(path)), recalcTimestamp=False, lazy=True)
     font.missing_glyphs = []
     font.biggest_size_pt = 0
     font.subset = SubsetMap(font)

@@ -14,10 +14,6 @@ DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
 SUPPLY_BEFORE = 90  # days: the longest supply counted into the first days of a look-back
 
-#: Until the alerts service lands, the report says so instead of showing an empty list that
-#: a reader would take for "no alerts".
-NO_ALERT_ENGINE = {"engine": "not connected", "items": []}
-
 
 class LookBackRefused(ValueError):
     """The look-back asked for is outside 1 to 36 months."""
@@ -104,7 +100,7 @@ def patient_history(
     rows: Sequence[dict[str, Any]],
     today: date,
     months: int,
-    alerts: dict[str, Any] | None = None,
+    alerts: dict[str, Any],
 ) -> dict[str, Any]:
     """The report's content. ``rows``: the persons' dispensations not voided, filled since
     ``SUPPLY_BEFORE`` days before the look-back (a supply that began earlier still counts
@@ -121,7 +117,7 @@ def patient_history(
         "from": first.isoformat(),
         "to": last.isoformat(),
         "patients": patients,
-        "alerts": alerts or NO_ALERT_ENGINE,
+        "alerts": alerts,
         "summary": summary(shown, series, today),
         "mme_chart": [{"date": d.isoformat(), "mme": mme} for d, mme in series],
         "dispensations": [dispensation_line(r, today) for r in shown],

@@ -22,6 +22,7 @@ from pmp.logs import get_logger
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity.roles import Permission, Role
 from services.query import access, lookups, report
+from services.query.alerts import PatientAlerts, report_alerts
 from services.query.documents import alerts_pdf, patient_history_pdf
 from services.query.history import PatientHistory
 from services.query.projections import PROJECTIONS, probe_arrivals
@@ -44,7 +45,8 @@ def search_stream(search_id: str) -> str:
 class QueryService(StatisticsRpc, EventSourcedService):
     name = "query"
     kernel = ServiceKernel(
-        query_events(), projections=(*PROJECTIONS, PatientHistory, ReportStatistics)
+        query_events(),
+        projections=(*PROJECTIONS, PatientHistory, PatientAlerts, ReportStatistics),
     )
     registration = RpcProxy("registration")
 
@@ -144,6 +146,7 @@ class QueryService(StatisticsRpc, EventSourcedService):
         with self.kernel.db.read() as conn:
             rows = lookups.history(conn, chosen, first - timedelta(days=report.SUPPLY_BEFORE))
             patients = lookups.persons(conn, chosen)
+            alerts = report_alerts(conn, chosen, self.kernel.actor_id or "", first, today)
         viewed = {
             key: searched[key] for key in ("search_id", "requester", "on_behalf_of", "purpose")
         }
@@ -152,7 +155,7 @@ class QueryService(StatisticsRpc, EventSourcedService):
             search_stream(search_id), EventStore.ANY, [("PatientReportViewed", viewed)]
         )
         log.info("patient report viewed", search_id=search_id, months=months, format=format)
-        content = report.patient_history(patients, rows, today, months)
+        content = report.patient_history(patients, rows, today, months, alerts)
         return {
             "title": "Patient History Report",
             "generated_at": now.isoformat(),

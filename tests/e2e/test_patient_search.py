@@ -21,8 +21,16 @@ from tests.helpers.processes import python, wait_until
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
 # The same name and date of birth, told apart by gender and address.
-MARISOL = {7: "QUENNEVILLE", 8: "MARISOL", 12: "9 WHARF ST", 14: "STONINGTON", 15: "CT",
-           16: "06378", 18: "19830721", 19: "F"}  # fmt: skip
+MARISOL = {
+    7: "QUENNEVILLE",
+    8: "MARISOL",
+    12: "9 WHARF ST",
+    14: "STONINGTON",
+    15: "CT",
+    16: "06378",
+    18: "19830721",
+    19: "F",
+}
 MARISOL_M = {**MARISOL, 12: "58 PEQUOT TRL", 14: "LEDYARD", 16: "06339", 19: "M"}
 BORN = "1983-07-21"
 
@@ -45,8 +53,11 @@ def test_a_prescriber_finds_a_patient_and_downloads_the_report(
     file.write_bytes(build([(pha(), fills)]))
     subprocess.run(
         python("-m", "pmp", "ingest", str(file)),
-        env=stack.env_for_commands(), check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+        env=stack.env_for_commands(),
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     admin = ready(stack, create_first_administrator(stack, tmp_path))
     prescriber = ready(
         stack,
@@ -58,13 +69,22 @@ def test_a_prescriber_finds_a_patient_and_downloads_the_report(
         "criteria": {"first_name": "MARISOL", "last_name": "QUENNEVILLE", "birth_date": BORN},
         "purpose": {"kind": "treating", "attested": True},
     }
-    wait_until(  # the query read model is a moment behind the load
-        lambda: len(api(stack, "POST", "/api/searches", prescriber, json=body).json()["persons"])
-        == 2,
-        60,
-        "both patients in the query read model",
-        0.5,
-    )  # fmt: skip
+
+    def alerted() -> bool:  # the read model and the alerts are a moment behind the load
+        found = api(stack, "POST", "/api/searches", prescriber, json=body).json()
+        stonington = [p for p in found["persons"] if "STONINGTON" in " ".join(p["addresses"])]
+        if len(found["persons"]) != 2 or not stonington:
+            return False
+        report = api(
+            stack,
+            "GET",
+            f"/api/searches/{found['search_id']}/report",
+            prescriber,
+            params={"person": stonington[0]["person_id"]},
+        ).json()
+        return bool(report["alerts"]["items"])
+
+    wait_until(alerted, 60, "both patients and the alert in the query read model", 0.5)
 
     context, page = new_page(browser)
     try:
@@ -92,7 +112,9 @@ def test_a_prescriber_finds_a_patient_and_downloads_the_report(
         page.get_by_role("button", name="View report").click()
 
         expect(page.get_by_role("heading", level=1)).to_have_text("Patient History Report")
-        expect(page.get_by_text("No alert engine is connected yet")).to_be_visible()
+        alert = page.locator(".alert-list .alert").filter(has_text="High daily MME")
+        expect(alert).to_contain_text("Caution")  # 60 MME/day 75 days ago
+        expect(alert).to_contain_text("Peak 60.00 MME/day")
         expect(page.get_by_text("9 WHARF ST")).to_be_visible()
         expect(page.get_by_text("LEDYARD")).to_have_count(0)  # the other person is not in it
         figures = page.locator(".figure")
@@ -107,6 +129,22 @@ def test_a_prescriber_finds_a_patient_and_downloads_the_report(
         expect(page.get_by_text("Requested by Rosalind Achter")).to_be_visible()
         shot(page, screenshots, "3-report")
         assert not page.console_errors  # type: ignore[attr-defined]
+
+        alert.get_by_text("Acknowledge and snooze for me").click()
+        alert.get_by_label("Reason").fill("Cancer care")
+        alert.get_by_label("Snooze for").select_option("3")
+        alert.get_by_role("button", name="Acknowledge").click()
+        expect(
+            page.get_by_role("status").filter(has_text="set aside for you until")
+        ).to_be_visible()
+        for _ in range(40):  # within seconds, the alert moves to those the prescriber set aside
+            page.reload()
+            if page.get_by_text("1 alert you set aside").count():
+                break
+            page.wait_for_timeout(250)
+        expect(page.get_by_text("1 alert you set aside")).to_be_visible()
+        expect(page.locator(".alert-list .alert-caution")).to_have_count(0)
+        shot(page, screenshots, "3b-acknowledged")
 
         with page.expect_download() as download:
             page.get_by_role("link", name="Download PDF").click()

@@ -54,6 +54,7 @@ SUPERVISORS = frozenset({Role.PRESCRIBER, Role.PHARMACIST})  # delegate.supervis
 SEARCHERS = frozenset({Role.PRESCRIBER, Role.PHARMACIST, Role.DELEGATE, Role.LAW_ENFORCEMENT})
 # The shared delegate has no supervisor who approved them: the query service refuses them.
 UNSUPERVISED_REFUSED = SEARCHERS - {Role.DELEGATE}
+ACKNOWLEDGERS = frozenset({Role.PRESCRIBER, Role.PHARMACIST, Role.DELEGATE})  # alert.acknowledge
 SUBMITTERS = frozenset({Role.DATA_SUBMITTER})  # submission.upload
 # a submission's outcome and report: its submitter, and the staff who help them
 SUBMISSION_READERS = SUBMITTERS | ACCOUNT_STAFF
@@ -65,6 +66,8 @@ REASON = {"reason": "authorization test"}
 NOBODY_BORN = {"first_name": "Nobody", "last_name": "Authorization", "birth_date": "1900-01-01"}
 SEARCH = {"criteria": NOBODY_BORN, "purpose": {"kind": "treating", "attested": True}}
 SEARCH_FORM = {**NOBODY_BORN, "attested": "1"}  # the page attests the role's own purpose
+SNOOZE = {"reason": "authorization test", "snooze_months": 1}  # of an alert that does not exist
+SNOOZE_FORM = {"reason": "authorization test", "snooze_months": "1"}
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,12 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("GET", "/api/searches/<uuid:search_id>/alerts.pdf"): api(
         f"/api/searches/{MISSING}/alerts.pdf?person={MISSING}", UNSUPERVISED_REFUSED, expect=404
     ),
+    ("POST", "/api/alerts/<uuid:alert_id>/acknowledgements"): [
+        *api(f"/api/alerts/{MISSING}/acknowledgements", ACKNOWLEDGERS, json=SNOOZE, expect=404),
+        *api(f"/api/alerts/{MISSING}/acknowledgements", ACKNOWLEDGERS, json={}, expect=422),
+    ],
+    ("GET", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, expect=200),
+    ("PUT", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, json={}, expect=422),
     ("GET", "/api/statistics"): [
         *api("/api/statistics?group=role", ADMINISTRATORS, expect=200),
         *api("/api/statistics?group=week", ADMINISTRATORS, expect=422),
@@ -335,6 +344,11 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("POST", "/account/profile-change"): page("/account/profile-change", REGISTRANTS, expect=409),
     # -- patient search and reports (pages); the shared delegate: as in the API ---------------
     ("GET", "/search"): page("/search", SEARCHERS, expect=200),
+    ("POST", "/alerts/<uuid:alert_id>/acknowledge"): page(
+        f"/alerts/{MISSING}/acknowledge", ACKNOWLEDGERS, form=SNOOZE_FORM, expect=404
+    ),
+    ("GET", "/admin/alert-policy"): page("/admin/alert-policy", ADMINISTRATORS, expect=200),
+    ("POST", "/admin/alert-policy"): page("/admin/alert-policy", ADMINISTRATORS, expect=422),
     ("POST", "/search"): page("/search", UNSUPERVISED_REFUSED, form=SEARCH_FORM),
     ("GET", "/searches/<uuid:search_id>/report"): page(
         f"/searches/{MISSING}/report?person={MISSING}", UNSUPERVISED_REFUSED, expect=404

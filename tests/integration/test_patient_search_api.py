@@ -19,12 +19,28 @@ OXYCODONE_ER_10MG = "00093002401"  # OXYCODONE HCL 10 MG, MME factor 1.5
 TODAY = date.today()
 # Two people with the same name and date of birth, told apart by gender and address; a third
 # born the same day under another name; a fourth whose DOB has a day that can pass as a month.
-DANA_F = {7: "WESTERGAARD", 8: "DANA", 12: "14 ORCHARD LN", 14: "MYSTIC", 15: "CT",
-          16: "06355", 18: "19750930", 19: "F"}  # fmt: skip
+DANA_F = {
+    7: "WESTERGAARD",
+    8: "DANA",
+    12: "14 ORCHARD LN",
+    14: "MYSTIC",
+    15: "CT",
+    16: "06355",
+    18: "19750930",
+    19: "F",
+}
 DANA_M = {**DANA_F, 12: "220 SHORE RD", 14: "GROTON", 16: "06340", 19: "M"}
 OSWALDO = {**DANA_F, 7: "PRZYBYLSKI", 8: "OSWALDO", 12: "3 KILN ST", 19: "M"}
-BARTHOLOMEW = {7: "ACKERLUND", 8: "BARTHOLOMEW", 12: "71 FERRY RD", 14: "OLD LYME", 15: "CT",
-               16: "06371", 18: "19680311", 19: "M"}  # fmt: skip
+BARTHOLOMEW = {
+    7: "ACKERLUND",
+    8: "BARTHOLOMEW",
+    12: "71 FERRY RD",
+    14: "OLD LYME",
+    15: "CT",
+    16: "06371",
+    18: "19680311",
+    19: "M",
+}
 TREATING = {"kind": "treating", "attested": True}
 
 
@@ -74,10 +90,17 @@ def query_events(stack, search_id: str) -> list[dict]:
 def loaded(stack, people) -> dict:
     """The four people's dispensations, once the query read model has them all."""
     content = build(
-        [(pha(), dispensation(901, DANA_F, 5) + dispensation(902, DANA_F, 200, 120)
-          + dispensation(903, DANA_M, 40) + dispensation(904, OSWALDO, 10)
-          + dispensation(905, BARTHOLOMEW, 15))]
-    )  # fmt: skip
+        [
+            (
+                pha(),
+                dispensation(901, DANA_F, 5)
+                + dispensation(902, DANA_F, 200, 120)
+                + dispensation(903, DANA_M, 40)
+                + dispensation(904, OSWALDO, 10)
+                + dispensation(905, BARTHOLOMEW, 15),
+            )
+        ]
+    )
     sent = send(stack, people["pharmacy"], content, "search.dat")
     assert sent.json()["counts"]["recorded"] == 5, sent.text
     prescriber = people["prescriber"]
@@ -116,7 +139,7 @@ def test_tolerant_search_and_the_report(stack, people, loaded):
     assert content["title"] == "Patient History Report" and content["months"] == 12
     assert content["requester"]["account_id"] == prescriber.account_id
     assert content["purpose"] == "Current patient under my care"
-    assert content["alerts"] == {"engine": "not connected", "items": []}
+    assert content["alerts"]["engine"] == "connected"
     assert [p["person_id"] for p in content["patients"]] == [female["person_id"]]
     summary = content["summary"]
     assert summary["dispensations"] == 2 and summary["active_prescriptions"] == 1
@@ -144,11 +167,12 @@ def test_tolerant_search_and_the_report(stack, people, loaded):
     assert 'filename="Patient alerts.pdf"' in alerts.headers["Content-Disposition"]
 
     recorded = wait_until(
-        lambda: (events := query_events(stack, several["search_id"])) and len(events) >= 4
-        and events,
+        lambda: (
+            (events := query_events(stack, several["search_id"])) and len(events) >= 4 and events
+        ),
         30,
         "the search's events",
-    )  # fmt: skip
+    )
     assert [e["type"] for e in recorded][:2] == ["PatientSearched", "PatientReportViewed"]
     searched, viewed = recorded[0], recorded[1]
     assert searched["data"]["requester"]["account_id"] == prescriber.account_id
@@ -192,13 +216,15 @@ def test_each_role_attests_its_own_purpose(stack, people, tmp_path):
 def refused(stack, user: User) -> int:
     """The status of a search once the gateway's few seconds of cached principal are over."""
     return wait_until(
-        lambda: (status := search(stack, user, "DANA", "WESTERGAARD", "1975-09-30").status_code)
-        in {401, 403}
-        and status,
+        lambda: (
+            (status := search(stack, user, "DANA", "WESTERGAARD", "1975-09-30").status_code)
+            in {401, 403}
+            and status
+        ),
         30,
         "the search refused",
         0.5,
-    )  # fmt: skip
+    )
 
 
 def test_users_whose_standing_lapsed_may_not_search(stack, people, tmp_path):
@@ -229,8 +255,12 @@ def test_users_whose_standing_lapsed_may_not_search(stack, people, tmp_path):
     assert right.status_code == 401  # no new session while locked
     # and the session opened before the lock stops working (the gateway caches a principal
     # for a few seconds at most)
-    wait_until(lambda: search(stack, locked, "DANA", "WESTERGAARD", "1975-09-30").status_code
-               == 401, 15, "the locked user's open session refused", 0.5)  # fmt: skip
+    wait_until(
+        lambda: search(stack, locked, "DANA", "WESTERGAARD", "1975-09-30").status_code == 401,
+        15,
+        "the locked user's open session refused",
+        0.5,
+    )
 
 
 def test_a_delegate_searches_on_behalf_of_their_supervisor(stack, people, loaded):
@@ -259,10 +289,18 @@ def test_the_statistical_report_counts_each_report_viewed(stack, people, loaded,
     """A pharmacist of their own views one report: the administrators' statistics show them
     with one report, per individual and per role, as JSON, CSV and PDF."""
     admin = people["admin"]
-    pharmacist = ready(stack, create_user(stack, admin, "pharmacist", tmp_path,
-                                          first_name="Stat", last_name="Counter"))  # fmt: skip
-    bart = found(stack, pharmacist, "BARTHOLOMEW", "ACKERLUND", "1968-03-11",
-                 purpose={"kind": "dispensing", "attested": True})  # fmt: skip
+    pharmacist = ready(
+        stack,
+        create_user(stack, admin, "pharmacist", tmp_path, first_name="Stat", last_name="Counter"),
+    )
+    bart = found(
+        stack,
+        pharmacist,
+        "BARTHOLOMEW",
+        "ACKERLUND",
+        "1968-03-11",
+        purpose={"kind": "dispensing", "attested": True},
+    )
     viewed = report(stack, pharmacist, bart["search_id"], [bart["persons"][0]["person_id"]])
     assert viewed.status_code == 200, viewed.text
 
@@ -271,7 +309,10 @@ def test_the_statistical_report_counts_each_report_viewed(stack, people, loaded,
         return next((row for row in table["rows"] if row[0] == "Stat Counter"), None)
 
     assert wait_until(counted, 30, "the report viewed in the statistics") == [
-        "Stat Counter", "Pharmacist", 1]  # fmt: skip
+        "Stat Counter",
+        "Pharmacist",
+        1,
+    ]
     per_role = api(stack, "GET", "/api/statistics", admin, params={"group": "role"}).json()
     assert per_role["columns"] == ["Role", "Users", "Reports"]
     assert any(row[0] == "Pharmacist" and row[2] >= 1 for row in per_role["rows"])
@@ -282,3 +323,70 @@ def test_the_statistical_report_counts_each_report_viewed(stack, people, loaded,
     assert pdf.headers["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     refused = api(stack, "GET", "/api/statistics", admin, params={"sort": "Users"})
     assert refused.status_code == 422 and "sort:" in refused.json()["detail"]
+
+
+def alerts_of(stack, user: User, search_id: str, person_id: str) -> dict:
+    response = report(stack, user, search_id, [person_id])
+    assert response.status_code == 200, response.text
+    return response.json()["alerts"]
+
+
+def test_alerts_lead_the_report_and_a_snooze_and_a_policy_change_take_effect(stack, people, loaded):
+    prescriber, admin = people["prescriber"], people["admin"]
+    search_id, dana = loaded["danas"]["search_id"], loaded["female"]["person_id"]
+    alerts = wait_until(
+        lambda: (a := alerts_of(stack, prescriber, search_id, dana))["items"] and a,
+        30,
+        "the alert in the report",
+        0.3,
+    )
+    [alert] = alerts["items"]
+    started = TODAY - timedelta(days=200)
+    assert (alert["rule"], alert["level"]) == ("daily_mme", "caution")
+    assert (alert["start"], alert["end"], alert["ongoing"]) == (
+        started.isoformat(),
+        (started + timedelta(days=29)).isoformat(),
+        False,
+    )
+    assert "Peak 60.00 MME/day" in alert["evidence"] and alerts["policy"]["mme_alert"] == 90
+
+    refused = api(
+        stack,
+        "POST",
+        f"/api/alerts/{alert['alert_id']}/acknowledgements",
+        prescriber,
+        json={"reason": "", "snooze_months": 2},
+    )
+    assert refused.status_code == 422 and "snooze_months" in refused.text, refused.text
+    done = api(
+        stack,
+        "POST",
+        f"/api/alerts/{alert['alert_id']}/acknowledgements",
+        prescriber,
+        json={"reason": "Hospice care", "snooze_months": 3},
+    )
+    assert done.status_code == 201, done.text
+    assert date.fromisoformat(done.json()["until"]) > TODAY + timedelta(days=85)
+    snoozed = wait_until(
+        lambda: (a := alerts_of(stack, prescriber, search_id, dana))["snoozed"] and a,
+        30,
+        "the snooze in the report",
+        0.3,
+    )
+    assert snoozed["items"] == [] and snoozed["snoozed"][0]["snoozed"]["reason"] == "Hospice care"
+
+    policy = api(stack, "GET", "/api/alert-policy", admin).json()["policy"]
+    assert api(stack, "PUT", "/api/alert-policy", prescriber, json=policy).status_code == 403
+    wrong = api(stack, "PUT", "/api/alert-policy", admin, json={**policy, "mme_caution": 95})
+    assert wrong.status_code == 422 and "mme_caution" in wrong.text, wrong.text
+    raised = api(stack, "PUT", "/api/alert-policy", admin, json={**policy, "mme_caution": 65})
+    assert raised.status_code == 200, raised.text
+    try:
+        wait_until(
+            lambda: not alerts_of(stack, prescriber, search_id, dana)["snoozed"],
+            30,
+            "the alert cleared under a caution level of 65",
+            0.3,
+        )
+    finally:
+        api(stack, "PUT", "/api/alert-policy", admin, json=policy)

@@ -10,6 +10,7 @@ from services.query import report
 from services.query.access import SearchRefused, approved_supervisor, attested_purpose
 
 TODAY = date(2026, 11, 22)
+NO_ALERTS = {"engine": "connected", "items": [], "snoozed": [], "policy": {}}
 
 
 def row(filled: date, days: int = 30, mme: float | None = None, **given) -> dict:
@@ -51,7 +52,7 @@ def test_overlapping_supplies_add_up_day_by_day() -> None:
 
 def test_a_supply_filled_before_the_look_back_counts_inside_it_but_is_not_listed() -> None:
     earlier = row(date(2025, 11, 10), 30, 45.0)
-    content = report.patient_history([], [earlier], TODAY, 12)
+    content = report.patient_history([], [earlier], TODAY, 12, NO_ALERTS)
     assert content["dispensations"] == []
     assert content["mme_chart"][0] == {"date": "2025-11-23", "mme": 45.0}
 
@@ -63,7 +64,7 @@ def test_the_summary_counts_prescribers_pharmacies_active_supplies_and_mme() -> 
         row(date(2026, 6, 1), 30, 200.0, pharmacy="ELM PHARMACY (NCPDP 7654321)"),
         row(date(2026, 1, 5), 10, None),
     ]
-    content = report.patient_history([], rows, TODAY, 12)
+    content = report.patient_history([], rows, TODAY, 12, NO_ALERTS)
     summary = content["summary"]
     assert summary["dispensations"] == 4
     assert summary["prescribers"] == 2 and summary["pharmacies"] == 2
@@ -74,10 +75,6 @@ def test_the_summary_counts_prescribers_pharmacies_active_supplies_and_mme() -> 
         "2026-11-10", "2026-11-01", "2026-06-01", "2026-01-05",
     ]  # fmt: skip  # newest first
     assert len(content["mme_chart"]) == 365
-
-
-def test_until_an_alert_engine_is_connected_the_report_says_so() -> None:
-    assert report.patient_history([], [], TODAY, 12)["alerts"]["engine"] == "not connected"
 
 
 @pytest.mark.parametrize(

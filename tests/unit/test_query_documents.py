@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from services.alerts.policy import AlertPolicy
 from services.query.documents import (
     CONFIDENTIAL,
     NO_ENGINE,
@@ -19,6 +20,11 @@ from services.query.documents import (
 
 REQUESTER = {"account_id": "5b0d6f0e-1111-4000-8000-000000000000", "name": "Jane Doe",
              "role": "prescriber", "role_title": "Prescriber"}  # fmt: skip
+
+
+ALERT = {"title": "High daily MME", "level": "alert", "start": "2026-02-20",
+         "end": "2026-03-10", "ongoing": False, "dispensation_ids": ["d1", "d2"],
+         "evidence": "Peak 120.00 MME/day on 2026-03-02; 19 days at or above 50"}  # fmt: skip
 
 
 def sample_report(rows: int = 120, **changes) -> dict:
@@ -68,7 +74,7 @@ def test_the_report_reads_as_a_clinician_needs_it(tmp_path: Path) -> None:
     assert "ИВАНОВ, БОРИС" in first and "ΠΑΠΑΔΟΠΟΥΛΟΣ" in first  # any script renders
     assert "Requested by Jane Doe, Prescriber" in first
     assert first.index("Clinical alerts") < first.index("Summary") < first.index("MME/day over")
-    assert "No alert engine is connected yet" in first
+    assert "The alert engine has not reported yet" in first
     assert len(read) >= 3, "120 dispensations span pages"
     for number, page in enumerate(read, start=1):
         assert CONFIDENTIAL in page
@@ -92,9 +98,13 @@ def test_every_page_renders(tmp_path: Path) -> None:
     ("alerts", "said"),
     [
         ({"engine": "not connected", "items": []}, "This is not the same as 'no alerts'"),
-        ({"engine": "connected", "items": []}, "No clinical alerts."),
-        ({"engine": "connected", "items": [{"title": "Daily MME at or above 90", "level":
-          "alert", "evidence": "120 MME/day on 2026-03-02"}]}, "120 MME/day on 2026-03-02"),
+        ({"engine": "connected", "items": []}, "No clinical alerts in this look-back."),
+        ({"engine": "connected", "items": [ALERT]}, "Peak 120.00 MME/day on 2026-03-02"),
+        ({"engine": "connected", "items": [], "snoozed": [{**ALERT, "snoozed": {
+            "reason": "Hospice care", "until": "2026-12-22"}}]},
+         "Set aside by you until 2026-12-22: Hospice care"),
+        ({"engine": "connected", "items": [ALERT], "policy": AlertPolicy().to_json()},
+         "Evaluated with: 5 prescribers and 5 pharmacies within 90 days"),
     ],
 )  # fmt: skip
 def test_the_alerts_document_never_passes_silence_off_as_no_alerts(alerts, said, tmp_path):
