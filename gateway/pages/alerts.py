@@ -75,7 +75,7 @@ class AlertPages(AlertsApi):
     def alert_policy_page(self, request: Request) -> Response:
         principal = self.auth.require(request, self.services, Permission.POLICY_MANAGE)
         found = self._alerts("alert_policy")
-        return self._policy_page(request, principal, found["policy"])
+        return self._alert_policy_page(request, principal, found["policy"])
 
     @http("POST", "/admin/alert-policy")
     def change_alert_policy(self, request: Request) -> Response:
@@ -95,11 +95,11 @@ class AlertPages(AlertsApi):
                     raise
                 errors = errors_in(str(exc.value), set(values))
             else:
-                return self._policy_page(request, principal, changed["policy"], saved=True)
+                return self._alert_policy_page(request, principal, changed["policy"], saved=True)
         form_error = errors.pop(FORM_ERROR, None)
-        return self._policy_page(request, principal, values, 422, errors, form_error)
+        return self._alert_policy_page(request, principal, values, 422, errors, form_error)
 
-    def _policy_page(
+    def _alert_policy_page(
         self,
         request: Request,
         principal: dict[str, Any],

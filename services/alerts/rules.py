@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from services.alerts.medications import Medication
-from services.alerts.policy import AlertPolicy
+from services.alerts.policy import METHADONE_METHODS, AlertPolicy
 
 ONE_DAY = timedelta(days=1)
 CENT = Decimal("0.01")
@@ -96,8 +96,10 @@ def multiple_providers(meds: Sequence[Medication], policy: AlertPolicy) -> list[
             prescribers[meds[j].prescriber] += 1
             pharmacies[meds[j].pharmacy] += 1
             j += 1
-        if (len(prescribers) >= policy.provider_prescribers
-                and len(pharmacies) >= policy.provider_pharmacies):  # fmt: skip
+        if (
+            len(prescribers) >= policy.provider_prescribers
+            and len(pharmacies) >= policy.provider_pharmacies
+        ):
             if episodes and i < episodes[-1][1]:
                 episodes[-1][1] = j
             else:
@@ -123,7 +125,7 @@ def multiple_providers(meds: Sequence[Medication], policy: AlertPolicy) -> list[
                 f"within {policy.provider_window_days} days)",
                 {"prescribers": p, "pharmacies": f, "window_days": policy.provider_window_days},
                 tuple(m.dispensation_id for m in involved),
-            )  # fmt: skip
+            )
         )
     return findings
 
@@ -147,9 +149,14 @@ def daily_mme(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
                 level,
                 start,
                 end,
-                f"Peak {peak:,.2f} MME/day on {peak_day}; {(end - start).days + 1} days at or "
-                f"above {caution:,.0f}, {alert_days} of them at or above {alert:,.0f} "
-                f"(methadone: {policy.methadone_method})",
+                _mme_summary(
+                    peak,
+                    peak_day,
+                    (end - start).days + 1,
+                    alert_days,
+                    policy,
+                    any(m.drug == "Methadone" for m in involved),
+                ),
                 {
                     "peak_mme": float(peak),
                     "peak_date": peak_day.isoformat(),
@@ -160,9 +167,20 @@ def daily_mme(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
                     "methadone_method": policy.methadone_method,
                 },
                 tuple(m.dispensation_id for m in involved),
-            )  # fmt: skip
+            )
         )
     return findings
+
+
+def _mme_summary(
+    peak: Decimal, peak_day: date, days: int, alert_days: int, policy: AlertPolicy, methadone: bool
+) -> str:
+    said = f"Peak {peak:,.2f} MME/day on {peak_day}; {days} days at or above {policy.mme_caution:g}"
+    if alert_days:
+        said += f", {alert_days} of them at or above {policy.mme_alert:g}"
+    if methadone:
+        said += f". Methadone counted by: {METHADONE_METHODS[policy.methadone_method]}"
+    return said
 
 
 def overlap(meds: Sequence[Medication], rule: str, other_classes: set[str]) -> list[Finding]:
@@ -191,7 +209,7 @@ def overlap(meds: Sequence[Medication], rule: str, other_classes: set[str]) -> l
                 + "; ".join(sorted({m.label for m in involved})),
                 {"overlap_days": days},
                 tuple(m.dispensation_id for m in involved),
-            )  # fmt: skip
+            )
         )
     return findings
 
@@ -218,7 +236,7 @@ def long_term_opioid(meds: Sequence[Medication], policy: AlertPolicy) -> list[Fi
                     "threshold_days": policy.long_term_days,
                 },
                 tuple(m.dispensation_id for m in involved),
-            )  # fmt: skip
+            )
         )
     return findings
 
