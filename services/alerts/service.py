@@ -17,6 +17,8 @@ from nameko.rpc import rpc
 from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import ConcurrencyError, EventStore
 from pmp.service import EventSourcedService, ServiceKernel
+from services.alerts import notices
+from services.alerts.notices import PrescriberNotices
 from services.alerts.policy import METHADONE_METHODS, AlertPolicy, PolicySchema
 from services.alerts.schemas import Acknowledgement, alerts_events
 from services.alerts.watch import AlertWatch, standing_alert
@@ -56,7 +58,12 @@ class AlertsKernel(ServiceKernel):
 
 class AlertsService(EventSourcedService):
     name = "alerts"
-    kernel = AlertsKernel(alerts_events(), projections=(AlertWatch,))
+    kernel = AlertsKernel(
+        alerts_events(),
+        projections=(AlertWatch,),
+        tables=(notices.metadata,),
+        reactions=(PrescriberNotices,),
+    )
 
     @rpc
     def alert_policy(self) -> dict[str, Any]:

@@ -51,6 +51,9 @@ medications = sa.Table(
     sa.Column("factor", sa.String(20)),
     sa.Column("prescriber", sa.String(80), nullable=False),
     sa.Column("pharmacy", sa.String(80), nullable=False),
+    # What a notice to a prescriber says of the patient: initials and year of birth only.
+    sa.Column("initials", sa.String(4), nullable=False, default=""),
+    sa.Column("birth_year", sa.Integer),
 )
 
 standing = sa.Table(
@@ -238,6 +241,8 @@ def _fingerprint(finding: Finding) -> str:
 
 def _row(record: dict[str, Any]) -> dict[str, Any]:
     m = from_record(record)
+    patient = record.get("patient") or {}
+    born = str(patient.get("birth_date") or "")
     return {
         "dispensation_id": m.dispensation_id,
         "person_id": uuid.UUID(record["person_id"]),
@@ -252,6 +257,10 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         "factor": _text(m.factor),
         "prescriber": m.prescriber[:80],
         "pharmacy": m.pharmacy[:80],
+        "initials": "".join(
+            n[:1] for n in (patient.get("first_name"), patient.get("last_name")) if n
+        ).upper(),
+        "birth_year": int(born[:4]) if born[:4].isdigit() else None,
     }
 
 

@@ -49,6 +49,15 @@ applications = sa.Table(
     sa.Column("profile_change_requested_at", UtcDateTime()),
 )
 
+# Registered prescribers by DEA number: whom the alerts service may send a notice about a
+# patient they prescribed for (the DEA number is what pharmacies report of a prescriber).
+prescriber_deas = sa.Table(
+    "prescriber_deas",
+    metadata,
+    sa.Column("dea_number", sa.String(9), primary_key=True),
+    sa.Column("account_id", sa.Uuid, nullable=False, index=True),
+)
+
 PAGE_SIZE = 50
 
 
@@ -76,6 +85,11 @@ class ApplicationList(Projection):
         ).rowcount
         if not updated:
             conn.execute(applications.insert().values(account_id=key, **row))
+        conn.execute(prescriber_deas.delete().where(prescriber_deas.c.account_id == key))
+        dea = registration.form.get("dea_number") if registration.role == Role.PRESCRIBER else None
+        if dea:
+            conn.execute(prescriber_deas.delete().where(prescriber_deas.c.dea_number == dea))
+            conn.execute(prescriber_deas.insert().values(dea_number=dea, account_id=key))
 
 
 def _row(r: Registration) -> dict[str, Any]:
@@ -165,6 +179,28 @@ class ApplicationQueries:
                 .order_by(applications.c.profile_change_requested_at.asc())
             ).all()
         return [summary(row, now) for row in rows]
+
+    def prescribers_by_dea(self, dea_numbers: list[str]) -> list[dict[str, str]]:
+        """Approved prescribers registered with these DEA numbers: whom to send notices."""
+        joined = prescriber_deas.join(
+            applications, applications.c.account_id == prescriber_deas.c.account_id
+        )
+        query = (
+            sa.select(prescriber_deas.c.dea_number, applications)
+            .select_from(joined)
+            .where(
+                prescriber_deas.c.dea_number.in_(dea_numbers),
+                applications.c.approved_role == Role.PRESCRIBER,
+                applications.c.approved_at.is_not(None),
+            )
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {"dea_number": r.dea_number, "account_id": str(r.account_id), "email": r.email,
+             "name": f"{r.first_name} {r.last_name}".strip()}
+            for r in rows
+        ]  # fmt: skip
 
     def approved_in_role(self, role: str) -> list[str]:
         with self._read() as conn:

@@ -318,6 +318,14 @@ class RegistrationService(EventSourcedService):
         return {**self.renewal_policy(), "moved": moved}
 
     @rpc
+    def registered_prescribers(self, dea_numbers: list[str]) -> list[dict[str, str]]:
+        """Internal (no gateway route reaches it): the approved prescribers registered with
+        ``dea_numbers``, for the alerts service's notices to prescribers of record."""
+        if self.kernel.actor_id is not None:
+            raise NotAuthorized("Only services may ask this.")
+        return self.queries.prescribers_by_dea([str(d) for d in dea_numbers][:500])
+
+    @rpc
     def profile_changes(self) -> list[dict[str, Any]]:
         self._require(Permission.REGISTRATION_REVIEW)
         return self.queries.profile_changes(self._now())
