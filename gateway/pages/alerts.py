@@ -109,6 +109,7 @@ class AlertPages(AlertsApi):
         form_error: str | None = None,
         saved: bool = False,
     ) -> Response:
+        shown = {k: f"{v:g}" if isinstance(v, float) else v for k, v in policy.items()}
         return self.auth.page(
             request,
             "alert_policy.html",
@@ -116,7 +117,7 @@ class AlertPages(AlertsApi):
             status,
             title="Alert policy",
             active="alert-policy",
-            policy=policy,
+            policy=shown,
             errors=errors or {},
             form_error=form_error,
             saved=saved,
