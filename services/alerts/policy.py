@@ -65,4 +65,6 @@ class PolicySchema(Schema):
     @validates_schema
     def _caution_below_alert(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("mme_caution", 0) >= data.get("mme_alert", 0):
-            raise ValidationError("Must be below the alert level (mme_alert).", field_name="mme_caution")
+            raise ValidationError(
+                "Must be below the alert level (mme_alert).", field_name="mme_caution"
+            )
