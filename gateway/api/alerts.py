@@ -44,6 +44,13 @@ class AlertsApi:
             list the alert apart, as snoozed, until the date returned.
           security:
             - sessionToken: []
+          parameters:
+            - in: path
+              name: alert_id
+              required: true
+              schema:
+                type: string
+                format: uuid
           requestBody:
             required: true
             content:
