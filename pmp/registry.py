@@ -22,8 +22,20 @@ class EventValidationError(ValueError):
     def __init__(self, event_type: str, errors: Mapping[str, list[str]]):
         self.event_type = event_type
         self.errors = dict(errors)
-        detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in self.errors.items())
-        super().__init__(f"{event_type} refused: {detail}")
+        super().__init__(f"{event_type} refused: {named(self.errors)}")
+
+
+def named(errors: Mapping[str, list[str]]) -> str:
+    """Each bad field with its messages, as refusals say them: "zip: Give 5 digits.; ..."."""
+    return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+
+
+def load_or_refuse(schema: Schema, values: Any, refused: type[Exception]) -> dict[str, Any]:
+    """``values`` as ``schema`` loads them, or ``refused`` naming each field that is wrong."""
+    try:
+        return schema.load(values if isinstance(values, dict) else {})
+    except ValidationError as exc:
+        raise refused(named(_flatten(exc.messages))) from None
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from services.alerts.policy import AlertPolicy
+from services.submissions.drugs import is_patch_of_fentanyl, text_decimal
 
 FACTOR_2022 = Decimal("4.7")
 #: CDC 2016 methadone conversion by total daily dose (mg/day): up to the bound, the factor.
@@ -79,14 +80,12 @@ def methadone_factor(daily_mg: Decimal, policy: AlertPolicy) -> Decimal:
 def from_record(record: dict[str, Any]) -> Medication:
     """A submissions record (``DispensationsRecorded``/``DispensationRevised``)."""
     given, drug = record["dispensation"], record.get("drug") or {}
-    quantity = _decimal(given.get("quantity"))
+    quantity = text_decimal(given.get("quantity"))
     days = given.get("days_supply")
-    patch = str(drug.get("drug") or "").startswith("Fentanyl") and str(
-        drug.get("form") or ""
-    ).startswith("Patch")
+    patch = is_patch_of_fentanyl(drug.get("drug"), drug.get("form"))
     if patch and quantity is not None and quantity > 0:
         days = int(quantity * 3)
-    strength = _decimal(drug.get("strength_per_unit"))
+    strength = text_decimal(drug.get("strength_per_unit"))
     label = str(drug.get("name") or drug.get("generic_name") or f"NDC {given.get('ndc', '')}")
     if strength is not None:
         label = f"{label} {drug['strength_per_unit']} {drug.get('unit') or ''}".strip()
@@ -99,7 +98,7 @@ def from_record(record: dict[str, Any]) -> Medication:
         label=label,
         strength=strength,
         quantity=quantity,
-        factor=_decimal(drug.get("mme_factor")),
+        factor=text_decimal(drug.get("mme_factor")),
         prescriber=_key(record.get("prescriber") or {}, ("dea", "npi")),
         pharmacy=_key(record.get("pharmacy") or {}, ("ncpdp", "npi")),
     )
@@ -111,12 +110,3 @@ def _key(party: dict[str, Any], ids: tuple[str, ...]) -> str:
             return f"{name.upper()} {party[name]}"
     name = " ".join(str(party.get(k) or "") for k in ("name", "last_name", "first_name")).strip()
     return name.upper() or "not reported"
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None

@@ -20,10 +20,8 @@ from pmp.envelope import RecordedEvent
 from pmp.mail import Email, Mailer
 from pmp.reactions import Reaction
 from pmp.sources import ClusterProxy
-from services.alerts.policy import AlertPolicy
+from services.alerts.policy import policy_in_force
 from services.alerts.watch import medications
-
-POLICY_STREAM = "alert-policy"
 
 metadata = sa.MetaData()
 
@@ -47,7 +45,7 @@ class PrescriberNotices(Reaction):
         self.mailer = Mailer(settings)
 
     def react(self, event: RecordedEvent) -> None:
-        policy = self._policy()
+        policy = policy_in_force(self.store)
         if not policy.notify_prescribers:
             return
         data = event.data
@@ -72,10 +70,6 @@ class PrescriberNotices(Reaction):
         for contact in contacts:
             self.mailer.send(notice(contact, data, patient, str(event.event_id), when))
             self._record(person, f"DEA {contact['dea_number']}", data["rule"], when)
-
-    def _policy(self) -> AlertPolicy:
-        events = self.store.read_stream(POLICY_STREAM)
-        return AlertPolicy.from_json(events[-1].data["policy"]) if events else AlertPolicy()
 
     def _record(self, person: uuid.UUID, prescriber: str, rule: str, when: datetime) -> None:
         key = (

@@ -9,10 +9,15 @@ event holding the whole policy, so any past evaluation can be explained by the p
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow.exceptions import ValidationError
+
+if TYPE_CHECKING:
+    from pmp.eventstore import EventStore
+
+POLICY_STREAM = "alert-policy"  # the alerts service's AlertPolicyChanged events
 
 MethadoneMethod = Literal["file", "cdc_2016", "cdc_2022"]
 METHADONE_METHODS: dict[str, str] = {
@@ -68,3 +73,10 @@ class PolicySchema(Schema):
             raise ValidationError(
                 "Must be below the alert level (mme_alert).", field_name="mme_caution"
             )
+
+
+def policy_in_force(store: EventStore) -> AlertPolicy:
+    """The newest policy appended (read from its stream, so it holds at once); the defaults
+    before the first."""
+    events = store.read_stream(POLICY_STREAM)
+    return AlertPolicy.from_json(events[-1].data["policy"]) if events else AlertPolicy()

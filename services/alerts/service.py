@@ -6,26 +6,28 @@ administrators' policy and the clinicians' acknowledgements, both recorded as ev
 
 from __future__ import annotations
 
-import calendar
 import uuid
-from datetime import date
 from typing import Any
 
-from marshmallow import ValidationError
 from nameko.rpc import rpc
 
 from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import ConcurrencyError, EventStore
+from pmp.months import add_months
+from pmp.registry import load_or_refuse
 from pmp.service import EventSourcedService, ServiceKernel
 from services.alerts import notices
 from services.alerts.notices import PrescriberNotices
-from services.alerts.policy import METHADONE_METHODS, AlertPolicy, PolicySchema
+from services.alerts.policy import (
+    METHADONE_METHODS,
+    POLICY_STREAM,
+    AlertPolicy,
+    PolicySchema,
+    policy_in_force,
+)
 from services.alerts.schemas import Acknowledgement, alerts_events
 from services.alerts.watch import AlertWatch, standing_alert
-from services.identity.roles import Permission
-from services.query.access import require_granted
-
-POLICY_STREAM = "alert-policy"
+from services.identity.roles import Permission, require_granted
 
 
 class PolicyRefused(ValueError):
@@ -69,13 +71,16 @@ class AlertsService(EventSourcedService):
     def alert_policy(self) -> dict[str, Any]:
         """The thresholds in force, and the methadone methods to choose from."""
         self._require(Permission.POLICY_MANAGE)
-        return {"policy": self._policy().to_json(), "methadone_methods": METHADONE_METHODS}
+        return {
+            "policy": policy_in_force(self.kernel.store).to_json(),
+            "methadone_methods": METHADONE_METHODS,
+        }
 
     @rpc
     def change_alert_policy(self, policy: dict[str, Any]) -> dict[str, Any]:
         """Set every threshold at once; every person is evaluated again under it."""
         self._require(Permission.POLICY_MANAGE)
-        loaded = _load(PolicySchema(), policy, PolicyRefused)
+        loaded = load_or_refuse(PolicySchema(), policy, PolicyRefused)
         changed = AlertPolicy(**loaded).to_json()
         self.kernel.append(POLICY_STREAM, EventStore.ANY, [("AlertPolicyChanged",
                                                              {"policy": changed})])  # fmt: skip
@@ -86,7 +91,7 @@ class AlertsService(EventSourcedService):
         """The caller sets a standing alert aside for 1, 3 or 6 months, for themselves only,
         with the reason (for example cancer care or hospice)."""
         self._require(Permission.ALERT_ACKNOWLEDGE)
-        given = _load(Acknowledgement(), acknowledgement, AcknowledgementRefused)
+        given = load_or_refuse(Acknowledgement(), acknowledgement, AcknowledgementRefused)
         try:
             wanted = uuid.UUID(str(alert_id))
         except ValueError:
@@ -96,7 +101,7 @@ class AlertsService(EventSourcedService):
         if alert is None:
             raise NotFound("There is no such alert, or it no longer stands.")
         today = self.kernel.clock().astimezone(self.kernel.settings.timezone).date()
-        until = months_after(today, given["snooze_months"])
+        until = add_months(today, given["snooze_months"])
         event = {"alert_id": str(wanted), "person_id": alert["person_id"],
                  "account_id": self.kernel.actor_id or "", "reason": given["reason"].strip(),
                  "snooze_months": given["snooze_months"], "until": until.isoformat()}  # fmt: skip
@@ -105,25 +110,3 @@ class AlertsService(EventSourcedService):
 
     def _require(self, permission: Permission) -> None:
         require_granted(self.kernel.actor_role, self.kernel.actor_permissions, permission)
-
-    def _policy(self) -> AlertPolicy:
-        """The newest policy appended (the watch may not have applied it yet)."""
-        events = self.kernel.store.read_stream(POLICY_STREAM)
-        return AlertPolicy.from_json(events[-1].data["policy"]) if events else AlertPolicy()
-
-
-def months_after(day: date, months: int) -> date:
-    """The same day ``months`` later; the month's last day when it is shorter (Jan 31 + 1)."""
-    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
-    return date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-
-
-def _load(schema, values: Any, refused: type[ValueError]) -> dict[str, Any]:
-    try:
-        return schema.load(values if isinstance(values, dict) else {})
-    except ValidationError as exc:
-        named = "; ".join(
-            f"{field}: {' '.join(map(str, m)) if isinstance(m, list) else m}"
-            for field, m in exc.messages.items()
-        )
-        raise refused(named) from None

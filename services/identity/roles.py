@@ -7,6 +7,7 @@ gateway, so a request that slips past one layer is still refused by the next.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
 
 
@@ -147,3 +148,13 @@ def require(role: str | None, permission: Permission) -> None:
     """Refuse, in every service alike, a caller whose ``role`` lacks ``permission``."""
     if not allows(role, permission):
         raise NotAuthorized(f"Your role may not do this ({permission}).")
+
+
+def require_granted(
+    role: str | None, granted: Collection[str] | None, permission: Permission
+) -> None:
+    """Refuse unless the role grants ``permission`` and identity, which the gateway asked
+    for this request, still grants it now (a renewal that came due withdraws it)."""
+    require(role, permission)
+    if granted is not None and permission not in granted:
+        raise NotAuthorized("Your access to patient data is paused until your renewal is approved.")

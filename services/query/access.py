@@ -10,10 +10,9 @@ from a user whose renewal is due).
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Any
 
-from services.identity.roles import NotAuthorized, Permission, Role, require
+from services.identity.roles import NotAuthorized, Role
 from services.query.schemas import PURPOSES
 
 #: The purpose a role attests; a delegate attests their supervisor's.
@@ -26,16 +25,6 @@ PURPOSE_OF_ROLE = {
 
 class SearchRefused(ValueError):
     """The search or its attestation is not acceptable; the message names the field."""
-
-
-def require_granted(
-    role: str | None, granted: Collection[str] | None, permission: Permission
-) -> None:
-    """Refuse unless the role grants ``permission`` and identity, which the gateway asked
-    for this request, still grants it now (a renewal that came due withdraws it)."""
-    require(role, permission)
-    if granted is not None and permission not in granted:
-        raise NotAuthorized("Your access to patient data is paused until your renewal is approved.")
 
 
 def attested_purpose(

@@ -9,34 +9,27 @@ Methadone uses the file's factor (3) here; dose-dependent methods belong to the 
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from services.submissions.drugs import is_patch_of_fentanyl, text_decimal
 
 
 def mme_per_day(drug: dict[str, Any] | None, quantity: Any, days_supply: Any) -> float | None:
     """``drug`` as the submissions service records it (text decimals); None when not counted."""
     if not drug or drug.get("drug_class") != "opioid":
         return None
-    strength, factor = _decimal(drug.get("strength_per_unit")), _decimal(drug.get("mme_factor"))
-    units = _decimal(quantity)
+    strength, factor = (
+        text_decimal(drug.get("strength_per_unit")),
+        text_decimal(drug.get("mme_factor")),
+    )
+    units = text_decimal(quantity)
     if strength is None or factor is None or units is None or units <= 0:
         return None
-    days = units * 3 if is_fentanyl_patch(drug) else _decimal(days_supply)
+    days = (
+        units * 3
+        if is_patch_of_fentanyl(drug.get("drug"), drug.get("form"))
+        else text_decimal(days_supply)
+    )
     if days is None or days <= 0:
         return None
     return float(round(strength * (units / days) * factor, 2))
-
-
-def is_fentanyl_patch(drug: dict[str, Any]) -> bool:
-    return str(drug.get("drug") or "").startswith("Fentanyl") and str(
-        drug.get("form") or ""
-    ).startswith("Patch")
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None

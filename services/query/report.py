@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from pmp.months import add_months
+
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 36
 SUPPLY_BEFORE = 90  # days: the longest supply counted into the first days of a look-back
@@ -23,15 +25,7 @@ def look_back(today: date, months: int) -> tuple[date, date]:
     """The first and last day of a look-back of ``months`` calendar months ending today."""
     if not isinstance(months, int) or not 1 <= months <= MAX_MONTHS:
         raise LookBackRefused(f"months: the look-back is 1 to {MAX_MONTHS} months.")
-    year, month = divmod(today.year * 12 + today.month - 1 - months, 12)
-    month += 1
-    day = min(today.day, _days_in(year, month))
-    return date(year, month, day) + timedelta(days=1), today
-
-
-def _days_in(year: int, month: int) -> int:
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return (following - timedelta(days=1)).day
+    return add_months(today, -months) + timedelta(days=1), today
 
 
 def is_active(row: dict[str, Any], day: date) -> bool:

@@ -14,13 +14,13 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from marshmallow import ValidationError
 from nameko.rpc import RpcProxy, rpc
 
 from pmp.eventstore import EventStore
 from pmp.logs import get_logger
+from pmp.registry import load_or_refuse
 from pmp.service import EventSourcedService, ServiceKernel
-from services.identity.roles import Permission, Role
+from services.identity.roles import Permission, Role, require_granted
 from services.query import access, lookups, report
 from services.query.alerts import PatientAlerts, report_alerts
 from services.query.documents import alerts_pdf, patient_history_pdf
@@ -65,8 +65,8 @@ class QueryService(StatisticsRpc, EventSourcedService):
         partial first name, ZIP, state), after the purpose is attested. ``outcome`` is
         "none", "one" or "several"; ``search_id`` opens their reports."""
         self._require(Permission.PATIENT_SEARCH)
-        wanted = _load(SearchRequest(), criteria)
-        attested = _load(Purpose(), purpose)
+        wanted = load_or_refuse(SearchRequest(), criteria, access.SearchRefused)
+        attested = load_or_refuse(Purpose(), purpose, access.SearchRefused)
         requester, on_behalf_of = self._requester()
         chosen = access.attested_purpose(self.kernel.actor_role or "", attested, on_behalf_of)
         asked = Criteria(
@@ -118,7 +118,7 @@ class QueryService(StatisticsRpc, EventSourcedService):
 
     def _require(self, permission: Permission) -> None:
         k = self.kernel
-        access.require_granted(k.actor_role, k.actor_permissions, permission)
+        require_granted(k.actor_role, k.actor_permissions, permission)
 
     def _requester(self) -> tuple[dict[str, str], dict[str, str] | None]:
         k = self.kernel
@@ -177,19 +177,6 @@ class QueryService(StatisticsRpc, EventSourcedService):
         if not events or events[0].metadata.actor_id != self.kernel.actor_id:
             raise NotFound("There is no such search.")
         return events[0].data
-
-
-def _load(schema, values: Any) -> dict[str, Any]:
-    """Values checked by ``schema``; the refusal names each field that is wrong."""
-    try:
-        return schema.load(values if isinstance(values, dict) else {})
-    except ValidationError as exc:
-        named = "; ".join(f"{field}: {_text(messages)}" for field, messages in exc.messages.items())
-        raise access.SearchRefused(named) from None
-
-
-def _text(messages: Any) -> str:
-    return " ".join(map(str, messages)) if isinstance(messages, list) else str(messages)
 
 
 def _title(person: dict[str, Any]) -> str:

@@ -10,9 +10,8 @@ from typing import Any
 
 from nameko.rpc import rpc
 
-from services.identity.roles import Permission, Role
+from services.identity.roles import Permission, Role, require_granted
 from services.query import statistics
-from services.query.access import require_granted
 from services.query.documents import statistics_pdf
 
 TITLES = {

@@ -26,7 +26,7 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Literal
 
@@ -189,9 +189,22 @@ def is_opioid(drug: Drug) -> bool:
 
 def is_fentanyl_patch(drug: Drug) -> bool:
     """A transdermal fentanyl system: its days supply is normalised to patches x 3 for MME."""
-    return (
-        drug.drug.startswith("Fentanyl") and drug.form is not None and drug.form.startswith("Patch")
-    )
+    return is_patch_of_fentanyl(drug.drug, drug.form)
+
+
+def is_patch_of_fentanyl(drug: str | None, form: str | None) -> bool:
+    """The same, from the workbook's Drug and Master_Form as events carry them (text)."""
+    return str(drug or "").startswith("Fentanyl") and str(form or "").startswith("Patch")
+
+
+def text_decimal(value: object) -> Decimal | None:
+    """A number as events carry it (text, like the file's); None when blank or not one."""
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def is_methadone(drug: Drug) -> bool:
