@@ -36,7 +36,9 @@ def main(submissions: Path, alerts: Path, records: int, seconds: float) -> None:
     own = EventStore(open_sqlite(alerts), alerts_events())
     own.create_tables()
     projector = Projector(
-        own.db, AlertWatch(), {"submissions": StoreSource(source), "alerts": StoreSource(own)}
+        own.db,
+        AlertWatch(),
+        {"submissions": StoreSource(source), "alerts": StoreSource(own, AlertWatch.own_streams)},
     )
     projector.create_tables()
     deadline = time.monotonic() + seconds
@@ -72,7 +74,9 @@ def capacity(folder: Path, persons: int, records: int) -> tuple[float, int]:
     own = EventStore(open_sqlite(folder / "alerts.sqlite"), alerts_events())
     own.create_tables()
     projector = Projector(
-        own.db, AlertWatch(), {"submissions": StoreSource(source), "alerts": StoreSource(own)}
+        own.db,
+        AlertWatch(),
+        {"submissions": StoreSource(source), "alerts": StoreSource(own, AlertWatch.own_streams)},
     )
     projector.create_tables()
     began = time.perf_counter()

@@ -41,14 +41,23 @@ class Projection:
     metadata: ClassVar[sa.MetaData]  # its tables, and nothing else
     max_batch: ClassVar[int] = 10_000  # events per commit at most (large events: fewer)
     source_batches: ClassVar[Mapping[str, int]] = {}  # the same, for one source
+    own_streams: ClassVar[tuple[str, ...]] = ()  # of its own service's events, only these
     emits_events: ClassVar[bool] = False  # appends its own service's events (``append_in``)
 
     def attach(self, sources: Mapping[str, EventSource]) -> None:
         """Called once with the sources it will read; a projection that folds whole streams
         of its own service keeps that store here."""
 
+    def begin_batch(self, conn: Connection, source: str, after_position: int) -> None:
+        """Called in each batch's transaction before its first event is applied."""
+
     def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
         raise NotImplementedError
+
+    def end_batch(self, conn: Connection, source: str, last_position: int) -> None:
+        """Called in the same transaction after the batch's last event, before the checkpoint
+        moves: a projection that does its work once per batch rather than per event (the
+        alerts watch evaluates each touched person once) does it here."""
 
     def clear(self, conn: Connection) -> None:
         """Empty the read model (before a replay)."""
@@ -112,9 +121,11 @@ class Projector:
             return 0
         with self.db.write() as conn:
             self._exclude_resets(conn)
+            self.projection.begin_batch(conn, source_name, after)
             for event in batch:
                 with correlation(event.metadata.correlation_id):
                     self.projection.apply(conn, source_name, event)
+            self.projection.end_batch(conn, source_name, batch[-1].position)
             # Raises CheckpointMoved (rolling all of it back) if another replica or a reset
             # moved the checkpoint while this batch was being read.
             checkpoints.advance(conn, checkpoint, after, batch[-1].position)

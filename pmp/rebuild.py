@@ -105,7 +105,7 @@ def _sources(found: Found, db: Database) -> dict[str, StoreSource | RpcSource]:
     for source in found.projection.sources:
         if source == found.service:
             registry = spec_of(found.service).load().kernel.registry
-            sources[source] = StoreSource(EventStore(db, registry))
+            sources[source] = StoreSource(EventStore(db, registry), found.projection.own_streams)
         else:
             sources[source] = RpcSource(source, proxy)
     return sources

@@ -162,7 +162,9 @@ class ServiceKernel(CorrelatedWorkers):
     def _running(self, projection: Projection) -> _RunningProjection:
         proxy = ClusterProxy(self.settings.amqp_uri, self.settings.rpc_timeout)
         sources: dict[str, EventSource] = {
-            source: StoreSource(self.store) if source == self.service else RpcSource(source, proxy)
+            source: StoreSource(self.store, projection.own_streams)
+            if source == self.service
+            else RpcSource(source, proxy)
             for source in projection.sources
         }
         projector = Projector(

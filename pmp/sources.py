@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pmp.envelope import RecordedEvent
@@ -9,16 +10,19 @@ from pmp.eventstore import EventStore
 
 
 class StoreSource:
-    """The projecting service's own event store."""
+    """The projecting service's own event store; with ``streams``, only their events."""
 
-    def __init__(self, store: EventStore):
+    def __init__(self, store: EventStore, streams: Sequence[str] = ()):
         self.store = store
+        self.streams = tuple(streams)
 
     def read(self, after_position: int, limit: int) -> list[RecordedEvent]:
+        if self.streams:
+            return self.store.read_streams(self.streams, after_position, limit)
         return self.store.read_all(after_position, limit)
 
     def head(self) -> int:
-        return self.store.head_position()
+        return self.store.head_of(self.streams) if self.streams else self.store.head_position()
 
 
 class ClusterProxy:

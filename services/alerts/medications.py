@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from services.alerts.policy import AlertPolicy
@@ -21,6 +21,7 @@ FACTOR_2022 = Decimal("4.7")
 #: CDC 2016 methadone conversion by total daily dose (mg/day): up to the bound, the factor.
 SLIDING_2016 = ((Decimal(20), Decimal(4)), (Decimal(40), Decimal(8)), (Decimal(60), Decimal(10)))
 ABOVE_60_2016 = Decimal(12)
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +39,13 @@ class Medication:
     pharmacy: str  # NCPDP, else NPI, else name
     #: The last day this dispensation covers (filled counts as day one); None without days.
     last_day: date | None = field(init=False)
+    #: Daily MME in hundredths by methadone method ("" when the method does not matter).
+    _cents: dict[str, int | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:  # computed once: every rule asks for it, often
         last = self.filled + timedelta(days=self.days - 1) if self.days else None
         object.__setattr__(self, "last_day", last)
+        object.__setattr__(self, "_cents", {})
 
     @property
     def counts_for_mme(self) -> bool:
@@ -64,6 +68,17 @@ class Medication:
             return None
         # Multiplied before dividing, so 25 mcg/hr x 10 patches x 7.2 / 30 days is 60 exactly.
         return self.strength * self.quantity * factor / self.days
+
+    def mme_cents(self, policy: AlertPolicy) -> int | None:
+        """Daily MME rounded half up to hundredths, as a whole number of them: what the rules
+        add up day by day. Kept once worked out: a held person is evaluated again and again."""
+        method = policy.methadone_method if self.drug == "Methadone" else ""
+        if method not in self._cents:
+            value = self.mme_per_day(policy)
+            self._cents[method] = (
+                None if value is None else int(value.quantize(CENT, ROUND_HALF_UP) / CENT)
+            )
+        return self._cents[method]
 
 
 def methadone_factor(daily_mg: Decimal, policy: AlertPolicy) -> Decimal:

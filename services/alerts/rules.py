@@ -18,18 +18,17 @@ dispensations, not with the days they span.
 
 from __future__ import annotations
 
-from collections import Counter
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
-from services.alerts.medications import Medication
+from services.alerts.medications import CENT, Medication
 from services.alerts.policy import METHADONE_METHODS, AlertPolicy
 
 ONE_DAY = timedelta(days=1)
-CENT = Decimal("0.01")
 
 TITLES = {
     "multiple_providers": "Multiple provider episode",
@@ -86,15 +85,21 @@ def evaluate(medications: Iterable[Medication], policy: AlertPolicy) -> list[Fin
 def multiple_providers(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
     """Windows of W days starting at each fill, slid with running counts (linear in the
     fills); qualifying windows that overlap make one episode of consecutive fills."""
+    if (
+        len({m.prescriber for m in meds}) < policy.provider_prescribers
+        or len({m.pharmacy for m in meds}) < policy.provider_pharmacies
+    ):
+        return []  # most people: too few in all their history for any window
     window = timedelta(days=policy.provider_window_days - 1)
-    prescribers: Counter[str] = Counter()
-    pharmacies: Counter[str] = Counter()
+    prescribers: dict[str, int] = {}
+    pharmacies: dict[str, int] = {}
     episodes: list[list[int]] = []  # [first index, end index (exclusive)]
     j = 0
     for i, first in enumerate(meds):
-        while j < len(meds) and meds[j].filled <= first.filled + window:
-            prescribers[meds[j].prescriber] += 1
-            pharmacies[meds[j].pharmacy] += 1
+        reach = first.filled + window
+        while j < len(meds) and meds[j].filled <= reach:
+            prescribers[meds[j].prescriber] = prescribers.get(meds[j].prescriber, 0) + 1
+            pharmacies[meds[j].pharmacy] = pharmacies.get(meds[j].pharmacy, 0) + 1
             j += 1
         if (
             len(prescribers) >= policy.provider_prescribers
@@ -105,9 +110,10 @@ def multiple_providers(meds: Sequence[Medication], policy: AlertPolicy) -> list[
             else:
                 episodes.append([i, j])
         for counts, key in ((prescribers, first.prescriber), (pharmacies, first.pharmacy)):
-            counts[key] -= 1
-            if not counts[key]:
+            if counts[key] == 1:
                 del counts[key]
+            else:
+                counts[key] -= 1
     findings = []
     for i, j in episodes:
         involved = meds[i:j]
@@ -133,15 +139,17 @@ def multiple_providers(meds: Sequence[Medication], policy: AlertPolicy) -> list[
 def daily_mme(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
     counted = []
     for m in meds:
-        value = m.mme_per_day(policy)
-        if value is not None and m.last_day is not None:
-            counted.append((m, value.quantize(CENT, ROUND_HALF_UP)))
-    caution, alert = Decimal(str(policy.mme_caution)), Decimal(str(policy.mme_alert))
+        cents = m.mme_cents(policy)
+        if cents is not None and m.last_day is not None:
+            counted.append((m, cents))
+    caution, alert = _in_cents(policy.mme_caution), _in_cents(policy.mme_alert)
     findings = []
-    for start, end, segments in _runs(_totals(counted), lambda total: total >= caution):
-        peak_day, peak = max(segments, key=lambda s: (s[2], -s[0].toordinal()))[::2]
-        alert_days = sum((e - s).days + 1 for s, e, t in segments if t >= alert)
-        level = "alert" if peak >= alert else "caution"
+    for first, last, segments in _runs(_totals(counted), caution):
+        peak_n, peak_cents = max(((s[0], s[2]) for s in segments), key=lambda s: (s[1], -s[0]))
+        peak, peak_day = Decimal(peak_cents).scaleb(-2), date.fromordinal(peak_n)
+        alert_days = sum(e - s + 1 for s, e, t in segments if t >= alert)
+        start, end = date.fromordinal(first), date.fromordinal(last)
+        level = "alert" if peak_cents >= alert else "caution"
         involved = [m for m, _ in counted if m.filled <= end and m.last_day >= start]
         findings.append(
             Finding(
@@ -152,7 +160,7 @@ def daily_mme(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
                 _mme_summary(
                     peak,
                     peak_day,
-                    (end - start).days + 1,
+                    last - first + 1,
                     alert_days,
                     policy,
                     any(m.drug == "Methadone" for m in involved),
@@ -160,16 +168,21 @@ def daily_mme(meds: Sequence[Medication], policy: AlertPolicy) -> list[Finding]:
                 {
                     "peak_mme": float(peak),
                     "peak_date": peak_day.isoformat(),
-                    "days_at_caution": (end - start).days + 1,
+                    "days_at_caution": last - first + 1,
                     "days_at_alert": alert_days,
-                    "caution": float(caution),
-                    "alert": float(alert),
+                    "caution": float(policy.mme_caution),
+                    "alert": float(policy.mme_alert),
                     "methadone_method": policy.methadone_method,
                 },
                 tuple(m.dispensation_id for m in involved),
             )
         )
     return findings
+
+
+def _in_cents(level: float) -> int:
+    """The fewest hundredths of MME/day at or above ``level`` (totals are whole hundredths)."""
+    return math.ceil(Decimal(str(level)) / CENT)
 
 
 def _mme_summary(
@@ -257,31 +270,35 @@ def _merge(intervals: list[tuple[date, date]], gap: int) -> list[tuple[date, dat
     return merged
 
 
-def _totals(counted: list[tuple[Medication, Decimal]]) -> list[tuple[date, date, Decimal]]:
-    """Daily MME as segments of equal total: (first day, last day, total), total > 0."""
-    changes: dict[date, Decimal] = {}
+def _totals(counted: list[tuple[Medication, int]]) -> list[tuple[int, int, int]]:
+    """Daily MME as segments of equal total: (first day, last day, total), days as ordinals
+    and totals in hundredths, total > 0."""
+    changes: dict[int, int] = {}
     for m, value in counted:
-        changes[m.filled] = changes.get(m.filled, Decimal(0)) + value
-        after = m.last_day + ONE_DAY  # type: ignore[operator]
-        changes[after] = changes.get(after, Decimal(0)) - value
+        first, after = m.filled.toordinal(), m.last_day.toordinal() + 1  # type: ignore[union-attr]
+        changes[first] = changes.get(first, 0) + value
+        changes[after] = changes.get(after, 0) - value
     segments = []
-    total = Decimal(0)
+    total = 0
     days = sorted(changes)
     for day, following in zip(days, days[1:], strict=False):
         total += changes[day]
         if total > 0:
-            segments.append((day, following - ONE_DAY, total))
+            segments.append((day, following - 1, total))
     return segments
 
 
-def _runs(segments, keep) -> list[tuple[date, date, list[tuple[date, date, Decimal]]]]:
-    """Maximal runs of consecutive days whose segments satisfy ``keep``."""
-    runs: list[tuple[date, date, list]] = []
+def _runs(
+    segments: list[tuple[int, int, int]], threshold: int
+) -> list[tuple[int, int, list[tuple[int, int, int]]]]:
+    """Maximal runs of consecutive days whose segments' totals reach ``threshold``."""
+    runs: list[tuple[int, int, list]] = []
     for start, end, total in segments:
-        if not keep(total):
+        if total < threshold:
             continue
-        if runs and start == runs[-1][1] + ONE_DAY:
-            runs[-1] = (runs[-1][0], end, runs[-1][2] + [(start, end, total)])
+        if runs and start == runs[-1][1] + 1:
+            runs[-1][2].append((start, end, total))
+            runs[-1] = (runs[-1][0], end, runs[-1][2])
         else:
             runs.append((start, end, [(start, end, total)]))
     return runs

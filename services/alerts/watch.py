@@ -25,8 +25,9 @@ from pmp.envelope import Metadata, NewEvent, RecordedEvent
 from pmp.eventstore import EventStore
 from pmp.projector import EventSource, Projection
 from pmp.sources import StoreSource
+from services.alerts.held import HeldMedications
 from services.alerts.medications import Medication, from_record
-from services.alerts.policy import AlertPolicy
+from services.alerts.policy import POLICY_STREAM, AlertPolicy
 from services.alerts.rules import Finding, evaluate
 
 ALERTS_STREAM = "alerts"
@@ -78,41 +79,60 @@ class AlertWatch(Projection):
     name = "alerts.watch"
     sources = ("submissions", "alerts")
     metadata = metadata
-    max_batch: ClassVar[int] = 5  # events of up to 1,000 records each
-    source_batches: ClassVar[Mapping[str, int]] = {"alerts": 2_000}  # its own: small, skipped
+    # Events of up to 1,000 records each. Each person a batch touches is evaluated once, at
+    # its end, so a watch that has fallen behind catches up in bigger, cheaper bites.
+    max_batch: ClassVar[int] = 50
+    own_streams: ClassVar[tuple[str, ...]] = (POLICY_STREAM,)  # not the alerts it raises
     emits_events: ClassVar[bool] = True
+
+    def __init__(self) -> None:
+        self.held = HeldMedications()
+        self._touched: dict[uuid.UUID, RecordedEvent] = {}  # person -> the latest cause
+        self._everyone: RecordedEvent | None = None  # a policy change: evaluate all
 
     def attach(self, sources: Mapping[str, EventSource]) -> None:
         own = sources["alerts"]
         assert isinstance(own, StoreSource)
         self.store: EventStore = own.store
 
+    def clear(self, conn: Connection) -> None:
+        super().clear(conn)
+        self.held.clear()
+
+    def begin_batch(self, conn: Connection, source: str, after_position: int) -> None:
+        self._touched.clear()
+        self._everyone = None
+        if source == "submissions":
+            self.held.open(after_position)
+
     def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
         data = event.data
         if event.type == "DispensationsRecorded":
-            rows = [_row(record) for record in data["records"]]
-            conn.execute(medications.insert(), rows)
-            self._evaluate(conn, {row["person_id"] for row in rows}, event)
+            stored = [_stored(record) for record in data["records"]]
+            conn.execute(medications.insert(), [row for row, _ in stored])
+            for row, medication in stored:
+                self.held.add(row["person_id"], medication)
+            self._touch({row["person_id"] for row, _ in stored}, event)
         elif event.type == "DispensationRevised":
             touched = self._persons_of(conn, [data["dispensation_id"]])
             conn.execute(
                 medications.delete().where(medications.c.dispensation_id == data["dispensation_id"])
             )
-            row = _row(data["record"])
+            row, _ = _stored(data["record"])
             conn.execute(medications.insert(), [row])
-            self._evaluate(conn, touched | {row["person_id"]}, event)
+            self._touch(touched | {row["person_id"]}, event, changed=True)
         elif event.type == "DispensationVoided":
             touched = self._persons_of(conn, [data["dispensation_id"]])
             conn.execute(
                 medications.delete().where(medications.c.dispensation_id == data["dispensation_id"])
             )
-            self._evaluate(conn, touched, event)
+            self._touch(touched, event, changed=True)
         elif event.type == "PatientsMerged":
             kept, merged = uuid.UUID(data["person_id"]), uuid.UUID(data["merged_person_id"])
             conn.execute(
                 medications.update().where(medications.c.person_id == merged).values(person_id=kept)
             )
-            self._evaluate(conn, {kept, merged}, event)
+            self._touch({kept, merged}, event, changed=True)
         elif event.type == "PatientSplit":
             old, new = uuid.UUID(data["person_id"]), uuid.UUID(data["new_person_id"])
             conn.execute(
@@ -120,13 +140,31 @@ class AlertWatch(Projection):
                 .where(medications.c.patient_record == data["patient_record"])
                 .values(person_id=new)
             )
-            self._evaluate(conn, {old, new}, event)
+            self._touch({old, new}, event, changed=True)
         elif event.type == "AlertPolicyChanged":
             conn.execute(policies.delete())
             conn.execute(policies.insert().values(id=1, policy=data["policy"]))
+            self._everyone = event
+
+    def end_batch(self, conn: Connection, source: str, last_position: int) -> None:
+        if self._everyone is not None:
             everyone = set(conn.scalars(sa.select(medications.c.person_id).distinct()))
             everyone |= set(conn.scalars(sa.select(standing.c.person_id).distinct()))
-            self._evaluate(conn, everyone, event)
+            self._touch(everyone - set(self._touched), self._everyone)
+        if self._touched:
+            self._evaluate(conn, self._touched)
+        if source == "submissions":
+            self.held.close(last_position)
+
+    def _touch(
+        self, persons: Collection[uuid.UUID], cause: RecordedEvent, changed: bool = False
+    ) -> None:
+        """Evaluate ``persons`` at the end of the batch; ``changed``: their dispensations
+        changed other than by new ones, so what the memory holds of them is stale."""
+        if changed:
+            self.held.forget(persons)
+        for person in persons:
+            self._touched[person] = cause
 
     @staticmethod
     def _persons_of(conn: Connection, dispensation_ids: list[str]) -> set[uuid.UUID]:
@@ -138,32 +176,46 @@ class AlertWatch(Projection):
             )
         )
 
-    def _evaluate(
-        self, conn: Connection, persons: Collection[uuid.UUID], cause: RecordedEvent
-    ) -> None:
-        """Evaluate ``persons`` again; append and keep what changed."""
+    def _evaluate(self, conn: Connection, causes: Mapping[uuid.UUID, RecordedEvent]) -> None:
+        """Evaluate the persons of ``causes`` again; append and keep what changed, each
+        change caused by the latest event that touched its person."""
         policy = current_policy(conn)
-        ordered = sorted(persons)
-        changes: list[tuple[str, dict[str, Any]]] = []
+        ordered = sorted(causes)
+        changes: list[tuple[uuid.UUID, str, dict[str, Any]]] = []
         for start in range(0, len(ordered), EVALUATE_AT_ONCE):
             chunk = ordered[start : start + EVALUATE_AT_ONCE]
             changes += self._evaluate_chunk(conn, chunk, policy)
         if changes:
-            meta = Metadata(
-                occurred_at=datetime.now(UTC),
-                correlation_id=cause.metadata.correlation_id,
-                causation_id=str(cause.event_id),
-            )
+            now = datetime.now(UTC)
             self.store.append_in(
-                conn, ALERTS_STREAM, [NewEvent(kind, data, meta) for kind, data in changes]
+                conn,
+                ALERTS_STREAM,
+                [
+                    NewEvent(kind, data, _caused_by(causes[person], now))
+                    for person, kind, data in changes
+                ],
             )
+
+    def _held(
+        self, conn: Connection, persons: list[uuid.UUID]
+    ) -> dict[uuid.UUID, list[Medication]]:
+        """The dispensations of ``persons``: from memory, else read back (and remembered)."""
+        held = {p: self.held.get(p) for p in persons}
+        missing = [p for p, meds in held.items() if meds is None]
+        if missing:
+            read: dict[uuid.UUID, list[Medication]] = {p: [] for p in missing}
+            query = sa.select(medications).where(medications.c.person_id.in_(missing))
+            for row in conn.execute(query).mappings():
+                read[row["person_id"]].append(_medication(row))
+            for person, meds in read.items():
+                self.held.put(person, meds)
+                held[person] = meds
+        return held  # type: ignore[return-value]
 
     def _evaluate_chunk(
         self, conn: Connection, persons: list[uuid.UUID], policy: AlertPolicy
-    ) -> list[tuple[str, dict[str, Any]]]:
-        held: dict[uuid.UUID, list[Medication]] = {p: [] for p in persons}
-        for row in conn.execute(sa.select(medications).where(medications.c.person_id.in_(persons))):
-            held[row.person_id].append(_medication(row))
+    ) -> list[tuple[uuid.UUID, str, dict[str, Any]]]:
+        held = self._held(conn, persons)
         before = {
             row.alert_id: row
             for row in conn.execute(
@@ -180,12 +232,13 @@ class AlertWatch(Projection):
             for finding in evaluate(meds, policy):
                 alert_id = uuid.uuid5(NAMESPACE, f"{person}|{finding.rule}|{finding.start}")
                 now[alert_id] = (person, finding, _fingerprint(finding))
-        changes: list[tuple[str, dict[str, Any]]] = []
+        changes: list[tuple[uuid.UUID, str, dict[str, Any]]] = []
         gone = [a for a in before if a not in now]
         for alert_id in gone:
             row = before[alert_id]
             changes.append(
                 (
+                    row.person_id,
                     "AlertCleared",
                     {"alert_id": str(alert_id), "person_id": str(row.person_id), "rule": row.rule},
                 )
@@ -213,11 +266,20 @@ class AlertWatch(Projection):
                 person, finding, _ = now[a]
                 changes.append(
                     (
+                        person,
                         "AlertRaised",
                         {"alert_id": str(a), "person_id": str(person), **finding.to_json()},
                     )
                 )
         return changes
+
+
+def _caused_by(cause: RecordedEvent, at: datetime) -> Metadata:
+    return Metadata(
+        occurred_at=at,
+        correlation_id=cause.metadata.correlation_id,
+        causation_id=str(cause.event_id),
+    )
 
 
 def current_policy(conn: Connection) -> AlertPolicy:
@@ -239,11 +301,12 @@ def _fingerprint(finding: Finding) -> str:
     return hashlib.sha256(orjson.dumps(finding.to_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def _row(record: dict[str, Any]) -> dict[str, Any]:
+def _stored(record: dict[str, Any]) -> tuple[dict[str, Any], Medication]:
+    """A submissions record as its row, and as the rules take it (as read back later)."""
     m = from_record(record)
     patient = record.get("patient") or {}
     born = str(patient.get("birth_date") or "")
-    return {
+    row = {
         "dispensation_id": m.dispensation_id,
         "person_id": uuid.UUID(record["person_id"]),
         "patient_record": record["patient_record"],
@@ -262,21 +325,26 @@ def _row(record: dict[str, Any]) -> dict[str, Any]:
         ).upper(),
         "birth_year": int(born[:4]) if born[:4].isdigit() else None,
     }
+    cut = (m.drug, m.label, m.prescriber, m.pharmacy) != tuple(
+        row[k] for k in ("drug", "label", "prescriber", "pharmacy")
+    )
+    return row, _medication(row) if cut else m
 
 
-def _medication(row: sa.Row) -> Medication:
+def _medication(row: Mapping[str, Any]) -> Medication:
+    """A stored row (or one about to be stored) as the rules take it."""
     return Medication(
-        dispensation_id=row.dispensation_id,
-        filled=row.filled,
-        days=row.days,
-        drug_class=row.drug_class,
-        drug=row.drug,
-        label=row.label,
-        strength=_decimal(row.strength),
-        quantity=_decimal(row.quantity),
-        factor=_decimal(row.factor),
-        prescriber=row.prescriber,
-        pharmacy=row.pharmacy,
+        dispensation_id=row["dispensation_id"],
+        filled=row["filled"],
+        days=row["days"],
+        drug_class=row["drug_class"],
+        drug=row["drug"],
+        label=row["label"],
+        strength=_decimal(row["strength"]),
+        quantity=_decimal(row["quantity"]),
+        factor=_decimal(row["factor"]),
+        prescriber=row["prescriber"],
+        pharmacy=row["pharmacy"],
     )
 
 

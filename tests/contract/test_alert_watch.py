@@ -16,9 +16,18 @@ from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import EventStore
 from pmp.projector import Projector
 from pmp.sources import StoreSource
+from services.alerts.held import HeldMedications
 from services.alerts.policy import AlertPolicy
+from services.alerts.rules import evaluate
 from services.alerts.schemas import alerts_events
-from services.alerts.watch import AlertWatch, standing
+from services.alerts.watch import (
+    NAMESPACE,
+    AlertWatch,
+    _fingerprint,
+    _medication,
+    medications,
+    standing,
+)
 from services.submissions.schemas import submissions_events
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -57,13 +66,17 @@ def source_db(backend: str, tmp_path, postgres_url, schema_prefix) -> Iterator[D
 class World:
     """The submissions store the watch reads, and the watch with its own store."""
 
-    def __init__(self, source_db: Database, database: Database):
+    def __init__(self, source_db: Database, database: Database, watch: AlertWatch | None = None):
         self.submissions = EventStore(source_db, submissions_events())
         self.submissions.create_tables()
         self.alerts = EventStore(database, alerts_events())
         self.alerts.create_tables()
-        sources = {"submissions": StoreSource(self.submissions), "alerts": StoreSource(self.alerts)}
-        self.projector = Projector(database, AlertWatch(), sources)
+        sources = {
+            "submissions": StoreSource(self.submissions),
+            "alerts": StoreSource(self.alerts, AlertWatch.own_streams),
+        }
+        self.watch = watch or AlertWatch()
+        self.projector = Projector(database, self.watch, sources)
         self.projector.create_tables()
 
     def submit(self, kind: str, data: dict) -> None:
@@ -204,3 +217,81 @@ def test_a_merge_evaluates_the_two_records_as_one_person(world) -> None:
     assert world.raised()[-1] == ("AlertRaised", "opioid_benzodiazepine", "alert")
     world.submit("PatientSplit", {"person_id": kept, "new_person_id": merged, "patient_record": 2})
     assert world.raised()[-1] == ("AlertCleared", "opioid_benzodiazepine", "")
+
+
+class CrashingWatch(AlertWatch):
+    """Crashes once when told to: after evaluating a batch, before its checkpoint commits."""
+
+    crash_next = False
+
+    def end_batch(self, conn, source: str, last_position: int) -> None:
+        super().end_batch(conn, source, last_position)
+        if self.crash_next and source == "submissions":
+            self.crash_next = False
+            raise RuntimeError("the process died before the commit")
+
+
+def test_a_batch_rolled_back_after_its_evaluation_is_counted_once_on_retry(
+    source_db, database
+) -> None:
+    watch = CrashingWatch()
+    world = World(source_db, database, watch)
+    person = str(uuid.uuid4())
+    world.record(record(person, 0, OXYCODONE))  # 60 MME/day: remembered by the watch
+    watch.crash_next = True
+    data = {
+        "submission_id": str(uuid.uuid4()),
+        "records": [record(person, 0, OXYCODONE, quantity="60")],
+    }
+    world.submissions.append("s-crash", 0, [NewEvent("DispensationsRecorded", data, Metadata(T0))])
+    with pytest.raises(RuntimeError, match="died"):
+        world.projector.catch_up()
+    world.projector.catch_up()  # the same batch again: its +30 must count once, not twice
+    with database.read() as conn:
+        finding = conn.scalar(sa.select(standing.c.finding).where(standing.c.rule == "daily_mme"))
+    assert (finding["level"], finding["numbers"]["peak_mme"]) == ("alert", 90.0)
+    assert world.raised() == [
+        ("AlertRaised", "daily_mme", "caution"),
+        ("AlertRaised", "daily_mme", "alert"),
+    ]
+
+
+def test_alerts_from_what_the_watch_remembers_match_its_stored_rows(source_db, database) -> None:
+    """Persons come and go from a small memory over many batches; every standing alert is
+    what evaluating the person's stored rows gives."""
+    watch = AlertWatch()
+    watch.held = HeldMedications(limit=12)
+    world = World(source_db, database, watch)
+    pick = random.Random(11)
+    people = [str(uuid.uuid4()) for _ in range(8)]
+    given: list[dict] = []
+    for _ in range(15):
+        batch = [
+            record(
+                pick.choice(people),
+                pick.randint(0, 150),
+                pick.choice([OXYCODONE, OXYCODONE, ALPRAZOLAM]),
+                quantity=str(pick.choice([30, 60, 120, 180])),
+                prescriber=f"AB{pick.randint(1, 7)}",
+                pharmacy=f"{pick.randint(1, 7)}",
+            )
+            for _ in range(pick.randint(1, 6))
+        ]
+        world.record(*batch)
+        given += batch
+        if pick.random() < 0.4:
+            world.void(given.pop(pick.randrange(len(given)))["dispensation_id"])
+    policy = AlertPolicy()
+    raised_somewhere = False
+    for person in people:
+        with database.read() as conn:
+            rows = conn.execute(
+                sa.select(medications).where(medications.c.person_id == uuid.UUID(person))
+            ).mappings()
+            expected = {
+                (str(uuid.uuid5(NAMESPACE, f"{person}|{f.rule}|{f.start}")), _fingerprint(f))
+                for f in evaluate([_medication(row) for row in rows], policy)
+            }
+        assert world.standing(person) == expected
+        raised_somewhere |= bool(expected)
+    assert raised_somewhere, "the histories raised no alert at all: the test proves nothing"

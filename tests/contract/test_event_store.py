@@ -350,3 +350,20 @@ def test_an_append_inside_a_transaction_commits_and_rolls_back_with_it(store):
     assert [e.version for e in store.read_stream("notes-2")] == [1, 2]
     with store.db.write() as conn:
         assert store.append_in(conn, "notes-2", [note("third")]) == 3
+
+
+def test_reading_a_few_streams_in_position_order_skips_every_other_event(store):
+    store.append("policy", 0, [note("policy 1")])
+    store.append("busy", 0, [note(f"busy {i}") for i in range(30)])
+    store.append("policy", 1, [note("policy 2")])
+    store.append("busy", 30, [note("busy last")])
+    store.append("other", 0, [note("other 1")])
+
+    wanted = store.read_streams(["policy", "other"], 0, limit=10)
+    assert [e.data["text"] for e in wanted] == ["policy 1", "policy 2", "other 1"]
+    everything = {e.event_id: e.position for e in store.read_all(0, limit=100)}
+    assert [e.position for e in wanted] == [everything[e.event_id] for e in wanted]
+    after_first = store.read_streams(["policy", "other"], wanted[0].position, limit=1)
+    assert [e.data["text"] for e in after_first] == ["policy 2"]
+    assert store.head_of(["policy"]) == wanted[1].position
+    assert store.head_of(["nothing here"]) == 0

@@ -116,3 +116,43 @@ def test_only_one_replica_projects_and_another_takes_over_when_it_is_killed(
         first.stop()
         if "second" in locals():
             second.stop()
+
+
+class BatchedNoteIndex(notes.NoteIndex):
+    """Writes a batch's notes in one go at its end, as the alerts watch evaluates once."""
+
+    def __init__(self, fail_at_end: bool = False):
+        super().__init__()
+        self.fail_at_end = fail_at_end
+        self.batches: list[tuple[int, int]] = []  # (checkpoint it began at, last position)
+        self.pending: list = []
+
+    def begin_batch(self, conn, source, after_position):
+        self.pending = []
+        self.began = after_position
+
+    def apply(self, conn, source, event):
+        self.pending.append(event)
+
+    def end_batch(self, conn, source, last_position):
+        for event in self.pending:
+            super().apply(conn, source, event)
+        if self.fail_at_end:
+            raise RuntimeError("failed after writing the batch")
+        self.batches.append((self.began, last_position))
+
+
+def test_a_batch_is_opened_at_its_checkpoint_and_closed_in_its_transaction(notes_store):
+    notes.write_notes(notes_store, 7)
+    head = notes_store.head_position()
+    broken = projector_for(notes_store, BatchedNoteIndex(fail_at_end=True), batch_size=5)
+    with pytest.raises(RuntimeError, match="after writing"):
+        broken.project_once()
+    assert notes.indexed(notes_store.db) == [], "what end_batch wrote outlived its rollback"
+
+    batched = BatchedNoteIndex()
+    projector = projector_for(notes_store, batched, batch_size=5)
+    assert projector.catch_up() == 7
+    assert len(notes.indexed(notes_store.db)) == 7
+    first_end = batched.batches[0][1]
+    assert batched.batches == [(0, first_end), (first_end, head)]

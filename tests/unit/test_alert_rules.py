@@ -207,13 +207,10 @@ medications = st.builds(
 )  # fmt: skip
 
 
-def daily(meds: list[Medication]) -> dict[date, Decimal]:
-    counted = [(m, m.mme_per_day(POLICY)) for m in meds if m.mme_per_day(POLICY) is not None]
-    return {
-        s + timedelta(days=k): total
-        for s, e, total in _totals(counted)
-        for k in range((e - s).days + 1)
-    }
+def daily(meds: list[Medication]) -> dict[int, int]:
+    """Each day's total MME in hundredths (days as ordinals)."""
+    counted = [(m, m.mme_cents(POLICY)) for m in meds if m.mme_cents(POLICY) is not None]
+    return {day: total for s, e, total in _totals(counted) for day in range(s, e + 1)}
 
 
 @settings(max_examples=200, deadline=None)
