@@ -9,10 +9,12 @@ policy's method. Buprenorphine has no factor and is never counted; nor are non-o
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from functools import lru_cache
+from typing import Any, NamedTuple
 
 from services.alerts.policy import AlertPolicy
 from services.submissions.drugs import is_patch_of_fentanyl, text_decimal
@@ -39,21 +41,26 @@ class Medication:
     pharmacy: str  # NCPDP, else NPI, else name
     #: The last day this dispensation covers (filled counts as day one); None without days.
     last_day: date | None = field(init=False)
-    #: Daily MME in hundredths by methadone method ("" when the method does not matter).
-    _cents: dict[str, int | None] = field(init=False, repr=False, compare=False)
+    is_opioid: bool = field(init=False, repr=False, compare=False)
+    #: Counted for daily MME and long-term use: an opioid, but not buprenorphine (a treatment
+    #: of opioid use disorder).
+    counts_for_mme: bool = field(init=False, repr=False, compare=False)
+    #: Daily MME in hundredths; methadone's depends on the policy, so it is kept with the
+    #: method it was worked out for.
+    _cents: int | None = field(init=False, repr=False, compare=False)
+    _methadone: tuple[str, int | None] | None = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:  # computed once: every rule asks for it, often
+    def __post_init__(self) -> None:
+        # Worked out once: a held person's dispensations are evaluated again and again.
         last = self.filled + timedelta(days=self.days - 1) if self.days else None
         object.__setattr__(self, "last_day", last)
-        object.__setattr__(self, "_cents", {})
-
-    @property
-    def counts_for_mme(self) -> bool:
-        return self.drug_class == "opioid" and self.drug != "Buprenorphine"
-
-    @property
-    def is_opioid(self) -> bool:
-        return self.drug_class == "opioid"
+        object.__setattr__(self, "is_opioid", self.drug_class == "opioid")
+        object.__setattr__(self, "counts_for_mme", self.is_opioid and self.drug != "Buprenorphine")
+        fixed = None
+        if self.counts_for_mme and self.drug != "Methadone" and self.factor is not None:
+            fixed = _fixed_cents(self.strength, self.quantity, self.factor, self.days)
+        object.__setattr__(self, "_cents", fixed)
+        object.__setattr__(self, "_methadone", None)
 
     def mme_per_day(self, policy: AlertPolicy) -> Decimal | None:
         """None when not counted: not an opioid, buprenorphine, or numbers missing."""
@@ -64,21 +71,41 @@ class Medication:
         factor = self.factor
         if self.drug == "Methadone":
             factor = methadone_factor(self.strength * self.quantity / self.days, policy)
-        if factor is None:
-            return None
-        # Multiplied before dividing, so 25 mcg/hr x 10 patches x 7.2 / 30 days is 60 exactly.
-        return self.strength * self.quantity * factor / self.days
+        return None if factor is None else _mme(self.strength, self.quantity, factor, self.days)
 
     def mme_cents(self, policy: AlertPolicy) -> int | None:
         """Daily MME rounded half up to hundredths, as a whole number of them: what the rules
-        add up day by day. Kept once worked out: a held person is evaluated again and again."""
-        method = policy.methadone_method if self.drug == "Methadone" else ""
-        if method not in self._cents:
-            value = self.mme_per_day(policy)
-            self._cents[method] = (
-                None if value is None else int(value.quantize(CENT, ROUND_HALF_UP) / CENT)
-            )
-        return self._cents[method]
+        add up day by day."""
+        if self.drug != "Methadone":
+            return self._cents
+        method = policy.methadone_method
+        if self._methadone is None or self._methadone[0] != method:
+            object.__setattr__(self, "_methadone", (method, _in_cents(self.mme_per_day(policy))))
+        return self._methadone[1]  # type: ignore[index]
+
+
+def _in_cents(value: Decimal | None) -> int | None:
+    return None if value is None else _cents_of(value)
+
+
+@lru_cache(maxsize=4096)
+def _cents_of(value: Decimal) -> int:
+    return int(value.quantize(CENT, ROUND_HALF_UP) / CENT)
+
+
+def _mme(strength: Decimal, quantity: Decimal, factor: Decimal, days: int) -> Decimal:
+    # Multiplied before dividing, so 25 mcg/hr x 10 patches x 7.2 / 30 days is 60 exactly.
+    return strength * quantity * factor / days
+
+
+@lru_cache(maxsize=8192)
+def _fixed_cents(
+    strength: Decimal | None, quantity: Decimal | None, factor: Decimal, days: int | None
+) -> int | None:
+    """Daily MME in hundredths by the file's factor; the same few numbers recur."""
+    if not days or strength is None or quantity is None or quantity <= 0:
+        return None
+    return _cents_of(_mme(strength, quantity, factor, days))
 
 
 def methadone_factor(daily_mg: Decimal, policy: AlertPolicy) -> Decimal:
@@ -93,30 +120,79 @@ def methadone_factor(daily_mg: Decimal, policy: AlertPolicy) -> Decimal:
 
 
 def from_record(record: dict[str, Any]) -> Medication:
-    """A submissions record (``DispensationsRecorded``/``DispensationRevised``)."""
+    """A submissions record (``DispensationsRecorded``/``DispensationRevised``).
+
+    What repeats from record to record (the drug, the quantity, the date, the prescriber and
+    the pharmacy) is worked out once and shared: a watch holds a million of these."""
     given, drug = record["dispensation"], record.get("drug") or {}
-    quantity = text_decimal(given.get("quantity"))
+    facts = _drug_facts(drug, given.get("ndc", ""))
+    quantity = _number(given.get("quantity"))
     days = given.get("days_supply")
-    patch = is_patch_of_fentanyl(drug.get("drug"), drug.get("form"))
-    if patch and quantity is not None and quantity > 0:
+    if facts.patch and quantity is not None and quantity > 0:
         days = int(quantity * 3)
-    strength = text_decimal(drug.get("strength_per_unit"))
-    label = str(drug.get("name") or drug.get("generic_name") or f"NDC {given.get('ndc', '')}")
-    if strength is not None:
-        label = f"{label} {drug['strength_per_unit']} {drug.get('unit') or ''}".strip()
     return Medication(
         dispensation_id=record["dispensation_id"],
-        filled=date.fromisoformat(given["date_filled"]),
+        filled=_day(given["date_filled"]),
         days=int(days) if days else None,
+        drug_class=facts.drug_class,
+        drug=facts.drug,
+        label=facts.label,
+        strength=facts.strength,
+        quantity=quantity,
+        factor=facts.factor,
+        prescriber=sys.intern(_key(record.get("prescriber") or {}, ("dea", "npi"))),
+        pharmacy=sys.intern(_key(record.get("pharmacy") or {}, ("ncpdp", "npi"))),
+    )
+
+
+class _DrugFacts(NamedTuple):
+    drug_class: str | None
+    drug: str
+    label: str
+    strength: Decimal | None
+    factor: Decimal | None
+    patch: bool
+
+
+def _drug_facts(drug: dict[str, Any], ndc: str) -> _DrugFacts:
+    try:
+        return _remembered_drug(tuple(drug.items()), ndc)
+    except TypeError:  # a value that cannot be a key: work it out afresh
+        return _work_out_drug(drug, ndc)
+
+
+@lru_cache(maxsize=8192)
+def _remembered_drug(items: tuple[tuple[str, Any], ...], ndc: str) -> _DrugFacts:
+    return _work_out_drug(dict(items), ndc)
+
+
+def _work_out_drug(drug: dict[str, Any], ndc: str) -> _DrugFacts:
+    strength = text_decimal(drug.get("strength_per_unit"))
+    label = str(drug.get("name") or drug.get("generic_name") or f"NDC {ndc}")
+    if strength is not None:
+        label = f"{label} {drug['strength_per_unit']} {drug.get('unit') or ''}".strip()
+    return _DrugFacts(
         drug_class=drug.get("drug_class"),
         drug=str(drug.get("drug") or ""),
         label=label,
         strength=strength,
-        quantity=quantity,
         factor=text_decimal(drug.get("mme_factor")),
-        prescriber=_key(record.get("prescriber") or {}, ("dea", "npi")),
-        pharmacy=_key(record.get("pharmacy") or {}, ("ncpdp", "npi")),
+        patch=is_patch_of_fentanyl(drug.get("drug"), drug.get("form")),
     )
+
+
+def _number(value: object) -> Decimal | None:
+    return _text_number(value) if isinstance(value, str) else text_decimal(value)
+
+
+@lru_cache(maxsize=4096)
+def _text_number(text: str) -> Decimal | None:
+    return text_decimal(text)
+
+
+@lru_cache(maxsize=4096)
+def _day(text: str) -> date:
+    return date.fromisoformat(text)
 
 
 def _key(party: dict[str, Any], ids: tuple[str, ...]) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from services.alerts.medications import CENT, Medication
@@ -38,6 +39,7 @@ TITLES = {
     "long_term_opioid": "Long-term opioid use",
 }
 RULES = tuple(TITLES)
+_in_order = attrgetter("filled", "dispensation_id")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class Finding:
 
 def evaluate(medications: Iterable[Medication], policy: AlertPolicy) -> list[Finding]:
     """Every episode of every rule, ordered by start date then rule."""
-    meds = sorted(medications, key=lambda m: (m.filled, m.dispensation_id))
+    meds = sorted(medications, key=_in_order)
     found = [
         *multiple_providers(meds, policy),
         *daily_mme(meds, policy),
@@ -202,15 +204,16 @@ def overlap(meds: Sequence[Medication], rule: str, other_classes: set[str]) -> l
     if not opioids or not others:
         return []
     pairs = []  # days on which both are active, as intervals
+    other_days = _union(others, gap=0)
     for a_start, a_end in _union(opioids, gap=0):
-        for b_start, b_end in _union(others, gap=0):
+        for b_start, b_end in other_days:
             start, end = max(a_start, b_start), min(a_end, b_end)
             if start <= end:
                 pairs.append((start, end))
     findings = []
     for start, end in _merge(sorted(pairs), gap=0):
         involved = [m for m in opioids + others if m.filled <= end and m.last_day >= start]
-        involved.sort(key=lambda m: (m.filled, m.dispensation_id))
+        involved.sort(key=_in_order)
         days = (end - start).days + 1
         findings.append(
             Finding(

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import orjson
@@ -81,7 +82,7 @@ class AlertWatch(Projection):
     metadata = metadata
     # Events of up to 1,000 records each. Each person a batch touches is evaluated once, at
     # its end, so a watch that has fallen behind catches up in bigger, cheaper bites.
-    max_batch: ClassVar[int] = 50
+    max_batch: ClassVar[int] = 100
     own_streams: ClassVar[tuple[str, ...]] = (POLICY_STREAM,)  # not the alerts it raises
     emits_events: ClassVar[bool] = True
 
@@ -308,7 +309,7 @@ def _stored(record: dict[str, Any]) -> tuple[dict[str, Any], Medication]:
     born = str(patient.get("birth_date") or "")
     row = {
         "dispensation_id": m.dispensation_id,
-        "person_id": uuid.UUID(record["person_id"]),
+        "person_id": _person(record["person_id"]),
         "patient_record": record["patient_record"],
         "filled": m.filled,
         "days": m.days,
@@ -329,6 +330,12 @@ def _stored(record: dict[str, Any]) -> tuple[dict[str, Any], Medication]:
         row[k] for k in ("drug", "label", "prescriber", "pharmacy")
     )
     return row, _medication(row) if cut else m
+
+
+@lru_cache(maxsize=65_536)
+def _person(text: str) -> uuid.UUID:
+    """One UUID object per person, however many dispensations name them."""
+    return uuid.UUID(text)
 
 
 def _medication(row: Mapping[str, Any]) -> Medication:

@@ -80,6 +80,30 @@ def test_the_2016_methadone_scale_steps_at_its_bounds(daily_mg: int, factor: int
     assert methadone.mme_per_day(policy) == daily_mg * factor
 
 
+@pytest.mark.parametrize(
+    ("strength", "qty", "days", "method", "cents"),
+    [("1", "1", 8, "file", 13),  # 0.125: half rounds up
+     ("10", "1", 7, "file", 143),  # 1.428571...
+     ("10", "90", 30, "cdc_2022", 14100)],  # methadone: by the policy's method
+)  # fmt: skip
+def test_the_rules_add_up_daily_mme_in_hundredths_rounded_half_up(
+    strength: str, qty: str, days: int, method: str, cents: int
+) -> None:
+    drug = "Methadone" if method != "file" else "Oxycodone SA"
+    m = med(
+        1,
+        0,
+        days,
+        drug=drug,
+        strength=strength,
+        qty=qty,
+        factor="1" if drug != "Methadone" else "3",
+    )
+    policy = replace(POLICY, methadone_method=method)
+    assert m.mme_cents(policy) == cents
+    assert m.mme_cents(POLICY) == (cents if method == "file" else 9000)  # the file's 3
+
+
 def test_buprenorphine_and_non_opioids_are_never_counted() -> None:
     bup = med(1, 0, drug="Buprenorphine", strength="900", factor=None)
     benzo = med(2, 0, cls="benzodiazepine", drug="Alprazolam", factor=None)
