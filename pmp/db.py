@@ -11,10 +11,11 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -152,6 +153,10 @@ def open_sqlite(path: Path) -> Database:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Up to 64 MB of pages per connection, taken only as used (the default is 2 MB): a
+        # read model of a million rows indexed by random ids (the alerts watch's dispensations)
+        # inserts about a quarter faster.
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -189,3 +194,36 @@ def _psycopg_url(url: str) -> str:
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
+
+
+def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` (each with a value for every column) in one executemany.
+
+    The same as ``conn.execute(table.insert(), rows)``, less SQLAlchemy's bookkeeping for each
+    row, which costs as much as SQLite's own work at a million rows: the statement is compiled
+    once per dialect and each value goes through only its column type's conversion."""
+    if not rows:
+        return
+    sql, columns = _bulk_insert(table, conn.dialect)
+    if conn.dialect.positional:
+        conn.exec_driver_sql(
+            sql, [tuple(v(row[n]) if v else row[n] for n, v in columns) for row in rows]
+        )
+    else:
+        conn.exec_driver_sql(
+            sql, [{n: v(row[n]) if v else row[n] for n, v in columns} for row in rows]
+        )
+
+
+_bulk_inserts: dict[tuple[sa.Table, str], tuple[str, list[tuple[str, Any]]]] = {}
+
+
+def _bulk_insert(table: sa.Table, dialect: sa.Dialect) -> tuple[str, list[tuple[str, Any]]]:
+    key = (table, dialect.name)
+    if key not in _bulk_inserts:
+        compiled = table.insert().compile(dialect=dialect)
+        names = list(compiled.positiontup or []) if dialect.positional else list(compiled.params)
+        types = {c.name: c.type for c in table.c}
+        columns = [(n, types[n].dialect_impl(dialect).bind_processor(dialect)) for n in names]
+        _bulk_inserts[key] = (str(compiled), columns)
+    return _bulk_inserts[key]

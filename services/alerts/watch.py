@@ -22,6 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pmp.db import insert_rows
 from pmp.envelope import Metadata, NewEvent, RecordedEvent
 from pmp.eventstore import EventStore
 from pmp.projector import EventSource, Projection
@@ -110,7 +111,7 @@ class AlertWatch(Projection):
         data = event.data
         if event.type == "DispensationsRecorded":
             stored = [_stored(record) for record in data["records"]]
-            conn.execute(medications.insert(), [row for row, _ in stored])
+            insert_rows(conn, medications, [row for row, _ in stored])
             for row, medication in stored:
                 self.held.add(row["person_id"], medication)
             self._touch({row["person_id"] for row, _ in stored}, event)
@@ -321,15 +322,15 @@ def _stored(record: dict[str, Any]) -> tuple[dict[str, Any], Medication]:
         "factor": _text(m.factor),
         "prescriber": m.prescriber[:80],
         "pharmacy": m.pharmacy[:80],
-        "initials": "".join(
-            n[:1] for n in (patient.get("first_name"), patient.get("last_name")) if n
-        ).upper(),
+        "initials": _initials(patient.get("first_name"), patient.get("last_name")),
         "birth_year": int(born[:4]) if born[:4].isdigit() else None,
     }
-    cut = (m.drug, m.label, m.prescriber, m.pharmacy) != tuple(
-        row[k] for k in ("drug", "label", "prescriber", "pharmacy")
-    )
+    cut = len(m.drug) > 60 or len(m.label) > 200 or len(m.prescriber) > 80 or len(m.pharmacy) > 80
     return row, _medication(row) if cut else m
+
+
+def _initials(first: str | None, last: str | None) -> str:
+    return ((first or "")[:1] + (last or "")[:1]).upper()
 
 
 @lru_cache(maxsize=65_536)
