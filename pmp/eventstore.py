@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
 from pmp import postgres
-from pmp.db import Database, UtcDateTime, advisory_key
+from pmp.db import Database, UtcDateTime, advisory_key, insert_rows
 from pmp.envelope import Metadata, NewEvent, RecordedEvent
 from pmp.registry import EventRegistry
 
@@ -183,8 +183,9 @@ class EventStore:
         batch = conn.execute(
             appends.insert().values(size=len(rows), **positions)
         ).inserted_primary_key[0]
-        conn.execute(
-            events.insert(),
+        insert_rows(
+            conn,
+            events,
             [
                 {**row, "batch": batch, "n": n, "stream": stream, "version": current + n}
                 for n, row in enumerate(rows, start=1)

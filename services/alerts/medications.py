@@ -26,8 +26,11 @@ ABOVE_60_2016 = Decimal(12)
 CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Medication:
+    """Not frozen, though nothing changes one once made: a watch makes a million of them, and
+    a frozen dataclass takes several times as long to make."""
+
     dispensation_id: str
     filled: date
     days: int | None  # days covered (normalised for patches); None when not reported
@@ -53,14 +56,14 @@ class Medication:
     def __post_init__(self) -> None:
         # Worked out once: a held person's dispensations are evaluated again and again.
         last = self.filled + timedelta(days=self.days - 1) if self.days else None
-        object.__setattr__(self, "last_day", last)
-        object.__setattr__(self, "is_opioid", self.drug_class == "opioid")
-        object.__setattr__(self, "counts_for_mme", self.is_opioid and self.drug != "Buprenorphine")
+        self.last_day = last
+        self.is_opioid = self.drug_class == "opioid"
+        self.counts_for_mme = self.is_opioid and self.drug != "Buprenorphine"
         fixed = None
         if self.counts_for_mme and self.drug != "Methadone" and self.factor is not None:
             fixed = _fixed_cents(self.strength, self.quantity, self.factor, self.days)
-        object.__setattr__(self, "_cents", fixed)
-        object.__setattr__(self, "_methadone", None)
+        self._cents = fixed
+        self._methadone = None
 
     def mme_per_day(self, policy: AlertPolicy) -> Decimal | None:
         """None when not counted: not an opioid, buprenorphine, or numbers missing."""
@@ -80,7 +83,7 @@ class Medication:
             return self._cents
         method = policy.methadone_method
         if self._methadone is None or self._methadone[0] != method:
-            object.__setattr__(self, "_methadone", (method, _in_cents(self.mme_per_day(policy))))
+            self._methadone = (method, _in_cents(self.mme_per_day(policy)))
         return self._methadone[1]  # type: ignore[index]
 
 
@@ -126,7 +129,7 @@ def from_record(record: dict[str, Any]) -> Medication:
     the pharmacy) is worked out once and shared: a watch holds a million of these."""
     given, drug = record["dispensation"], record.get("drug") or {}
     facts = _drug_facts(drug, given.get("ndc", ""))
-    quantity = _number(given.get("quantity"))
+    quantity = number(given.get("quantity"))
     days = given.get("days_supply")
     if facts.patch and quantity is not None and quantity > 0:
         days = int(quantity * 3)
@@ -181,7 +184,8 @@ def _work_out_drug(drug: dict[str, Any], ndc: str) -> _DrugFacts:
     )
 
 
-def _number(value: object) -> Decimal | None:
+def number(value: object) -> Decimal | None:
+    """``text_decimal``, sharing one Decimal for each text (quantities and strengths recur)."""
     return _text_number(value) if isinstance(value, str) else text_decimal(value)
 
 

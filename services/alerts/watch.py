@@ -28,7 +28,7 @@ from pmp.eventstore import EventStore
 from pmp.projector import EventSource, Projection
 from pmp.sources import StoreSource
 from services.alerts.held import HeldMedications
-from services.alerts.medications import Medication, from_record
+from services.alerts.medications import Medication, from_record, number
 from services.alerts.policy import POLICY_STREAM, AlertPolicy
 from services.alerts.rules import Finding, evaluate
 
@@ -348,9 +348,9 @@ def _medication(row: Mapping[str, Any]) -> Medication:
         drug_class=row["drug_class"],
         drug=row["drug"],
         label=row["label"],
-        strength=_decimal(row["strength"]),
-        quantity=_decimal(row["quantity"]),
-        factor=_decimal(row["factor"]),
+        strength=number(row["strength"]),
+        quantity=number(row["quantity"]),
+        factor=number(row["factor"]),
         prescriber=row["prescriber"],
         pharmacy=row["pharmacy"],
     )
@@ -358,7 +358,3 @@ def _medication(row: Mapping[str, Any]) -> Medication:
 
 def _text(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
-
-
-def _decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
