@@ -30,7 +30,7 @@ from pmp.sources import StoreSource
 from services.alerts.held import HeldMedications
 from services.alerts.medications import Medication, from_record, number
 from services.alerts.policy import POLICY_STREAM, AlertPolicy
-from services.alerts.rules import Finding, evaluate
+from services.alerts.rules import evaluate
 
 ALERTS_STREAM = "alerts"
 NAMESPACE = uuid.UUID("6f1d4c0e-5b7a-4f43-9a51-3c2e8b9d0a17")
@@ -229,11 +229,12 @@ class AlertWatch(Projection):
                 ).where(standing.c.person_id.in_(persons))
             )
         }
-        now: dict[uuid.UUID, tuple[uuid.UUID, Finding, str]] = {}
+        now: dict[uuid.UUID, tuple[uuid.UUID, dict[str, Any], str]] = {}
         for person, meds in held.items():
             for finding in evaluate(meds, policy):
                 alert_id = uuid.uuid5(NAMESPACE, f"{person}|{finding.rule}|{finding.start}")
-                now[alert_id] = (person, finding, _fingerprint(finding))
+                shown = finding.to_json()
+                now[alert_id] = (person, shown, _fingerprint(shown))
         changes: list[tuple[uuid.UUID, str, dict[str, Any]]] = []
         gone = [a for a in before if a not in now]
         for alert_id in gone:
@@ -251,27 +252,24 @@ class AlertWatch(Projection):
         if gone or fresh:
             conn.execute(standing.delete().where(standing.c.alert_id.in_(gone + fresh)))
         if fresh:
-            conn.execute(
-                standing.insert(),
+            insert_rows(
+                conn,
+                standing,
                 [
                     {
                         "alert_id": a,
                         "person_id": now[a][0],
-                        "rule": now[a][1].rule,
+                        "rule": now[a][1]["rule"],
                         "fingerprint": now[a][2],
-                        "finding": now[a][1].to_json(),
+                        "finding": now[a][1],
                     }
                     for a in fresh
                 ],
             )
             for a in fresh:
-                person, finding, _ = now[a]
+                person, shown, _ = now[a]
                 changes.append(
-                    (
-                        person,
-                        "AlertRaised",
-                        {"alert_id": str(a), "person_id": str(person), **finding.to_json()},
-                    )
+                    (person, "AlertRaised", {"alert_id": str(a), "person_id": str(person), **shown})
                 )
         return changes
 
@@ -299,8 +297,8 @@ def standing_alert(conn: Connection, alert_id: uuid.UUID) -> dict[str, Any] | No
     )
 
 
-def _fingerprint(finding: Finding) -> str:
-    return hashlib.sha256(orjson.dumps(finding.to_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+def _fingerprint(shown: dict[str, Any]) -> str:
+    return hashlib.sha256(orjson.dumps(shown, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _stored(record: dict[str, Any]) -> tuple[dict[str, Any], Medication]:

@@ -289,7 +289,10 @@ def test_alerts_from_what_the_watch_remembers_match_its_stored_rows(source_db, d
                 sa.select(medications).where(medications.c.person_id == uuid.UUID(person))
             ).mappings()
             expected = {
-                (str(uuid.uuid5(NAMESPACE, f"{person}|{f.rule}|{f.start}")), _fingerprint(f))
+                (
+                    str(uuid.uuid5(NAMESPACE, f"{person}|{f.rule}|{f.start}")),
+                    _fingerprint(f.to_json()),
+                )
                 for f in evaluate([_medication(row) for row in rows], policy)
             }
         assert world.standing(person) == expected
