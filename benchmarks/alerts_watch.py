@@ -4,13 +4,15 @@ SECONDS``); and catching up on a realistic population (``capacity``).
 
 It reads the submissions store directly (the service reads it through ``read_events``; this
 measures the evaluation, not the transport) and prints one JSON line when it has evaluated
-``RECORDS`` records, or when ``SECONDS`` have passed: how many, and the wall-clock time.
+``RECORDS`` records, or when ``SECONDS`` have passed: how many, the wall-clock time and its
+peak memory.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import resource
 import sys
 import time
 import uuid
@@ -51,7 +53,9 @@ def main(submissions: Path, alerts: Path, records: int, seconds: float) -> None:
     with own.db.read() as conn:
         evaluated = conn.scalar(sa.select(sa.func.count()).select_from(medications))
         raised = conn.scalar(sa.select(sa.func.count()).select_from(events))
-    print(json.dumps({"evaluated": evaluated, "finished": time.time(), "alert_events": raised}))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: in KB
+    print(json.dumps({"evaluated": evaluated, "finished": time.time(), "alert_events": raised,
+                      "peak_mb": peak_mb}))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -205,9 +205,10 @@ def run(records: int = RECORDS) -> list[Result]:
                f"watch (own process, reading the submissions store) {evaluated_s:,.1f} s after "
                f"the ingest began; {watched['alert_events']:,} alert events"
                + ("" if watched["evaluated"] == records else
-                  f"; stopped after {WATCH_CAP:.0f} s") + "; this file repeats 2,000 patients, "
-               "so each ends with about 500 fills in six months, all evaluated again on each "
-               "new one", **common),
+                  f"; stopped after {WATCH_CAP:.0f} s") + f"; watch peak memory "
+               f"{watched['peak_mb']:,.0f} MB; this file repeats 2,000 patients, so each ends "
+               "with about 500 fills in six months, every one evaluated again at the end of "
+               "each batch that touches the patient", **common),
         Result(case="alerts evaluation capacity, realistic population", unit="records/s",
                ours=capacity, goal=20_000,
                note=f"the watch alone catching up on {CAPACITY[1]:,} committed records of "

@@ -11,9 +11,11 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -201,29 +203,43 @@ def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, A
 
     The same as ``conn.execute(table.insert(), rows)``, less SQLAlchemy's bookkeeping for each
     row, which costs as much as SQLite's own work at a million rows: the statement is compiled
-    once per dialect and each value goes through only its column type's conversion."""
+    once per dialect and only the values whose column type converts them are touched."""
     if not rows:
         return
-    sql, columns = _bulk_insert(table, conn.dialect)
-    if conn.dialect.positional:
-        conn.exec_driver_sql(
-            sql, [tuple(v(row[n]) if v else row[n] for n, v in columns) for row in rows]
+    bulk = _bulk_insert(table, conn.dialect)
+    params: list[Any] = []
+    for row in rows:
+        values = bulk.values(row)
+        if bulk.converted:
+            changed = list(values)
+            for i, convert in bulk.converted:
+                changed[i] = convert(changed[i])
+            values = tuple(changed)
+        params.append(
+            values if conn.dialect.positional else dict(zip(bulk.names, values, strict=True))
         )
-    else:
-        conn.exec_driver_sql(
-            sql, [{n: v(row[n]) if v else row[n] for n, v in columns} for row in rows]
-        )
+    conn.exec_driver_sql(bulk.sql, params)
 
 
-_bulk_inserts: dict[tuple[sa.Table, str], tuple[str, list[tuple[str, Any]]]] = {}
+@dataclass(frozen=True)
+class _BulkInsert:
+    sql: str
+    names: list[str]  # in the statement's order
+    values: Callable[[Mapping[str, Any]], Sequence[Any]]  # a row's values in that order
+    converted: list[tuple[int, Callable[[Any], Any]]]  # where a column type converts
 
 
-def _bulk_insert(table: sa.Table, dialect: sa.Dialect) -> tuple[str, list[tuple[str, Any]]]:
+_bulk_inserts: dict[tuple[sa.Table, str], _BulkInsert] = {}
+
+
+def _bulk_insert(table: sa.Table, dialect: sa.Dialect) -> _BulkInsert:
     key = (table, dialect.name)
     if key not in _bulk_inserts:
         compiled = table.insert().compile(dialect=dialect)
         names = list(compiled.positiontup or []) if dialect.positional else list(compiled.params)
         types = {c.name: c.type for c in table.c}
-        columns = [(n, types[n].dialect_impl(dialect).bind_processor(dialect)) for n in names]
-        _bulk_inserts[key] = (str(compiled), columns)
+        converters = [types[n].dialect_impl(dialect).bind_processor(dialect) for n in names]
+        values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+        converted = [(i, c) for i, c in enumerate(converters) if c is not None]
+        _bulk_inserts[key] = _BulkInsert(str(compiled), names, values, converted)
     return _bulk_inserts[key]

@@ -43,7 +43,7 @@ medications = sa.Table(
     metadata,
     sa.Column("dispensation_id", sa.String(36), primary_key=True),
     sa.Column("person_id", sa.Uuid, nullable=False, index=True),
-    sa.Column("patient_record", sa.Integer, nullable=False, index=True),
+    sa.Column("patient_record", sa.Integer, nullable=False),  # a split names its person too
     sa.Column("filled", sa.Date, nullable=False),
     sa.Column("days", sa.Integer),
     sa.Column("drug_class", sa.String(20)),
@@ -139,7 +139,10 @@ class AlertWatch(Projection):
             old, new = uuid.UUID(data["person_id"]), uuid.UUID(data["new_person_id"])
             conn.execute(
                 medications.update()
-                .where(medications.c.patient_record == data["patient_record"])
+                .where(
+                    medications.c.person_id == old,
+                    medications.c.patient_record == data["patient_record"],
+                )
                 .values(person_id=new)
             )
             self._touch({old, new}, event, changed=True)
