@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pmp.db import Database, open_postgresql, open_sqlite
 from pmp.envelope import Metadata, NewEvent
@@ -169,29 +171,41 @@ def test_an_alert_is_raised_updated_and_cleared_as_dispensations_come_and_go(wor
     assert all(causes), "each alert event names the submissions event that caused it"
 
 
-def test_voiding_a_dispensation_restores_the_alerts_before_it(world) -> None:
-    pick = random.Random(7)
-    for _ in range(12):
-        person = str(uuid.uuid4())
-        history = [
-            record(
-                person,
-                pick.randint(0, 120),
-                pick.choice([OXYCODONE, ALPRAZOLAM]),
-                quantity=str(pick.choice([30, 60, 120, 180])),
-                prescriber=f"AB{pick.randint(1, 6)}",
-                pharmacy=f"{pick.randint(1, 6)}",
-            )
-            for _ in range(pick.randint(1, 8))
-        ]
-        world.record(*history)
-        before = world.standing(person)
-        added = record(
-            person, pick.randint(0, 120), pick.choice([OXYCODONE, ALPRAZOLAM]), quantity="240"
-        )
-        world.record(added)
-        world.void(added["dispensation_id"])
-        assert world.standing(person) == before
+fills = st.builds(
+    lambda day, drug, quantity, prescriber, pharmacy: dict(
+        day=day, drug=drug, quantity=str(quantity), prescriber=f"AB{prescriber}",
+        pharmacy=f"{pharmacy}",
+    ),
+    st.integers(0, 150), st.sampled_from([OXYCODONE, ALPRAZOLAM]),
+    st.sampled_from([30, 60, 120, 180, 240]), st.integers(1, 6), st.integers(1, 6),
+)  # fmt: skip
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # each example: a new person
+)
+@given(history=st.lists(fills, min_size=1, max_size=8), added=fills)
+def test_voiding_a_dispensation_restores_the_alerts_before_it(world, history, added) -> None:
+    person = str(uuid.uuid4())
+    world.record(*[fill(person, given) for given in history])
+    before = world.standing(person)
+    extra = fill(person, added)
+    world.record(extra)
+    world.void(extra["dispensation_id"])
+    assert world.standing(person) == before
+
+
+def fill(person: str, given: dict) -> dict:
+    return record(
+        person,
+        given["day"],
+        given["drug"],
+        quantity=given["quantity"],
+        prescriber=given["prescriber"],
+        pharmacy=given["pharmacy"],
+    )
 
 
 def test_a_new_policy_evaluates_everyone_again(world) -> None:
