@@ -30,11 +30,13 @@ def main(argv: list[str] | None = None) -> None:
 
     commands.add_parser("config", help="print every PMP_* variable as a Markdown table")
 
+    from services.audit.cli import add_parser as add_audit_parser
     from services.identity.cli import add_parser as add_accounts_parser
     from services.submissions.cli import add_parser as add_ingest_parser
     from services.submissions.demo_cli import add_parser as add_demo_parser
 
     add_accounts_parser(commands)
+    add_audit_parser(commands)
     add_ingest_parser(commands)
     add_demo_parser(commands)
 
@@ -49,6 +51,10 @@ def main(argv: list[str] | None = None) -> None:
         from pmp.rebuild import list_projections, rebuild_projection
 
         sys.exit(list_projections() if args.action == "list" else rebuild_projection(args.name))
+    elif args.command == "audit":
+        from services.audit.cli import verify_trail
+
+        sys.exit(verify_trail(args))
     elif args.command == "accounts":
         from services.identity.cli import create_account
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 from pmp.config import VARIABLES
@@ -160,3 +161,45 @@ def test_pmp_up_demo_loads_the_small_demo_set_the_first_time_only(broker, tmp_pa
     assert (data / "demo-first-run" / "manifest.json").is_file()
     assert "not loaded (the submissions store already holds submissions)" in lines[1]
     assert _recorded_dispensations(data) == first  # the second start added nothing
+
+
+def test_pmp_audit_verify_prints_the_head_hash_or_the_first_broken_entry(tmp_path):
+    from datetime import UTC, datetime
+
+    from pmp.db import open_sqlite
+    from pmp.envelope import Metadata, RecordedEvent
+    from services.audit import trail
+
+    env = {"PMP_DATA_DIR": str(tmp_path)}
+    missing = pmp("audit", "verify", env=env)
+    assert missing.returncode == 1 and "no audit trail here yet" in missing.stdout
+
+    db = open_sqlite(tmp_path / "audit.sqlite")
+    db.create(trail.metadata)
+    events = [
+        RecordedEvent(
+            uuid.uuid4(), "account-1", n, n, "PasswordChanged", {"n": n}, 1,
+            Metadata(occurred_at=datetime(2026, 11, 1, tzinfo=UTC), actor_id="u-1"),
+        )
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+    with db.write() as conn:
+        trail.append(conn, "identity", events)
+        head = trail.head(conn)
+    intact = pmp("audit", "verify", env=env)
+    assert intact.returncode == 0, intact.stderr
+    assert intact.stdout.strip() == f"intact: 3 entries; head hash {head.hash}"
+
+    with db.write() as conn:  # someone with the database file in hand
+        conn.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
+        conn.execute(
+            trail.entries.update()
+            .where(trail.entries.c.n == 2)
+            .values(body=trail.entries.c.body + " ")
+        )
+    db.dispose()
+    broken = pmp("audit", "verify", env=env)
+    assert broken.returncode == 1
+    assert broken.stdout.splitlines()[0] == (
+        "BROKEN at entry 2: its hash does not match its contents"
+    )

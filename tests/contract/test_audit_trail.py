@@ -1,0 +1,139 @@
+"""The audit trail on SQLite and PostgreSQL: chained in each source's order, once per event,
+refused any change by the database, and any change made anyway found by ``verify``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from pmp.envelope import Metadata, RecordedEvent
+from services.audit import trail
+from services.audit.chain import GENESIS, link
+
+T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
+
+
+def event(position: int, kind: str = "PasswordChanged", actor: str = "u-1") -> RecordedEvent:
+    return RecordedEvent(
+        event_id=uuid.uuid4(), stream=f"account-{actor}", version=position, position=position,
+        type=kind, data={"account_id": actor, "n": position}, schema_version=1,
+        metadata=Metadata(occurred_at=T0 + timedelta(minutes=position), actor_id=actor),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def db(database):
+    database.create(trail.metadata)
+    database.create(trail.metadata)  # a second start changes nothing
+    return database
+
+
+def chained(db, source: str, events) -> int:
+    with db.write() as conn:
+        return trail.append(conn, source, events)
+
+
+def verdict(db) -> trail.Verdict:
+    with db.read() as conn:
+        return trail.verify(conn)
+
+
+def test_two_sources_chain_in_their_own_order_and_verify(db) -> None:
+    identity, query = [event(p) for p in (1, 2, 3)], [event(p, "PatientSearched") for p in (1, 2)]
+    assert chained(db, "identity", identity[:2]) == 2
+    assert chained(db, "query", query) == 2
+    assert chained(db, "identity", identity[2:]) == 1
+    found = verdict(db)
+    assert found.intact and found.count == 5 and found.head_hash != GENESIS
+    with db.read() as conn:
+        assert trail.head(conn) == trail.Head(5, found.head_hash)
+        assert trail.last_position(conn, "identity") == 3
+
+
+def test_an_event_delivered_again_is_chained_once(db) -> None:
+    events = [event(1), event(2)]
+    chained(db, "identity", events)
+    before = verdict(db)
+    assert chained(db, "identity", events) == 0
+    assert chained(db, "identity", [events[1], event(3)]) == 1
+    assert verdict(db).count == before.count + 1
+
+
+def test_a_gap_is_refused_and_nothing_of_the_batch_is_chained(db) -> None:
+    chained(db, "identity", [event(1)])
+    with pytest.raises(trail.Gap, match="positions 2 to 3"):
+        chained(db, "identity", [event(4), event(5)])
+    assert verdict(db).count == 1
+    assert chained(db, "identity", [event(2), event(3), event(4)]) == 3
+    assert verdict(db).intact
+
+
+def test_the_database_refuses_to_change_or_delete_an_entry(db) -> None:
+    chained(db, "identity", [event(1), event(2)])
+    for change in (
+        trail.entries.update().values(actor_id="someone else"),
+        trail.entries.delete().where(trail.entries.c.n == 2),
+    ):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.write() as conn:
+            conn.execute(change)
+    assert verdict(db).intact and verdict(db).count == 2
+
+
+def drop_guards(db) -> None:
+    """What only someone owning the database could do, and what verify is for."""
+    with db.write() as conn:
+        if db.is_postgresql:
+            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_change ON audit_entries")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
+            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_delete")
+
+
+def test_one_byte_changed_breaks_the_chain_at_that_entry(db) -> None:
+    chained(db, "identity", [event(p) for p in range(1, 6)])
+    drop_guards(db)
+    with db.write() as conn:
+        body = conn.scalar(sa.select(trail.entries.c.body).where(trail.entries.c.n == 3))
+        tampered = body.replace('"n":3', '"n":4', 1)
+        assert tampered != body and len(tampered) == len(body)
+        conn.execute(trail.entries.update().where(trail.entries.c.n == 3).values(body=tampered))
+    found = verdict(db)
+    assert (found.broken_at, found.count) == (3, 2)
+    assert "hash" in found.reason
+
+
+def test_a_rehashed_entry_breaks_the_next_and_a_deleted_one_is_named(db) -> None:
+    chained(db, "identity", [event(p) for p in range(1, 6)])
+    drop_guards(db)
+    with db.write() as conn:  # a changed entry given the hash its new contents would have
+        second = conn.execute(sa.select(trail.entries).where(trail.entries.c.n == 2)).one()
+        body = second.body.replace('"n":2', '"n":7', 1)
+        rehashed = link(second.previous_hash, body.encode())
+        where = trail.entries.c.n == 2
+        conn.execute(trail.entries.update().where(where).values(body=body, hash=rehashed))
+    found = verdict(db)
+    assert (found.broken_at, found.reason) == (
+        3,
+        "its previous hash is not the hash of the entry before it",
+    )
+    with db.write() as conn:
+        conn.execute(trail.entries.delete().where(trail.entries.c.n.in_([2, 3])))
+    found = verdict(db)
+    assert (found.broken_at, found.reason) == (4, "entry 2 is missing")
+
+
+@pytest.mark.parametrize(
+    "change", [{"actor_id": "someone else"}, {"occurred_at": T0 - timedelta(days=1)}]
+)
+def test_a_column_an_investigator_queries_by_changed_apart_from_its_entry_is_found(
+    db, change
+) -> None:
+    chained(db, "identity", [event(p) for p in range(1, 4)])
+    drop_guards(db)
+    with db.write() as conn:
+        conn.execute(trail.entries.update().where(trail.entries.c.n == 2).values(**change))
+    found = verdict(db)
+    assert (found.broken_at, found.reason) == (2, "its columns do not match its contents")
