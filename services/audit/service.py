@@ -1,15 +1,15 @@
 """nameko entrypoints of the audit service.
 
-It answers the kernel's RPCs (ping, record_probe, read_events) and keeps the audit trail's
-tables (``trail.py``), created with their append-only guards at its first start. Receiving
-every service's events into the trail, and the investigators' queries, are still to come.
+It answers the kernel's RPCs (ping, record_probe, read_events) and keeps the audit trail
+(``trail.py``): the ``AuditTrail`` projection chains every event of every service as it is
+stored. The investigators' queries and reports are still to come.
 """
 
 from pmp.registry import EventRegistry
 from pmp.service import EventSourcedService, ServiceKernel
-from services.audit import trail
+from services.audit.projection import AuditTrail
 
 
 class AuditService(EventSourcedService):
     name = "audit"
-    kernel = ServiceKernel(EventRegistry(), tables=(trail.metadata,))
+    kernel = ServiceKernel(EventRegistry(), projections=(AuditTrail,))

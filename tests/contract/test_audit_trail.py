@@ -9,9 +9,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from pmp.db import open_postgresql, open_sqlite
 from pmp.envelope import Metadata, RecordedEvent
+from pmp.eventstore import EventStore
+from pmp.projector import Projector
+from pmp.sources import StoreSource
 from services.audit import trail
 from services.audit.chain import GENESIS, link
+from services.audit.projection import AuditTrail
+from tests.helpers import notes
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
@@ -137,3 +143,53 @@ def test_a_column_an_investigator_queries_by_changed_apart_from_its_entry_is_fou
         conn.execute(trail.entries.update().where(trail.entries.c.n == 2).values(**change))
     found = verdict(db)
     assert (found.broken_at, found.reason) == (2, "its columns do not match its contents")
+
+
+# -- the projection that feeds it --------------------------------------------------------
+
+
+class TwoServiceTrail(AuditTrail):
+    """The audit trail over two services instead of all of them."""
+
+    sources = ("identity", "query")
+
+
+@pytest.fixture
+def source_stores(backend, tmp_path, postgres_url, schema_prefix):
+    opened = {}
+    for name in TwoServiceTrail.sources:
+        db = (
+            open_sqlite(tmp_path / f"{name}.sqlite")
+            if backend == "sqlite"
+            else open_postgresql(postgres_url, schema_prefix + name)
+        )
+        opened[name] = EventStore(db, notes.registry())
+        opened[name].create_tables()
+    yield opened
+    for store in opened.values():
+        store.db.dispose()
+
+
+def test_every_event_of_every_source_is_chained_once_in_its_order(database, source_stores):
+    projector = Projector(
+        database, TwoServiceTrail(), {n: StoreSource(s) for n, s in source_stores.items()}, 7
+    )
+    projector.create_tables()
+    notes.write_notes(source_stores["identity"], 10)
+    notes.write_notes(source_stores["query"], 4)
+    projector.catch_up()
+    notes.write_notes(source_stores["identity"], 3)
+    projector.catch_up()
+    assert projector.catch_up() == 0
+    with database.read() as conn:
+        found = trail.verify(conn)
+        chained = conn.execute(
+            sa.select(trail.entries.c.source, trail.entries.c.event_id).order_by(trail.entries.c.n)
+        ).all()
+    assert found.intact and found.count == 17
+    for name, store in source_stores.items():
+        assert [e for s, e in chained if s == name] == [e.event_id for e in store.read_all(0, 100)]
+    with pytest.raises(RuntimeError, match="append-only"):
+        projector.reset()
+    with database.read() as conn:
+        assert trail.head(conn).count == 17

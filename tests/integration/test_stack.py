@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
+import sqlalchemy as sa
+
+from pmp.db import open_postgresql, open_sqlite
+from pmp.eventstore import events
 from pmp.topology import SERVICE_NAMES
+from services.audit import trail
 from tests.helpers.processes import Process, children_of, python, wait_until
 from tests.helpers.stack import operator
 
@@ -118,3 +125,45 @@ def _child_running(parent: int, service: str) -> int:
         if cmdline[-2:] == ["service", service]:
             return pid
     raise AssertionError(f"no running {service} under pmp up ({parent})")
+
+
+def open_service_db(stack, service: str):
+    if stack.env["PMP_DATABASE_URL"]:
+        url, prefix = stack.env["PMP_DATABASE_URL"], stack.env["PMP_SCHEMA_PREFIX"]
+        return open_postgresql(url, prefix + service)
+    return open_sqlite(Path(stack.env["PMP_DATA_DIR"]) / f"{service}.sqlite")
+
+
+def test_the_audit_trail_holds_every_event_of_every_service_once_and_verifies(stack):
+    send_probe(stack)
+    stored = {}
+    for service in SERVICE_NAMES:
+        db = open_service_db(stack, service)
+        with db.read() as conn:
+            stored[service] = set(conn.scalars(sa.select(events.c.event_id)))
+        db.dispose()
+    assert all(stored.values()), "every service stored its probe"
+    audit = open_service_db(stack, "audit")
+
+    def chained() -> dict[str, set]:
+        with audit.read() as conn:
+            rows = conn.execute(sa.select(trail.entries.c.source, trail.entries.c.event_id))
+            found: dict[str, set] = {}
+            for source, event_id in rows:
+                found.setdefault(source, set()).add(event_id)
+            return found
+
+    try:
+        wait_until(
+            lambda: all(ids <= chained().get(s, set()) for s, ids in stored.items()),
+            30,
+            "every stored event in the audit trail",
+        )
+    finally:
+        audit.dispose()
+    verified = subprocess.run(
+        [sys.executable, "-m", "pmp", "audit", "verify"], capture_output=True, text=True,
+        env=stack.env_for_commands(), timeout=60,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert verified.stdout.startswith("intact: ")
