@@ -7,6 +7,8 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -134,36 +136,77 @@ def open_service_db(stack, service: str):
     return open_sqlite(Path(stack.env["PMP_DATA_DIR"]) / f"{service}.sqlite")
 
 
-def test_the_audit_trail_holds_every_event_of_every_service_once_and_verifies(stack):
-    send_probe(stack)
-    stored = {}
-    for service in SERVICE_NAMES:
-        db = open_service_db(stack, service)
-        with db.read() as conn:
-            stored[service] = set(conn.scalars(sa.select(events.c.event_id)))
-        db.dispose()
-    assert all(stored.values()), "every service stored its probe"
-    audit = open_service_db(stack, "audit")
-
-    def chained() -> dict[str, set]:
-        with audit.read() as conn:
-            rows = conn.execute(sa.select(trail.entries.c.source, trail.entries.c.event_id))
-            found: dict[str, set] = {}
-            for source, event_id in rows:
-                found.setdefault(source, set()).add(event_id)
-            return found
-
+def event_ids(stack, service: str, query) -> list:
+    db = open_service_db(stack, service)
     try:
-        wait_until(
-            lambda: all(ids <= chained().get(s, set()) for s, ids in stored.items()),
-            30,
-            "every stored event in the audit trail",
-        )
+        with db.read() as conn:
+            return list(conn.execute(query))
     finally:
-        audit.dispose()
+        db.dispose()
+
+
+def stored_ids(stack) -> dict[str, list]:
+    """Every event id each service's store holds."""
+    return {
+        s: [r[0] for r in event_ids(stack, s, sa.select(events.c.event_id))] for s in SERVICE_NAMES
+    }
+
+
+def chained_ids(stack) -> dict[str, list]:
+    """Every event id the audit trail holds, by the service it came from."""
+    found: dict[str, list] = {s: [] for s in SERVICE_NAMES}
+    query = sa.select(trail.entries.c.source, trail.entries.c.event_id)
+    for source, event_id in event_ids(stack, "audit", query):
+        found[source].append(event_id)
+    return found
+
+
+def assert_the_trail_is_complete_and_verifies(stack) -> None:
+    stored = stored_ids(stack)
+    assert all(stored.values()), "every service stored events"
+    chained = wait_until(
+        lambda: (
+            (c := chained_ids(stack))
+            and all(set(ids) <= set(c[s]) for s, ids in stored.items())
+            and c
+        ),
+        60,
+        "every stored event in the audit trail",
+    )
+    for service, ids in chained.items():
+        assert len(ids) == len(set(ids)), f"an event of {service} was chained twice"
     verified = subprocess.run(
         [sys.executable, "-m", "pmp", "audit", "verify"], capture_output=True, text=True,
         env=stack.env_for_commands(), timeout=60,
     )  # fmt: skip
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith("intact: ")
+
+
+def test_the_audit_trail_holds_every_event_of_every_service_once_and_verifies(stack):
+    send_probe(stack)
+    assert_the_trail_is_complete_and_verifies(stack)
+
+
+def test_the_audit_service_killed_while_events_flow_loses_and_doubles_nothing(stack):
+    stop = threading.Event()
+
+    def keep_probing() -> None:
+        while not stop.is_set():
+            stack.post("/api/diagnostics/probes", headers=operator())
+            time.sleep(0.05)
+
+    prober = threading.Thread(target=keep_probing, daemon=True)
+    prober.start()
+    try:
+        time.sleep(2)
+        os.kill(_child_running(stack.process.pid, "audit"), signal.SIGKILL)
+        wait_until(
+            lambda: "audit exited with -9; restarting" in stack.process.log(), 30, "a restart"
+        )
+        time.sleep(2)  # events still flowing into the restarted service
+    finally:
+        stop.set()
+        prober.join(timeout=30)
+    wait_until(lambda: stack.get("/healthz").status_code == 200, 60, "audit came back")
+    assert_the_trail_is_complete_and_verifies(stack)
