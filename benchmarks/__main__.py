@@ -12,7 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import ingest, patients, query, relay, store
+from benchmarks import audit, ingest, patients, query, relay, store
 from benchmarks.common import Result
 from pmp.logs import configure_logging
 
@@ -23,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="CPMRS platform benchmarks")
     parser.add_argument("--seconds", type=float, default=5.0, help="per measured case")
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs per case")
-    parser.add_argument("--only", default="a,b,c,d,e,f", help="comma-separated: a to f")
+    parser.add_argument("--only", default="a,b,c,d,e,f,g", help="comma-separated: a to g")
     parser.add_argument(
         "--ingest-records", type=int, default=ingest.RECORDS, help="records in (e)'s file"
     )
@@ -54,6 +54,9 @@ def main() -> None:
     if "f" in chosen:
         with console.status(f"(f): search and report with {args.query_records:,} dispensations"):
             results += query.run(args.query_records)
+    if "g" in chosen:
+        with console.status("(g): audit trail against the plain event store"):
+            results += audit.run(args.repeats)
 
     table = Table(title="CPMRS benchmarks (higher is better, except where the goal is <=)")
     for column in ("", "case", "ours", "peer", "ours/peer", "goal", "met"):

@@ -199,31 +199,41 @@ def _psycopg_url(url: str) -> str:
 
 
 def insert_rows(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows`` (each with a value for every column) in one executemany.
+    """Insert ``rows`` (each with a value for every column), in the caller's transaction.
 
     The same as ``conn.execute(table.insert(), rows)``, less SQLAlchemy's bookkeeping for each
     row, which costs as much as SQLite's own work at a million rows: the statement is compiled
-    once per dialect and only the values whose column type converts them are touched."""
+    once per dialect and only the values whose column type converts them are touched. On
+    PostgreSQL the rows travel by COPY, several times faster than one INSERT each."""
     if not rows:
         return
     bulk = _bulk_insert(table, conn.dialect)
-    params: list[Any] = []
-    for row in rows:
-        values = bulk.values(row)
-        if bulk.converted:
-            changed = list(values)
-            for i, convert in bulk.converted:
-                changed[i] = convert(changed[i])
-            values = tuple(changed)
-        params.append(
-            values if conn.dialect.positional else dict(zip(bulk.names, values, strict=True))
-        )
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(bulk.copy_sql) as copy:
+            for row in rows:
+                copy.write_row(_converted(bulk, row))
+        return
+    params: list[Any] = [_converted(bulk, row) for row in rows]
+    if not conn.dialect.positional:
+        params = [dict(zip(bulk.names, values, strict=True)) for values in params]
     conn.exec_driver_sql(bulk.sql, params)
+
+
+def _converted(bulk: _BulkInsert, row: Mapping[str, Any]) -> tuple[Any, ...]:
+    values = bulk.values(row)
+    if not bulk.converted:
+        return tuple(values)
+    changed = list(values)
+    for i, convert in bulk.converted:
+        changed[i] = convert(changed[i])
+    return tuple(changed)
 
 
 @dataclass(frozen=True)
 class _BulkInsert:
     sql: str
+    copy_sql: str  # PostgreSQL: the same columns by COPY
     names: list[str]  # in the statement's order
     values: Callable[[Mapping[str, Any]], Sequence[Any]]  # a row's values in that order
     converted: list[tuple[int, Callable[[Any], Any]]]  # where a column type converts
@@ -241,5 +251,8 @@ def _bulk_insert(table: sa.Table, dialect: sa.Dialect) -> _BulkInsert:
         converters = [types[n].dialect_impl(dialect).bind_processor(dialect) for n in names]
         values = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
         converted = [(i, c) for i, c in enumerate(converters) if c is not None]
-        _bulk_inserts[key] = _BulkInsert(str(compiled), names, values, converted)
+        quote = dialect.identifier_preparer
+        columns = ", ".join(quote.quote(n) for n in names)
+        copy_sql = f"COPY {quote.format_table(table)} ({columns}) FROM STDIN"
+        _bulk_inserts[key] = _BulkInsert(str(compiled), copy_sql, names, values, converted)
     return _bulk_inserts[key]

@@ -78,7 +78,8 @@ class Head:
 
 
 def head(conn: Connection) -> Head:
-    row = conn.execute(sa.select(entries.c.n, entries.c.hash).order_by(entries.c.n.desc())).first()
+    newest = sa.select(entries.c.n, entries.c.hash).order_by(entries.c.n.desc()).limit(1)
+    row = conn.execute(newest).first()
     return Head(row.n, row.hash) if row else Head(0, GENESIS)
 
 
