@@ -131,6 +131,17 @@ VARIABLES: tuple[Variable, ...] = (
         "300",
         "Seconds between checks for due reminders, closures and renewal dates.",
     ),
+    Variable(
+        "PMP_AUDIT_HEADS_FILE",
+        "",
+        "Where the audit service appends each day's audit trail head (date, entries, hash), to "
+        "keep outside the system. Empty: PMP_DATA_DIR/audit-heads.txt.",
+    ),
+    Variable(
+        "PMP_AUDIT_HEADS_TO",
+        "",
+        "An address that also receives each day's audit trail head by email. Empty: none.",
+    ),
 )
 
 
@@ -173,6 +184,8 @@ class Settings:
     renewal_years: int
     renewal_reminder_days: tuple[int, ...]
     registration_sweep_seconds: float
+    audit_heads_file: Path
+    audit_heads_to: str
 
     @property
     def embedded(self) -> bool:
@@ -260,6 +273,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         registration_sweep_seconds=_number(
             float, "PMP_REGISTRATION_SWEEP_SECONDS", get("PMP_REGISTRATION_SWEEP_SECONDS")
         ),
+        audit_heads_file=Path(
+            get("PMP_AUDIT_HEADS_FILE") or Path(get("PMP_DATA_DIR")) / "audit-heads.txt"
+        ).resolve(),
+        audit_heads_to=get("PMP_AUDIT_HEADS_TO"),
     )
 
 

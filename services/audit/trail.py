@@ -83,6 +83,11 @@ def head(conn: Connection) -> Head:
     return Head(row.n, row.hash) if row else Head(0, GENESIS)
 
 
+def hash_at(conn: Connection, n: int) -> str | None:
+    """The hash of entry ``n`` (None: no such entry)."""
+    return conn.scalar(sa.select(entries.c.hash).where(entries.c.n == n))
+
+
 def last_position(conn: Connection, source: str) -> int:
     """The position of ``source``'s newest chained event (0: none yet)."""
     found = conn.scalar(
