@@ -78,6 +78,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "SearchRefused": (422, "The search was refused"),
     "LookBackRefused": (422, "The look-back was refused"),
     "StatisticsRefused": (422, "The statistics request was refused"),
+    "HistoryRefused": (422, "The audit history request was refused"),
     "PolicyRefused": (422, "The policy was refused"),
     "AcknowledgementRefused": (422, "The acknowledgement was refused"),
 }

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.accounts import AccountApi
 from gateway.api.admin import AdminApi
+from gateway.api.audit import AuditApi
 from gateway.api.registration import RegistrationApi
 from gateway.api.review import ReviewApi
 from gateway.auth import Authentication
@@ -70,6 +71,7 @@ class GatewayService(
     StatisticsPages,
     AccountApi,
     AdminApi,
+    AuditApi,
     RegistrationApi,
     ReviewApi,
 ):

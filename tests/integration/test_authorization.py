@@ -58,6 +58,7 @@ ACKNOWLEDGERS = frozenset({Role.PRESCRIBER, Role.PHARMACIST, Role.DELEGATE})  # 
 SUBMITTERS = frozenset({Role.DATA_SUBMITTER})  # submission.upload
 # a submission's outcome and report: its submitter, and the staff who help them
 SUBMISSION_READERS = SUBMITTERS | ACCOUNT_STAFF
+AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})  # audit.read
 
 MISSING = "00000000-0000-4000-8000-000000000000"  # no such account
 NO_RECORD = 987654321  # no such patient record under review
@@ -240,6 +241,10 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ],
     ("GET", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, expect=200),
     ("PUT", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, json={}, expect=422),
+    ("GET", "/api/audit/history"): [
+        *api("/api/audit/history?source=identity&order=oldest", AUDIT_READERS, expect=200),
+        *api("/api/audit/history?order=sideways", AUDIT_READERS, expect=422),
+    ],
     ("GET", "/api/statistics"): [
         *api("/api/statistics?group=role", ADMINISTRATORS, expect=200),
         *api("/api/statistics?group=week", ADMINISTRATORS, expect=422),

@@ -1,0 +1,123 @@
+"""The audit trail for investigators in the JSON API (see ``services/audit/history.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
+
+from gateway.api.registration import problem_response
+from gateway.http import http
+from gateway.problems import Problem
+from gateway.responses import json_response
+from services.identity.roles import Permission
+
+_PARAMETERS = """
+            - in: query
+              name: actor
+              description: The account that acted.
+              schema:
+                type: string
+            - in: query
+              name: source
+              description: The service that recorded the event.
+              schema:
+                type: string
+                enum: [identity, registration, submissions, query, alerts, audit, helpdesk]
+            - in: query
+              name: type
+              description: An event type, e.g. PatientSearched.
+              schema:
+                type: string
+            - in: query
+              name: since
+              description: From this time, with its offset.
+              schema:
+                type: string
+                format: date-time
+            - in: query
+              name: until
+              description: Before this time, with its offset.
+              schema:
+                type: string
+                format: date-time
+            - in: query
+              name: order
+              description: Newest or oldest first.
+              schema:
+                type: string
+                enum: [newest, oldest]
+                default: newest
+            - in: query
+              name: page
+              description: From 1.
+              schema:
+                type: integer
+                minimum: 1
+                default: 1
+            - in: query
+              name: page_size
+              description: Entries a page.
+              schema:
+                type: integer
+                minimum: 1
+                maximum: 500
+                default: 50"""
+_DOCUMENTED = {
+    "parameters": _PARAMETERS,
+    "refused": problem_response("A filter the history cannot apply; it is named."),
+}
+
+
+def history_request(request: Request) -> dict[str, Any]:
+    """What the query string asks the audit history for."""
+    asked: dict[str, Any] = {
+        "actor": request.args.get("actor") or None,
+        "source": request.args.get("source") or None,
+        "event_type": request.args.get("type") or None,
+        "since": request.args.get("since") or None,
+        "until": request.args.get("until") or None,
+        "order": request.args.get("order", "newest"),
+    }
+    for name, default in (("page", 1), ("page_size", 50)):
+        text = request.args.get(name, str(default))
+        if not text.isdigit():
+            raise Problem(422, "The audit history request was refused", f"{name}: a whole number.")
+        asked[name] = int(text)
+    return asked
+
+
+class AuditApi:
+    """Mixin of the gateway service (see ``gateway/service.py``)."""
+
+    @http("GET", "/api/audit/history")
+    def api_audit_history(self, request: Request) -> Response:
+        """The audit trail, filtered and paged.
+        ---
+        get:
+          summary: Every recorded event, by who acted, which service, what kind and when
+          description: >
+            Needs the permission `audit.read` (auditors). Each entry is the event exactly as
+            its service recorded it, with its place in the chain (`n`) and its hash. Oldest
+            first, page after page, replays the history in order.
+          security:
+            - sessionToken: []
+          parameters:{parameters}
+          responses:
+            200:
+              description: One page; `total` counts every matching entry.
+              content:
+                application/json:
+                  schema:
+                    type: object
+            401: NotSignedIn
+            403: RoleRefused
+            422:{refused}
+        """
+        self.auth.require(request, self.services, Permission.AUDIT_READ)
+        found = self.services.call(
+            "audit", "history", self.settings.rpc_timeout, **history_request(request)
+        )
+        return json_response(found, **{"Cache-Control": "no-store"})
+
+    api_audit_history.__doc__ = api_audit_history.__doc__.format(**_DOCUMENTED)

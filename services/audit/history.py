@@ -1,0 +1,87 @@
+"""What investigators ask of the audit trail: entries by who acted, which service, what kind
+and when, newest or oldest first, a page at a time. Oldest first, page after page, is a replay
+of the history in the order it was chained.
+
+Each entry comes back whole (the event as its service stored it), so an investigator sees
+exactly what was recorded; only holders of ``audit.read`` get here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pmp.topology import SERVICE_NAMES
+from services.audit import trail
+
+ORDERS = ("newest", "oldest")
+MAX_PAGE_SIZE = 500
+
+
+class HistoryRefused(ValueError):
+    """A filter the history cannot apply; the message names it."""
+
+
+def history(
+    conn: Connection,
+    *,
+    actor: str | None = None,
+    source: str | None = None,
+    event_type: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    order: str = "newest",
+    page: int = 1,
+    page_size: int = 50,
+) -> dict[str, Any]:
+    """One page of the entries that match, with how many match in all."""
+    if order not in ORDERS:
+        raise HistoryRefused(f"order: choose {' or '.join(ORDERS)}.")
+    if source is not None and source not in SERVICE_NAMES:
+        raise HistoryRefused(f"source: choose one of {', '.join(SERVICE_NAMES)}.")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise HistoryRefused(f"page_size: from 1 to {MAX_PAGE_SIZE}.")
+    if page < 1:
+        raise HistoryRefused("page: from 1.")
+    e = trail.entries
+    where = []
+    if actor:
+        where.append(e.c.actor_id == actor)
+    if source:
+        where.append(e.c.source == source)
+    if event_type:
+        where.append(e.c.event_type == event_type)
+    if since:
+        where.append(e.c.occurred_at >= _moment("since", since))
+    if until:
+        where.append(e.c.occurred_at < _moment("until", until))
+    total = conn.scalar(sa.select(sa.func.count()).select_from(e).where(*where))
+    ordering = e.c.n.desc() if order == "newest" else e.c.n.asc()
+    rows = conn.execute(
+        sa.select(e.c.n, e.c.body, e.c.hash)
+        .where(*where)
+        .order_by(ordering)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return {
+        "total": total,
+        "page": page,
+        "page_size": page_size,
+        "order": order,
+        "entries": [{"n": r.n, "hash": r.hash, **orjson.loads(r.body)} for r in rows],
+    }
+
+
+def _moment(name: str, text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise HistoryRefused(f"{name}: give a time with its offset, e.g. 2026-11-22T09:00:00Z.")
+    return moment

@@ -1,0 +1,62 @@
+"""Investigators reading the audit trail through the gateway: by who acted and what kind,
+oldest first (a replay) or newest first, a page at a time; filters it cannot apply named."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.accounts import create_user, ready
+from tests.helpers.processes import wait_until
+from tests.integration.test_patient_search_api import search
+
+
+@pytest.fixture(scope="module")
+def auditor(stack, people, tmp_path_factory):
+    return ready(
+        stack, create_user(stack, people["admin"], "auditor", tmp_path_factory.mktemp("a"))
+    )
+
+
+def history(stack, auditor, **params):
+    response = stack.get("/api/audit/history", headers=auditor.headers(), params=params)
+    assert response.status_code == 200, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.json()
+
+
+def test_an_auditor_replays_one_user_s_searches_in_order_a_page_at_a_time(
+    stack, people, auditor
+) -> None:
+    prescriber = people["prescriber"]
+    for last in ("Audited", "Auditedagain"):
+        assert search(stack, prescriber, "Nobody", last, "1900-01-02").status_code == 200
+    asked = {"actor": prescriber.account_id, "type": "PatientSearched", "order": "oldest"}
+    searches = wait_until(
+        lambda: (h := history(stack, auditor, **asked))["total"] >= 2 and h,
+        30,
+        "the two searches in the audit trail",
+    )
+    mine = [
+        e for e in searches["entries"] if e["data"]["criteria"]["last_name"].startswith("Audited")
+    ]
+    assert [e["data"]["criteria"]["last_name"] for e in mine][-2:] == ["Audited", "Auditedagain"]
+    assert all(e["metadata"]["actor_id"] == prescriber.account_id for e in searches["entries"])
+    assert all(
+        e["source"] == "query" and e["type"] == "PatientSearched" for e in searches["entries"]
+    )
+    newest = history(stack, auditor, **{**asked, "order": "newest", "page_size": 1})
+    assert newest["total"] == searches["total"] and len(newest["entries"]) == 1
+    assert newest["entries"][0]["n"] == searches["entries"][-1]["n"]
+    second_page = history(stack, auditor, **{**asked, "page_size": 1, "page": 2})
+    assert second_page["entries"][0]["n"] == searches["entries"][1]["n"]
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [({"since": "2026-11-22T09:00:00"}, "since"), ({"source": "billing"}, "source"),
+     ({"page": "two"}, "page"), ({"page_size": "501"}, "page_size")],
+)  # fmt: skip
+def test_a_filter_the_history_cannot_apply_is_named(stack, auditor, params, named) -> None:
+    response = stack.get("/api/audit/history", headers=auditor.headers(), params=params)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"{named}:")
