@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+import orjson
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
 from gateway.http import http
 from gateway.problems import Problem
-from gateway.responses import json_response
+from gateway.responses import download, json_response
 from services.identity.roles import Permission
 
 _PARAMETERS = """
@@ -63,8 +65,28 @@ _PARAMETERS = """
                 minimum: 1
                 maximum: 500
                 default: 50"""
+_WINDOW = """
+            - in: path
+              name: account_id
+              required: true
+              schema:
+                type: string
+                format: uuid
+            - in: query
+              name: since
+              description: From this time, with its offset.
+              schema:
+                type: string
+                format: date-time
+            - in: query
+              name: until
+              description: Before this time, with its offset.
+              schema:
+                type: string
+                format: date-time"""
 _DOCUMENTED = {
     "parameters": _PARAMETERS,
+    "window": _WINDOW,
     "refused": problem_response("A filter the history cannot apply; it is named."),
 }
 
@@ -120,4 +142,50 @@ class AuditApi:
         )
         return json_response(found, **{"Cache-Control": "no-store"})
 
+    @http("GET", "/api/audit/users/<uuid:account_id>/activity.jsonl")
+    def api_user_activity(self, request: Request, account_id: uuid.UUID) -> Response:
+        """The user activity report as JSON lines.
+        ---
+        get:
+          summary: Everything one user did, and was done to their account, oldest first
+          description: >
+            Needs the permission `audit.read`. One line per event: the user's searches,
+            reports viewed, sign-ins, password changes, and their account's and
+            registration's events (an approval by an administrator included), as recorded.
+          security:
+            - sessionToken: []
+          parameters:{window}
+          responses:
+            200:
+              description: The file, a JSON object per line (never cached).
+              content:
+                application/jsonl:
+                  schema:
+                    type: string
+            401: NotSignedIn
+            403: RoleRefused
+            422:{refused}
+        """
+        self.auth.require(request, self.services, Permission.AUDIT_READ)
+        lines = [orjson.dumps(entry) for entry in self._user_activity(request, str(account_id))]
+        body = b"".join(line + b"\n" for line in lines)
+        return download(body, f"User activity {account_id}.jsonl", "application/jsonl")
+
+    def _user_activity(self, request: Request, account_id: str) -> list[dict[str, Any]]:
+        """Every entry of the report, oldest first, a page of the history at a time."""
+        asked = history_request(request)
+        window = {"since": asked["since"], "until": asked["until"]}
+        entries: list[dict[str, Any]] = []
+        page = 1
+        while True:
+            found = self.services.call(
+                "audit", "history", self.settings.rpc_timeout, user=account_id,
+                order="oldest", page=page, page_size=500, **window,
+            )  # fmt: skip
+            entries += found["entries"]
+            if page * 500 >= found["total"]:
+                return entries
+            page += 1
+
     api_audit_history.__doc__ = api_audit_history.__doc__.format(**_DOCUMENTED)
+    api_user_activity.__doc__ = api_user_activity.__doc__.format(**_DOCUMENTED)

@@ -19,6 +19,7 @@ from pmp.topology import SERVICE_NAMES
 from services.audit import trail
 
 ORDERS = ("newest", "oldest")
+USER_STREAMS = ("account", "registration")  # an account's own streams: "<prefix>-<account id>"
 MAX_PAGE_SIZE = 500
 
 
@@ -29,6 +30,7 @@ class HistoryRefused(ValueError):
 def history(
     conn: Connection,
     *,
+    user: str | None = None,
     actor: str | None = None,
     source: str | None = None,
     event_type: str | None = None,
@@ -38,7 +40,9 @@ def history(
     page: int = 1,
     page_size: int = 50,
 ) -> dict[str, Any]:
-    """One page of the entries that match, with how many match in all."""
+    """One page of the entries that match, with how many match in all. ``user``: what one
+    account did and what was done to it (its account and registration streams): the user
+    activity report."""
     if order not in ORDERS:
         raise HistoryRefused(f"order: choose {' or '.join(ORDERS)}.")
     if source is not None and source not in SERVICE_NAMES:
@@ -49,6 +53,9 @@ def history(
         raise HistoryRefused("page: from 1.")
     e = trail.entries
     where = []
+    if user:
+        about = [f"{prefix}-{user}" for prefix in USER_STREAMS]
+        where.append(sa.or_(e.c.actor_id == user, e.c.stream.in_(about)))
     if actor:
         where.append(e.c.actor_id == actor)
     if source:

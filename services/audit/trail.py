@@ -32,6 +32,7 @@ entries = sa.Table(
     sa.Column("source", sa.String(40), nullable=False),
     sa.Column("source_position", sa.BigInteger, nullable=False),
     sa.Column("event_id", sa.Uuid, nullable=False, unique=True),
+    sa.Column("stream", sa.String(200), nullable=False, index=True),  # "account-<id>", ...
     sa.Column("event_type", sa.String(100), nullable=False),
     sa.Column("occurred_at", UtcDateTime(), nullable=False, index=True),
     sa.Column("actor_id", sa.String(64), index=True),
@@ -118,6 +119,7 @@ def append(conn: Connection, source: str, events: Sequence[RecordedEvent]) -> in
                 "source": source,
                 "source_position": event.position,
                 "event_id": event.event_id,
+                "stream": event.stream,
                 "event_type": event.type,
                 "occurred_at": event.metadata.occurred_at,
                 "actor_id": event.metadata.actor_id,
@@ -171,10 +173,10 @@ def _wrong(row: sa.Row, n: int, previous: str, positions: dict[str, int]) -> str
     except orjson.JSONDecodeError:
         return "its contents are not the event it was given"
     meta = body.get("metadata") or {}
-    said = (body.get("source"), body.get("position"), body.get("event_id"), body.get("type"),
-            meta.get("actor_id"), meta.get("occurred_at"))  # fmt: skip
-    held = (row.source, row.source_position, str(row.event_id), row.event_type, row.actor_id,
-            row.occurred_at.astimezone(UTC).isoformat())  # fmt: skip
+    said = (body.get("source"), body.get("position"), body.get("event_id"), body.get("stream"),
+            body.get("type"), meta.get("actor_id"), meta.get("occurred_at"))  # fmt: skip
+    held = (row.source, row.source_position, str(row.event_id), row.stream, row.event_type,
+            row.actor_id, row.occurred_at.astimezone(UTC).isoformat())  # fmt: skip
     if said != held:
         return "its columns do not match its contents"
     expected = positions.get(row.source, 0) + 1

@@ -3,6 +3,8 @@ oldest first (a replay) or newest first, a page at a time; filters it cannot app
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.helpers.accounts import create_user, ready
@@ -60,3 +62,46 @@ def test_a_filter_the_history_cannot_apply_is_named(stack, auditor, params, name
     response = stack.get("/api/audit/history", headers=auditor.headers(), params=params)
     assert response.status_code == 422, response.text
     assert response.json()["detail"].startswith(f"{named}:")
+
+
+def test_the_user_activity_report_lists_what_one_user_did_and_what_was_done_to_them(
+    stack, people, auditor
+) -> None:
+    prescriber = people["prescriber"]
+    assert search(stack, prescriber, "Nobody", "Activity", "1900-01-03").status_code == 200
+    path = f"/api/audit/users/{prescriber.account_id}/activity.jsonl"
+
+    def lines() -> list[dict]:
+        response = stack.get(path, headers=auditor.headers())
+        assert response.status_code == 200, response.text
+        assert response.headers["Content-Type"].startswith("application/jsonl")
+        return [json.loads(line) for line in response.text.splitlines()]
+
+    report = wait_until(
+        lambda: (
+            (found := lines())
+            and any(
+                e["type"] == "PatientSearched" and e["data"]["criteria"]["last_name"] == "Activity"
+                for e in found
+            )
+            and found
+        ),
+        30,
+        "the search in the user activity report",
+    )
+    assert [e["n"] for e in report] == sorted(e["n"] for e in report), "oldest first"
+    kinds = {e["type"] for e in report}
+    assert {"AccountCreated", "PatientSearched"} <= kinds, kinds
+    account = f"account-{prescriber.account_id}"
+    assert all(
+        e["metadata"]["actor_id"] == prescriber.account_id
+        or e["stream"] in (account, f"registration-{prescriber.account_id}")
+        for e in report
+    )
+    created = next(e for e in report if e["type"] == "AccountCreated")
+    assert created["metadata"]["actor_id"] == people["admin"].account_id, "done to them"
+    others = stack.get(
+        f"/api/audit/users/{people['pharmacy'].account_id}/activity.jsonl",
+        headers=auditor.headers(),
+    ).text
+    assert "Activity" not in others

@@ -241,6 +241,9 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ],
     ("GET", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, expect=200),
     ("PUT", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, json={}, expect=422),
+    ("GET", "/api/audit/users/<uuid:account_id>/activity.jsonl"): api(
+        f"/api/audit/users/{MISSING}/activity.jsonl", AUDIT_READERS, expect=200
+    ),
     ("GET", "/api/audit/history"): [
         *api("/api/audit/history?source=identity&order=oldest", AUDIT_READERS, expect=200),
         *api("/api/audit/history?order=sideways", AUDIT_READERS, expect=422),
