@@ -21,6 +21,12 @@ _PARAMETERS = """
               schema:
                 type: string
             - in: query
+              name: patient
+              description: A patient's person id; the searches and reports that found them.
+              schema:
+                type: string
+                format: uuid
+            - in: query
               name: source
               description: The service that recorded the event.
               schema:
@@ -95,6 +101,7 @@ def history_request(request: Request) -> dict[str, Any]:
     """What the query string asks the audit history for."""
     asked: dict[str, Any] = {
         "actor": request.args.get("actor") or None,
+        "patient": request.args.get("patient") or None,
         "source": request.args.get("source") or None,
         "event_type": request.args.get("type") or None,
         "since": request.args.get("since") or None,
@@ -117,11 +124,11 @@ class AuditApi:
         """The audit trail, filtered and paged.
         ---
         get:
-          summary: Every recorded event, by who acted, which service, what kind and when
+          summary: Every recorded event, by who acted, patient, service, kind and time
           description: >
-            Needs the permission `audit.read` (auditors). Each entry is the event exactly as
-            its service recorded it, with its place in the chain (`n`) and its hash. Oldest
-            first, page after page, replays the history in order.
+            Needs the permission `audit.read` (auditors, administrators). Each entry is
+            the event exactly as its service recorded it, with its place in the chain (`n`)
+            and its hash. Oldest first, page after page, replays the history in order.
           security:
             - sessionToken: []
           parameters:{parameters}

@@ -1,6 +1,6 @@
-"""What investigators ask of the audit trail: entries by who acted, which service, what kind
-and when, newest or oldest first, a page at a time. Oldest first, page after page, is a replay
-of the history in the order it was chained.
+"""What investigators ask of the audit trail: entries by who acted, which patient they
+concern, which service, what kind and when, newest or oldest first, a page at a time. Oldest
+first, page after page, is a replay of the history in the order it was chained.
 
 Each entry comes back whole (the event as its service stored it), so an investigator sees
 exactly what was recorded; only holders of ``audit.read`` get here.
@@ -8,6 +8,7 @@ exactly what was recorded; only holders of ``audit.read`` get here.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ def history(
     conn: Connection,
     *,
     user: str | None = None,
+    patient: str | None = None,
     actor: str | None = None,
     source: str | None = None,
     event_type: str | None = None,
@@ -56,6 +58,11 @@ def history(
     if user:
         about = [f"{prefix}-{user}" for prefix in USER_STREAMS]
         where.append(sa.or_(e.c.actor_id == user, e.c.stream.in_(about)))
+    if patient:
+        concerning = sa.select(trail.patients.c.n).where(
+            trail.patients.c.person_id == _person("patient", patient)
+        )
+        where.append(e.c.n.in_(concerning))
     if actor:
         where.append(e.c.actor_id == actor)
     if source:
@@ -82,6 +89,13 @@ def history(
         "order": order,
         "entries": [{"n": r.n, "hash": r.hash, **orjson.loads(r.body)} for r in rows],
     }
+
+
+def _person(name: str, text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise HistoryRefused(f"{name}: a patient's person id (a UUID).") from None
 
 
 def _moment(name: str, text: str) -> datetime:

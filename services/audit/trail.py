@@ -10,6 +10,7 @@ whether anything was changed anyway by someone able to drop them.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC
@@ -42,26 +43,56 @@ entries = sa.Table(
     sa.UniqueConstraint("source", "source_position", name="uq_audit_source_position"),
 )  # fmt: skip
 
+# Which patients an entry concerns (a search's or a report's persons): derived from its
+# bytes, so investigators can ask "who looked at this patient", and checked by ``verify``.
+patients = sa.Table(
+    "audit_patients",
+    metadata,
+    sa.Column("person_id", sa.Uuid, primary_key=True),
+    sa.Column("n", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+              autoincrement=False),
+)  # fmt: skip
+
 REFUSAL = "the audit trail is append-only"
-# Created with the table: the database itself refuses to change or delete an entry.
-_GUARDS = {
-    "sqlite": [
-        f"CREATE TRIGGER audit_entries_no_{verb.lower()} BEFORE {verb} ON audit_entries "
-        f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
-        for verb in ("UPDATE", "DELETE")
-    ],
-    "postgresql": [
-        "CREATE OR REPLACE FUNCTION audit_entries_refuse() RETURNS trigger LANGUAGE plpgsql AS "
-        f"$$ BEGIN RAISE EXCEPTION '{REFUSAL}'; END $$",
-        "CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE ON audit_entries "
-        "FOR EACH ROW EXECUTE FUNCTION audit_entries_refuse()",
-        "CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries "
-        "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_refuse()",
-    ],
-}
-for _dialect, _statements in _GUARDS.items():
-    for _statement in _statements:
-        sa.event.listen(entries, "after_create", sa.DDL(_statement).execute_if(dialect=_dialect))
+
+
+def _guards(table: str) -> dict[str, list[str]]:
+    """Created with the table: the database itself refuses to change or delete a row."""
+    return {
+        "sqlite": [
+            f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{REFUSAL}'); END"
+            for verb in ("UPDATE", "DELETE")
+        ],
+        "postgresql": [
+            "CREATE OR REPLACE FUNCTION audit_entries_refuse() RETURNS trigger "
+            f"LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '{REFUSAL}'; END $$",
+            f"CREATE TRIGGER {table}_no_change BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION audit_entries_refuse()",
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_refuse()",
+        ],
+    }
+
+
+for _table in (entries, patients):
+    for _dialect, _statements in _guards(_table.name).items():
+        for _statement in _statements:
+            sa.event.listen(_table, "after_create", sa.DDL(_statement).execute_if(dialect=_dialect))
+
+
+def persons_of(data: dict) -> set[uuid.UUID]:
+    """The patients an event's data names: ``person_ids`` (searches, reports), ``person_id``."""
+    named = list(data.get("person_ids") or [])
+    if data.get("person_id"):
+        named.append(data["person_id"])
+    found = set()
+    for value in named:
+        try:
+            found.add(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return found
 
 
 class Gap(Exception):
@@ -130,6 +161,12 @@ def append(conn: Connection, source: str, events: Sequence[RecordedEvent]) -> in
         )
         previous = digest
     insert_rows(conn, entries, rows)
+    concerned = [
+        {"person_id": person, "n": row["n"]}
+        for row, event in zip(rows, fresh, strict=True)
+        for person in persons_of(event.data)
+    ]
+    insert_rows(conn, patients, concerned)
     return len(rows)
 
 
@@ -149,19 +186,22 @@ class Verdict:
 
 def verify(conn: Connection, chunk: int = 5_000) -> Verdict:
     """Walk the whole chain: numbers without holes, each hash from the one before and the
-    entry's own bytes, its columns as its bytes say, and each source's positions 1, 2, ..."""
+    entry's own bytes, its columns and its patients as its bytes say, and each source's
+    positions 1, 2, ..."""
     previous, count = GENESIS, 0
     positions: dict[str, int] = {}
-    for row in _in_order(conn, chunk):
+    for row, concerned in _in_order(conn, chunk):
         count += 1
-        wrong = _wrong(row, count, previous, positions)
+        wrong = _wrong(row, count, previous, positions, concerned)
         if wrong:
             return Verdict(count - 1, previous, row.n, wrong)
         previous = row.hash
     return Verdict(count, previous)
 
 
-def _wrong(row: sa.Row, n: int, previous: str, positions: dict[str, int]) -> str:
+def _wrong(
+    row: sa.Row, n: int, previous: str, positions: dict[str, int], concerned: set[uuid.UUID]
+) -> str:
     if row.n != n:
         return f"entry {n} is missing"
     if row.previous_hash != previous:
@@ -179,6 +219,8 @@ def _wrong(row: sa.Row, n: int, previous: str, positions: dict[str, int]) -> str
             row.actor_id, row.occurred_at.astimezone(UTC).isoformat())  # fmt: skip
     if said != held:
         return "its columns do not match its contents"
+    if concerned != persons_of(body.get("data") or {}):
+        return "the patients it is listed under do not match its contents"
     expected = positions.get(row.source, 0) + 1
     if row.source_position != expected:
         return f"{row.source} position {expected} is missing before it"
@@ -186,13 +228,21 @@ def _wrong(row: sa.Row, n: int, previous: str, positions: dict[str, int]) -> str
     return ""
 
 
-def _in_order(conn: Connection, chunk: int) -> Iterator[sa.Row]:
+def _in_order(conn: Connection, chunk: int) -> Iterator[tuple[sa.Row, set[uuid.UUID]]]:
+    """Entries by number, each with the patients it is listed under."""
     after = 0
     while True:
         rows = conn.execute(
             sa.select(entries).where(entries.c.n > after).order_by(entries.c.n).limit(chunk)
         ).all()
-        yield from rows
+        listed: dict[int, set[uuid.UUID]] = {}
+        if rows:
+            span = patients.c.n.between(rows[0].n, rows[-1].n)
+            query = sa.select(patients.c.person_id, patients.c.n).where(span)
+            for person, n in conn.execute(query):
+                listed.setdefault(n, set()).add(person)
+        for row in rows:
+            yield row, listed.get(row.n, set())
         if len(rows) < chunk:
             return
         after = rows[-1].n

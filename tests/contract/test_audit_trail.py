@@ -16,6 +16,7 @@ from pmp.projector import Projector
 from pmp.sources import StoreSource
 from services.audit import trail
 from services.audit.chain import GENESIS, link
+from services.audit.history import HistoryRefused, history
 from services.audit.projection import AuditTrail
 from tests.helpers import notes
 
@@ -91,11 +92,12 @@ def test_the_database_refuses_to_change_or_delete_an_entry(db) -> None:
 def drop_guards(db) -> None:
     """What only someone owning the database could do, and what verify is for."""
     with db.write() as conn:
-        if db.is_postgresql:
-            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_change ON audit_entries")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_update")
-            conn.exec_driver_sql("DROP TRIGGER audit_entries_no_delete")
+        for table in ("audit_entries", "audit_patients"):
+            if db.is_postgresql:
+                conn.exec_driver_sql(f"DROP TRIGGER {table}_no_change ON {table}")
+            else:
+                conn.exec_driver_sql(f"DROP TRIGGER {table}_no_update")
+                conn.exec_driver_sql(f"DROP TRIGGER {table}_no_delete")
 
 
 def test_one_byte_changed_breaks_the_chain_at_that_entry(db) -> None:
@@ -193,3 +195,57 @@ def test_every_event_of_every_source_is_chained_once_in_its_order(database, sour
         projector.reset()
     with database.read() as conn:
         assert trail.head(conn).count == 17
+
+
+# -- what investigators ask of it ----------------------------------------------------------
+
+ANN, BOB = uuid.UUID(int=101), uuid.UUID(int=102)
+
+
+def viewing(position: int, actor: str, *persons: uuid.UUID) -> RecordedEvent:
+    seen = event(position, "PatientReportViewed", actor)
+    return RecordedEvent(**{**seen.__dict__, "data": {"person_ids": [str(p) for p in persons]}})
+
+
+def test_who_looked_at_a_patient_is_found_and_the_listing_is_verified(db) -> None:
+    chained(
+        db, "query", [viewing(1, "u-1", ANN), viewing(2, "u-2", BOB), viewing(3, "u-3", ANN, BOB)]
+    )
+    with db.read() as conn:
+        found = history(conn, patient=str(ANN), order="oldest")
+        assert [e["metadata"]["actor_id"] for e in found["entries"]] == ["u-1", "u-3"]
+        assert found["total"] == 2
+        with pytest.raises(HistoryRefused, match="patient:"):
+            history(conn, patient="Ann Smith")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.write() as conn:
+        conn.execute(trail.patients.delete())
+    drop_guards(db)
+    with db.write() as conn:  # hide that u-3 looked at Ann
+        conn.execute(
+            trail.patients.delete().where(
+                trail.patients.c.n == 3, trail.patients.c.person_id == ANN
+            )
+        )
+    found = verdict(db)
+    assert (found.broken_at, found.reason) == (
+        3,
+        "the patients it is listed under do not match its contents",
+    )
+
+
+def test_one_user_s_activity_is_what_they_did_and_what_was_done_to_their_account(db) -> None:
+    theirs = RecordedEvent(
+        **{**event(1, "AccountCreated", "admin").__dict__, "stream": "account-u-7"}
+    )
+    chained(
+        db,
+        "identity",
+        [theirs, event(2, "PasswordChanged", "u-7"), event(3, "LoginSucceeded", "u-8")],
+    )
+    chained(db, "query", [viewing(1, "u-7", ANN)])
+    with db.read() as conn:
+        page = history(conn, user="u-7", order="oldest", page_size=2)
+        rest = history(conn, user="u-7", order="oldest", page_size=2, page=2)
+    assert page["total"] == 3
+    kinds = [e["type"] for e in page["entries"] + rest["entries"]]
+    assert kinds == ["AccountCreated", "PasswordChanged", "PatientReportViewed"]
