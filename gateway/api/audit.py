@@ -14,7 +14,21 @@ from gateway.problems import Problem
 from gateway.responses import download, json_response
 from services.identity.roles import Permission
 
-_PARAMETERS = """
+_TIME_WINDOW = """
+            - in: query
+              name: since
+              description: From this time, with its offset.
+              schema:
+                type: string
+                format: date-time
+            - in: query
+              name: until
+              description: Before this time, with its offset.
+              schema:
+                type: string
+                format: date-time"""
+_PARAMETERS = (
+    """
             - in: query
               name: actor
               description: The account that acted.
@@ -36,19 +50,9 @@ _PARAMETERS = """
               name: type
               description: An event type, e.g. PatientSearched.
               schema:
-                type: string
-            - in: query
-              name: since
-              description: From this time, with its offset.
-              schema:
-                type: string
-                format: date-time
-            - in: query
-              name: until
-              description: Before this time, with its offset.
-              schema:
-                type: string
-                format: date-time
+                type: string"""
+    + _TIME_WINDOW
+    + """
             - in: query
               name: order
               description: Newest or oldest first.
@@ -71,25 +75,17 @@ _PARAMETERS = """
                 minimum: 1
                 maximum: 500
                 default: 50"""
-_WINDOW = """
+)
+_WINDOW = (
+    """
             - in: path
               name: account_id
               required: true
               schema:
                 type: string
-                format: uuid
-            - in: query
-              name: since
-              description: From this time, with its offset.
-              schema:
-                type: string
-                format: date-time
-            - in: query
-              name: until
-              description: Before this time, with its offset.
-              schema:
-                type: string
-                format: date-time"""
+                format: uuid"""
+    + _TIME_WINDOW
+)
 _DOCUMENTED = {
     "parameters": _PARAMETERS,
     "window": _WINDOW,
