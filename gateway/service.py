@@ -20,7 +20,6 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.accounts import AccountApi
 from gateway.api.admin import AdminApi
-from gateway.api.audit import AuditApi
 from gateway.api.registration import RegistrationApi
 from gateway.api.review import ReviewApi
 from gateway.auth import Authentication
@@ -30,6 +29,7 @@ from gateway.openapi import build_spec
 from gateway.pages.accounts import AccountPages
 from gateway.pages.admin import AdminPages
 from gateway.pages.alerts import AlertPages
+from gateway.pages.audit import AuditPages
 from gateway.pages.patient_matches import PatientMatchPages
 from gateway.pages.patients import PatientPages
 from gateway.pages.registration import RegistrationPages
@@ -68,10 +68,10 @@ class GatewayService(
     PatientMatchPages,
     PatientPages,
     AlertPages,
+    AuditPages,
     StatisticsPages,
     AccountApi,
     AdminApi,
-    AuditApi,
     RegistrationApi,
     ReviewApi,
 ):

@@ -2,8 +2,10 @@
 concern, which service, what kind and when, newest or oldest first, a page at a time. Oldest
 first, page after page, is a replay of the history in the order it was chained.
 
-Each entry comes back whole (the event as its service stored it), so an investigator sees
-exactly what was recorded; only holders of ``audit.read`` get here.
+Each entry comes back as its service stored it, so an investigator sees exactly what was
+recorded, save the values no investigation needs and a thief would want: password, answer,
+code and link hashes and sealed secrets read "(withheld)". The trail keeps them (the chain
+covers them); only holders of ``audit.read`` get here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from services.audit import trail
 ORDERS = ("newest", "oldest")
 USER_STREAMS = ("account", "registration")  # an account's own streams: "<prefix>-<account id>"
 MAX_PAGE_SIZE = 500
+WITHHELD = "(withheld)"
+SECRET_ENDINGS = ("_hash", "_hashes", "secret")  # e.g. password_hash, sealed_secret
 
 
 class HistoryRefused(ValueError):
@@ -87,8 +91,17 @@ def history(
         "page": page,
         "page_size": page_size,
         "order": order,
-        "entries": [{"n": r.n, "hash": r.hash, **orjson.loads(r.body)} for r in rows],
+        "entries": [{"n": r.n, "hash": r.hash, **_withheld(orjson.loads(r.body))} for r in rows],
     }
+
+
+def _withheld(body: dict[str, Any]) -> dict[str, Any]:
+    data = body.get("data")
+    if isinstance(data, dict):
+        body["data"] = {
+            key: WITHHELD if key.endswith(SECRET_ENDINGS) else value for key, value in data.items()
+        }
+    return body
 
 
 def _person(name: str, text: str) -> uuid.UUID:

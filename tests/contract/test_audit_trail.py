@@ -249,3 +249,24 @@ def test_one_user_s_activity_is_what_they_did_and_what_was_done_to_their_account
     assert page["total"] == 3
     kinds = [e["type"] for e in page["entries"] + rest["entries"]]
     assert kinds == ["AccountCreated", "PasswordChanged", "PatientReportViewed"]
+
+
+def test_an_investigator_sees_every_fact_but_no_password_or_code_hash(db) -> None:
+    changed = event(1, "PasswordChanged", "u-7")
+    secret = {"password_hash": "$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", "via": "settings"}
+    enrolled = {"sealed_secret": "gAAAAAB...", "recovery_code_hashes": ["ab12", "cd34"]}
+    chained(
+        db,
+        "identity",
+        [
+            RecordedEvent(**{**changed.__dict__, "data": secret}),
+            RecordedEvent(**{**event(2, "TwoFactorEnrolled", "u-7").__dict__, "data": enrolled}),
+        ],
+    )
+    with db.read() as conn:
+        shown = [e["data"] for e in history(conn, user="u-7", order="oldest")["entries"]]
+    assert shown == [
+        {"password_hash": "(withheld)", "via": "settings"},
+        {"sealed_secret": "(withheld)", "recovery_code_hashes": "(withheld)"},
+    ]
+    assert verdict(db).intact  # the trail itself keeps them: the chain covers them

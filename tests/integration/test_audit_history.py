@@ -4,9 +4,11 @@ oldest first (a replay) or newest first, a page at a time; filters it cannot app
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
+from gateway.auth import SESSION_COOKIE
 from tests.helpers.accounts import create_user, ready
 from tests.helpers.processes import wait_until
 from tests.integration.test_patient_search_api import search
@@ -17,6 +19,11 @@ def auditor(stack, people, tmp_path_factory):
     return ready(
         stack, create_user(stack, people["admin"], "auditor", tmp_path_factory.mktemp("a"))
     )
+
+
+def session(user) -> dict[str, str]:
+    """What a signed-in browser sends: the session cookie."""
+    return {SESSION_COOKIE: user.token}
 
 
 def history(stack, auditor, **params):
@@ -105,3 +112,26 @@ def test_the_user_activity_report_lists_what_one_user_did_and_what_was_done_to_t
         headers=auditor.headers(),
     ).text
     assert "Activity" not in others
+
+
+def test_the_user_activity_page_shows_an_account_s_events_in_the_period(
+    stack, people, auditor
+) -> None:
+    prescriber = people["prescriber"]
+    assert search(stack, prescriber, "Nobody", "Pageshown", "1900-01-04").status_code == 200
+    today = datetime.now(UTC).date().isoformat()
+    asked = {"account": prescriber.account_id, "from": "2020-01-01", "to": today}
+
+    def shown() -> str:
+        response = stack.get("/audit/activity", params=asked, cookies=session(auditor))
+        assert response.status_code == 200, response.text
+        return response.text
+
+    page = wait_until(lambda: "Pageshown" in (text := shown()) and text, 30, "the search shown")
+    assert "PatientSearched" in page and "AccountCreated" in page
+    assert f"/api/audit/users/{prescriber.account_id}/activity.jsonl?since=" in page
+    wrong = stack.get("/audit/activity", params={"account": "Dr Smith"}, cookies=session(auditor))
+    assert wrong.status_code == 422 and "Account: give the account" in wrong.text
+    backwards = {**asked, "from": today, "to": "2020-01-01"}
+    refused = stack.get("/audit/activity", params=backwards, cookies=session(auditor))
+    assert refused.status_code == 422 and "the first day comes after the last" in refused.text
