@@ -3,6 +3,7 @@ refused any change by the database, and any change made anyway found by ``verify
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -19,6 +20,7 @@ from services.audit.chain import GENESIS, link
 from services.audit.history import HistoryRefused, history
 from services.audit.projection import AuditTrail
 from tests.helpers import notes
+from tests.helpers.processes import wait_until
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
 
@@ -195,6 +197,41 @@ def test_every_event_of_every_source_is_chained_once_in_its_order(database, sour
         projector.reset()
     with database.read() as conn:
         assert trail.head(conn).count == 17
+
+
+def test_wake_ups_dropped_on_purpose_still_end_with_every_event_chained(
+    database, source_stores
+) -> None:
+    """The broker's messages only wake the trail: here two of every three are lost and none
+    tells of the last events, and the trail still ends holding every event once, in each store's
+    order (it reads the stores, polling when no message comes)."""
+    projector = Projector(
+        database, TwoServiceTrail(), {n: StoreSource(s) for n, s in source_stores.items()}, 5
+    )
+    projector.create_tables()
+    stop, wake = threading.Event(), threading.Event()
+    running = threading.Thread(target=projector.run, args=(stop, wake, 0.2), daemon=True)
+    running.start()
+    try:
+        for round_ in range(12):
+            notes.write_notes(source_stores["identity"], 3)
+            notes.write_notes(source_stores["query"], 2)
+            if round_ % 3 == 0:  # one message of three arrives
+                wake.set()
+            if round_ == 9:  # the trail goes quiet; no message ever tells of what follows
+                wait_until(lambda: verdict(database).count == 50, 30, "the woken events")
+        wait_until(lambda: verdict(database).count == 60, 30, "every event chained")
+    finally:
+        stop.set()
+        wake.set()
+        running.join(timeout=30)
+    with database.read() as conn:
+        chained = conn.execute(
+            sa.select(trail.entries.c.source, trail.entries.c.event_id).order_by(trail.entries.c.n)
+        ).all()
+    assert verdict(database).intact
+    for name, store in source_stores.items():
+        assert [e for s, e in chained if s == name] == [e.event_id for e in store.read_all(0, 100)]
 
 
 # -- what investigators ask of it ----------------------------------------------------------
