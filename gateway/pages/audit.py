@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, time, timedelta
-from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -14,9 +13,8 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.audit import AuditApi
 from gateway.http import http
+from gateway.problems import Problem
 from services.identity.roles import Permission
-
-DETAIL_LENGTH = 160
 
 
 class AuditPages(AuditApi):
@@ -25,43 +23,54 @@ class AuditPages(AuditApi):
     @http("GET", "/audit/activity")
     def user_activity_page(self, request: Request) -> Response:
         principal = self.auth.require(request, self.services, Permission.AUDIT_READ)
-        zone = self.settings.timezone
-        account = (request.args.get("account") or "").strip()
-        first, last = request.args.get("from") or "", request.args.get("to") or ""
-        status, error, entries = 200, None, []
-        window: dict[str, str | None] = {}
+        account, first, last = _asked(request)
+        status, error, rows, query = 200, None, [], ""
         try:
-            window = _window(first, last, zone)
+            window = _window(first, last, self.settings.timezone)
             if account:
-                entries = self._activity(str(_account(account)), window)
+                user = str(_account(account))
+                rows = self.services.call(
+                    "audit", "user_activity", self.settings.rpc_timeout, user=user, **window
+                )["rows"]
+                query = urlencode({"account": user, "from": first, "to": last})
         except ValueError as exc:
             status, error = 422, str(exc)
         except RemoteError as exc:
             if exc.exc_type != "HistoryRefused":
                 raise
             status, error = 422, str(exc.value)
-        download = ""
-        if account and not error:
-            chosen = urlencode({k: v for k, v in window.items() if v})
-            download = f"/api/audit/users/{account}/activity.jsonl?{chosen}"
         return self.auth.page(
             request, "audit_activity.html", principal, status=status, title="User activity",
-            active="audit", account=account, first=first, last=last, error=error,
-            rows=[_row(entry, zone) for entry in entries], download=download,
+            active="audit", account=account, first=first, last=last, error=error, rows=rows,
+            query=query,
         )  # fmt: skip
 
-    def _activity(self, account_id: str, window: dict[str, str | None]) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            found = self.services.call(
-                "audit", "history", self.settings.rpc_timeout, user=account_id,
-                order="oldest", page=page, page_size=500, **window,
-            )  # fmt: skip
-            entries += found["entries"]
-            if page * 500 >= found["total"]:
-                return entries
-            page += 1
+    @http("GET", "/audit/activity.jsonl")
+    def user_activity_jsonl_page(self, request: Request) -> Response:
+        self.auth.require(request, self.services, Permission.AUDIT_READ)
+        account, window, _ = self._chosen(request)
+        return self._activity_jsonl(account, window)
+
+    @http("GET", "/audit/activity.pdf")
+    def user_activity_pdf_page(self, request: Request) -> Response:
+        self.auth.require(request, self.services, Permission.AUDIT_READ)
+        account, window, period = self._chosen(request)
+        return self._activity_pdf(account, window, period)
+
+    def _chosen(self, request: Request) -> tuple[str, dict[str, str | None], str]:
+        """The account and days a download asks for; refused (422) as the page refuses."""
+        account, first, last = _asked(request)
+        try:
+            window = _window(first, last, self.settings.timezone)
+            user = str(_account(account))
+        except ValueError as exc:
+            raise Problem(422, "The user activity report was refused", str(exc)) from None
+        return user, window, f"{first or 'the start'} to {last or 'today'}"
+
+
+def _asked(request: Request) -> tuple[str, str, str]:
+    account = (request.args.get("account") or "").strip()
+    return account, request.args.get("from") or "", request.args.get("to") or ""
 
 
 def _account(text: str) -> uuid.UUID:
@@ -88,30 +97,3 @@ def _window(first: str, last: str, zone: ZoneInfo) -> dict[str, str | None]:
         "since": since.isoformat() if since else None,
         "until": until.isoformat() if until else None,
     }
-
-
-def _row(entry: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
-    meta = entry.get("metadata") or {}
-    when = datetime.fromisoformat(meta["occurred_at"]).astimezone(zone)
-    return {
-        "n": entry["n"],
-        "when": when.strftime("%Y-%m-%d %H:%M:%S"),
-        "service": entry["source"],
-        "event": entry["type"],
-        "by": meta.get("actor_id") or "the system",
-        "detail": _detail(entry.get("data") or {}),
-    }
-
-
-def _detail(data: dict[str, Any]) -> str:
-    """The event's own facts in one line: what was searched, which account, ..."""
-    parts = []
-    for key, value in data.items():
-        if isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items() if v not in (None, "", [], {}))
-        elif isinstance(value, list):
-            value = f"{len(value)} item{'s' if len(value) != 1 else ''}"
-        if value not in (None, ""):
-            parts.append(f"{key.replace('_', ' ')}: {value}")
-    text = "; ".join(parts)
-    return text if len(text) <= DETAIL_LENGTH else text[: DETAIL_LENGTH - 1] + "…"

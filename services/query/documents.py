@@ -1,36 +1,26 @@
 """The query service's PDFs: the Patient History Report, the patient's alerts, and the
 administrators' statistical report.
 
-Every page says who asked and when, carries the confidentiality line, and has the
-requester's identity across it as a light watermark, so a printed page that leaves the
-clinic still says whose it was. The report leads with what a clinician needs first: the
-alerts, the summary figures and the MME/day chart; the dispensations follow, their table
-header repeated on every page. DejaVu Sans (embedded) shows names in any script sent.
+Each is a ``pmp.report_pdf.ReportDocument``: every page says who asked and when, with the
+confidentiality line and the requester's watermark. The report leads with what a clinician
+needs first: the alerts, the summary figures and the MME/day chart; the dispensations
+follow, their table header repeated on every page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from fpdf import FPDF
+from pmp.pdf import DARK, GREY, NAVY, PALE, RED
+from pmp.report_pdf import FONT, ReportDocument, table_pdf
 
-from pmp.pdf import AGENCY, DARK, GREY, NAVY, PALE, PROGRAM, RED, long_datetime
-from services.query.fonts_cache import embed_font
-from services.query.pdf_table import Table, TableColours
-
-FONTS = Path(__file__).parent / "fonts"
-FONT = "DejaVu"
-CONFIDENTIAL = "Confidential: may not be shared, including with the patient."
 NO_ENGINE = (
     "The alert engine has not reported yet: alerts are not evaluated. "
     "This is not the same as 'no alerts'."
 )
 AMBER = (180, 110, 0)
-WATERMARK = (120, 120, 130)  # drawn over the content at low opacity
 COLUMNS = (
     "Filled",
     "Written",
@@ -44,85 +34,6 @@ COLUMNS = (
     "Payment",
 )
 WIDTHS = (0.66, 0.66, 1.66, 0.36, 0.38, 0.6, 0.42, 2.0, 2.1, 1.16)  # inches, landscape letter
-
-
-class _Document(FPDF):
-    """Landscape letter pages with the requester's header, footer and watermark."""
-
-    def __init__(self, title: str, requester: dict[str, Any], generated: str, zone: str):
-        super().__init__(orientation="landscape", unit="in", format="letter")
-        embed_font(self, FONT, "", FONTS / "DejaVuSansCondensed.ttf")
-        embed_font(self, FONT, "B", FONTS / "DejaVuSansCondensed-Bold.ttf")
-        self.document_title = title
-        timezone = ZoneInfo(zone)
-        moment = datetime.fromisoformat(generated)
-        self.asked = (
-            f"Requested by {requester.get('name') or 'unknown'}, "
-            f"{requester.get('role_title') or requester.get('role') or ''}, "
-            f"on {long_datetime(moment, timezone)}"
-        )
-        self.mark = (
-            f"{requester.get('name') or ''} · {requester.get('role_title') or ''} · "
-            f"{str(requester.get('account_id') or '')[:8]} · {moment.astimezone(timezone):%Y-%m-%d}"
-        )
-        self.set_title(title)
-        self.set_author(AGENCY)
-        self.set_creator("CPMRS")
-        self.set_lang("en-US")
-        self.set_margins(0.5, 0.5, 0.5)
-        self.set_auto_page_break(auto=True, margin=0.6)
-        self.alias_nb_pages()
-        self.add_page()
-
-    def header(self) -> None:
-        self.set_xy(self.l_margin, 0.35)
-        self.set_font(FONT, "B", 8)
-        self.set_text_color(*NAVY)
-        self.cell(0, 0.16, PROGRAM, new_x="LMARGIN", new_y="NEXT")
-        self.set_font(FONT, "B", 13)
-        self.set_text_color(*DARK)
-        self.cell(0, 0.24, self.document_title, new_x="LMARGIN", new_y="NEXT")
-        self.set_font(FONT, "", 8)
-        self.set_text_color(*GREY)
-        self.cell(0, 0.16, self.asked, new_x="LMARGIN", new_y="NEXT")
-        self.set_draw_color(*NAVY)
-        self.set_line_width(0.01)
-        self.line(self.l_margin, self.get_y() + 0.04, self.w - self.r_margin, self.get_y() + 0.04)
-        self.set_y(self.get_y() + 0.12)
-        self.set_text_color(*DARK)
-
-    def _watermark(self) -> None:
-        """Across the page, over everything, faint enough to read through."""
-        with self.local_context(fill_opacity=0.13):
-            self.set_font(FONT, "B", 30)
-            self.set_text_color(*WATERMARK)
-            width = self.get_string_width(self.mark)
-            with self.rotation(28, x=self.w / 2, y=self.h / 2):
-                self.text(self.w / 2 - width / 2, self.h / 2, self.mark)
-
-    def footer(self) -> None:
-        self._watermark()
-        self.set_y(-0.45)
-        self.set_font(FONT, "B", 8)
-        self.set_text_color(*RED)
-        self.cell(0, 0.16, CONFIDENTIAL, align="L")
-        self.set_font(FONT, "", 8)
-        self.set_text_color(*GREY)
-        self.set_x(self.l_margin)
-        self.cell(0, 0.16, f"Page {self.page_no()} of {{nb}}", align="R")
-
-    def heading(self, text: str) -> None:
-        if self.get_y() > self.h - 1.4:
-            self.add_page()
-        self.ln(0.08)
-        self.set_font(FONT, "B", 10.5)
-        self.set_text_color(*NAVY)
-        self.cell(0, 0.22, text, new_x="LMARGIN", new_y="NEXT")
-        self.set_text_color(*DARK)
-
-    def text_line(self, text: str, size: float = 9, bold: bool = False) -> None:
-        self.set_font(FONT, "B" if bold else "", size)
-        self.multi_cell(0, size / 60, text, new_x="LMARGIN", new_y="NEXT")
 
 
 def patient_history_pdf(report: dict[str, Any]) -> bytes:
@@ -146,17 +57,12 @@ def alerts_pdf(report: dict[str, Any]) -> bytes:
 
 def statistics_pdf(table: dict[str, Any]) -> bytes:
     """The administrators' statistical report: one table, its header on every page."""
-    pdf = _Document(table["title"], table["requester"], table["generated_at"], table["timezone"])
-    pdf.text_line(f"Period: {table.get('period') or 'all time'}")
-    pdf.ln(0.08)
-    _table(pdf, table["columns"], [[str(v) for v in row] for row in table["rows"]], None)
-    if not table["rows"]:
-        pdf.text_line("No reports were requested in this period.")
-    return bytes(pdf.output())
+    period = f"Period: {table.get('period') or 'all time'}"
+    return table_pdf(table, [period], "No reports were requested in this period.")
 
 
-def _start(report: dict[str, Any]) -> _Document:
-    pdf = _Document(
+def _start(report: dict[str, Any]) -> ReportDocument:
+    pdf = ReportDocument(
         report["title"], report["requester"], report["generated_at"], report["timezone"]
     )
     pdf.set_font(FONT, "", 8.5)
@@ -171,7 +77,7 @@ def _start(report: dict[str, Any]) -> _Document:
     return pdf
 
 
-def _patients(pdf: _Document, report: dict[str, Any]) -> None:
+def _patients(pdf: ReportDocument, report: dict[str, Any]) -> None:
     pdf.heading("Patient" if len(report["patients"]) == 1 else "Patients (combined)")
     for person in report["patients"]:
         born = ", ".join(person.get("birth_dates") or [])
@@ -184,7 +90,7 @@ def _patients(pdf: _Document, report: dict[str, Any]) -> None:
         pdf.set_text_color(*DARK)
 
 
-def _alerts(pdf: _Document, alerts: dict[str, Any], evidence: bool = False) -> None:
+def _alerts(pdf: ReportDocument, alerts: dict[str, Any], evidence: bool = False) -> None:
     """Alerts before cautions; what the requester set aside is listed too, marked so."""
     pdf.heading("Clinical alerts")
     if alerts.get("engine") != "connected":
@@ -232,7 +138,7 @@ def _alerts(pdf: _Document, alerts: dict[str, Any], evidence: bool = False) -> N
         pdf.set_text_color(*DARK)
 
 
-def _box(pdf: _Document, text: str, colour: tuple[int, int, int]) -> None:
+def _box(pdf: ReportDocument, text: str, colour: tuple[int, int, int]) -> None:
     pdf.set_draw_color(*colour)
     pdf.set_text_color(*colour)
     pdf.set_font(FONT, "B", 9.5)
@@ -241,7 +147,7 @@ def _box(pdf: _Document, text: str, colour: tuple[int, int, int]) -> None:
     pdf.set_text_color(*DARK)
 
 
-def _summary(pdf: _Document, report: dict[str, Any]) -> None:
+def _summary(pdf: ReportDocument, report: dict[str, Any]) -> None:
     s = report["summary"]
     peak = f"{s['peak_mme']:,.0f}" + (f" on {s['peak_mme_date']}" if s["peak_mme_date"] else "")
     cards = [
@@ -270,7 +176,7 @@ def _summary(pdf: _Document, report: dict[str, Any]) -> None:
     pdf.set_xy(pdf.l_margin, top + 0.62)
 
 
-def _chart(pdf: _Document, points: Sequence[dict[str, Any]]) -> None:
+def _chart(pdf: ReportDocument, points: Sequence[dict[str, Any]]) -> None:
     """MME/day over the look-back, with the 50 (caution) and 90 (alert) lines."""
     if not points:
         return
@@ -324,7 +230,7 @@ def _ticks(ceiling: float) -> list[float]:
     return [float(n * step) for n in range(int(ceiling // step) + 1)]
 
 
-def _dispensations(pdf: _Document, rows: Sequence[dict[str, Any]]) -> None:
+def _dispensations(pdf: ReportDocument, rows: Sequence[dict[str, Any]]) -> None:
     pdf.heading(f"Dispensations ({len(rows):,}), newest first")
     if not rows:
         pdf.text_line("No dispensations in the look-back period.")
@@ -344,7 +250,7 @@ def _dispensations(pdf: _Document, rows: Sequence[dict[str, Any]]) -> None:
         ]
         for r in rows
     ]
-    _table(pdf, COLUMNS, lines, WIDTHS)
+    pdf.table(COLUMNS, lines, WIDTHS)
     pdf.ln(0.04)
     pdf.set_font(FONT, "", 7.5)
     pdf.set_text_color(*GREY)
@@ -353,8 +259,3 @@ def _dispensations(pdf: _Document, rows: Sequence[dict[str, Any]]) -> None:
         "buprenorphine and non-opioids are not counted.",
         7.5,
     )
-
-
-def _table(pdf: _Document, columns: Sequence[str], rows: Sequence[Sequence[str]], widths) -> None:
-    colours = TableColours(heading=NAVY, shade=PALE, rule=(200, 200, 205), text=DARK)
-    Table(pdf, FONT, columns, widths).draw(rows, colours)

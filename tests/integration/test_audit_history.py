@@ -10,6 +10,7 @@ import pytest
 
 from gateway.auth import SESSION_COOKIE
 from tests.helpers.accounts import create_user, ready
+from tests.helpers.pdf import words_of
 from tests.helpers.processes import wait_until
 from tests.integration.test_patient_search_api import search
 
@@ -115,7 +116,7 @@ def test_the_user_activity_report_lists_what_one_user_did_and_what_was_done_to_t
 
 
 def test_the_user_activity_page_shows_an_account_s_events_in_the_period(
-    stack, people, auditor
+    stack, people, auditor, tmp_path
 ) -> None:
     prescriber = people["prescriber"]
     assert search(stack, prescriber, "Nobody", "Pageshown", "1900-01-04").status_code == 200
@@ -129,7 +130,20 @@ def test_the_user_activity_page_shows_an_account_s_events_in_the_period(
 
     page = wait_until(lambda: "Pageshown" in (text := shown()) and text, 30, "the search shown")
     assert "PatientSearched" in page and "AccountCreated" in page
-    assert f"/api/audit/users/{prescriber.account_id}/activity.jsonl?since=" in page
+    downloads = {}
+    for kind in ("pdf", "jsonl"):
+        link = f"/audit/activity.{kind}?account={prescriber.account_id}&amp;from=2020-01-01"
+        assert link in page
+        downloads[kind] = stack.get(link.replace("&amp;", "&"), cookies=session(auditor))
+        assert downloads[kind].status_code == 200, downloads[kind].text
+    pdf = tmp_path / "activity.pdf"
+    pdf.write_bytes(downloads["pdf"].content)
+    text = words_of(pdf)
+    assert "User activity report" in text and "Pageshown" in text and "PatientSearched" in text
+    assert text.index("AccountCreated") < text.index("PatientSearched")  # oldest first
+    lines = [json.loads(line) for line in downloads["jsonl"].text.splitlines()]
+    assert [e["n"] for e in lines] == sorted(e["n"] for e in lines)
+    assert any("Pageshown" in json.dumps(e["data"]) for e in lines)
     wrong = stack.get("/audit/activity", params={"account": "Dr Smith"}, cookies=session(auditor))
     assert wrong.status_code == 422 and "Account: give the account" in wrong.text
     backwards = {**asked, "from": today, "to": "2020-01-01"}

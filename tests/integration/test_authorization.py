@@ -244,7 +244,16 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("GET", "/api/audit/users/<uuid:account_id>/activity.jsonl"): api(
         f"/api/audit/users/{MISSING}/activity.jsonl", AUDIT_READERS, expect=200
     ),
+    ("GET", "/api/audit/users/<uuid:account_id>/activity.pdf"): api(
+        f"/api/audit/users/{MISSING}/activity.pdf", AUDIT_READERS, expect=200
+    ),
     ("GET", "/audit/activity"): page(f"/audit/activity?account={MISSING}", AUDIT_READERS),
+    ("GET", "/audit/activity.jsonl"): page(
+        f"/audit/activity.jsonl?account={MISSING}", AUDIT_READERS, expect=200
+    ),
+    ("GET", "/audit/activity.pdf"): page(
+        f"/audit/activity.pdf?account={MISSING}", AUDIT_READERS, expect=200
+    ),
     ("GET", "/api/audit/history"): [
         *api("/api/audit/history?source=identity&order=oldest", AUDIT_READERS, expect=200),
         *api("/api/audit/history?order=sideways", AUDIT_READERS, expect=422),

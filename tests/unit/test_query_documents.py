@@ -9,14 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pmp.report_pdf import CONFIDENTIAL
 from services.alerts.policy import AlertPolicy
-from services.query.documents import (
-    CONFIDENTIAL,
-    NO_ENGINE,
-    alerts_pdf,
-    patient_history_pdf,
-    statistics_pdf,
-)
+from services.query.documents import NO_ENGINE, alerts_pdf, patient_history_pdf, statistics_pdf
 
 REQUESTER = {"account_id": "5b0d6f0e-1111-4000-8000-000000000000", "name": "Jane Doe",
              "role": "prescriber", "role_title": "Prescriber"}  # fmt: skip

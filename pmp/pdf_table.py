@@ -1,4 +1,4 @@
-"""A plain table for the query service's PDFs: wrapped cells, shaded alternate rows, and
+"""A plain table for the program's report PDFs: wrapped cells, shaded alternate rows, and
 the column headings repeated at the top of every page the table runs onto.
 
 fpdf2's ``table()`` does this with ``multi_cell`` twice per cell (once to measure, once to
