@@ -17,6 +17,7 @@ from tests.helpers.accounts import api, create_first_administrator, create_user,
 from tests.helpers.asap import build, pha, record
 from tests.helpers.pdf import poppler, words_of
 from tests.helpers.processes import python, wait_until
+from tests.helpers.program_day import program_today
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
@@ -41,7 +42,7 @@ def shot(page: Page, folder: Path, name: str) -> None:
 
 def fill(rx: int, patient: dict, days_ago: int, quantity: int) -> list:
     """A 30-day oxycodone 10 mg fill (1.5 MME/mg) ``days_ago`` days ago."""
-    when = (date.today() - timedelta(days=days_ago)).strftime("%Y%m%d")
+    when = (program_today() - timedelta(days=days_ago)).strftime("%Y%m%d")
     return record(rx, pat=patient, dsp={3: when, 5: when, 8: "00093002401", 9: str(quantity)})
 
 

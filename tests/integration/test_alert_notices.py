@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from tests.helpers.accounts import api
 from tests.helpers.asap import build, pha, record
 from tests.helpers.registration import registered
+from tests.helpers.program_day import program_today
 from tests.integration.test_submissions_api import send
 
 OXYCODONE_ER_10MG = "00093002401"  # 10 mg, MME factor 1.5
@@ -18,7 +19,7 @@ DEA = "BM7654329"  # a valid DEA number no other test registers
 
 
 def fill(rx: int, patient: dict, ndc: str, quantity: int, days_ago: int) -> list:
-    when = (date.today() - timedelta(days=days_ago)).strftime("%Y%m%d")
+    when = (program_today() - timedelta(days=days_ago)).strftime("%Y%m%d")
     return record(
         rx,
         pat=patient,

@@ -13,10 +13,11 @@ from tests.helpers.accounts import User, api, create_user, ready
 from tests.helpers.asap import build, pha, record
 from tests.helpers.processes import wait_until
 from tests.helpers.registration import registered
+from tests.helpers.program_day import program_today
 from tests.integration.test_submissions_api import send
 
 OXYCODONE_ER_10MG = "00093002401"  # OXYCODONE HCL 10 MG, MME factor 1.5
-TODAY = date.today()
+TODAY = program_today()
 # Two people with the same name and date of birth, told apart by gender and address; a third
 # born the same day under another name; a fourth whose DOB has a day that can pass as a month.
 DANA_F = {
