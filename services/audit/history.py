@@ -1,6 +1,7 @@
 """What investigators ask of the audit trail: entries by who acted, which patient they
 concern, which service, what kind and when, newest or oldest first, a page at a time. Oldest
-first, page after page, is a replay of the history in the order it was chained.
+first, page after page, is a replay of the history in the order it happened (the time each
+service recorded; the chain's order between entries of the same moment).
 
 Each entry comes back as its service stored it, so an investigator sees exactly what was
 recorded, save the values no investigation needs and a thief would want: password, answer,
@@ -64,7 +65,7 @@ def history(
         where.append(sa.or_(e.c.actor_id == user, e.c.stream.in_(about)))
     if patient:
         concerning = sa.select(trail.patients.c.n).where(
-            trail.patients.c.person_id == _person("patient", patient)
+            trail.patients.c.person_id == person("patient", patient)
         )
         where.append(e.c.n.in_(concerning))
     if actor:
@@ -74,15 +75,18 @@ def history(
     if event_type:
         where.append(e.c.event_type == event_type)
     if since:
-        where.append(e.c.occurred_at >= _moment("since", since))
+        where.append(e.c.occurred_at >= moment("since", since))
     if until:
-        where.append(e.c.occurred_at < _moment("until", until))
+        where.append(e.c.occurred_at < moment("until", until))
     total = conn.scalar(sa.select(sa.func.count()).select_from(e).where(*where))
-    ordering = e.c.n.desc() if order == "newest" else e.c.n.asc()
+    # In the order things happened: the chain interleaves services as it reads them.
+    ordering = (
+        (e.c.occurred_at, e.c.n) if order == "oldest" else (e.c.occurred_at.desc(), e.c.n.desc())
+    )
     rows = conn.execute(
         sa.select(e.c.n, e.c.body, e.c.hash)
         .where(*where)
-        .order_by(ordering)
+        .order_by(*ordering)
         .offset((page - 1) * page_size)
         .limit(page_size)
     )
@@ -104,18 +108,20 @@ def _withheld(body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _person(name: str, text: str) -> uuid.UUID:
+def person(name: str, text: str) -> uuid.UUID:
+    """A patient's person id, or a refusal naming the field."""
     try:
         return uuid.UUID(text)
     except ValueError:
         raise HistoryRefused(f"{name}: a patient's person id (a UUID).") from None
 
 
-def _moment(name: str, text: str) -> datetime:
+def moment(name: str, text: str) -> datetime:
+    """A moment with its offset, or a refusal naming the field."""
     try:
-        moment = datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
         raise HistoryRefused(f"{name}: give a time with its offset, e.g. 2026-11-22T09:00:00Z.")
-    return moment
+    return parsed

@@ -56,7 +56,7 @@ patients = sa.Table(
 REFUSAL = "the audit trail is append-only"
 
 
-def _guards(table: str) -> dict[str, list[str]]:
+def guards(table: str) -> dict[str, list[str]]:
     """Created with the table: the database itself refuses to change or delete a row."""
     return {
         "sqlite": [
@@ -76,7 +76,7 @@ def _guards(table: str) -> dict[str, list[str]]:
 
 
 for _table in (entries, patients):
-    for _dialect, _statements in _guards(_table.name).items():
+    for _dialect, _statements in guards(_table.name).items():
         for _statement in _statements:
             sa.event.listen(_table, "after_create", sa.DDL(_statement).execute_if(dialect=_dialect))
 

@@ -20,6 +20,7 @@ from services.audit.chain import GENESIS, link
 from services.audit.history import HistoryRefused, history
 from services.audit.projection import AuditTrail
 from tests.helpers import notes
+from tests.helpers.audit import drop_guards, restore_guards
 from tests.helpers.processes import wait_until
 
 T0 = datetime(2026, 11, 1, 9, tzinfo=UTC)
@@ -91,17 +92,6 @@ def test_the_database_refuses_to_change_or_delete_an_entry(db) -> None:
     assert verdict(db).intact and verdict(db).count == 2
 
 
-def drop_guards(db) -> None:
-    """What only someone owning the database could do, and what verify is for."""
-    with db.write() as conn:
-        for table in ("audit_entries", "audit_patients"):
-            if db.is_postgresql:
-                conn.exec_driver_sql(f"DROP TRIGGER {table}_no_change ON {table}")
-            else:
-                conn.exec_driver_sql(f"DROP TRIGGER {table}_no_update")
-                conn.exec_driver_sql(f"DROP TRIGGER {table}_no_delete")
-
-
 def test_one_byte_changed_breaks_the_chain_at_that_entry(db) -> None:
     chained(db, "identity", [event(p) for p in range(1, 6)])
     drop_guards(db)
@@ -113,6 +103,12 @@ def test_one_byte_changed_breaks_the_chain_at_that_entry(db) -> None:
     found = verdict(db)
     assert (found.broken_at, found.count) == (3, 2)
     assert "hash" in found.reason
+    with db.write() as conn:  # put back, the chain holds again, and so do the guards
+        conn.execute(trail.entries.update().where(trail.entries.c.n == 3).values(body=body))
+    restore_guards(db)
+    assert verdict(db).intact
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), db.write() as conn:
+        conn.execute(trail.entries.update().values(body=tampered))
 
 
 def test_a_rehashed_entry_breaks_the_next_and_a_deleted_one_is_named(db) -> None:
@@ -274,18 +270,22 @@ def test_one_user_s_activity_is_what_they_did_and_what_was_done_to_their_account
     theirs = RecordedEvent(
         **{**event(1, "AccountCreated", "admin").__dict__, "stream": "account-u-7"}
     )
-    chained(
+    seen = viewing(1, "u-7", ANN)
+    later = Metadata(occurred_at=T0 + timedelta(hours=1), actor_id="u-7")
+    chained(db, "query", [RecordedEvent(**{**seen.__dict__, "metadata": later})])
+    chained(  # chained after the report view, though it happened before it
         db,
         "identity",
         [theirs, event(2, "PasswordChanged", "u-7"), event(3, "LoginSucceeded", "u-8")],
     )
-    chained(db, "query", [viewing(1, "u-7", ANN)])
     with db.read() as conn:
         page = history(conn, user="u-7", order="oldest", page_size=2)
         rest = history(conn, user="u-7", order="oldest", page_size=2, page=2)
+        newest = history(conn, user="u-7")
     assert page["total"] == 3
     kinds = [e["type"] for e in page["entries"] + rest["entries"]]
-    assert kinds == ["AccountCreated", "PasswordChanged", "PatientReportViewed"]
+    assert kinds == ["AccountCreated", "PasswordChanged", "PatientReportViewed"]  # as happened
+    assert [e["type"] for e in newest["entries"]] == kinds[::-1]
 
 
 def test_an_investigator_sees_every_fact_but_no_password_or_code_hash(db) -> None:
