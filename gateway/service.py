@@ -29,6 +29,7 @@ from gateway.openapi import build_spec
 from gateway.pages.accounts import AccountPages
 from gateway.pages.admin import AdminPages
 from gateway.pages.alerts import AlertPages
+from gateway.pages.as_of import AsOfPages
 from gateway.pages.audit import AuditPages
 from gateway.pages.patient_matches import PatientMatchPages
 from gateway.pages.patients import PatientPages
@@ -69,6 +70,7 @@ class GatewayService(
     PatientPages,
     AlertPages,
     AuditPages,
+    AsOfPages,
     StatisticsPages,
     AccountApi,
     AdminApi,

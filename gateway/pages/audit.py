@@ -28,7 +28,7 @@ class AuditPages(AuditApi):
         try:
             window = _window(first, last, self.settings.timezone)
             if account:
-                user = str(_account(account))
+                user = str(account_id_from(account))
                 rows = self.services.call(
                     "audit", "user_activity", self.settings.rpc_timeout, user=user, **window
                 )["rows"]
@@ -62,7 +62,7 @@ class AuditPages(AuditApi):
         account, first, last = _asked(request)
         try:
             window = _window(first, last, self.settings.timezone)
-            user = str(_account(account))
+            user = str(account_id_from(account))
         except ValueError as exc:
             raise Problem(422, "The user activity report was refused", str(exc)) from None
         return user, window, f"{first or 'the start'} to {last or 'today'}"
@@ -73,7 +73,7 @@ def _asked(request: Request) -> tuple[str, str, str]:
     return account, request.args.get("from") or "", request.args.get("to") or ""
 
 
-def _account(text: str) -> uuid.UUID:
+def account_id_from(text: str) -> uuid.UUID:
     try:
         return uuid.UUID(text)
     except ValueError:

@@ -68,7 +68,7 @@ def _start(report: dict[str, Any]) -> ReportDocument:
     pdf.set_font(FONT, "", 8.5)
     pdf.set_text_color(*GREY)
     looked = f"Look-back: {report['months']} months, {report['from']} to {report['to']}"
-    purpose = f"Purpose attested: {report.get('purpose') or ''}"
+    purpose = f"{report.get('purpose_label', 'Purpose attested')}: {report.get('purpose') or ''}"
     behalf = report.get("on_behalf_of")
     if behalf:
         purpose += f"; on behalf of {behalf.get('name')}, {behalf.get('role_title') or ''}"

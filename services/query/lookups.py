@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from services.query import report
+from services.query.alerts import report_alerts
 from services.query.history import dispensations, patient_identities
 from services.query.search import Identity
 
@@ -93,3 +95,15 @@ def address(row: Any) -> str:
 def _add(values: list[str], value: str) -> None:
     if value and value not in values:
         values.append(value)
+
+
+def patient_report(
+    conn: Connection, person_ids: Sequence[str], account_id: str, today: date, months: int
+) -> dict[str, Any]:
+    """The Patient History Report's content as ``account_id`` sees it ``today``: what the
+    live report and the audit's rebuild of a past one both read from the read model."""
+    first, _ = report.look_back(today, months)
+    rows = history(conn, person_ids, first - timedelta(days=report.SUPPLY_BEFORE))
+    patients = persons(conn, person_ids)
+    alerts = report_alerts(conn, person_ids, account_id, first, today)
+    return report.patient_history(patients, rows, today, months, alerts)

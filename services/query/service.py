@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import uuid
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +21,7 @@ from pmp.registry import load_or_refuse
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity.roles import Permission, Role, require_granted
 from services.query import access, lookups, report
-from services.query.alerts import PatientAlerts, report_alerts
+from services.query.alerts import PatientAlerts
 from services.query.documents import alerts_pdf, patient_history_pdf
 from services.query.history import PatientHistory
 from services.query.projections import PROJECTIONS, probe_arrivals
@@ -142,11 +141,11 @@ class QueryService(StatisticsRpc, EventSourcedService):
             raise report.LookBackRefused("months: give a whole number of months.") from None
         now = self.kernel.clock()
         today = now.astimezone(self.kernel.settings.timezone).date()
-        first, _ = report.look_back(today, months)
+        report.look_back(today, months)  # refused before anything is recorded
         with self.kernel.db.read() as conn:
-            rows = lookups.history(conn, chosen, first - timedelta(days=report.SUPPLY_BEFORE))
-            patients = lookups.persons(conn, chosen)
-            alerts = report_alerts(conn, chosen, self.kernel.actor_id or "", first, today)
+            content = lookups.patient_report(
+                conn, chosen, self.kernel.actor_id or "", today, months
+            )
         viewed = {
             key: searched[key] for key in ("search_id", "requester", "on_behalf_of", "purpose")
         }
@@ -155,7 +154,6 @@ class QueryService(StatisticsRpc, EventSourcedService):
             search_stream(search_id), EventStore.ANY, [("PatientReportViewed", viewed)]
         )
         log.info("patient report viewed", search_id=search_id, months=months, format=format)
-        content = report.patient_history(patients, rows, today, months, alerts)
         return {
             "title": "Patient History Report",
             "generated_at": now.isoformat(),

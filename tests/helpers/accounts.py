@@ -17,6 +17,7 @@ from pathlib import Path
 import pyotp
 import requests
 
+from gateway.auth import SESSION_COOKIE
 from services.identity.roles import Role
 from tests.helpers.processes import python
 from tests.helpers.stack import Stack
@@ -37,6 +38,10 @@ class User:
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    def cookies(self) -> dict[str, str]:
+        """What a signed-in browser sends: the session cookie."""
+        return {SESSION_COOKIE: self.token}
 
     def code(self) -> str:
         """A TOTP code not used before (one per 30-second step is accepted)."""

@@ -69,6 +69,8 @@ SEARCH = {"criteria": NOBODY_BORN, "purpose": {"kind": "treating", "attested": T
 SEARCH_FORM = {**NOBODY_BORN, "attested": "1"}  # the page attests the role's own purpose
 SNOOZE = {"reason": "authorization test", "snooze_months": 1}  # of an alert that does not exist
 SNOOZE_FORM = {"reason": "authorization test", "snooze_months": "1"}
+AT = "2026-11-01T12:00:00%2B00:00"  # a moment, its offset escaped in a query string
+AS_OF_REPORT = f"/api/audit/as-of/report?person_id={MISSING}&at={AT}&months=3"
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,31 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ),
     ("GET", "/audit/activity.pdf"): page(
         f"/audit/activity.pdf?account={MISSING}", AUDIT_READERS, expect=200
+    ),
+    ("GET", "/api/audit/as-of/registrations/<uuid:account_id>"): [
+        *api(f"/api/audit/as-of/registrations/{MISSING}?at={AT}", AUDIT_READERS, expect=200),
+        *api(
+            f"/api/audit/as-of/registrations/{MISSING}?at=2026-11-01", AUDIT_READERS, expect=422
+        ),  # fmt: skip
+    ],
+    ("GET", "/api/audit/as-of/report"): api(AS_OF_REPORT, AUDIT_READERS, expect=200),
+    ("GET", "/api/audit/as-of/report.pdf"): api(
+        AS_OF_REPORT.replace("report?", "report.pdf?"), AUDIT_READERS, expect=200
+    ),
+    ("GET", "/api/audit/entries/<int:entry>/as-seen"): api(
+        f"/api/audit/entries/{NO_RECORD}/as-seen", AUDIT_READERS, expect=422
+    ),
+    ("GET", "/api/audit/entries/<int:entry>/as-seen.pdf"): api(
+        f"/api/audit/entries/{NO_RECORD}/as-seen.pdf", AUDIT_READERS, expect=422
+    ),
+    ("GET", "/audit/as-of"): page(f"/audit/as-of?account={MISSING}&day=2026-11-01", AUDIT_READERS),
+    ("GET", "/audit/as-of/report.pdf"): page(
+        AS_OF_REPORT.replace("/api/audit/as-of/report?", "/audit/as-of/report.pdf?"),
+        AUDIT_READERS,
+        expect=200,
+    ),  # fmt: skip
+    ("GET", "/audit/entries/<int:entry>/as-seen.pdf"): page(
+        f"/audit/entries/{NO_RECORD}/as-seen.pdf", AUDIT_READERS, expect=422
     ),
     ("GET", "/api/audit/history"): [
         *api("/api/audit/history?source=identity&order=oldest", AUDIT_READERS, expect=200),
