@@ -3,7 +3,6 @@ it stood on a chosen day; a mistaken account id is named."""
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import pytest

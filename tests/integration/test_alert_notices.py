@@ -5,12 +5,12 @@ year of birth, and no second one for the same patient and rule within the period
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 from tests.helpers.accounts import api
 from tests.helpers.asap import build, pha, record
-from tests.helpers.registration import registered
 from tests.helpers.program_day import program_today
+from tests.helpers.registration import registered
 from tests.integration.test_submissions_api import send
 
 OXYCODONE_ER_10MG = "00093002401"  # 10 mg, MME factor 1.5

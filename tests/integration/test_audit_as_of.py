@@ -5,7 +5,6 @@ registration is shown as it stood before and after approval."""
 from __future__ import annotations
 
 import re
-from datetime import date
 
 import pytest
 

@@ -12,8 +12,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from tests.helpers.accounts import User, api, create_user, ready
 from tests.helpers.asap import build, pha, record
 from tests.helpers.processes import wait_until
-from tests.helpers.registration import registered
 from tests.helpers.program_day import program_today
+from tests.helpers.registration import registered
 from tests.integration.test_submissions_api import send
 
 OXYCODONE_ER_10MG = "00093002401"  # OXYCODONE HCL 10 MG, MME factor 1.5
