@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pmp.db import open_sqlite
+from pmp.db import Database, open_sqlite
 from pmp.envelope import Metadata, RecordedEvent, uuid7
 from pmp.eventstore import EventStore
 from pmp.projector import Projector
@@ -47,8 +47,8 @@ class ListSource:
 
 
 class World:
-    def __init__(self, path: Path, policy: MisusePolicy | None = None):
-        self.db = open_sqlite(path)
+    def __init__(self, db: Database, policy: MisusePolicy | None = None):
+        self.db = db
         self.store = EventStore(self.db, audit_events())
         self.store.create_tables()
         self.identity, self.registration = ListSource(), ListSource()
@@ -115,7 +115,7 @@ class World:
 
 @pytest.fixture
 def world(tmp_path: Path) -> World:
-    return World(tmp_path / "audit.sqlite")
+    return World(open_sqlite(tmp_path / "audit.sqlite"))
 
 
 def test_a_search_for_the_searcher_s_surname_is_signalled_with_its_evidence(world) -> None:
