@@ -79,6 +79,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "LookBackRefused": (422, "The look-back was refused"),
     "StatisticsRefused": (422, "The statistics request was refused"),
     "HistoryRefused": (422, "The audit history request was refused"),
+    "SignalsRefused": (422, "The misuse signals request was refused"),
     "PolicyRefused": (422, "The policy was refused"),
     "AcknowledgementRefused": (422, "The acknowledgement was refused"),
 }

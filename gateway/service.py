@@ -31,6 +31,7 @@ from gateway.pages.admin import AdminPages
 from gateway.pages.alerts import AlertPages
 from gateway.pages.as_of import AsOfPages
 from gateway.pages.audit import AuditPages
+from gateway.pages.misuse import MisusePages
 from gateway.pages.patient_matches import PatientMatchPages
 from gateway.pages.patients import PatientPages
 from gateway.pages.registration import RegistrationPages
@@ -71,6 +72,7 @@ class GatewayService(
     AlertPages,
     AuditPages,
     AsOfPages,
+    MisusePages,
     StatisticsPages,
     AccountApi,
     AdminApi,

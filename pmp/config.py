@@ -142,6 +142,56 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "An address that also receives each day's audit trail head by email. Empty: none.",
     ),
+    Variable(
+        "PMP_MISUSE_BASELINE_DAYS",
+        "90",
+        "Misuse signals: days of a user's own searches (and their peers') that show their "
+        "usual hours and daily searches.",
+    ),
+    Variable(
+        "PMP_MISUSE_HOURS_MIN_SEARCHES",
+        "20",
+        "Misuse signals: earlier searches in the baseline a user needs before their hours "
+        "are judged.",
+    ),
+    Variable(
+        "PMP_MISUSE_HOURS_COVERAGE",
+        "90",
+        "Misuse signals: a user's usual hours are the shortest band of the clock (through "
+        "midnight if need be) holding this percentage of their searches.",
+    ),
+    Variable(
+        "PMP_MISUSE_HOURS_MARGIN",
+        "3",
+        "Misuse signals: hours outside the usual band, at least, for a search to be signalled "
+        "(below 12).",
+    ),
+    Variable(
+        "PMP_MISUSE_DAILY_FACTOR",
+        "3",
+        "Misuse signals: a user's searches in a day are signalled when they reach this many "
+        "times both their own usual day and their role's (and PMP_MISUSE_DAILY_MINIMUM).",
+    ),
+    Variable(
+        "PMP_MISUSE_DAILY_MINIMUM", "30", "Misuse signals: the fewest searches in a day signalled."
+    ),
+    Variable(
+        "PMP_MISUSE_REPEAT_SEARCHES",
+        "4",
+        "Misuse signals: searches of one patient within PMP_MISUSE_REPEAT_DAYS by a "
+        "prescriber, pharmacist or delegate whom no dispensation to the patient names.",
+    ),
+    Variable(
+        "PMP_MISUSE_REPEAT_DAYS",
+        "30",
+        "Misuse signals: the days within which PMP_MISUSE_REPEAT_SEARCHES are signalled.",
+    ),
+    Variable(
+        "PMP_MISUSE_QUIET_DAYS",
+        "30",
+        "Misuse signals: a signal of one kind is raised at most once per user and patient "
+        "(per day for daily searches) in this many days.",
+    ),
 )
 
 
@@ -186,6 +236,15 @@ class Settings:
     registration_sweep_seconds: float
     audit_heads_file: Path
     audit_heads_to: str
+    misuse_baseline_days: int
+    misuse_hours_min_searches: int
+    misuse_hours_coverage: float  # percent
+    misuse_hours_margin: float
+    misuse_daily_factor: float
+    misuse_daily_minimum: int
+    misuse_repeat_searches: int
+    misuse_repeat_days: int
+    misuse_quiet_days: int
 
     @property
     def embedded(self) -> bool:
@@ -277,6 +336,29 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             get("PMP_AUDIT_HEADS_FILE") or Path(get("PMP_DATA_DIR")) / "audit-heads.txt"
         ).resolve(),
         audit_heads_to=get("PMP_AUDIT_HEADS_TO"),
+        misuse_baseline_days=_int("PMP_MISUSE_BASELINE_DAYS"),
+        misuse_hours_min_searches=_int("PMP_MISUSE_HOURS_MIN_SEARCHES"),
+        misuse_hours_coverage=_bounded(
+            "PMP_MISUSE_HOURS_COVERAGE",
+            get("PMP_MISUSE_HOURS_COVERAGE"),
+            100,
+            "(percent)",
+            inclusive=True,
+        ),
+        misuse_hours_margin=_bounded(
+            "PMP_MISUSE_HOURS_MARGIN",
+            get("PMP_MISUSE_HOURS_MARGIN"),
+            12,
+            "(hours)",
+            inclusive=False,
+        ),
+        misuse_daily_factor=_number(
+            float, "PMP_MISUSE_DAILY_FACTOR", get("PMP_MISUSE_DAILY_FACTOR")
+        ),
+        misuse_daily_minimum=_int("PMP_MISUSE_DAILY_MINIMUM"),
+        misuse_repeat_searches=_repeats(get("PMP_MISUSE_REPEAT_SEARCHES")),
+        misuse_repeat_days=_int("PMP_MISUSE_REPEAT_DAYS"),
+        misuse_quiet_days=_int("PMP_MISUSE_QUIET_DAYS"),
     )
 
 
@@ -315,6 +397,22 @@ def _argon2(text: str) -> dict[str, int]:
     if set(values) != {"t", "m", "p"}:
         raise ConfigError(f"PMP_ARGON2 must name t, m and p, like t=2,m=19456,p=1: {text!r}")
     return values
+
+
+def _bounded(name: str, text: str, top: float, unit: str, *, inclusive: bool) -> float:
+    """A number above zero and up to ``top`` (``inclusive``) or below it."""
+    value = _number(float, name, text)
+    if value > top or (value == top and not inclusive):
+        bound = "at most" if inclusive else "below"
+        raise ConfigError(f"{name} must be {bound} {top:g} {unit}, not {text!r}")
+    return value
+
+
+def _repeats(text: str) -> int:
+    value = _number(int, "PMP_MISUSE_REPEAT_SEARCHES", text)
+    if value < 2:
+        raise ConfigError(f"PMP_MISUSE_REPEAT_SEARCHES must be 2 or more, not {text!r}")
+    return value
 
 
 def _number(kind: type, name: str, text: str):

@@ -6,7 +6,9 @@ stored, and once a day the trail's head goes to a file (and an email) outside th
 (``heads.py``). Investigators read it through ``history`` (``history.py``) and the user
 activity report (``activity.py``), and rebuild what stood at a past moment: a user's
 registration (``as_of.py``), a patient's report, or the very report a user viewed
-(``as_seen.py``); each report rebuilt is itself recorded (``ReportRebuilt``).
+(``as_seen.py``); each report rebuilt is itself recorded (``ReportRebuilt``). The
+``MisuseWatch`` projection judges every patient search and raises ``MisuseSignalRaised``
+for what looks like misuse (``misuse.py``); ``misuse_signals`` lists them.
 """
 
 import base64
@@ -23,6 +25,7 @@ from services.audit.activity import activity_entries, activity_pdf, activity_row
 from services.audit.as_of import registration_as_of
 from services.audit.as_seen import report_as_seen, report_at
 from services.audit.heads import write_daily_head
+from services.audit.misuse import MisuseWatch, signals_page
 from services.audit.projection import AuditTrail
 from services.audit.schemas import audit_events
 from services.identity.roles import Permission, Role, require_granted
@@ -34,7 +37,7 @@ HEAD_CHECK_SECONDS = 3_600  # a restart or a late start still writes the day's h
 
 class AuditService(EventSourcedService):
     name = "audit"
-    kernel = ServiceKernel(audit_events(), projections=(AuditTrail,))
+    kernel = ServiceKernel(audit_events(), projections=(AuditTrail, MisuseWatch))
 
     @timer(interval=HEAD_CHECK_SECONDS)
     def keep_daily_head(self) -> None:
@@ -53,6 +56,20 @@ class AuditService(EventSourcedService):
         self._require_auditor()
         with self.kernel.db.read() as conn:
             return history.history(conn, **asked)
+
+    @rpc
+    def misuse_signals(
+        self,
+        kind: str | None = None,
+        account: str | None = None,
+        page: int = 1,
+        page_size: int = 50,
+    ) -> dict[str, Any]:
+        """The misuse signals raised, newest first, paged; of one kind, of one searcher."""
+        self._require_auditor()
+        with self.kernel.db.read() as conn:
+            return signals_page(conn, kind=kind, account=account, page=int(page),
+                                page_size=int(page_size))  # fmt: skip
 
     @rpc
     def user_activity(

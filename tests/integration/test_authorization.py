@@ -285,6 +285,14 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *api("/api/audit/history?source=identity&order=oldest", AUDIT_READERS, expect=200),
         *api("/api/audit/history?order=sideways", AUDIT_READERS, expect=422),
     ],
+    ("GET", "/api/audit/signals"): [
+        *api("/api/audit/signals?kind=surname", AUDIT_READERS, expect=200),
+        *api("/api/audit/signals?kind=sideways", AUDIT_READERS, expect=422),
+    ],
+    ("GET", "/audit/signals"): [
+        *page(f"/audit/signals?account={MISSING}", AUDIT_READERS, expect=200),
+        *page("/audit/signals?kind=sideways", AUDIT_READERS, expect=422),
+    ],
     ("GET", "/api/statistics"): [
         *api("/api/statistics?group=role", ADMINISTRATORS, expect=200),
         *api("/api/statistics?group=week", ADMINISTRATORS, expect=422),

@@ -1,0 +1,307 @@
+"""What the misuse watch knows, kept from other services' events, and read back as the
+signals (``signals.py``) take it.
+
+Identity says who a user is (surname, role, address lines), registration their work address
+and the DEA, NPI and NCPDP numbers on their form, submissions who dispensed to whom and
+where pharmacies reported each patient (following revisions, voids, merges and splits, as
+every other read model of dispensations does), and the query service each search.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from pmp.db import insert_rows
+from pmp.envelope import RecordedEvent
+from services.audit.misuse_tables import daily, links, patients, search_persons, searches, users
+from services.audit.signals import (
+    Address,
+    Patient,
+    Search,
+    Searcher,
+    dispensation_identifiers,
+    of_kind,
+    searcher_identifiers,
+)
+
+# -- users ---------------------------------------------------------------------------------
+
+
+def account_event(conn: Connection, event: RecordedEvent) -> None:
+    """Identity's events that say who a user is."""
+    data = event.data
+    if event.type == "AccountCreated":
+        _update_user(conn, data["account_id"], last_name=data["last_name"], role=data["role"],
+                     address=_lines(data.get("address_lines")))  # fmt: skip
+    elif event.type == "AccessGranted":
+        changes: dict[str, Any] = {"last_name": data["last_name"], "role": data["role"]}
+        if data.get("address_lines"):
+            changes["address"] = _lines(data["address_lines"])
+        _update_user(conn, _account_of(event.stream, "account"), **changes)
+    elif event.type == "ProfileUpdated":
+        _update_user(conn, _account_of(event.stream, "account"), last_name=data["last_name"])
+    elif event.type == "RoleChanged":
+        _update_user(conn, _account_of(event.stream, "account"), role=data["to_role"])
+
+
+def registration_event(conn: Connection, event: RecordedEvent) -> None:
+    """The registration form: the work address and the numbers dispensations name."""
+    if event.type != "FormSaved":
+        return
+    form = event.data["form"]
+    address = Address.of(form.get("address_line1"), form.get("city"), form.get("zip"))
+    _update_user(
+        conn,
+        _account_of(event.stream, "registration"),
+        registered_address=address.to_json() if address else None,
+        identifiers=sorted(searcher_identifiers(form)),
+    )
+
+
+def _lines(lines: list[str] | None) -> dict[str, str] | None:
+    address = Address.from_lines(lines or [])
+    return address.to_json() if address else None
+
+
+def _account_of(stream: str, prefix: str) -> str:
+    return stream.removeprefix(f"{prefix}-")
+
+
+def _update_user(conn: Connection, account_id: str, **changes: Any) -> None:
+    found = conn.execute(
+        users.update().where(users.c.account_id == account_id).values(**changes)
+    ).rowcount
+    if not found:
+        conn.execute(users.insert().values(account_id=account_id, **changes))
+
+
+def searcher(
+    conn: Connection, requester: Mapping[str, Any], on_behalf_of: Mapping[str, Any] | None
+) -> Searcher:
+    """Who made a search: the search's own record of their name and role, what identity
+    and registration said of them, and a delegate's supervisor's numbers."""
+    account_id = str(requester.get("account_id") or "")
+    wanted = [account_id] + ([str(on_behalf_of["account_id"])] if on_behalf_of else [])
+    rows = {r.account_id: r for r in conn.execute(
+        sa.select(users).where(users.c.account_id.in_(wanted)))}  # fmt: skip
+    own = rows.get(account_id)
+    name = str(requester.get("name") or "")
+    identifiers = set(own.identifiers) if own else set()
+    if on_behalf_of and (boss := rows.get(str(on_behalf_of["account_id"]))):
+        identifiers |= set(boss.identifiers)
+    address = None
+    if own:
+        address = Address.from_json(own.registered_address) or Address.from_json(own.address)
+    return Searcher(
+        account_id=account_id,
+        name=name,
+        role=str(requester.get("role") or (own.role if own else "")),
+        last_name=own.last_name if own and own.last_name else (name.split() or [""])[-1],
+        address=address,
+        identifiers=frozenset(identifiers),
+    )
+
+
+# -- patients and who dispensed to them ------------------------------------------------------
+
+
+def submissions_event(conn: Connection, event: RecordedEvent) -> None:
+    data = event.data
+    if event.type == "DispensationsRecorded":
+        _record(conn, data["records"])
+    elif event.type == "DispensationRevised":
+        conn.execute(links.delete().where(links.c.dispensation_id == data["dispensation_id"]))
+        _record(conn, [data["record"]])
+    elif event.type == "DispensationVoided":
+        conn.execute(links.delete().where(links.c.dispensation_id == data["dispensation_id"]))
+    elif event.type == "PatientsMerged":
+        kept, merged = uuid.UUID(data["person_id"]), uuid.UUID(data["merged_person_id"])
+        for table in (patients, links):
+            conn.execute(table.update().where(table.c.person_id == merged).values(person_id=kept))
+        _merge_searched(conn, kept, merged)
+    elif event.type == "PatientSplit":
+        new, record = uuid.UUID(data["new_person_id"]), data["patient_record"]
+        for table in (patients, links):
+            conn.execute(
+                table.update().where(table.c.patient_record == record).values(person_id=new)
+            )
+
+
+def _merge_searched(conn: Connection, kept: uuid.UUID, merged: uuid.UUID) -> None:
+    """Searches that found the merged person found the kept one (once per search)."""
+    both = sa.select(search_persons.c.search_id).where(search_persons.c.person_id == kept)
+    conn.execute(
+        search_persons.delete().where(
+            search_persons.c.person_id == merged, search_persons.c.search_id.in_(both)
+        )
+    )
+    conn.execute(
+        search_persons.update().where(search_persons.c.person_id == merged).values(person_id=kept)
+    )
+
+
+def _record(conn: Connection, records: list[dict[str, Any]]) -> None:
+    insert_rows(
+        conn,
+        links,
+        [
+            {
+                "dispensation_id": r["dispensation_id"],
+                "person_id": uuid.UUID(r["person_id"]),
+                "patient_record": r["patient_record"],
+                **dispensation_identifiers(r),
+            }
+            for r in records
+        ],
+    )
+    reported = {r["patient_record"]: r for r in records}
+    known = set(
+        conn.scalars(
+            sa.select(patients.c.patient_record).where(
+                patients.c.patient_record.in_(list(reported))
+            )
+        )
+    )
+    new = []
+    for number, r in reported.items():
+        if number in known:
+            continue
+        patient = r.get("patient") or {}
+        address = Address.of(patient.get("address_1"), patient.get("city"), patient.get("zip"))
+        new.append({
+            "patient_record": number,
+            "person_id": uuid.UUID(r["person_id"]),
+            "last_name": str(patient.get("last_name") or "")[:60],
+            "address": address.to_json() if address else None,
+        })  # fmt: skip
+    if new:
+        insert_rows(conn, patients, new)
+
+
+def patient(conn: Connection, person_id: str) -> Patient:
+    rows = conn.execute(
+        sa.select(patients.c.last_name, patients.c.address).where(
+            patients.c.person_id == uuid.UUID(person_id)
+        )
+    ).all()
+    addresses = {Address.from_json(r.address) for r in rows if r.address}
+    return Patient(
+        person_id=person_id,
+        last_names=frozenset(r.last_name for r in rows if r.last_name),
+        addresses=tuple(sorted((a for a in addresses if a), key=lambda a: a.text())),
+    )
+
+
+def linked(conn: Connection, person_id: str, identifiers: Iterable[str]) -> bool:
+    """Whether a dispensation to the person names one of ``identifiers`` (as prescriber:
+    DEA or NPI; as pharmacy: NCPDP or NPI)."""
+    numbers = list(identifiers)
+    deas, npis, ncpdps = (of_kind(numbers, k) for k in ("DEA", "NPI", "NCPDP"))
+    naming = [
+        links.c.prescriber_dea.in_(deas),
+        links.c.prescriber_npi.in_(npis),
+        links.c.pharmacy_ncpdp.in_(ncpdps),
+        links.c.pharmacy_npi.in_(npis),
+    ]
+    if not numbers:
+        return False
+    query = sa.select(links.c.dispensation_id).where(
+        links.c.person_id == uuid.UUID(person_id), sa.or_(*naming)
+    )
+    return conn.execute(query.limit(1)).first() is not None
+
+
+# -- searches --------------------------------------------------------------------------------
+
+
+def record_search(conn: Connection, search: Search, role: str, day: date) -> int:
+    """Keep the search; the user's searches of ``day`` so far, this one included."""
+    search_id = uuid.UUID(search.search_id)
+    conn.execute(
+        searches.insert().values(
+            search_id=search_id, account_id=search.account_id, searched_at=search.at, day=day
+        )
+    )
+    if search.person_ids:
+        insert_rows(
+            conn,
+            search_persons,
+            [
+                {"search_id": search_id, "person_id": uuid.UUID(p),
+                 "account_id": search.account_id, "searched_at": search.at}
+                for p in dict.fromkeys(search.person_ids)
+            ],
+        )  # fmt: skip
+    key = (daily.c.account_id == search.account_id) & (daily.c.day == day)
+    count = conn.scalar(sa.select(daily.c.searches).where(key))
+    if count is None:
+        conn.execute(
+            daily.insert().values(account_id=search.account_id, day=day, role=role, searches=1)
+        )
+        return 1
+    conn.execute(daily.update().where(key).values(searches=count + 1, role=role))
+    return count + 1
+
+
+def earlier_times(conn: Connection, account_id: str, since: datetime, before: datetime) -> list:
+    return list(
+        conn.scalars(
+            sa.select(searches.c.searched_at).where(
+                searches.c.account_id == account_id,
+                searches.c.searched_at >= since,
+                searches.c.searched_at < before,
+            )
+        )
+    )
+
+
+def searches_of_day(conn: Connection, account_id: str, day: date) -> list[Search]:
+    rows = conn.execute(
+        sa.select(searches.c.search_id, searches.c.searched_at)
+        .where(searches.c.account_id == account_id, searches.c.day == day)
+        .order_by(searches.c.searched_at, searches.c.search_id)
+    )
+    return [Search(str(r.search_id), account_id, r.searched_at) for r in rows]
+
+
+def daily_counts(
+    conn: Connection, day: date, days: int, *, account_id: str, role: str | None = None
+) -> list[int]:
+    """Searches on each day one user searched (``role`` given: each peer of that role, the
+    user left out) in the ``days`` before ``day``."""
+    where = [daily.c.day >= day - timedelta(days=days), daily.c.day < day]
+    if role is None:
+        where.append(daily.c.account_id == account_id)
+    else:
+        where += [daily.c.role == role, daily.c.account_id != account_id]
+    return list(conn.scalars(sa.select(daily.c.searches).where(*where)))
+
+
+def searches_of_patient(
+    conn: Connection, account_id: str, person_id: str, since: datetime, until: datetime
+) -> list[Search]:
+    """The user's searches that found the person, from ``since`` up to ``until``."""
+    rows = conn.execute(
+        sa.select(search_persons.c.search_id, search_persons.c.searched_at)
+        .where(
+            search_persons.c.account_id == account_id,
+            search_persons.c.person_id == uuid.UUID(person_id),
+            search_persons.c.searched_at > since,
+            search_persons.c.searched_at <= until,
+        )
+        .order_by(search_persons.c.searched_at, search_persons.c.search_id)
+    )
+    return [Search(str(r.search_id), account_id, r.searched_at) for r in rows]
+
+
+def forget_searches_before(conn: Connection, moment: datetime, day: date) -> None:
+    """Searches older than every period a signal looks back over."""
+    conn.execute(searches.delete().where(searches.c.searched_at < moment))
+    conn.execute(search_persons.delete().where(search_persons.c.searched_at < moment))
+    conn.execute(daily.delete().where(daily.c.day < day))
