@@ -52,6 +52,7 @@ class Permission(StrEnum):
     REPORT_VIEW = "report.view"
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     MM_REGISTRY_VERIFY = "mm_registry.verify"
+    MM_REGISTRY_LOAD = "mm_registry.load"  # load the registry file (administrators)
     USER_VIEW = "user.view"
     USER_CREATE = "user.create"
     USER_SUSPEND = "user.suspend"  # suspend and reinstate
@@ -111,6 +112,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.TICKET_MANAGE,
             Permission.AUDIT_READ,
             Permission.PATIENT_INDEX_REVIEW,
+            Permission.MM_REGISTRY_LOAD,
         }
     ),
     Role.HELPDESK: frozenset(
