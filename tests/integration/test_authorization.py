@@ -59,6 +59,8 @@ SUBMITTERS = frozenset({Role.DATA_SUBMITTER})  # submission.upload
 # a submission's outcome and report: its submitter, and the staff who help them
 SUBMISSION_READERS = SUBMITTERS | ACCOUNT_STAFF
 AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})  # audit.read
+VERIFIERS = frozenset({Role.LAW_ENFORCEMENT, Role.LAW_ENFORCEMENT_MM})  # mm_registry.verify
+NO_CARD = {"card_number": "MM-NO-SUCH-0"}
 
 MISSING = "00000000-0000-4000-8000-000000000000"  # no such account
 NO_RECORD = 987654321  # no such patient record under review
@@ -242,6 +244,17 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *api(f"/api/alerts/{MISSING}/acknowledgements", ACKNOWLEDGERS, json={}, expect=422),
     ],
     ("GET", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, expect=200),
+    # -- medical marijuana registry (API and pages) ------------------------------------------
+    ("POST", "/api/mm/verifications"): [
+        *api("/api/mm/verifications", VERIFIERS, json=NO_CARD, expect=200),
+        *api("/api/mm/verifications", VERIFIERS, json={}, expect=422),
+    ],
+    ("POST", "/api/mm/imports"): api("/api/mm/imports", ADMINISTRATORS, expect=422),  # no file
+    ("GET", "/mm/verify"): page("/mm/verify", VERIFIERS, expect=200),
+    ("POST", "/mm/verify"): [
+        *page("/mm/verify", VERIFIERS, form=NO_CARD, expect=200),
+        *page("/mm/verify", VERIFIERS, expect=422),  # nothing entered
+    ],
     ("PUT", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, json={}, expect=422),
     ("GET", "/api/audit/users/<uuid:account_id>/activity.jsonl"): api(
         f"/api/audit/users/{MISSING}/activity.jsonl", AUDIT_READERS, expect=200
@@ -583,6 +596,40 @@ def test_who_may_call_what(stack, users, csrf, route, example, who):
         assert response.status_code == 401, outcome  # a session token is no operator token
     else:
         assert response.status_code == 403, outcome
+
+
+PRESCRIPTION_ROLES = SEARCHERS | SUPERVISORS | ACKNOWLEDGERS
+# Every route that reaches prescription data (search, reports, alerts, delegates): those
+# only prescription roles may call.
+PRESCRIPTION_ROUTES = {
+    route: examples
+    for route, examples in ACCESS.items()
+    if any(e.allowed and e.allowed <= PRESCRIPTION_ROLES for e in examples)
+}
+
+
+def test_the_registry_only_officer_is_allowed_no_prescription_route_and_every_registry_one():
+    assert {r[1] for r in PRESCRIPTION_ROUTES} >= {
+        "/api/searches", "/api/searches/<uuid:search_id>/report", "/search",
+        "/searches/<uuid:search_id>/report", "/searches/<uuid:search_id>/report.pdf",
+    }  # fmt: skip
+    for examples in PRESCRIPTION_ROUTES.values():
+        assert all(Role.LAW_ENFORCEMENT_MM not in e.allowed for e in examples)
+    for route in (("POST", "/api/mm/verifications"), ("GET", "/mm/verify"), ("POST", "/mm/verify")):
+        assert all(Role.LAW_ENFORCEMENT_MM in e.allowed for e in ACCESS[route])
+
+
+@SQLITE
+def test_a_registry_only_officer_is_refused_every_prescription_endpoint_and_page(
+    stack, users, csrf
+):
+    officer = users[str(Role.LAW_ENFORCEMENT_MM)]
+    for route, examples in PRESCRIPTION_ROUTES.items():
+        for example in examples:
+            response = call(stack, route, example, officer.token, csrf)
+            assert response.status_code == 403, (route, response.status_code)
+    home = requests.get(stack.url + "/", cookies={"pmp_session": officer.token}, timeout=30)
+    assert 'href="/mm/verify"' in home.text and 'href="/search"' not in home.text
 
 
 @SQLITE

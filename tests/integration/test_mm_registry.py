@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from tests.helpers.accounts import User, api, create_user, ready
+from tests.helpers.processes import wait_until
+from tests.integration.test_audit_history import history
 from tests.integration.test_cli import pmp
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mm-registry-sample.csv"
@@ -53,3 +58,89 @@ def _card_events(data_dir: Path) -> int:
             ).scalar_one()
     finally:
         db.dispose()
+
+
+# -- through the whole system, on SQLite and PostgreSQL ---------------------------------------
+
+
+def import_file(stack, user, content: bytes, name: str = "registry.csv"):
+    return api(stack, "POST", "/api/mm/imports", user, files={"file": (name, content)})
+
+
+def verify(stack, user, **query):
+    return api(stack, "POST", "/api/mm/verifications", user, json=query)
+
+
+@pytest.fixture(scope="module")
+def officer(stack, people, tmp_path_factory) -> User:
+    tmp = tmp_path_factory.mktemp("officer")
+    return ready(stack, create_user(stack, people["admin"], "law_enforcement_mm", tmp))
+
+
+def test_an_administrator_loads_the_registry_and_an_officer_verifies_cards(
+    stack, people, officer, auditor
+):
+    admin = people["admin"]
+    loaded = import_file(stack, admin, SAMPLE.read_bytes())
+    assert loaded.status_code == 200, loaded.text
+    outcome = loaded.json()
+    if outcome["counts"]["registered"]:  # the first of this stack's tests to load it
+        assert outcome["counts"]["registered"] == 3 and outcome["counts"]["revoked"] == 1
+    assert outcome["counts"]["refused"] == 4
+    assert [(e["line"], e["field"]) for e in outcome["errors"]] == [
+        (5, "birth_date"), (6, "zip"), (7, "card_number"), (8, "practitioner"),
+    ]  # fmt: skip
+    again = import_file(stack, admin, SAMPLE.read_bytes()).json()
+    assert again["counts"]["unchanged"] == 3 and again["counts"]["registered"] == 0
+
+    valid = verify(stack, officer, card_number="mm-100001")
+    assert valid.status_code == 200, valid.text
+    assert valid.headers["Cache-Control"] == "no-store"
+    body = valid.json()
+    assert body["result"] == "VALID"
+    assert body["cards"] == [
+        {"card_number": "MM-100001", "name": "Ana Rivera", "birth_date": "1980-03-14",
+         "expiry_date": "2030-05-31", "caregiver": "", "status": "VALID"}
+    ]  # fmt: skip
+    assert "12 Elm St" not in valid.text and "Park" not in valid.text
+    expired = verify(stack, officer, card_number="MM-100002").json()
+    assert expired["result"] == "EXPIRED" and expired["cards"][0]["caregiver"] == "Grace Okafor"
+    assert verify(stack, officer, card_number="MM-100003").json()["result"] == "REVOKED"
+    assert verify(stack, officer, card_number="MM-100004").json()["result"] == "NOT FOUND"
+
+    by_name = wait_until(
+        lambda: verify(
+            stack, officer, first_name="ana", last_name=" RIVERA", birth_date="1980-03-14"
+        ).json()["cards"],
+        10,
+        "the read model has the card",
+    )
+    assert by_name[0]["card_number"] == "MM-100001"
+    unknown = verify(stack, officer, first_name="Ana", last_name="Rivera", birth_date="1980-03-15")
+    assert (unknown.json()["result"], unknown.json()["cards"]) == ("NOT FOUND", [])
+    assert verify(stack, officer, first_name="Ana").status_code == 422
+
+    verified = wait_until(
+        lambda: [
+            e for e in history(stack, auditor, actor=officer.account_id, type="CardVerified")[
+                "entries"
+            ]
+            if e["data"]["verification_id"] == body["verification_id"]
+        ],
+        15,
+        "the audit trail has the verification",
+    )  # fmt: skip
+    data = verified[0]["data"]
+    assert data["officer"]["account_id"] == officer.account_id
+    assert data["officer"]["role"] == "law_enforcement_mm"
+    assert data["query"]["card_number"] == "mm-100001" and data["result"] == "VALID"
+    assert data["card_numbers"] == ["MM-100001"]
+
+
+def test_prescribers_and_auditors_do_not_see_the_registry_and_officers_do_not_load_it(
+    stack, people, officer
+):
+    for user in (people["prescriber"], people["auditor"], people["pharmacy"]):
+        assert verify(stack, user, card_number="MM-100001").status_code == 403
+    assert import_file(stack, officer, SAMPLE.read_bytes()).status_code == 403
+    assert import_file(stack, people["prescriber"], SAMPLE.read_bytes()).status_code == 403
