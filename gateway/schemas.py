@@ -903,7 +903,6 @@ class CardVerificationSchema(Schema):
 class VerifiedCardSchema(Schema):
     """What an officer sees of a card, and nothing else."""
 
-    card_number = fields.String(required=True)
     name = fields.String(required=True)
     birth_date = fields.String(required=True, metadata={"format": "date"})
     expiry_date = fields.String(required=True, metadata={"format": "date"})

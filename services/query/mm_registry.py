@@ -53,7 +53,7 @@ mm_cards = sa.Table(
 
 CARD_EVENTS = ("CardRegistered", "CardRenewed", "CardRevoked", "CardDetailsCorrected")
 #: What a verification shows of a card, and nothing else.
-VERIFIED_FIELDS = ("card_number", "name", "birth_date", "expiry_date", "caregiver", "status")
+VERIFIED_FIELDS = ("name", "birth_date", "expiry_date", "caregiver", "status")
 _ORDER = {VALID: 0, EXPIRED: 1, REVOKED: 2}
 
 
@@ -177,24 +177,25 @@ class RegistryImport:
 
 def verify(
     store: Store, conn: Connection, query: dict[str, Any], today: date
-) -> tuple[str, list[dict[str, str]]]:
-    """The result an officer sees (VALID, EXPIRED, REVOKED or NOT FOUND) and the cards found,
-    each with only ``VERIFIED_FIELDS``; the card that is valid (or newest) comes first."""
+) -> tuple[str, list[str], list[dict[str, str]]]:
+    """The result an officer sees (VALID, EXPIRED, REVOKED or NOT FOUND), the numbers of the
+    cards found (for the record) and the cards as shown, each with only ``VERIFIED_FIELDS``;
+    the card that is valid (or newest) comes first."""
     if query.get("card_number"):
         numbers = [query["card_number"].strip().upper()]
     else:
         numbers = cards_of(conn, query["first_name"], query["last_name"], query["birth_date"])
     cards = [card for card in (load_card(store, n) for n in numbers) if card is not None]
-    shown = [_shown(card, validity(card, today)) for card in cards]
-    shown.sort(key=lambda c: c["expiry_date"], reverse=True)  # newest first
-    shown.sort(key=lambda c: _ORDER[c["status"]])  # then valid before expired before revoked
-    return (shown[0]["status"] if shown else NOT_FOUND), shown
+    found = [(card.card_number, _shown(card, validity(card, today))) for card in cards]
+    found.sort(key=lambda c: c[1]["expiry_date"], reverse=True)  # newest first
+    found.sort(key=lambda c: _ORDER[c[1]["status"]])  # then valid, expired, revoked
+    result = found[0][1]["status"] if found else NOT_FOUND
+    return result, [number for number, _ in found], [shown for _, shown in found]
 
 
 def _shown(card: Card, status: str) -> dict[str, str]:
     d = card.details
     return {
-        "card_number": card.card_number,
         "name": f"{d['first_name']} {d['last_name']}",
         "birth_date": d["birth_date"],
         "expiry_date": d["expiry_date"],

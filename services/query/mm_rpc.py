@@ -85,7 +85,7 @@ class RegistryRpc:
                 )
         today = self._today()
         with k.db.read() as conn:
-            result, cards = verify(k.store, conn, asked, today)
+            result, numbers, cards = verify(k.store, conn, asked, today)
         verification_id = str(uuid.uuid4())
         officer = {"account_id": k.actor_id or "", "name": k.actor_name, "role": k.actor_role}
         event = {
@@ -93,7 +93,7 @@ class RegistryRpc:
             "officer": officer,
             "query": CardQuery().dump(asked),
             "result": result,
-            "card_numbers": [c["card_number"] for c in cards],
+            "card_numbers": numbers,
         }
         k.append(verification_stream(verification_id), 0, [("CardVerified", event)])
         log.info("card verified", verification_id=verification_id, result=result)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -630,6 +631,33 @@ def test_a_registry_only_officer_is_refused_every_prescription_endpoint_and_page
             assert response.status_code == 403, (route, response.status_code)
     home = requests.get(stack.url + "/", cookies={"pmp_session": officer.token}, timeout=30)
     assert 'href="/mm/verify"' in home.text and 'href="/search"' not in home.text
+
+
+@SQLITE
+def test_a_registry_only_officer_sees_only_the_verification_fields(stack, users, csrf):
+    admin, officer = users[str(Role.ADMINISTRATOR)], users[str(Role.LAW_ENFORCEMENT_MM)]
+    sample = (Path(__file__).resolve().parents[1] / "data" / "mm-registry-sample.csv").read_bytes()
+    loaded = requests.post(
+        stack.url + "/api/mm/imports", headers=admin.headers(), timeout=60,
+        files={"file": ("registry.csv", sample)},
+    )  # fmt: skip
+    assert loaded.status_code == 200, loaded.text
+    answer = requests.post(
+        stack.url + "/api/mm/verifications", headers=officer.headers(), timeout=30,
+        json={"card_number": "MM-100002"},
+    )  # fmt: skip
+    assert set(answer.json()) == {"verification_id", "checked_on", "result", "cards"}
+    [card] = answer.json()["cards"]
+    assert set(card) == {"name", "birth_date", "expiry_date", "caregiver", "status"}
+    cookie, form_token = csrf
+    page = requests.post(
+        stack.url + "/mm/verify", timeout=30,
+        cookies={"pmp_session": officer.token, "pmp_csrf": cookie},
+        data={"card_number": "MM-100002", "csrf_token": form_token},
+    )  # fmt: skip
+    assert page.status_code == 200 and ">EXPIRED<" in page.text and "Grace Okafor" in page.text
+    for withheld in ("40 Main St", "New Haven", "06510", "Maria Chen", "MM-100002", "2024-01-15"):
+        assert withheld not in page.text and withheld not in answer.text
 
 
 @SQLITE

@@ -99,7 +99,7 @@ def test_an_administrator_loads_the_registry_and_an_officer_verifies_cards(
     body = valid.json()
     assert body["result"] == "VALID"
     assert body["cards"] == [
-        {"card_number": "MM-100001", "name": "Ana Rivera", "birth_date": "1980-03-14",
+        {"name": "Ana Rivera", "birth_date": "1980-03-14",
          "expiry_date": "2030-05-31", "caregiver": "", "status": "VALID"}
     ]  # fmt: skip
     assert "12 Elm St" not in valid.text and "Park" not in valid.text
@@ -115,7 +115,7 @@ def test_an_administrator_loads_the_registry_and_an_officer_verifies_cards(
         10,
         "the read model has the card",
     )
-    assert by_name[0]["card_number"] == "MM-100001"
+    assert by_name[0]["name"] == "Ana Rivera" and by_name[0]["status"] == "VALID"
     unknown = verify(stack, officer, first_name="Ana", last_name="Rivera", birth_date="1980-03-15")
     assert (unknown.json()["result"], unknown.json()["cards"]) == ("NOT FOUND", [])
     assert verify(stack, officer, first_name="Ana").status_code == 422
