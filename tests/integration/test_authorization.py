@@ -634,6 +634,23 @@ def test_a_registry_only_officer_is_refused_every_prescription_endpoint_and_page
 
 
 @SQLITE
+def test_law_enforcement_with_prescription_access_has_the_card_module_beside_the_search(
+    stack, users
+):
+    def search_page(role: Role) -> str:
+        cookies = {"pmp_session": users[str(role)].token}
+        response = requests.get(stack.url + "/search", cookies=cookies, timeout=30)
+        assert response.status_code == 200
+        return response.text
+
+    officer = search_page(Role.LAW_ENFORCEMENT)
+    assert 'action="/search"' in officer and 'action="/mm/verify"' in officer
+    assert 'href="/mm/verify"' in officer
+    prescriber = search_page(Role.PRESCRIBER)
+    assert 'action="/mm/verify"' not in prescriber and 'href="/mm/verify"' not in prescriber
+
+
+@SQLITE
 def test_a_registry_only_officer_sees_only_the_verification_fields(stack, users, csrf):
     admin, officer = users[str(Role.ADMINISTRATOR)], users[str(Role.LAW_ENFORCEMENT_MM)]
     sample = (Path(__file__).resolve().parents[1] / "data" / "mm-registry-sample.csv").read_bytes()
