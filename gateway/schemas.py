@@ -311,6 +311,18 @@ class RoleChangeSchema(ReasonSchema):
     role = fields.String(required=True, validate=validate.OneOf(ASSIGNABLE))
 
 
+class PermissionGrantSchema(ReasonSchema):
+    """A permission given to (granted: true) or taken from one account beyond its role."""
+
+    permission = fields.String(
+        required=True,
+        validate=validate.OneOf(["mm_registry.verify"]),
+        metadata={"description": "What may be granted: the registry, to prescribers and "
+                  "pharmacists."},
+    )  # fmt: skip
+    granted = fields.Boolean(required=True)
+
+
 class AccountActionSchema(Schema):
     account_id = fields.UUID(required=True)
 
@@ -951,6 +963,7 @@ class RegistryImportSchema(Schema):
 
 
 DOCUMENTED = (
+    "PermissionGrant",
     "CardVerification",
     "VerifiedCard",
     "CardVerificationResult",

@@ -153,6 +153,12 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("POST", "/api/accounts/<uuid:account_id>/reset-mfa"): api(
         ACCOUNT + "/reset-mfa", ACCOUNT_STAFF, json=REASON, expect=404
     ),
+    ("POST", "/api/accounts/<uuid:account_id>/permissions"): api(
+        f"{ACCOUNT}/permissions",
+        ADMINISTRATORS,
+        json={**REASON, "permission": "mm_registry.verify", "granted": True},
+        expect=404,
+    ),
     ("POST", "/api/accounts/<uuid:account_id>/role"): api(
         ACCOUNT + "/role", ADMINISTRATORS, json={"role": "auditor", **REASON}, expect=404
     ),

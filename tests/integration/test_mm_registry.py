@@ -144,3 +144,36 @@ def test_prescribers_and_auditors_do_not_see_the_registry_and_officers_do_not_lo
         assert verify(stack, user, card_number="MM-100001").status_code == 403
     assert import_file(stack, officer, SAMPLE.read_bytes()).status_code == 403
     assert import_file(stack, people["prescriber"], SAMPLE.read_bytes()).status_code == 403
+
+
+def test_an_administrator_grants_one_prescriber_the_registry_and_withdraws_it(
+    stack, people, tmp_path
+):
+    admin = people["admin"]
+    prescriber = ready(stack, create_user(stack, admin, "prescriber", tmp_path))
+    auditor = people["auditor"]
+    grant = {"permission": "mm_registry.verify", "reason": "clinic verifies cards"}
+
+    def set_permission(user, granted: bool):
+        path = f"/api/accounts/{user.account_id}/permissions"
+        return api(stack, "POST", path, admin, json={**grant, "granted": granted})
+
+    assert verify(stack, prescriber, card_number="MM-100001").status_code == 403
+    assert set_permission(prescriber, True).status_code == 200
+    assert set_permission(prescriber, True).status_code == 409  # already granted
+    assert set_permission(auditor, True).status_code == 409  # not for this role
+    wait_until(  # the gateway's principal cache keeps the old permissions a few seconds
+        lambda: verify(stack, prescriber, card_number="MM-100001").status_code == 200,
+        15,
+        "the grant in force",
+    )
+    assert verify(stack, prescriber, card_number="MM-100001").json()["result"] == "VALID"
+    page = stack.get("/search", cookies=prescriber.cookies())
+    assert 'href="/mm/verify"' in page.text and 'action="/mm/verify"' in page.text
+
+    assert set_permission(prescriber, False).status_code == 200
+    wait_until(
+        lambda: verify(stack, prescriber, card_number="MM-100001").status_code == 403,
+        15,
+        "the grant withdrawn",
+    )
