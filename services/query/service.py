@@ -24,7 +24,6 @@ from services.query import access, lookups, report
 from services.query.alerts import PatientAlerts
 from services.query.documents import alerts_pdf, patient_history_pdf
 from services.query.history import PatientHistory
-from services.query.mm_registry import RegistryCards
 from services.query.mm_rpc import RegistryRpc
 from services.query.projections import PROJECTIONS, probe_arrivals
 from services.query.schemas import Purpose, SearchRequest, query_events
@@ -47,7 +46,7 @@ class QueryService(StatisticsRpc, RegistryRpc, EventSourcedService):
     name = "query"
     kernel = ServiceKernel(
         query_events(),
-        projections=(*PROJECTIONS, PatientHistory, PatientAlerts, ReportStatistics, RegistryCards),
+        projections=(*PROJECTIONS, PatientHistory, PatientAlerts, ReportStatistics),
     )
     registration = RpcProxy("registration")
 

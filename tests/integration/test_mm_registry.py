@@ -177,3 +177,11 @@ def test_an_administrator_grants_one_prescriber_the_registry_and_withdraws_it(
         15,
         "the grant withdrawn",
     )
+
+
+def test_the_name_index_can_be_rebuilt_by_replay(tmp_path):
+    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+    pmp("mm", "import", str(SAMPLE), env=env)
+    rebuilt = pmp("projections", "rebuild", "query.mm_cards", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "replayed 4 events" in rebuilt.stderr
