@@ -77,6 +77,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "DecisionRefused": (422, "The decision was refused"),
     "SearchRefused": (422, "The search was refused"),
     "LookBackRefused": (422, "The look-back was refused"),
+    "VerificationRefused": (422, "The verification was refused"),
+    "RegistryFileRefused": (422, "The registry file was refused"),
     "StatisticsRefused": (422, "The statistics request was refused"),
     "HistoryRefused": (422, "The audit history request was refused"),
     "SignalsRefused": (422, "The misuse signals request was refused"),

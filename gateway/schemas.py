@@ -311,6 +311,18 @@ class RoleChangeSchema(ReasonSchema):
     role = fields.String(required=True, validate=validate.OneOf(ASSIGNABLE))
 
 
+class PermissionGrantSchema(ReasonSchema):
+    """A permission given to (granted: true) or taken from one account beyond its role."""
+
+    permission = fields.String(
+        required=True,
+        validate=validate.OneOf(["mm_registry.verify"]),
+        metadata={"description": "What may be granted: the registry, to prescribers and "
+                  "pharmacists."},
+    )  # fmt: skip
+    granted = fields.Boolean(required=True)
+
+
 class AccountActionSchema(Schema):
     account_id = fields.UUID(required=True)
 
@@ -891,7 +903,71 @@ class AlertAcknowledgedSchema(AlertAcknowledgementSchema):
     until = fields.String(required=True, metadata={"format": "date"})
 
 
+class CardVerificationSchema(Schema):
+    """A card number, or the holder's first name, last name and date of birth."""
+
+    card_number = fields.String(load_default="", validate=validate.Length(max=20))
+    first_name = fields.String(load_default="", validate=validate.Length(max=60))
+    last_name = fields.String(load_default="", validate=validate.Length(max=60))
+    birth_date = fields.Date(load_default=None, allow_none=True)
+
+
+class VerifiedCardSchema(Schema):
+    """What an officer sees of a card, and nothing else."""
+
+    name = fields.String(required=True)
+    birth_date = fields.String(required=True, metadata={"format": "date"})
+    expiry_date = fields.String(required=True, metadata={"format": "date"})
+    caregiver = fields.String(required=True, metadata={"description": "Empty when none."})
+    status = fields.String(required=True, validate=validate.OneOf(["VALID", "EXPIRED", "REVOKED"]))
+
+
+class CardVerificationResultSchema(Schema):
+    verification_id = fields.UUID(required=True)
+    checked_on = fields.String(
+        required=True, metadata={"format": "date", "description": "Today, the program's day."}
+    )
+    result = fields.String(
+        required=True,
+        validate=validate.OneOf(["VALID", "EXPIRED", "REVOKED", "NOT FOUND"]),
+        metadata={"description": "The first card's status, or NOT FOUND."},
+    )
+    cards = fields.List(
+        fields.Nested(VerifiedCardSchema),
+        required=True,
+        metadata={"description": "The cards found: a valid one first, then the newest."},
+    )
+
+
+class RegistryImportCountsSchema(Schema):
+    lines = fields.Integer(required=True)
+    registered = fields.Integer(required=True)
+    renewed = fields.Integer(required=True)
+    revoked = fields.Integer(required=True)
+    corrected = fields.Integer(required=True)
+    unchanged = fields.Integer(required=True)
+    refused = fields.Integer(required=True)
+
+
+class RegistryImportErrorSchema(Schema):
+    line = fields.Integer(required=True)
+    field = fields.String(required=True, metadata={"description": "_line: the whole line."})
+    value = fields.String(required=True)
+    message = fields.String(required=True)
+
+
+class RegistryImportSchema(Schema):
+    filename = fields.String(required=True)
+    counts = fields.Nested(RegistryImportCountsSchema, required=True)
+    errors = fields.List(fields.Nested(RegistryImportErrorSchema), required=True)
+
+
 DOCUMENTED = (
+    "PermissionGrant",
+    "CardVerification",
+    "VerifiedCard",
+    "CardVerificationResult",
+    "RegistryImport",
     "AlertPolicy",
     "AlertPolicyInForce",
     "AlertAcknowledgement",

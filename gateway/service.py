@@ -32,6 +32,7 @@ from gateway.pages.alerts import AlertPages
 from gateway.pages.as_of import AsOfPages
 from gateway.pages.audit import AuditPages
 from gateway.pages.misuse import MisusePages
+from gateway.pages.mm import RegistryPages
 from gateway.pages.patient_matches import PatientMatchPages
 from gateway.pages.patients import PatientPages
 from gateway.pages.registration import RegistrationPages
@@ -69,6 +70,7 @@ class GatewayService(
     SubmissionPages,
     PatientMatchPages,
     PatientPages,
+    RegistryPages,
     AlertPages,
     AuditPages,
     AsOfPages,

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.audit.cli import add_parser as add_audit_parser
     from services.identity.cli import add_parser as add_accounts_parser
+    from services.query.mm_cli import add_parser as add_mm_parser
     from services.submissions.cli import add_parser as add_ingest_parser
     from services.submissions.demo_cli import add_parser as add_demo_parser
 
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     add_audit_parser(commands)
     add_ingest_parser(commands)
     add_demo_parser(commands)
+    add_mm_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "service":
@@ -67,6 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         from services.submissions.demo_cli import run as demo_data
 
         sys.exit(demo_data(args))
+    elif args.command == "mm":
+        from services.query.mm_cli import run as mm_import
+
+        sys.exit(mm_import(args))
     elif args.command == "config":
         from pmp.config import VARIABLES
 

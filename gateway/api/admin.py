@@ -21,6 +21,7 @@ from gateway.schemas import (
     AccountQuerySchema,
     CredentialLetterSchema,
     NewAccountSchema,
+    PermissionGrantSchema,
     ReasonSchema,
     RoleChangeSchema,
     load_body,
@@ -275,6 +276,63 @@ class AdminApi:
         done = self._api_identity(
             "change_role", account_id=str(account_id), role=body["role"], reason=body["reason"]
         )
+        return json_response(AccountActionSchema().dump(done))
+
+    @http("POST", "/api/accounts/<uuid:account_id>/permissions")
+    def api_set_permission(self, request: Request, account_id: uuid.UUID) -> Response:
+        """Grant or withdraw a permission beyond the account's role.
+        ---
+        post:
+          summary: Grant (or withdraw) the registry to one prescriber or pharmacist
+          description: >
+            Needs the permission `user.role_change`. Only what the role allows granting:
+            `mm_registry.verify` to prescribers and pharmacists (who do not see the
+            medical marijuana registry otherwise). Recorded as PermissionGranted or
+            PermissionWithdrawn on the account, with the reason.
+          security:
+            - sessionToken: []
+          parameters:
+            - in: path
+              name: account_id
+              required: true
+              schema:
+                type: string
+                format: uuid
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: PermissionGrant
+          responses:
+            200:
+              description: Done.
+              content:
+                application/json:
+                  schema: AccountAction
+            401: NotSignedIn
+            403:
+              description: Your role does not allow this, or it is your own account.
+              content:
+                application/problem+json:
+                  schema: Problem
+            404: NoSuchAccount
+            409:
+              description: The role does not allow it, or it was already so.
+              content:
+                application/problem+json:
+                  schema: Problem
+            422:
+              description: A field is not valid.
+              content:
+                application/problem+json:
+                  schema: ValidationProblem
+        """
+        self.auth.require(request, self.services, Permission.USER_ROLE_CHANGE)
+        body = load_body(PermissionGrantSchema(), request)
+        done = self._api_identity(
+            "set_permission", account_id=str(account_id), permission=body["permission"],
+            granted=body["granted"], reason=body["reason"],
+        )  # fmt: skip
         return json_response(AccountActionSchema().dump(done))
 
     @http("POST", "/api/accounts/<uuid:account_id>/temporary-password")

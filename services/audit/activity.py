@@ -74,11 +74,12 @@ def _row(entry: dict[str, Any], zone: ZoneInfo) -> dict[str, Any]:
 
 
 def _by(meta: dict[str, Any], data: dict[str, Any]) -> str:
-    """Who acted: by name where the event names them (searches and reports do)."""
+    """Who acted: by name where the event names them (searches, reports and card
+    verifications do)."""
     actor = meta.get("actor_id")
     if not actor:
         return "the system"
-    requester = data.get("requester")
+    requester = data.get("requester") or data.get("officer")
     if isinstance(requester, dict) and requester.get("account_id") == actor:
         return f"{requester.get('name')} ({requester.get('role')}), {actor}"
     return actor

@@ -23,7 +23,13 @@ from services.identity.passwords import (
     normalise_answer,
     problems_with,
 )
-from services.identity.roles import PATIENT_DATA, Permission, Role, permissions_of
+from services.identity.roles import (
+    PATIENT_DATA,
+    Permission,
+    Role,
+    grantable_to,
+    permissions_of,
+)
 
 Change = tuple[str, dict[str, Any]]
 
@@ -132,6 +138,7 @@ class Account:
     sessions: dict[str, Session] = field(default_factory=dict)
     last_sign_in_at: datetime | None = None
     access_until: date | None = None  # the registration's renewal date, if it has one
+    granted: set[str] = field(default_factory=set)  # beyond the role, by an administrator
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -267,6 +274,12 @@ class Account:
     def _on_RoleChanged(self, d: dict, at: datetime) -> None:
         self.role = d["to_role"]
 
+    def _on_PermissionGranted(self, d: dict, at: datetime) -> None:
+        self.granted.add(d["permission"])
+
+    def _on_PermissionWithdrawn(self, d: dict, at: datetime) -> None:
+        self.granted.discard(d["permission"])
+
     # -- questions about the state ------------------------------------------------------------
 
     def locked(self, now: datetime) -> bool:
@@ -286,8 +299,10 @@ class Account:
         )
 
     def permissions(self, now: datetime, timezone: Any) -> frozenset[Permission]:
-        """What the role grants, less patient data once the renewal date has come."""
-        granted = permissions_of(self.role)
+        """What the role grants, with what an administrator granted this account that the
+        role allows granting, less patient data once the renewal date has come."""
+        extra = {p for p in grantable_to(self.role) if str(p) in self.granted}
+        granted = permissions_of(self.role) | extra
         return granted - PATIENT_DATA if self.renewal_due(now, timezone) else granted
 
     def stage(self, session: Session, now: datetime, policy: IdentityPolicy) -> str:
@@ -555,6 +570,24 @@ class Account:
         )
         return [change, *self.end_sessions("role_changed")]
 
+    def grant_permission(self, permission: str, reason: str) -> list[Change]:
+        """Grant ``permission`` beyond the role (only what ``roles.GRANTABLE`` allows)."""
+        self._require(
+            self.status not in {REVOKED, REMOVED}, "This account can no longer be changed."
+        )
+        allowed = {str(p) for p in grantable_to(self.role)}
+        self._require(
+            permission in allowed,
+            f"{permission} cannot be granted to the role {_title(self.role)}"
+            + (f"; only {', '.join(sorted(allowed))}." if allowed else "."),
+        )
+        self._require(permission not in self.granted, f"The account already has {permission}.")
+        return [("PermissionGranted", {"permission": permission, "reason": reason})]
+
+    def withdraw_permission(self, permission: str, reason: str) -> list[Change]:
+        self._require(permission in self.granted, f"The account was not granted {permission}.")
+        return [("PermissionWithdrawn", {"permission": permission, "reason": reason})]
+
     def issue_temporary_password(
         self, password: str, now: datetime, policy: IdentityPolicy, hasher: Hasher, reason: str
     ) -> list[Change]:
@@ -617,6 +650,13 @@ class Account:
     def _require(condition: bool, message: str) -> None:
         if not condition:
             raise AccountStateConflict(message)
+
+
+def _title(role: str) -> str:
+    try:
+        return Role(role).title
+    except ValueError:
+        return role
 
 
 APPLICANTS_SIGN_UP = (

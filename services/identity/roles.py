@@ -52,6 +52,7 @@ class Permission(StrEnum):
     REPORT_VIEW = "report.view"
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     MM_REGISTRY_VERIFY = "mm_registry.verify"
+    MM_REGISTRY_LOAD = "mm_registry.load"  # load the registry file (administrators)
     USER_VIEW = "user.view"
     USER_CREATE = "user.create"
     USER_SUSPEND = "user.suspend"  # suspend and reinstate
@@ -111,6 +112,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.TICKET_MANAGE,
             Permission.AUDIT_READ,
             Permission.PATIENT_INDEX_REVIEW,
+            Permission.MM_REGISTRY_LOAD,
         }
     ),
     Role.HELPDESK: frozenset(
@@ -126,6 +128,22 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.APPLICANT: frozenset(_REGISTRANT),
     Role.DATA_SUBMITTER: frozenset({Permission.ACCOUNT_SELF, Permission.SUBMISSION_UPLOAD}),
 }
+
+
+# What an administrator may grant one account beyond its role (``PermissionGranted`` on the
+# account's stream): the registry, to a prescriber or pharmacist who needs it. Nothing else.
+GRANTABLE: dict[Role, frozenset[Permission]] = {
+    Role.PRESCRIBER: frozenset({Permission.MM_REGISTRY_VERIFY}),
+    Role.PHARMACIST: frozenset({Permission.MM_REGISTRY_VERIFY}),
+}
+
+
+def grantable_to(role: str | None) -> frozenset[Permission]:
+    """What an administrator may grant an account of ``role`` beyond the role's own."""
+    try:
+        return GRANTABLE.get(Role(role), frozenset())
+    except ValueError:
+        return frozenset()
 
 
 def permissions_of(role: str | None) -> frozenset[Permission]:
@@ -153,8 +171,12 @@ def require(role: str | None, permission: Permission) -> None:
 def require_granted(
     role: str | None, granted: Collection[str] | None, permission: Permission
 ) -> None:
-    """Refuse unless the role grants ``permission`` and identity, which the gateway asked
-    for this request, still grants it now (a renewal that came due withdraws it)."""
+    """Refuse unless the role grants ``permission`` (or it is one an administrator may grant
+    to this role, and identity says this account was granted it) and identity, which the
+    gateway asked for this request, still grants it now (a renewal that came due withdraws
+    it)."""
+    if permission in grantable_to(role) and granted is not None and permission in granted:
+        return
     require(role, permission)
     if granted is not None and permission not in granted:
         raise NotAuthorized("Your access to patient data is paused until your renewal is approved.")

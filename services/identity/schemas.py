@@ -10,7 +10,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from pmp.registry import EventRegistry
-from services.identity.roles import Role
+from services.identity.roles import Permission, Role
 
 _ROLE = validate.OneOf([str(r) for r in Role])
 _REASON = fields.String(required=True, validate=validate.Length(min=3, max=500))
@@ -135,6 +135,13 @@ class RoleChanged(Schema):
     reason = _REASON
 
 
+class PermissionChanged(Schema):
+    """A permission granted to (or withdrawn from) one account beyond its role."""
+
+    permission = fields.String(required=True, validate=validate.OneOf([str(p) for p in Permission]))
+    reason = _REASON
+
+
 class UnknownAccountSignIn(Schema):
     """A failed sign-in for an address with no account. The address is not kept: people
     type their password into the email field often enough."""
@@ -171,6 +178,8 @@ def identity_events() -> EventRegistry:
         ("AccountRevoked", WithReason),
         ("AccountRemoved", WithReason),
         ("RoleChanged", RoleChanged),
+        ("PermissionGranted", PermissionChanged),
+        ("PermissionWithdrawn", PermissionChanged),
     ]:
         registry.register(name, schema)
     return registry

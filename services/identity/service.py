@@ -470,6 +470,21 @@ class IdentityService(EventSourcedService):
             Permission.USER_ROLE_CHANGE, account_id, lambda a: a.change_role(role, reason)
         )
 
+    @rpc
+    def set_permission(
+        self, account_id: str, permission: str, granted: bool, reason: str
+    ) -> dict[str, Any]:
+        """Grant (or withdraw) one permission beyond the account's role, as ``GRANTABLE``
+        allows: the registry to a prescriber or pharmacist. Its sessions carry on; the
+        gateway sees the change within its principal cache's few seconds."""
+
+        def change(account: Account) -> list:
+            if granted:
+                return account.grant_permission(permission, reason)
+            return account.withdraw_permission(permission, reason)
+
+        return self._administer(Permission.USER_ROLE_CHANGE, account_id, change)
+
     # -- the registration service ----------------------------------------------------------------
 
     @rpc

@@ -48,4 +48,11 @@ class ProbeArrivals(Projection):
         log.info("probe arrived", source=source, probe_id=event.data["probe_id"])
 
 
-PROJECTIONS: tuple[type[Projection], ...] = (ProbeArrivals,)
+def _registry_cards() -> type[Projection]:
+    from services.query.mm_registry import RegistryCards
+
+    return RegistryCards
+
+
+# What ``pmp projections list|rebuild`` can reach (and the service runs).
+PROJECTIONS: tuple[type[Projection], ...] = (ProbeArrivals, _registry_cards())

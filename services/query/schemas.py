@@ -65,8 +65,83 @@ class PatientReportViewed(_Request):
     format = fields.String(required=True, validate=validate.OneOf(REPORT_FORMATS))
 
 
+# -- the medical marijuana registry (``mm_cards.py``, ``mm_registry.py``) ----------------------
+
+
+class CardSource(Schema):
+    """Where a change came from: the file and its line."""
+
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    line = fields.Integer(required=True)
+
+
+class _CardChange(Schema):
+    card_number = fields.String(required=True, validate=validate.Length(min=4, max=20))
+    source = fields.Nested(CardSource, required=True)
+
+
+class CardRegistered(_CardChange):
+    first_name = fields.String(required=True)
+    last_name = fields.String(required=True)
+    birth_date = fields.Date(required=True)
+    address = fields.String(required=True)
+    city = fields.String(required=True)
+    state = fields.String(required=True, validate=validate.Length(equal=2))
+    zip = fields.String(required=True)
+    practitioner = fields.String(required=True)
+    practitioner_npi = fields.String(required=True)
+    caregiver = fields.String(required=True)  # "" when the holder has none
+    issue_date = fields.Date(required=True)
+    expiry_date = fields.Date(required=True)
+
+
+class CardRenewed(_CardChange):
+    issue_date = fields.Date(required=True)
+    expiry_date = fields.Date(required=True)
+    practitioner = fields.String(required=True)
+    practitioner_npi = fields.String(required=True)
+
+
+class CardRevoked(_CardChange):
+    reason = fields.String(required=True)
+
+
+class CardDetailsCorrected(_CardChange):
+    changes = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+VERIFICATION_RESULTS = ("VALID", "EXPIRED", "REVOKED", "NOT FOUND")
+
+
+class CardQuery(Schema):
+    """What an officer typed: a card number, or a name and date of birth."""
+
+    card_number = fields.String(load_default="", validate=validate.Length(max=20))
+    first_name = fields.String(load_default="", validate=validate.Length(max=60))
+    last_name = fields.String(load_default="", validate=validate.Length(max=60))
+    birth_date = fields.Date(load_default=None, allow_none=True)
+
+
+class CardVerified(Schema):
+    """One verification: the officer, what they asked, and what they were told."""
+
+    verification_id = fields.UUID(required=True)
+    officer = fields.Nested(Person, required=True)
+    query = fields.Dict(required=True)  # CardQuery as typed (holder data: events only)
+    result = fields.String(required=True, validate=validate.OneOf(VERIFICATION_RESULTS))
+    card_numbers = fields.List(fields.String(), required=True)  # the cards found
+
+
 def query_events() -> EventRegistry:
     registry = EventRegistry()
     registry.register("PatientSearched", PatientSearched)
     registry.register("PatientReportViewed", PatientReportViewed)
+    for name, schema in (
+        ("CardRegistered", CardRegistered),
+        ("CardRenewed", CardRenewed),
+        ("CardRevoked", CardRevoked),
+        ("CardDetailsCorrected", CardDetailsCorrected),
+        ("CardVerified", CardVerified),
+    ):
+        registry.register(name, schema)
     return registry

@@ -24,6 +24,7 @@ from services.query import access, lookups, report
 from services.query.alerts import PatientAlerts
 from services.query.documents import alerts_pdf, patient_history_pdf
 from services.query.history import PatientHistory
+from services.query.mm_rpc import RegistryRpc
 from services.query.projections import PROJECTIONS, probe_arrivals
 from services.query.schemas import Purpose, SearchRequest, query_events
 from services.query.search import Criteria, birth_dates, matching_persons
@@ -41,7 +42,7 @@ def search_stream(search_id: str) -> str:
     return f"search-{search_id}"
 
 
-class QueryService(StatisticsRpc, EventSourcedService):
+class QueryService(StatisticsRpc, RegistryRpc, EventSourcedService):
     name = "query"
     kernel = ServiceKernel(
         query_events(),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,6 +60,8 @@ SUBMITTERS = frozenset({Role.DATA_SUBMITTER})  # submission.upload
 # a submission's outcome and report: its submitter, and the staff who help them
 SUBMISSION_READERS = SUBMITTERS | ACCOUNT_STAFF
 AUDIT_READERS = frozenset({Role.AUDITOR, Role.ADMINISTRATOR})  # audit.read
+VERIFIERS = frozenset({Role.LAW_ENFORCEMENT, Role.LAW_ENFORCEMENT_MM})  # mm_registry.verify
+NO_CARD = {"card_number": "MM-NO-SUCH-0"}
 
 MISSING = "00000000-0000-4000-8000-000000000000"  # no such account
 NO_RECORD = 987654321  # no such patient record under review
@@ -149,6 +152,12 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ),
     ("POST", "/api/accounts/<uuid:account_id>/reset-mfa"): api(
         ACCOUNT + "/reset-mfa", ACCOUNT_STAFF, json=REASON, expect=404
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/permissions"): api(
+        f"{ACCOUNT}/permissions",
+        ADMINISTRATORS,
+        json={**REASON, "permission": "mm_registry.verify", "granted": True},
+        expect=404,
     ),
     ("POST", "/api/accounts/<uuid:account_id>/role"): api(
         ACCOUNT + "/role", ADMINISTRATORS, json={"role": "auditor", **REASON}, expect=404
@@ -242,6 +251,17 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *api(f"/api/alerts/{MISSING}/acknowledgements", ACKNOWLEDGERS, json={}, expect=422),
     ],
     ("GET", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, expect=200),
+    # -- medical marijuana registry (API and pages) ------------------------------------------
+    ("POST", "/api/mm/verifications"): [
+        *api("/api/mm/verifications", VERIFIERS, json=NO_CARD, expect=200),
+        *api("/api/mm/verifications", VERIFIERS, json={}, expect=422),
+    ],
+    ("POST", "/api/mm/imports"): api("/api/mm/imports", ADMINISTRATORS, expect=422),  # no file
+    ("GET", "/mm/verify"): page("/mm/verify", VERIFIERS, expect=200),
+    ("POST", "/mm/verify"): [
+        *page("/mm/verify", VERIFIERS, form=NO_CARD, expect=200),
+        *page("/mm/verify", VERIFIERS, expect=422),  # nothing entered
+    ],
     ("PUT", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, json={}, expect=422),
     ("GET", "/api/audit/users/<uuid:account_id>/activity.jsonl"): api(
         f"/api/audit/users/{MISSING}/activity.jsonl", AUDIT_READERS, expect=200
@@ -591,6 +611,84 @@ def test_who_may_call_what(stack, users, csrf, route, example, who):
         assert response.status_code == 401, outcome  # a session token is no operator token
     else:
         assert response.status_code == 403, outcome
+
+
+PRESCRIPTION_ROLES = SEARCHERS | SUPERVISORS | ACKNOWLEDGERS
+# Every route that reaches prescription data (search, reports, alerts, delegates): those
+# only prescription roles may call.
+PRESCRIPTION_ROUTES = {
+    route: examples
+    for route, examples in ACCESS.items()
+    if any(e.allowed and e.allowed <= PRESCRIPTION_ROLES for e in examples)
+}
+
+
+def test_the_registry_only_officer_is_allowed_no_prescription_route_and_every_registry_one():
+    assert {r[1] for r in PRESCRIPTION_ROUTES} >= {
+        "/api/searches", "/api/searches/<uuid:search_id>/report", "/search",
+        "/searches/<uuid:search_id>/report", "/searches/<uuid:search_id>/report.pdf",
+    }  # fmt: skip
+    for examples in PRESCRIPTION_ROUTES.values():
+        assert all(Role.LAW_ENFORCEMENT_MM not in e.allowed for e in examples)
+    for route in (("POST", "/api/mm/verifications"), ("GET", "/mm/verify"), ("POST", "/mm/verify")):
+        assert all(Role.LAW_ENFORCEMENT_MM in e.allowed for e in ACCESS[route])
+
+
+@SQLITE
+def test_a_registry_only_officer_is_refused_every_prescription_endpoint_and_page(
+    stack, users, csrf
+):
+    officer = users[str(Role.LAW_ENFORCEMENT_MM)]
+    for route, examples in PRESCRIPTION_ROUTES.items():
+        for example in examples:
+            response = call(stack, route, example, officer.token, csrf)
+            assert response.status_code == 403, (route, response.status_code)
+    home = requests.get(stack.url + "/", cookies={"pmp_session": officer.token}, timeout=30)
+    assert 'href="/mm/verify"' in home.text and 'href="/search"' not in home.text
+
+
+@SQLITE
+def test_law_enforcement_with_prescription_access_has_the_card_module_beside_the_search(
+    stack, users
+):
+    def search_page(role: Role) -> str:
+        cookies = {"pmp_session": users[str(role)].token}
+        response = requests.get(stack.url + "/search", cookies=cookies, timeout=30)
+        assert response.status_code == 200
+        return response.text
+
+    officer = search_page(Role.LAW_ENFORCEMENT)
+    assert 'action="/search"' in officer and 'action="/mm/verify"' in officer
+    assert 'href="/mm/verify"' in officer
+    prescriber = search_page(Role.PRESCRIBER)
+    assert 'action="/mm/verify"' not in prescriber and 'href="/mm/verify"' not in prescriber
+
+
+@SQLITE
+def test_a_registry_only_officer_sees_only_the_verification_fields(stack, users, csrf):
+    admin, officer = users[str(Role.ADMINISTRATOR)], users[str(Role.LAW_ENFORCEMENT_MM)]
+    sample = (Path(__file__).resolve().parents[1] / "data" / "mm-registry-sample.csv").read_bytes()
+    loaded = requests.post(
+        stack.url + "/api/mm/imports", headers=admin.headers(), timeout=60,
+        files={"file": ("registry.csv", sample)},
+    )  # fmt: skip
+    assert loaded.status_code == 200, loaded.text
+    answer = requests.post(
+        stack.url + "/api/mm/verifications", headers=officer.headers(), timeout=30,
+        json={"card_number": "MM-100002"},
+    )  # fmt: skip
+    assert set(answer.json()) == {"verification_id", "checked_on", "result", "cards"}
+    [card] = answer.json()["cards"]
+    assert set(card) == {"name", "birth_date", "expiry_date", "caregiver", "status"}
+    cookie, form_token = csrf
+    page = requests.post(
+        stack.url + "/mm/verify", timeout=30,
+        cookies={"pmp_session": officer.token, "pmp_csrf": cookie},
+        data={"card_number": "MM-100002", "csrf_token": form_token},
+    )  # fmt: skip
+    assert page.status_code == 200 and ">EXPIRED<" in page.text and "Grace Okafor" in page.text
+    for withheld in ("40 Main St", "New Haven", "06510", "Maria Chen", "MM-100002", "2024-01-15"):
+        assert withheld not in page.text and withheld not in answer.text
 
 
 @SQLITE

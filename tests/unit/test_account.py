@@ -716,3 +716,44 @@ def test_administrators_cannot_make_or_turn_an_account_into_an_applicant():
     you = Subject()
     with pytest.raises(AccountStateConflict, match="/register"):
         you.account.change_role("applicant", "demoted")
+
+
+# -- a permission beyond the role (the medical marijuana registry) ------------------------------
+
+MM = str(Permission.MM_REGISTRY_VERIFY)
+
+
+@pytest.mark.parametrize("role", ["prescriber", "pharmacist"])
+def test_an_administrator_grants_a_prescriber_or_pharmacist_the_registry_and_withdraws_it(role):
+    you = Subject(role)
+    assert MM not in you.account.permissions(you.clock(), NEW_YORK)
+    you.record(you.account.grant_permission(MM, "verifies cards for the clinic"))
+    assert you.account.permissions(you.clock(), NEW_YORK) == permissions_of(role) | {MM}
+    with pytest.raises(AccountStateConflict, match="already has"):
+        you.account.grant_permission(MM, "again")
+    you.record(you.account.withdraw_permission(MM, "no longer needed"))
+    assert you.account.permissions(you.clock(), NEW_YORK) == permissions_of(role)
+    with pytest.raises(AccountStateConflict, match="was not granted"):
+        you.account.withdraw_permission(MM, "again")
+
+
+@pytest.mark.parametrize("role", ["delegate", "auditor", "administrator", "data_submitter"])
+def test_the_registry_is_granted_to_no_other_role(role):
+    with pytest.raises(AccountStateConflict, match="cannot be granted"):
+        Subject(role).account.grant_permission(MM, "reason")
+
+
+def test_nothing_but_the_registry_may_be_granted_beyond_a_role():
+    with pytest.raises(AccountStateConflict, match="cannot be granted"):
+        Subject("pharmacist").account.grant_permission(str(Permission.USER_VIEW), "reason")
+
+
+def test_a_grant_lapses_with_a_role_that_does_not_allow_it_and_with_a_renewal_due():
+    you = Subject("prescriber")
+    you.record(you.account.grant_permission(MM, "reason"))
+    you.record(you.account.change_role("delegate", "now a delegate"))
+    assert MM not in you.account.permissions(you.clock(), NEW_YORK)
+    you.record(you.account.change_role("pharmacist", "now a pharmacist"))
+    assert MM in you.account.permissions(you.clock(), NEW_YORK)
+    you.record(you.account.change_access_until(you.clock().date() - timedelta(days=1)))
+    assert MM not in you.account.permissions(you.clock(), NEW_YORK)

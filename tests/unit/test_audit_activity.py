@@ -36,6 +36,19 @@ def test_a_search_reads_as_who_searched_for_whom_in_the_program_s_time() -> None
     )
 
 
+def test_a_card_verification_reads_as_the_officer_who_verified_and_the_result() -> None:
+    verified = {
+        "verification_id": "0b4f6d7e-2222-4000-8000-000000000000",
+        "officer": {"account_id": ACCOUNT, "name": "Dana Kowalczyk", "role": "law_enforcement_mm"},
+        "query": {"card_number": "MM-100001"},
+        "result": "VALID",
+        "card_numbers": ["MM-100001"],
+    }
+    (row,) = activity_rows([entry(1, "CardVerified", verified)], NEW_YORK)
+    assert row["by"] == f"Dana Kowalczyk (law_enforcement_mm), {ACCOUNT}"
+    assert "result: VALID" in row["detail"]
+
+
 def test_what_the_system_did_and_long_details_are_said_plainly() -> None:
     long = {"note": "x" * 400}
     system, noted = activity_rows(

@@ -121,3 +121,19 @@ def test_only_administrators_and_auditors_read_the_audit_trail():
 def test_user_view_is_limited_to_the_people_who_manage_accounts():
     holders = {role for role in Role if allows(str(role), Permission.USER_VIEW)}
     assert holders == {Role.ADMINISTRATOR, Role.HELPDESK}
+
+
+def test_a_granted_permission_passes_only_for_a_role_it_may_be_granted_to():
+    from services.identity.roles import NotAuthorized, require_granted
+
+    mm = Permission.MM_REGISTRY_VERIFY
+    require_granted("prescriber", {str(mm)}, mm)  # granted by an administrator
+    require_granted("law_enforcement_mm", {str(mm)}, mm)  # by the role
+    with pytest.raises(NotAuthorized):
+        require_granted("prescriber", {"account.self"}, mm)  # not granted
+    with pytest.raises(NotAuthorized):
+        require_granted("prescriber", None, mm)  # not through the gateway: the role alone
+    with pytest.raises(NotAuthorized):
+        require_granted("delegate", {str(mm)}, mm)  # a role it is never granted to
+    with pytest.raises(NotAuthorized):
+        require_granted("pharmacist", {"user.view"}, Permission.USER_VIEW)

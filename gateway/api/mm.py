@@ -1,0 +1,138 @@
+"""The medical marijuana registry in the JSON API: administrators load the registry file,
+law-enforcement officers verify a card (see ``services/query/mm_rpc.py``). Verifications
+carry holder data: none may be cached."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Request, Response
+
+from gateway.api.registration import problem_response
+from gateway.http import http
+from gateway.problems import Problem
+from gateway.responses import json_response
+from gateway.schemas import (
+    CardVerificationResultSchema,
+    CardVerificationSchema,
+    RegistryImportSchema,
+    load_body,
+)
+from services.identity.roles import Permission
+
+NO_STORE = {"Cache-Control": "no-store"}
+MAX_BYTES = 20 * 1024 * 1024
+IMPORT_TIMEOUT = 120.0  # seconds: a card read and an append per line
+_DOCUMENTED = {
+    "refused": problem_response("Neither a card number nor a name and date of birth."),
+    "file_refused": problem_response("No file, or one without the documented header line."),
+}
+
+
+def registry_file(request: Request) -> tuple[str, bytes]:
+    """The uploaded registry file's name and bytes; a problem if there is none."""
+    request.max_content_length = MAX_BYTES + 1024 * 1024
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        upload = None
+    if upload is None or not upload.filename:
+        raise Problem(
+            422,
+            "No file was sent",
+            "Send the registry CSV file in the form field `file` (up to 20 MB).",
+            extensions={"errors": {"file": "Choose the registry file to load."}},
+        )
+    return upload.filename, upload.read(MAX_BYTES + 1)
+
+
+class RegistryApi:
+    """Mixin of the gateway service (see ``gateway/service.py``)."""
+
+    def _verify_card(self, query: dict[str, Any]) -> dict[str, Any]:
+        if query.get("birth_date") is not None:
+            query = {**query, "birth_date": query["birth_date"].isoformat()}
+        return self.services.call("query", "verify_card", self.settings.rpc_timeout, query=query)
+
+    @http("POST", "/api/mm/verifications")
+    def api_verify_card(self, request: Request) -> Response:
+        """Verify a medical marijuana registry card.
+        ---
+        post:
+          summary: Is this registry card valid today?
+          description: >
+            Needs the permission `mm_registry.verify` (law enforcement, registry-only or
+            with prescription access). Give the card number, or the holder's first name,
+            last name and date of birth. The answer shows only the status, card number,
+            name, date of birth, expiry date and caregiver. Every verification is recorded
+            (CardVerified) with the officer, the query and the result.
+          security:
+            - sessionToken: []
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: CardVerification
+          responses:
+            200:
+              description: VALID, EXPIRED, REVOKED or NOT FOUND, and the cards found.
+              content:
+                application/json:
+                  schema: CardVerificationResult
+            401: NotSignedIn
+            403: RoleRefused
+            422:{refused}
+        """
+        self.auth.require(request, self.services, Permission.MM_REGISTRY_VERIFY)
+        body = load_body(CardVerificationSchema(), request)
+        found = self._verify_card(body)
+        return json_response(CardVerificationResultSchema().dump(found), **NO_STORE)
+
+    @http("POST", "/api/mm/imports")
+    def api_import_cards(self, request: Request) -> Response:
+        """Load the medical marijuana registry file.
+        ---
+        post:
+          summary: Load registry cards from a CSV file in the documented layout
+          description: >
+            Needs the permission `mm_registry.load` (administrators). Each good line is
+            recorded (CardRegistered, CardRenewed, CardRevoked, CardDetailsCorrected) and
+            each bad one reported by line and field; loading the same file again records
+            nothing new. Layout: docs/mm-registry.md.
+          security:
+            - sessionToken: []
+          requestBody:
+            required: true
+            content:
+              multipart/form-data:
+                schema:
+                  type: object
+                  required: [file]
+                  properties:
+                    file:
+                      type: string
+                      format: binary
+          responses:
+            200:
+              description: The counts of what changed and every refused line.
+              content:
+                application/json:
+                  schema: RegistryImport
+            401: NotSignedIn
+            403: RoleRefused
+            422:{file_refused}
+        """
+        self.auth.require(request, self.services, Permission.MM_REGISTRY_LOAD)
+        filename, content = registry_file(request)
+        if len(content) > MAX_BYTES:
+            raise Problem(413, "The file is too large", "Load it with `pmp mm import`.")
+        outcome = self.services.call(
+            "query", "import_cards", IMPORT_TIMEOUT,
+            filename=filename, content=base64.b64encode(content).decode(),
+        )  # fmt: skip
+        return json_response(RegistryImportSchema().dump(outcome), **NO_STORE)
+
+    api_verify_card.__doc__ = api_verify_card.__doc__.format(**_DOCUMENTED)
+    api_import_cards.__doc__ = api_import_cards.__doc__.format(**_DOCUMENTED)

@@ -1,0 +1,90 @@
+"""The verification card module: one page for one task, made for a phone at the roadside.
+
+An officer types a card number, or a name and date of birth, and sees one large word
+(VALID, EXPIRED, REVOKED, NOT FOUND) with the holder's name, date of birth, expiry date and
+caregiver: nothing else. Officers with prescription access see the same form beside their
+patient search (``search.html``). The answer is shown on the POST's own page, so no holder
+data goes into a URL or the browser's history.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from nameko.exceptions import RemoteError
+from werkzeug.wrappers import Request, Response
+
+from gateway.api.mm import RegistryApi
+from gateway.http import http
+from services.identity.roles import Permission
+from services.registration.forms import FORM_ERROR, errors_in
+
+FIELDS = ("card_number", "first_name", "last_name", "birth_date")
+STATUS_CLASS = {
+    "VALID": "valid",
+    "EXPIRED": "expired",
+    "REVOKED": "revoked",
+    "NOT FOUND": "not-found",
+}
+
+
+class RegistryPages(RegistryApi):
+    """Mixin of the gateway service (see ``gateway/service.py``); the API comes with it."""
+
+    @http("GET", "/mm/verify")
+    def verify_card_page(self, request: Request) -> Response:
+        principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_VERIFY)
+        return self._verify_page(request, principal)
+
+    @http("POST", "/mm/verify")
+    def verify_card(self, request: Request) -> Response:
+        self.auth.check_csrf(request)
+        principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_VERIFY)
+        values = {name: request.form.get(name, "").strip() for name in FIELDS}
+        errors = _missing(values)
+        if errors:
+            return self._verify_page(request, principal, 422, values, errors)
+        query: dict[str, Any] = {"card_number": values["card_number"]}
+        if not values["card_number"]:
+            query = {k: values[k] for k in ("first_name", "last_name")}
+            query["birth_date"] = date.fromisoformat(values["birth_date"])
+        try:
+            found = self._verify_card(query)
+        except RemoteError as exc:
+            if exc.exc_type != "VerificationRefused":
+                raise
+            named = errors_in(str(exc.value), set(FIELDS))
+            form_error = named.pop(FORM_ERROR, None)
+            return self._verify_page(request, principal, 422, values, named, form_error)
+        return self._verify_page(request, principal, 200, {}, found=found)
+
+    def _verify_page(
+        self, request: Request, principal: dict[str, Any], status: int = 200,
+        values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+        form_error: str | None = None, found: dict[str, Any] | None = None,
+    ) -> Response:  # fmt: skip
+        return self.auth.page(
+            request, "mm_verify.html", principal, status, title="Card verification",
+            active="mm-verify", values=values or {}, errors=errors or {},
+            form_error=form_error, found=found, status_class=STATUS_CLASS,
+        )  # fmt: skip
+
+
+def _missing(values: dict[str, str]) -> dict[str, str]:
+    """A card number, or all of name and date of birth (a valid date)."""
+    if values["card_number"]:
+        return {}
+    errors = {}
+    if not values["first_name"]:
+        errors["first_name"] = "Enter the first name, or a card number."
+    if not values["last_name"]:
+        errors["last_name"] = "Enter the last name, or a card number."
+    if not values["birth_date"]:
+        errors["birth_date"] = "Enter the date of birth, or a card number."
+    else:
+        try:
+            date.fromisoformat(values["birth_date"])
+        except ValueError:
+            errors["birth_date"] = "Enter the date of birth as a date (YYYY-MM-DD)."
+    return errors

@@ -1,0 +1,187 @@
+"""The medical marijuana registry: ``pmp mm import`` as an operator meets it, and loading and
+verifying through the whole system on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.accounts import User, api, create_user, ready
+from tests.helpers.processes import wait_until
+from tests.integration.test_audit_history import history
+from tests.integration.test_cli import pmp
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mm-registry-sample.csv"
+
+
+def test_pmp_mm_import_stores_the_good_lines_reports_each_bad_one_and_is_idempotent(tmp_path):
+    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+
+    loaded = pmp("mm", "import", str(SAMPLE), env=env)
+    assert loaded.returncode == 1, loaded.stderr  # some lines were refused
+    out = loaded.stderr
+    assert "3 registered" in out and "1 revoked" in out and "4 lines refused" in out
+    assert 'line 5, birth_date "1990-02-30": Give a date as YYYY-MM-DD.' in out
+    assert 'line 6, zip "6851"' in out
+    assert "line 7, card_number" in out and "already on line 2" in out
+    assert "line 8, practitioner: This field is required." in out
+    assert _card_events(tmp_path / "var") == 4
+
+    again = pmp("mm", "import", str(SAMPLE), env=env)
+    assert "0 registered" in again.stderr and "3 unchanged" in again.stderr
+    assert _card_events(tmp_path / "var") == 4
+
+    good = tmp_path / "good.csv"
+    good.write_text("\n".join(SAMPLE.read_text().splitlines()[:4]) + "\n")
+    assert pmp("mm", "import", str(good), env=env).returncode == 0
+
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("card,name\n")
+    refused = pmp("mm", "import", str(wrong), env=env)
+    assert refused.returncode == 2 and "missing columns" in refused.stderr
+    missing = pmp("mm", "import", str(tmp_path / "nope.csv"), env=env)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+
+
+def _card_events(data_dir: Path) -> int:
+    import sqlalchemy as sa
+
+    from pmp.db import open_sqlite
+    from pmp.eventstore import events
+
+    db = open_sqlite(data_dir / "query.sqlite")
+    try:
+        with db.read() as conn:
+            return conn.execute(
+                sa.select(sa.func.count()).where(events.c.stream.like("mm-card-%"))
+            ).scalar_one()
+    finally:
+        db.dispose()
+
+
+# -- through the whole system, on SQLite and PostgreSQL ---------------------------------------
+
+
+def import_file(stack, user, content: bytes, name: str = "registry.csv"):
+    return api(stack, "POST", "/api/mm/imports", user, files={"file": (name, content)})
+
+
+def verify(stack, user, **query):
+    return api(stack, "POST", "/api/mm/verifications", user, json=query)
+
+
+@pytest.fixture(scope="module")
+def officer(stack, people, tmp_path_factory) -> User:
+    tmp = tmp_path_factory.mktemp("officer")
+    return ready(stack, create_user(stack, people["admin"], "law_enforcement_mm", tmp))
+
+
+def test_an_administrator_loads_the_registry_and_an_officer_verifies_cards(
+    stack, people, officer, auditor
+):
+    admin = people["admin"]
+    loaded = import_file(stack, admin, SAMPLE.read_bytes())
+    assert loaded.status_code == 200, loaded.text
+    outcome = loaded.json()
+    if outcome["counts"]["registered"]:  # the first of this stack's tests to load it
+        assert outcome["counts"]["registered"] == 3 and outcome["counts"]["revoked"] == 1
+    assert outcome["counts"]["refused"] == 4
+    assert [(e["line"], e["field"]) for e in outcome["errors"]] == [
+        (5, "birth_date"), (6, "zip"), (7, "card_number"), (8, "practitioner"),
+    ]  # fmt: skip
+    again = import_file(stack, admin, SAMPLE.read_bytes()).json()
+    assert again["counts"]["unchanged"] == 3 and again["counts"]["registered"] == 0
+
+    valid = verify(stack, officer, card_number="mm-100001")
+    assert valid.status_code == 200, valid.text
+    assert valid.headers["Cache-Control"] == "no-store"
+    body = valid.json()
+    assert body["result"] == "VALID"
+    assert body["cards"] == [
+        {"name": "Ana Rivera", "birth_date": "1980-03-14",
+         "expiry_date": "2030-05-31", "caregiver": "", "status": "VALID"}
+    ]  # fmt: skip
+    assert "12 Elm St" not in valid.text and "Park" not in valid.text
+    expired = verify(stack, officer, card_number="MM-100002").json()
+    assert expired["result"] == "EXPIRED" and expired["cards"][0]["caregiver"] == "Grace Okafor"
+    assert verify(stack, officer, card_number="MM-100003").json()["result"] == "REVOKED"
+    assert verify(stack, officer, card_number="MM-100004").json()["result"] == "NOT FOUND"
+
+    by_name = wait_until(
+        lambda: verify(
+            stack, officer, first_name="ana", last_name=" RIVERA", birth_date="1980-03-14"
+        ).json()["cards"],
+        10,
+        "the read model has the card",
+    )
+    assert by_name[0]["name"] == "Ana Rivera" and by_name[0]["status"] == "VALID"
+    unknown = verify(stack, officer, first_name="Ana", last_name="Rivera", birth_date="1980-03-15")
+    assert (unknown.json()["result"], unknown.json()["cards"]) == ("NOT FOUND", [])
+    assert verify(stack, officer, first_name="Ana").status_code == 422
+
+    verified = wait_until(
+        lambda: [
+            e for e in history(stack, auditor, actor=officer.account_id, type="CardVerified")[
+                "entries"
+            ]
+            if e["data"]["verification_id"] == body["verification_id"]
+        ],
+        15,
+        "the audit trail has the verification",
+    )  # fmt: skip
+    data = verified[0]["data"]
+    assert data["officer"]["account_id"] == officer.account_id
+    assert data["officer"]["role"] == "law_enforcement_mm"
+    assert data["query"]["card_number"] == "mm-100001" and data["result"] == "VALID"
+    assert data["card_numbers"] == ["MM-100001"]
+
+
+def test_prescribers_and_auditors_do_not_see_the_registry_and_officers_do_not_load_it(
+    stack, people, officer
+):
+    for user in (people["prescriber"], people["auditor"], people["pharmacy"]):
+        assert verify(stack, user, card_number="MM-100001").status_code == 403
+    assert import_file(stack, officer, SAMPLE.read_bytes()).status_code == 403
+    assert import_file(stack, people["prescriber"], SAMPLE.read_bytes()).status_code == 403
+
+
+def test_an_administrator_grants_one_prescriber_the_registry_and_withdraws_it(
+    stack, people, tmp_path
+):
+    admin = people["admin"]
+    prescriber = ready(stack, create_user(stack, admin, "prescriber", tmp_path))
+    auditor = people["auditor"]
+    grant = {"permission": "mm_registry.verify", "reason": "clinic verifies cards"}
+
+    def set_permission(user, granted: bool):
+        path = f"/api/accounts/{user.account_id}/permissions"
+        return api(stack, "POST", path, admin, json={**grant, "granted": granted})
+
+    assert verify(stack, prescriber, card_number="MM-100001").status_code == 403
+    assert set_permission(prescriber, True).status_code == 200
+    assert set_permission(prescriber, True).status_code == 409  # already granted
+    assert set_permission(auditor, True).status_code == 409  # not for this role
+    wait_until(  # the gateway's principal cache keeps the old permissions a few seconds
+        lambda: verify(stack, prescriber, card_number="MM-100001").status_code == 200,
+        15,
+        "the grant in force",
+    )
+    assert verify(stack, prescriber, card_number="MM-100001").json()["result"] == "VALID"
+    page = stack.get("/search", cookies=prescriber.cookies())
+    assert 'href="/mm/verify"' in page.text and 'action="/mm/verify"' in page.text
+
+    assert set_permission(prescriber, False).status_code == 200
+    wait_until(
+        lambda: verify(stack, prescriber, card_number="MM-100001").status_code == 403,
+        15,
+        "the grant withdrawn",
+    )
+
+
+def test_the_name_index_can_be_rebuilt_by_replay(tmp_path):
+    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+    pmp("mm", "import", str(SAMPLE), env=env)
+    rebuilt = pmp("projections", "rebuild", "query.mm_cards", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "replayed 4 events" in rebuilt.stderr
