@@ -31,6 +31,7 @@ from gateway.pages.admin import AdminPages
 from gateway.pages.alerts import AlertPages
 from gateway.pages.as_of import AsOfPages
 from gateway.pages.audit import AuditPages
+from gateway.pages.helpdesk import HelpdeskPages
 from gateway.pages.patient_matches import PatientMatchPages
 from gateway.pages.patients import PatientPages
 from gateway.pages.registration import RegistrationPages
@@ -72,6 +73,7 @@ class GatewayService(
     AuditPages,
     AsOfPages,
     StatisticsPages,
+    HelpdeskPages,
     AccountApi,
     AdminApi,
     RegistrationApi,

@@ -19,6 +19,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
 from pmp import documents
@@ -38,6 +39,7 @@ from services.helpdesk.ticket import (
     NotYourTicket,
     Ticket,
     TicketRefused,
+    TicketStateConflict,
 )
 from services.helpdesk.views import ticket_view
 from services.identity.roles import NotAuthorized, Permission, Role, allows, require_granted
@@ -58,6 +60,16 @@ class PolicyRefused(ValueError):
 
 class ReportRefused(ValueError):
     """The report asked for cannot be made (a month that is not YYYY-MM)."""
+
+
+def _identity_refusal(exc: RemoteError) -> Exception:
+    if exc.exc_type in {"AccountStateConflict", "AccountError"}:
+        return TicketStateConflict(f"The identity service refused: {exc.value}")
+    if exc.exc_type == "NotAuthorized":
+        return NotAuthorized(str(exc.value))
+    if exc.exc_type == "NotFound":
+        return TicketStateConflict("The account linked to this ticket no longer exists.")
+    return exc
 
 
 class HelpdeskService(EventSourcedService):
@@ -298,12 +310,15 @@ class HelpdeskService(EventSourcedService):
         reason = (reason or "").strip() or ACCOUNT_ACTIONS[action]
         why = f"Help desk ticket {ticket.reference}: {reason}"
         letter = None
-        if action == "unlock":
-            self.identity.unlock_account(account_id=ticket.account_id, reason=why)
-        else:
-            letter = self.identity.issue_temporary_password(
-                account_id=ticket.account_id, reason=why
-            )["letter_pdf"]
+        try:
+            if action == "unlock":
+                self.identity.unlock_account(account_id=ticket.account_id, reason=why)
+            else:
+                letter = self.identity.issue_temporary_password(
+                    account_id=ticket.account_id, reason=why
+                )["letter_pdf"]
+        except RemoteError as exc:  # identity's refusal, told as the ticket's
+            raise _identity_refusal(exc) from None
         comment_id = str(uuid.uuid4())
         view = self._decide(
             ticket_id,
