@@ -1,7 +1,7 @@
 """The help desk's policy, which administrators change: response targets, reopen period,
 holidays.
 
-Defaults (documented in ``docs/helpdesk.md`` too):
+Defaults (also in the README, "The help desk"):
 
 - Critical: first response within 1 hour, counted around the clock (fatal errors, all
   useful work prevented, data lost or corrupted: continuous effort until resolved).
