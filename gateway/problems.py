@@ -84,6 +84,11 @@ ERRORS: dict[str, tuple[int, str]] = {
     "SignalsRefused": (422, "The misuse signals request was refused"),
     "PolicyRefused": (422, "The policy was refused"),
     "AcknowledgementRefused": (422, "The acknowledgement was refused"),
+    "TicketRefused": (422, "The ticket was refused: a field is missing or not valid"),
+    "TicketStateConflict": (409, "The ticket's state does not allow this"),
+    "NotYourTicket": (404, "Not found"),
+    "TicketError": (422, "The request was refused"),
+    "ReportRefused": (422, "The report was refused"),
 }
 
 

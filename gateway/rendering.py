@@ -20,6 +20,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["local_time"] = local_time
+    env.filters["local_iso"] = local_iso
     return env
 
 
@@ -27,6 +28,11 @@ def local_time(moment: datetime) -> str:
     """A UTC time shown in the program's time zone, as users read it."""
     local = moment.astimezone(_timezone())
     return local.strftime("%B %-d, %Y, %-I:%M %p %Z")
+
+
+def local_iso(text: str | None) -> str:
+    """An ISO 8601 time from a service's answer, shown as ``local_time`` shows it."""
+    return local_time(datetime.fromisoformat(text)) if text else ""
 
 
 @cache

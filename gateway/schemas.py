@@ -10,6 +10,8 @@ from marshmallow import Schema, ValidationError, fields, validate
 from gateway.problems import Problem
 from services.alerts.policy import PolicySchema
 from services.alerts.schemas import Acknowledgement
+from services.helpdesk.policy import PolicySchema as HelpdeskPolicyFields
+from services.helpdesk.schemas import NewTicket
 from services.identity.roles import ASSIGNABLE_ROLE_TITLES, Role
 from services.query.schemas import Purpose, SearchRequest
 from services.registration.forms import APPLICABLE_ROLES, fields_for
@@ -962,12 +964,158 @@ class RegistryImportSchema(Schema):
     errors = fields.List(fields.Nested(RegistryImportErrorSchema), required=True)
 
 
+class TicketAttachmentUploadSchema(Schema):
+    filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    content = fields.String(
+        required=True, metadata={"description": "The file, base64-encoded (PDF, JPEG or PNG)."}
+    )
+
+
+class TicketRequestSchema(NewTicket):
+    """A problem report; anyone may send one, signed in or not. A signed-out user who cannot
+    sign in names the problem in ``access_problem`` and gives their account's email address,
+    and the ticket is linked to that account."""
+
+    attachments = fields.List(
+        fields.Nested(TicketAttachmentUploadSchema),
+        load_default=list,
+        validate=validate.Length(max=5),
+        metadata={"description": "Up to 5 files, each a PDF, JPEG or PNG of up to 10 MB."},
+    )
+
+
+class TicketCreatedSchema(Schema):
+    ticket_id = fields.UUID(required=True)
+    reference = fields.String(required=True, metadata={"description": "T- and 8 characters."})
+    signed_in = fields.Boolean(required=True)
+
+
+class TicketSummarySchema(Schema):
+    ticket_id = fields.UUID(required=True)
+    reference = fields.String(required=True)
+    subject = fields.String(required=True)
+    status = fields.String(required=True, metadata={"enum": ["open", "escalated", "resolved",
+                                                             "closed"]})  # fmt: skip
+    status_title = fields.String(required=True)
+    category = fields.String(allow_none=True, metadata={"enum": ["critical", "high", "medium",
+                                                                 "low", None]})  # fmt: skip
+    category_title = fields.String(required=True)
+    contact_name = fields.String(required=True)
+    account_id = fields.String(allow_none=True)
+    access_problem = fields.String(allow_none=True)
+    assignee_id = fields.String(allow_none=True)
+    assignee_name = fields.String(required=True)
+    escalated_to = fields.String(allow_none=True)
+    opened_at = fields.String(required=True, metadata={"format": "date-time"})
+    age_hours = fields.Float(required=True)
+    first_response_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    due_at = fields.String(
+        allow_none=True,
+        metadata={"format": "date-time", "description": "The first response is due by then."},
+    )
+    past_target = fields.Boolean(required=True)
+
+
+class TicketCommentSchema(Schema):
+    comment_id = fields.UUID(required=True)
+    body = fields.String(required=True)
+    internal = fields.Boolean(required=True, metadata={"description": "Staff only; never shown"
+                                                       " to the user."})  # fmt: skip
+    from_staff = fields.Boolean(required=True)
+    author_name = fields.String(required=True)
+    at = fields.String(required=True, metadata={"format": "date-time"})
+    account_action = fields.String(allow_none=True)
+
+
+class TicketHistoryLineSchema(Schema):
+    at = fields.String(required=True, metadata={"format": "date-time"})
+    type = fields.String(required=True)
+    text = fields.String(required=True)
+
+
+class TicketAttachmentSchema(Schema):
+    document_id = fields.UUID(required=True)
+    filename = fields.String(required=True)
+    content_type = fields.String(required=True)
+    size = fields.Integer(required=True)
+
+
+class TicketSchema(TicketSummarySchema):
+    description = fields.String(required=True)
+    contact_email = fields.String(required=True)
+    contact_phone = fields.String(required=True)
+    access_problem_title = fields.String(allow_none=True)
+    resolved_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    resolution = fields.String(required=True)
+    closed_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    reopen_until = fields.String(allow_none=True, metadata={"format": "date-time"})
+    can_reopen = fields.Boolean(required=True)
+    attachments = fields.List(fields.Nested(TicketAttachmentSchema), required=True)
+    comments = fields.List(fields.Nested(TicketCommentSchema), required=True)
+    history = fields.List(fields.Nested(TicketHistoryLineSchema), required=True)
+
+
+class TicketActionSchema(Schema):
+    """What an action on a ticket takes; each action reads the fields it needs:
+    comments `body` and `internal`; categorise `category`; assign `assignee_id` (null to
+    unassign); escalate `to` (vendor, state_it) and `reason`; resolve `resolution`; reopen,
+    close, unlock and temporary-password `reason`."""
+
+    body = fields.String(load_default="")
+    internal = fields.Boolean(load_default=False)
+    category = fields.String(load_default="")
+    assignee_id = fields.UUID(load_default=None, allow_none=True)
+    to = fields.String(load_default="")
+    reason = fields.String(load_default="", validate=validate.Length(max=1000))
+    resolution = fields.String(load_default="", validate=validate.Length(max=5000))
+
+
+class TicketActedSchema(Schema):
+    ticket = fields.Nested(TicketSchema, required=True)
+    letter_pdf = fields.String(
+        allow_none=True, metadata={"description": "temporary-password: the letter, base64 PDF."}
+    )
+
+
+class HelpdeskPolicySchema(HelpdeskPolicyFields):
+    """Response targets in hours per category (Critical counts every hour; the others count
+    support hours, Monday to Friday 8:00-17:00 in the program's zone, less the holidays),
+    the days a user may reopen a resolved ticket, and the holidays (dates)."""
+
+
+class HelpdeskReportRowSchema(Schema):
+    category = fields.String(required=True)
+    title = fields.String(required=True)
+    counts = fields.String(required=True, metadata={"description": "every hour, or support hours"})
+    opened = fields.Integer(required=True)
+    responded = fields.Integer(required=True)
+    responded_late = fields.Integer(required=True)
+    median_first_response_hours = fields.Float(allow_none=True)
+    resolved = fields.Integer(required=True)
+    median_resolution_hours = fields.Float(allow_none=True)
+    target_hours = fields.Integer(allow_none=True)
+
+
+class HelpdeskReportSchema(Schema):
+    month = fields.String(required=True)
+    total = fields.Integer(required=True)
+    rows = fields.List(fields.Nested(HelpdeskReportRowSchema), required=True)
+
+
 DOCUMENTED = (
     "PermissionGrant",
     "CardVerification",
     "VerifiedCard",
     "CardVerificationResult",
     "RegistryImport",
+    "TicketRequest",
+    "TicketCreated",
+    "TicketSummary",
+    "Ticket",
+    "TicketAction",
+    "TicketActed",
+    "HelpdeskPolicy",
+    "HelpdeskReport",
     "AlertPolicy",
     "AlertPolicyInForce",
     "AlertAcknowledgement",

@@ -31,6 +31,7 @@ from gateway.pages.admin import AdminPages
 from gateway.pages.alerts import AlertPages
 from gateway.pages.as_of import AsOfPages
 from gateway.pages.audit import AuditPages
+from gateway.pages.helpdesk import HelpdeskPages
 from gateway.pages.misuse import MisusePages
 from gateway.pages.mm import RegistryPages
 from gateway.pages.patient_matches import PatientMatchPages
@@ -76,6 +77,7 @@ class GatewayService(
     AsOfPages,
     MisusePages,
     StatisticsPages,
+    HelpdeskPages,
     AccountApi,
     AdminApi,
     RegistrationApi,

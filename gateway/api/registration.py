@@ -35,9 +35,9 @@ from gateway.schemas import (
     SignUpSchema,
     load_body,
 )
+from pmp.documents import MAX_BYTES
 from services.identity.roles import Permission
 from services.registration import forms
-from services.registration.documents import MAX_BYTES
 
 MAX_MB = MAX_BYTES // (1024 * 1024)
 # A larger request is refused before its body is read: the file plus the form around it.

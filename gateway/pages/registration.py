@@ -21,9 +21,9 @@ from gateway.pages.accounts import (
     redirect,
 )
 from gateway.responses import download, uploaded_document
+from pmp.documents import MAX_BYTES
 from services.identity.roles import ROLE_TITLES, Permission
 from services.registration import forms
-from services.registration.documents import MAX_BYTES
 
 # The gateway refuses a larger request before reading it: the 10 MB file plus the form around it.
 MAX_UPLOAD_REQUEST = 11 * 1024 * 1024

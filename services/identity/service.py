@@ -506,6 +506,22 @@ class IdentityService(EventSourcedService):
             "role": account.role,
         }
 
+    @rpc
+    def account_for_email(self, email: str) -> dict[str, Any] | None:
+        """Internal (the help desk): the account a signed-out user who cannot sign in names
+        by its email address, to link their ticket to it; None if there is none. Its id and
+        standing only; nothing reaches the person who opened the ticket."""
+        if self.kernel.actor_id is not None:
+            raise NotAuthorized("Only services may ask this.")
+        account_id = self.accounts.id_for_email(normalise_email(email))
+        if account_id is None:
+            return None
+        account = self.accounts.load(account_id)
+        if not account.exists:
+            return None
+        return {"account_id": account_id, "status": account.status,
+                "locked": account.locked(self._now())}  # fmt: skip
+
     def _internal(self) -> None:
         """Service-to-service only: a call made for a person (through the gateway) carries
         their ``actor_id`` and is refused."""

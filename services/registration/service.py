@@ -18,15 +18,16 @@ from typing import Any
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
+from pmp import documents
 from pmp.config import load_settings
+from pmp.documents import DocumentRejected, DocumentStore, inspect_document
 from pmp.logs import get_logger
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity.roles import NotAuthorized, Permission, allows, require
-from services.registration import documents, forms
+from services.registration import forms
 from services.registration.access import AccessToIdentity
 from services.registration.agreement import AGREEMENT_VERSION, agreement
 from services.registration.confirmation import ConfirmationData, render_confirmation
-from services.registration.documents import DocumentRejected, DocumentStore, inspect_document
 from services.registration.domain import FormInvalid
 from services.registration.links import read_link
 from services.registration.mail import RegistrationMail

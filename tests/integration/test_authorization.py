@@ -74,6 +74,18 @@ SNOOZE = {"reason": "authorization test", "snooze_months": 1}  # of an alert tha
 SNOOZE_FORM = {"reason": "authorization test", "snooze_months": "1"}
 AT = "2026-11-01T12:00:00%2B00:00"  # a moment, its offset escaped in a query string
 AS_OF_REPORT = f"/api/audit/as-of/report?person_id={MISSING}&at={AT}&months=3"
+TICKET_STAFF = frozenset({Role.ADMINISTRATOR, Role.HELPDESK})  # ticket.manage
+TICKET = f"/api/tickets/{MISSING}"  # no such ticket
+TICKET_PAGE = f"/help/tickets/{MISSING}"
+STAFF_TICKET_ACTIONS = {
+    "categorise": {"category": "high"},
+    "assign": {},
+    "escalate": {"to": "vendor", "reason": "authorization test"},
+    "resolve": {"resolution": "authorization test"},
+    "close": REASON,
+    "unlock": REASON,
+    "temporary-password": REASON,
+}
 
 
 @dataclass(frozen=True)
@@ -481,6 +493,55 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *page(f"/admin/profile-changes/{MISSING}/approve", ADMINISTRATORS),
         *page(f"/admin/profile-changes/{MISSING}/reject", ADMINISTRATORS, expect=422),
     ],
+    # -- the help desk: anyone opens a ticket; users their own; staff the queue -------------
+    ("POST", "/api/tickets"): api("/api/tickets", ANYONE, json={}, expect=422),
+    ("GET", "/api/tickets"): api("/api/tickets", EVERY_ROLE, expect=200),
+    ("GET", "/api/tickets/<uuid:ticket_id>"): api(TICKET, EVERY_ROLE, expect=404),
+    ("GET", "/api/tickets/<uuid:ticket_id>/attachments/<uuid:document_id>"): api(
+        f"{TICKET}/attachments/{MISSING}", EVERY_ROLE, expect=404
+    ),
+    ("POST", "/api/tickets/<uuid:ticket_id>/<action>"): [
+        *api(f"{TICKET}/comments", EVERY_ROLE, json={"body": "authorization test"}, expect=404),
+        *api(f"{TICKET}/reopen", EVERY_ROLE, json=REASON, expect=404),
+        *[
+            example
+            for action, body in STAFF_TICKET_ACTIONS.items()
+            for example in api(f"{TICKET}/{action}", TICKET_STAFF, json=body, expect=404)
+        ],
+    ],
+    ("GET", "/api/helpdesk/queue"): api("/api/helpdesk/queue", TICKET_STAFF, expect=200),
+    ("GET", "/api/helpdesk/policy"): api("/api/helpdesk/policy", ADMINISTRATORS, expect=200),
+    ("PUT", "/api/helpdesk/policy"): api(
+        "/api/helpdesk/policy", ADMINISTRATORS, json={}, expect=422
+    ),
+    ("GET", "/api/helpdesk/reports/<month>"): api(
+        "/api/helpdesk/reports/2026-11", ADMINISTRATORS, expect=200
+    ),
+    ("GET", "/help/tickets/new"): page("/help/tickets/new", ANYONE, expect=200),
+    ("POST", "/help/tickets/new"): page("/help/tickets/new", ANYONE, expect=422),
+    ("GET", "/help/tickets"): page("/help/tickets", EVERY_ROLE, expect=200),
+    ("GET", "/help/tickets/<uuid:ticket_id>"): page(TICKET_PAGE, EVERY_ROLE, expect=404),
+    ("GET", "/help/tickets/<uuid:ticket_id>/attachments/<uuid:document_id>"): page(
+        f"{TICKET_PAGE}/attachments/{MISSING}", EVERY_ROLE, expect=404
+    ),
+    ("POST", "/help/tickets/<uuid:ticket_id>/<action>"): [
+        *page(f"{TICKET_PAGE}/comments", EVERY_ROLE, form={"body": "test"}, expect=404),
+        *page(f"{TICKET_PAGE}/reopen", EVERY_ROLE, form=REASON, expect=404),
+        *[
+            example
+            for action, body in STAFF_TICKET_ACTIONS.items()
+            for example in page(f"{TICKET_PAGE}/{action}", TICKET_STAFF, form=body, expect=404)
+        ],
+    ],
+    ("GET", "/helpdesk/queue"): page("/helpdesk/queue?assignee=me", TICKET_STAFF, expect=200),
+    ("GET", "/admin/helpdesk-policy"): page("/admin/helpdesk-policy", ADMINISTRATORS, expect=200),
+    ("POST", "/admin/helpdesk-policy"): page("/admin/helpdesk-policy", ADMINISTRATORS, expect=422),
+    ("GET", "/admin/helpdesk-report"): page(
+        "/admin/helpdesk-report?month=2026-11", ADMINISTRATORS, expect=200
+    ),
+    ("GET", "/admin/helpdesk-report.csv"): page(
+        "/admin/helpdesk-report.csv?month=2026-11", ADMINISTRATORS, expect=200
+    ),
     # -- everything else: not found, for everyone ------------------------------------------
     ("GET,POST,PUT,PATCH,DELETE", "/<path:path>"): [
         Example(f"/{prefix}no-such-thing", ANYONE, method=method, expect=404)
@@ -727,3 +788,49 @@ def test_a_session_at_the_mfa_step_may_do_nothing_else(stack, users):
         ]
         == "/login/mfa"
     )
+
+
+@SQLITE
+def test_a_user_never_sees_another_users_ticket_or_internal_comments(stack, users, csrf):
+    """The ticket's user sees it without internal comments; another user is told there is no
+    such ticket, in the API and on the pages, and finds it in no list of theirs."""
+    owner, other = users[str(Role.PRESCRIBER)], users[str(Role.PHARMACIST)]
+    staff = users[str(Role.HELPDESK)]
+
+    def as_(user, method, path, **kwargs):
+        headers = {"Authorization": f"Bearer {user.token}"}
+        return requests.request(method, stack.url + path, headers=headers, timeout=30, **kwargs)
+
+    ticket = {"subject": "Report will not print", "description": "The PDF is blank.",
+              "contact_name": "Owner", "contact_email": owner.email}  # fmt: skip
+    opened = as_(owner, "POST", "/api/tickets", json=ticket)
+    assert opened.status_code == 201, opened.text
+    path = f"/api/tickets/{opened.json()['ticket_id']}"
+    secret = "Internal: the user's clinic is on our watch list"
+    noted = as_(staff, "POST", f"{path}/comments", json={"body": secret, "internal": True})
+    assert noted.status_code == 200, noted.text
+    reply = as_(staff, "POST", f"{path}/comments", json={"body": "Try another browser."})
+    assert reply.status_code == 200, reply.text
+
+    seen = as_(owner, "GET", path)
+    assert seen.status_code == 200, seen.text
+    assert [c["body"] for c in seen.json()["comments"]] == ["Try another browser."]
+    assert secret not in seen.text
+    assert secret in as_(staff, "GET", path).text
+
+    assert as_(other, "GET", path).status_code == 404
+    assert as_(other, "POST", f"{path}/comments", json={"body": "me"}).status_code == 404
+    assert as_(other, "POST", f"{path}/reopen", json=REASON).status_code == 404
+    assert as_(other, "POST", f"{path}/categorise", json={"category": "low"}).status_code == 403
+    listed = as_(other, "GET", "/api/tickets").json()
+    assert opened.json()["ticket_id"] not in {t["ticket_id"] for t in listed}
+    assert opened.json()["ticket_id"] in {
+        t["ticket_id"] for t in as_(owner, "GET", "/api/tickets").json()
+    }
+    page_path = f"/help/tickets/{opened.json()['ticket_id']}"
+    cookies = {"pmp_session": other.token, "pmp_csrf": csrf[0]}
+    assert requests.get(stack.url + page_path, cookies=cookies, timeout=30).status_code == 404
+    own_page = requests.get(stack.url + page_path, cookies={"pmp_session": owner.token}, timeout=30)
+    assert own_page.status_code == 200 and secret not in own_page.text
+    assert "Try another browser." in own_page.text
+    assert requests.get(stack.url + path, timeout=30).status_code == 401

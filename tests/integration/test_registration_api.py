@@ -8,8 +8,8 @@ from datetime import date
 
 import pytest
 
+from pmp.documents import MAX_BYTES
 from services.identity.roles import Permission, Role
-from services.registration.documents import MAX_BYTES
 from tests.helpers.accounts import User, api, create_first_administrator, ready
 from tests.helpers.registration import (
     VALID_DEA,

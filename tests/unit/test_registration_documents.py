@@ -10,7 +10,7 @@ import pytest
 from fpdf import FPDF
 from PIL import Image
 
-from services.registration.documents import (
+from pmp.documents import (
     MAX_BYTES,
     DocumentRejected,
     DocumentStore,

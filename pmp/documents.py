@@ -1,11 +1,13 @@
-"""Supplemental documents an applicant uploads (licence copies, letters): checked, then stored.
+"""Files people upload (an applicant's licence copies, a help-desk ticket's screenshots):
+checked, then stored in the uploading service's own database.
 
-A reviewer opens these files, so only formats their viewer handles safely are kept (PDF, JPEG,
+Staff open these files, so only formats their viewer handles safely are kept (PDF, JPEG,
 PNG), and the type is read from the content, never from the name: a file named "license.pdf"
 may be anything. Images are decoded with Pillow, which catches truncated and corrupt uploads
-while the applicant can still send a better copy. Contents are stored once per SHA-256, so an
+while the sender can still send a better copy. Contents are stored once per SHA-256, so an
 upload sent twice (a retried request, a second application) costs nothing and the events refer
-to a document by its hash.
+to a document by its hash. The registration and help-desk services share these rules; each
+keeps its own ``document_contents`` table.
 """
 
 from __future__ import annotations
@@ -160,7 +162,7 @@ document_contents = sa.Table(
 
 
 class DocumentStore:
-    """Document contents by SHA-256, in the registration service's database."""
+    """Document contents by SHA-256, in the uploading service's database."""
 
     def __init__(self, db: Database):
         self.db = db

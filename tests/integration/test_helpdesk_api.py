@@ -1,0 +1,174 @@
+"""The help desk through the gateway, on SQLite and PostgreSQL: a locked-out user asks for
+help without signing in, staff categorise, unlock the account from the ticket (recorded by
+identity with the ticket's number, and on the ticket), reply (emailed; internal notes are
+not), resolve, and the user reopens; attachments follow the registration's upload rules; the
+queue and the monthly report."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.helpers.accounts import User, api, create_user, ready
+from tests.helpers.registration import messages_to, png_bytes, wait_for_mail
+
+
+@pytest.fixture(scope="module")
+def staff(stack, people, tmp_path_factory) -> User:
+    return ready(
+        stack, create_user(stack, people["admin"], "helpdesk", tmp_path_factory.mktemp("s"))
+    )
+
+
+def lock_out(stack, user: User) -> None:
+    for _ in range(6):
+        stack.post("/api/sessions", json={"email": user.email, "password": "Wrong-Guess-0000!"})
+    refused = stack.post("/api/sessions", json={"email": user.email, "password": user.password})
+    assert refused.status_code in {401, 429} and "lock" in refused.text.lower(), refused.text
+
+
+def wait_until(check, timeout: float = 20):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
+
+
+def in_queue(stack, staff: User, ticket_id: str, **params) -> dict | None:
+    queue = api(stack, "GET", "/api/helpdesk/queue", staff, params=params)
+    assert queue.status_code == 200, queue.text
+    return next((t for t in queue.json() if t["ticket_id"] == ticket_id), None)
+
+
+def act(stack, user: User, ticket_id: str, action: str, expect: int = 200, **body):
+    response = api(stack, "POST", f"/api/tickets/{ticket_id}/{action}", user, json=body)
+    assert response.status_code == expect, response.text
+    return response.json()
+
+
+def test_a_locked_out_user_is_helped_from_a_ticket(stack, people, staff, tmp_path_factory):
+    admin = people["admin"]
+    user = ready(stack, create_user(stack, admin, "prescriber", tmp_path_factory.mktemp("u")))
+    lock_out(stack, user)
+
+    opened = stack.post(
+        "/api/tickets",
+        json={
+            "subject": "Locked out of CPMRS",
+            "description": "I mistyped my password and now I am locked out.",
+            "contact_name": "Pat Prescriber",
+            "contact_email": user.email.upper(),
+            "access_problem": "locked",
+        },
+    )
+    assert opened.status_code == 201, opened.text
+    ticket_id, reference = opened.json()["ticket_id"], opened.json()["reference"]
+    assert opened.json()["signed_in"] is False
+    wait_for_mail(stack, user.email, f"We received your help desk request {reference}")
+
+    listed = wait_until(lambda: in_queue(stack, staff, ticket_id, category="none"))
+    assert listed["category"] is None and listed["due_at"] is None and listed["account_id"]
+
+    ticket = act(stack, staff, ticket_id, "categorise", category="critical")["ticket"]
+    assert ticket["category"] == "critical" and ticket["due_at"]
+    act(stack, staff, ticket_id, "assign", assignee_id=staff.account_id)
+
+    unlocked = act(stack, staff, ticket_id, "unlock", reason="Identity checked by phone")
+    action = unlocked["ticket"]["comments"][-1]
+    assert action["internal"] and action["account_action"] == "unlock"
+    account = api(stack, "GET", f"/api/accounts/{user.account_id}", staff).json()
+    assert not account["locked"]
+    reasons = [str(e) for e in account["history"] if "AccountUnlocked" in str(e)]
+    assert any(f"Help desk ticket {reference}" in r for r in reasons), account["history"]
+    act(stack, staff, ticket_id, "unlock", expect=409, reason="again")  # not locked any more
+
+    act(stack, staff, ticket_id, "comments", body="Caller sounded stressed.", internal=True)
+    act(stack, staff, ticket_id, "comments", body="Your account is unlocked; sign in again.")
+    reply = wait_for_mail(stack, user.email, f"Reply to your help desk request {reference}")
+    assert "Your account is unlocked; sign in again." in reply.text
+    time.sleep(1.5)  # the internal note would have been mailed by now
+    assert not any("stressed" in m.text for m in messages_to(stack, user.email))
+
+    signed_in = stack.post("/api/sessions", json={"email": user.email, "password": user.password})
+    assert signed_in.status_code == 201, signed_in.text
+    user.token = signed_in.json()["token"]
+    mine = wait_until(lambda: api(stack, "GET", "/api/tickets", user).json())
+    assert [t["ticket_id"] for t in mine] == [ticket_id]
+    seen = api(stack, "GET", f"/api/tickets/{ticket_id}", user).json()
+    assert [c["body"] for c in seen["comments"]] == ["Your account is unlocked; sign in again."]
+    assert not any("Unlocked" in h["text"] for h in seen["history"])
+
+    assert in_queue(stack, staff, ticket_id)["first_response_at"]
+    act(stack, staff, ticket_id, "resolve", resolution="Unlocked")
+    wait_for_mail(stack, user.email, f"Your help desk request {reference} is resolved")
+    act(stack, user, ticket_id, "reopen", reason="Locked again this morning")
+    act(stack, user, ticket_id, "resolve", expect=403, resolution="mine")
+    act(stack, staff, ticket_id, "escalate", to="state_it", reason="Directory sync fails")
+    act(stack, staff, ticket_id, "resolve", resolution="State IT fixed the directory")
+    closed = act(stack, staff, ticket_id, "close", reason="")["ticket"]
+    assert closed["status"] == "closed"
+    refused = act(stack, user, ticket_id, "reopen", expect=409, reason="again")
+    assert "closed and cannot be reopened" in refused["detail"]
+
+    month = datetime.now(UTC).astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m")
+    report = api(stack, "GET", f"/api/helpdesk/reports/{month}", admin).json()
+    critical = next(r for r in report["rows"] if r["category"] == "critical")
+    assert critical["opened"] >= 1 and critical["resolved"] >= 1
+    page = stack.get(f"/admin/helpdesk-report.csv?month={month}", cookies=admin.cookies())
+    assert page.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(page.text)))
+    assert any(r["Category"] == "Critical" and int(r["Opened"]) >= 1 for r in rows)
+
+
+def test_attachments_follow_the_upload_rules(stack, people, staff):
+    user = people["prescriber"]
+    png = base64.b64encode(png_bytes()).decode()
+    ticket = {"subject": "Blank report", "description": "See the screenshot.",
+              "contact_name": "Pat", "contact_email": user.email}  # fmt: skip
+    refused = api(stack, "POST", "/api/tickets", user, json={
+        **ticket, "attachments": [{"filename": "notes.txt", "content": base64.b64encode(
+            b"just text").decode()}]})  # fmt: skip
+    assert refused.status_code == 422 and "notes.txt" in refused.text, refused.text
+    opened = api(stack, "POST", "/api/tickets", user, json={
+        **ticket, "attachments": [{"filename": "screen.pdf", "content": png}]})  # fmt: skip
+    assert opened.status_code == 201, opened.text
+    ticket_id = opened.json()["ticket_id"]
+    seen = api(stack, "GET", f"/api/tickets/{ticket_id}", user).json()
+    [attachment] = seen["attachments"]
+    assert attachment["filename"] == "screen.png" and attachment["content_type"] == "image/png"
+    path = f"/api/tickets/{ticket_id}/attachments/{attachment['document_id']}"
+    for who in (user, staff):
+        got = api(stack, "GET", path, who)
+        assert got.status_code == 200 and got.content == png_bytes()
+    assert api(stack, "GET", path, people["auditor"]).status_code == 404
+
+
+def test_the_policy_moves_the_queues_deadlines(stack, people, staff):
+    admin = people["admin"]
+    policy = api(stack, "GET", "/api/helpdesk/policy", admin).json()
+    assert policy["target_hours"] == {"critical": 1, "high": 4, "medium": 9, "low": 27}
+    changed = {**policy, "target_hours": {**policy["target_hours"], "critical": 2},
+               "holidays": ["2026-12-25"]}  # fmt: skip
+    saved = api(stack, "PUT", "/api/helpdesk/policy", admin, json=changed)
+    assert saved.status_code == 200 and saved.json()["holidays"] == ["2026-12-25"], saved.text
+    wrong = {**policy, "target_hours": {**policy["target_hours"], "high": 50}}
+    refused = api(stack, "PUT", "/api/helpdesk/policy", admin, json=wrong)
+    assert refused.status_code == 422 and "High must not be longer" in refused.text
+    question = {"subject": "Question", "description": "How?", "contact_name": "A",
+                "contact_email": "a@example.org"}  # fmt: skip
+    opened = stack.post("/api/tickets", json=question)
+    ticket_id = opened.json()["ticket_id"]
+    wait_until(lambda: in_queue(stack, staff, ticket_id))
+    ticket = act(stack, staff, ticket_id, "categorise", category="critical")["ticket"]
+    opened_at = datetime.fromisoformat(ticket["opened_at"])
+    assert datetime.fromisoformat(ticket["due_at"]) - opened_at == timedelta(hours=2)
+    api(stack, "PUT", "/api/helpdesk/policy", admin, json=policy)
