@@ -1,21 +1,33 @@
 """The help desk through the gateway, on SQLite and PostgreSQL: a locked-out user asks for
 help without signing in, staff categorise, unlock the account from the ticket (recorded by
 identity with the ticket's number, and on the ticket), reply (emailed; internal notes are
-not), resolve, and the user reopens; attachments follow the registration's upload rules; the
-queue and the monthly report."""
+not), resolve, and the user reopens; a user who forgot their password gets a new temporary
+password letter from their ticket and signs in with it; attachments follow the
+registration's upload rules; the queue and the monthly report."""
 
 from __future__ import annotations
 
 import base64
 import csv
 import io
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
-from tests.helpers.accounts import User, api, create_user, ready
+from tests.helpers.accounts import (
+    User,
+    api,
+    change_password,
+    create_user,
+    letter_password,
+    ready,
+    sign_in,
+)
+from tests.helpers.pdf import words_of
 from tests.helpers.registration import messages_to, png_bytes, wait_for_mail
 
 
@@ -53,6 +65,17 @@ def act(stack, user: User, ticket_id: str, action: str, expect: int = 200, **bod
     response = api(stack, "POST", f"/api/tickets/{ticket_id}/{action}", user, json=body)
     assert response.status_code == expect, response.text
     return response.json()
+
+
+def send_form(stack, user: User, page: str, action: str, **form) -> requests.Response:
+    """Send one of ``page``'s forms as a signed-in browser does, with the page's CSRF token."""
+    with requests.Session() as browser:
+        browser.cookies.update(user.cookies())
+        shown = browser.get(stack.url + page, timeout=30)
+        assert shown.status_code == 200, shown.text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', shown.text).group(1)
+        return browser.post(f"{stack.url}{page}/{action}", data={**form, "csrf_token": token},
+                            allow_redirects=False, timeout=30)  # fmt: skip
 
 
 def test_a_locked_out_user_is_helped_from_a_ticket(stack, people, staff, tmp_path_factory):
@@ -127,6 +150,59 @@ def test_a_locked_out_user_is_helped_from_a_ticket(stack, people, staff, tmp_pat
     assert page.status_code == 200
     rows = list(csv.DictReader(io.StringIO(page.text)))
     assert any(r["Category"] == "Critical" and int(r["Opened"]) >= 1 for r in rows)
+
+
+def test_a_temporary_password_letter_from_a_ticket(stack, people, staff, tmp_path):
+    user = ready(stack, create_user(stack, people["admin"], "prescriber", tmp_path,
+                                    first_name="Rosa", last_name="Lindqvist"))  # fmt: skip
+    lock_out(stack, user)  # forgot the password, and locked the account guessing it
+    opened = stack.post("/api/tickets", json={
+        "subject": "Forgot my password", "description": "I no longer know my password.",
+        "contact_name": "Rosa Lindqvist", "contact_email": user.email,
+        "access_problem": "cannot_sign_in"})  # fmt: skip
+    assert opened.status_code == 201, opened.text
+    ticket_id, reference = opened.json()["ticket_id"], opened.json()["reference"]
+    listed = wait_until(lambda: in_queue(stack, staff, ticket_id))
+    assert listed["account_id"] == user.account_id
+
+    refused = api(stack, "POST", f"/api/tickets/{ticket_id}/temporary-password", people[
+        "prescriber"], json={"reason": "not staff"})  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    done = act(stack, staff, ticket_id, "temporary-password", reason="Caller verified by phone")
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(base64.b64decode(done["letter_pdf"]))
+    text = words_of(letter)
+    assert "Rosa Lindqvist" in text and user.email in text and "Temporary password" in text
+    note = done["ticket"]["comments"][-1]
+    assert note["internal"] and note["account_action"] == "temporary_password"
+    assert note["body"] == "Caller verified by phone"
+
+    # identity records it (history is newest first), by the staff member, naming the ticket
+    account = api(stack, "GET", f"/api/accounts/{user.account_id}", staff).json()
+    issued = [e for e in account["history"] if e["type"] == "TemporaryPasswordIssued"]
+    assert (issued[0]["actor_id"], issued[0]["actor_role"]) == (staff.account_id, "helpdesk")
+    assert issued[0]["details"]["reason"] == (
+        f"Help desk ticket {reference}: Caller verified by phone"
+    )
+    assert not account["locked"]  # a new password clears the lock
+
+    # the old password no longer works; the letter's does, and must be changed at once
+    old = stack.post("/api/sessions", json={"email": user.email, "password": user.password})
+    assert old.status_code == 401, old.text
+    user.password = letter_password(letter.read_bytes(), tmp_path)
+    assert user.password in text
+    assert sign_in(stack, user)["stage"] == "change_password"
+    assert change_password(stack, user, "Cobalt-Willow-Ferry-62!")["stage"] == "ready"
+    seen = api(stack, "GET", f"/api/tickets/{ticket_id}", user).json()
+    assert seen["comments"] == []  # the action's note is internal
+
+    # the page's form answers with the letter as a download
+    page = send_form(stack, staff, f"/help/tickets/{ticket_id}", "temporary-password", reason="")
+    assert page.status_code == 200, page.text
+    assert page.headers["Content-Type"] == "application/pdf"
+    assert f"letter-{reference}.pdf" in page.headers["Content-Disposition"]
+    again = api(stack, "GET", f"/api/tickets/{ticket_id}", staff).json()
+    assert again["comments"][-1]["body"] == "Issued a new temporary password letter"
 
 
 def test_attachments_follow_the_upload_rules(stack, people, staff):
