@@ -137,6 +137,7 @@ class HelpdeskPages(HelpdeskApi):
             can_letter=Permission.USER_TEMPORARY_PASSWORD in principal["permissions"],
             categories=[(c, CATEGORY_TITLES[c], CATEGORY_DESCRIPTIONS[c]) for c in CATEGORIES],
             targets=list(ESCALATION_TARGETS.items()),
+            assignees=self._helpdesk("ticket_staff") if staff else [],
             error=error,
             notice=notice,
         )
@@ -197,6 +198,7 @@ class HelpdeskPages(HelpdeskApi):
             tickets=found,
             filters=filters,
             mine=request.args.get("assignee") == "me",
+            assignees=self._helpdesk("ticket_staff"),
             statuses=[("active", "Open or escalated"), *STATUS_TITLES.items(), ("all", "All")],
             categories=[*CATEGORY_TITLES.items(), ("none", "Not yet categorised")],
         )

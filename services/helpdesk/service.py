@@ -47,6 +47,7 @@ from services.identity.roles import NotAuthorized, Permission, Role, allows, req
 log = get_logger(__name__)
 
 MAX_ATTACHMENTS = 5
+MAX_STAFF_PAGES = 40  # of identity's directory, per role: 1,000 accounts
 STAFF_ROLES = frozenset({str(Role.HELPDESK), str(Role.ADMINISTRATOR)})
 ACTION_PERMISSIONS = {
     "unlock": Permission.USER_UNLOCK,
@@ -261,6 +262,30 @@ class HelpdeskService(EventSourcedService):
     def categorise_ticket(self, ticket_id: str, category: str) -> dict[str, Any]:
         actor = self._staff()
         return self._decide(ticket_id, actor, lambda t: t.categorise(actor, category))
+
+    @rpc
+    def ticket_staff(self) -> list[dict[str, str]]:
+        """Whom a ticket may be assigned to: the active help-desk staff and administrators,
+        by name, asked of identity with the caller's context (none if they may not list
+        accounts: they can still assign to themselves)."""
+        self._staff()
+        found: list[dict[str, str]] = []
+        for role in sorted(STAFF_ROLES):
+            for page in range(1, MAX_STAFF_PAGES + 1):
+                try:
+                    listed = self.identity.list_accounts(status="active", role=role, page=page)
+                except RemoteError as exc:
+                    if exc.exc_type == "NotAuthorized":
+                        return []
+                    raise
+                found += [
+                    {"account_id": a["account_id"], "role_title": a["role_title"],
+                     "name": f"{a['first_name']} {a['last_name']}".strip() or a["email"]}
+                    for a in listed["accounts"]
+                ]  # fmt: skip
+                if page * listed["page_size"] >= listed["total"]:
+                    break
+        return sorted(found, key=lambda a: (a["name"].casefold(), a["account_id"]))
 
     @rpc
     def assign_ticket(self, ticket_id: str, assignee_id: str | None) -> dict[str, Any]:

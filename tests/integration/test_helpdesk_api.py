@@ -2,8 +2,9 @@
 help without signing in, staff categorise, unlock the account from the ticket (recorded by
 identity with the ticket's number, and on the ticket), reply (emailed; internal notes are
 not), resolve, and the user reopens; a user who forgot their password gets a new temporary
-password letter from their ticket and signs in with it; attachments follow the
-registration's upload rules; the queue and the monthly report."""
+password letter from their ticket and signs in with it; staff assign a ticket to a colleague
+chosen by name; attachments follow the registration's upload rules; the queue and the
+monthly report."""
 
 from __future__ import annotations
 
@@ -203,6 +204,48 @@ def test_a_temporary_password_letter_from_a_ticket(stack, people, staff, tmp_pat
     assert f"letter-{reference}.pdf" in page.headers["Content-Disposition"]
     again = api(stack, "GET", f"/api/tickets/{ticket_id}", staff).json()
     assert again["comments"][-1]["body"] == "Issued a new temporary password letter"
+
+
+def test_staff_assign_a_ticket_to_a_colleague(stack, people, staff, tmp_path):
+    admin = people["admin"]
+    noor = create_user(stack, admin, "helpdesk", tmp_path, first_name="Noor", last_name="Haddad")
+    question = {"subject": "Report totals", "description": "The totals look wrong.",
+                "contact_name": "B", "contact_email": "b@example.org"}  # fmt: skip
+    opened = stack.post("/api/tickets", json=question)
+    assert opened.status_code == 201, opened.text
+    ticket_id = opened.json()["ticket_id"]
+    wait_until(lambda: in_queue(stack, staff, ticket_id))
+    page = f"/help/tickets/{ticket_id}"
+
+    shown = stack.get(page, cookies=staff.cookies()).text
+    options = dict(re.findall(r'<option value="([0-9a-f-]{36})"[^>]*>([^<]+)</option>', shown))
+    assert options[noor.account_id] == "Noor Haddad (Help-desk staff)"
+    assert options[admin.account_id].endswith("(Administrator)")
+    assert people["prescriber"].account_id not in options
+    assert "Assign to me" in shown
+
+    assigned = send_form(stack, staff, page, "assign", assignee_id=noor.account_id)
+    assert assigned.status_code == 303, assigned.text
+    ticket = api(stack, "GET", f"/api/tickets/{ticket_id}", staff).json()
+    assert (ticket["assignee_id"], ticket["assignee_name"]) == (noor.account_id, "Noor Haddad")
+    shown = stack.get(page, cookies=staff.cookies()).text
+    assert "<dd>Noor Haddad</dd>" in shown
+    assert f'<option value="{noor.account_id}" selected>' in shown
+    assert wait_until(lambda: in_queue(stack, staff, ticket_id, assignee=noor.account_id))
+    queue = stack.get("/helpdesk/queue", params={"assignee": noor.account_id},
+                      cookies=staff.cookies()).text  # fmt: skip
+    assert ticket["reference"] in queue
+    assert f'<option value="{noor.account_id}" selected>Noor Haddad</option>' in queue
+
+    send_form(stack, staff, page, "assign", assignee="me")  # the quick button
+    mine = api(stack, "GET", f"/api/tickets/{ticket_id}", staff).json()
+    assert mine["assignee_id"] == staff.account_id
+    assert "Assign to me" not in stack.get(page, cookies=staff.cookies()).text
+    send_form(stack, staff, page, "assign", assignee_id="")  # Nobody
+    assert wait_until(lambda: in_queue(stack, staff, ticket_id, assignee="none"))
+    refused = act(stack, staff, ticket_id, "assign", expect=422,
+                  assignee_id=people["prescriber"].account_id)  # fmt: skip
+    assert "active help-desk staff" in refused["detail"], refused
 
 
 def test_attachments_follow_the_upload_rules(stack, people, staff):
