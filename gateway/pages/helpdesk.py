@@ -34,6 +34,21 @@ FORM_FIELDS = ("subject", "description", "contact_name", "contact_email", "conta
 SHOWN = {"TicketRefused", "DocumentRejected", "TicketStateConflict", "PolicyRefused",
          "ReportRefused", "AccountStateConflict", "AccountError"}  # fmt: skip
 
+# What the ticket page says after each action (the action's name, or the kind of comment).
+NOTICES = {
+    "reply": "Reply sent: the user is emailed a copy.",
+    "note": "Internal note added: the user does not see it.",
+    "comment": "Comment added: the help desk sees it on the ticket.",
+    "reopen": "Reopened: the ticket is back in the help desk's queue.",
+    "categorise": "Categorised: the response target follows the category.",
+    "assign": "Assignment saved.",
+    "escalate": "Escalated.",
+    "resolve": "Resolved: the user is emailed the resolution.",
+    "close": "Closed.",
+    "unlock": "The account is unlocked; the identity service recorded it with this ticket's "
+    "number.",
+}
+
 
 class HelpdeskPages(HelpdeskApi):
     """Mixin of the gateway service (see ``gateway/service.py``); the API comes with it."""
@@ -115,11 +130,7 @@ class HelpdeskPages(HelpdeskApi):
     def ticket_page(self, request: Request, ticket_id: uuid.UUID) -> Response:
         principal = self.auth.require(request, self.services)
         ticket = self._helpdesk("get_ticket", ticket_id=str(ticket_id))
-        notice = {
-            "done": "Done.",
-            "unlocked": "The account is unlocked; the identity service recorded it with this "
-            "ticket's number.",
-        }.get(request.args.get("notice", ""), "")
+        notice = NOTICES.get(request.args.get("notice", ""), "")
         return self._ticket_page(request, principal, ticket, notice=notice)
 
     def _ticket_page(self, request, principal, ticket, status=200, error="", notice=""):
@@ -179,7 +190,10 @@ class HelpdeskPages(HelpdeskApi):
         if done.get("letter_pdf"):
             letter = base64.b64decode(done["letter_pdf"])
             return download(letter, f"letter-{done['ticket']['reference']}.pdf", "application/pdf")
-        notice = "unlocked" if action == "unlock" else "done"
+        notice = action
+        if action == "comments":
+            staff = Permission.TICKET_MANAGE in principal["permissions"]
+            notice = ("note" if body["internal"] else "reply") if staff else "comment"
         return redirect(f"/help/tickets/{ticket_id}?notice={notice}")
 
     # -- staff ---------------------------------------------------------------------------------

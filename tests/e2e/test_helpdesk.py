@@ -1,7 +1,8 @@
 """The help desk in a real browser, with the real SMTP server: a locked-out user asks for
 help from the sign-in page without signing in; staff find the ticket in the queue, categorise
-it Critical, unlock the account from the ticket and reply; the user receives the reply by
-email, signs in, and finds the ticket under their own."""
+it Critical, assign it, unlock the account from the ticket and reply, and find it in the
+queue by its assignee; the user receives the reply by email, signs in, and finds the ticket
+under their own."""
 
 from __future__ import annotations
 
@@ -88,6 +89,12 @@ def test_a_locked_out_user_is_unlocked_from_a_critical_ticket(
         desk.get_by_role("button", name="Categorise").click()
         expect(desk.locator(".ticket-category")).to_have_text("Critical")
 
+        desk.get_by_label("Assign to").select_option(label="Dana Desk (Help-desk staff)")
+        desk.get_by_role("button", name="Assign", exact=True).click()
+        expect(desk.get_by_role("status")).to_have_text("Assignment saved.")
+        expect(desk.locator(".facts")).to_contain_text(re.compile(r"Assigned to\s*Dana Desk"))
+        expect(desk.get_by_role("button", name="Assign to me")).to_have_count(0)
+
         desk.get_by_role("button", name="Unlock the account").click()
         expect(desk.get_by_role("status")).to_contain_text("The account is unlocked")
         expect(desk.locator(".comment-internal")).to_contain_text("Identity verified by phone")
@@ -95,7 +102,13 @@ def test_a_locked_out_user_is_unlocked_from_a_critical_ticket(
         desk.get_by_label(re.compile("^Reply to the user")).fill(REPLY)
         desk.get_by_role("button", name="Send", exact=True).click()
         expect(desk.locator(".comment").last).to_contain_text(REPLY)
+        expect(desk.get_by_role("status")).to_have_text("Reply sent: the user is emailed a copy.")
         shot(desk, screenshots, "4-ticket-staff")
+        desk.get_by_role("link", name="Back to the queue").click()
+        desk.get_by_label("Assigned to").select_option(label="Dana Desk")
+        desk.get_by_role("button", name="Show").click()
+        expect(desk.get_by_role("row").filter(has_text=reference)).to_contain_text("Dana Desk")
+        shot(desk, screenshots, "6-queue-assigned")
         assert desk.console_errors == []  # type: ignore[attr-defined]
 
         # The user gets the reply by email and signs in.
