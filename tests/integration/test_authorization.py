@@ -405,6 +405,8 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *page(ADMIN_PAGE + "/unlock", ACCOUNT_STAFF, form=REASON),
         *page(ADMIN_PAGE + "/reset-mfa", ACCOUNT_STAFF, form=REASON),
         *page(ADMIN_PAGE + "/role", ADMINISTRATORS, form={"role": "auditor", **REASON}),
+        *page(ADMIN_PAGE + "/registry-grant", ADMINISTRATORS, form=REASON),
+        *page(ADMIN_PAGE + "/registry-withdraw", ADMINISTRATORS, form=REASON),
     ],
     # -- registration pages: applicants (no application yet: sent to choose a role) ------------
     ("GET", "/register"): page("/register", ANYONE),  # registrants: on to their application

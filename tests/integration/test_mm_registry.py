@@ -229,6 +229,60 @@ def test_an_administrator_loads_the_registry_file_from_its_page(stack, people):
         assert nothing.status_code == 422 and "Choose the registry file to load." in nothing.text
 
 
+def test_an_administrator_grants_and_withdraws_the_registry_on_the_users_page(
+    stack, people, tmp_path
+):
+    admin = people["admin"]
+    pharmacist = ready(stack, create_user(stack, admin, "pharmacist", tmp_path))
+    user_page = f"/admin/users/{pharmacist.account_id}"
+    browser, token = signed_in_browser(stack, admin, user_page)
+    with browser:
+
+        def shown() -> str:
+            return browser.get(stack.url + user_page, timeout=30).text
+
+        def act(action: str, reason: str = "verifies cards at the counter"):
+            return browser.post(
+                f"{stack.url}{user_page}/{action}",
+                data={"csrf_token": token, "reason": reason},
+                allow_redirects=False,
+                timeout=30,
+            )
+
+        before = shown()
+        assert "Medical marijuana registry" in before and "Not granted" in before
+        assert f'action="{user_page}/registry-grant"' in before
+        assert "registry-withdraw" not in before
+        assert act("registry-grant", reason="").status_code == 422  # a reason is needed
+        granted = act("registry-grant")
+        assert granted.status_code == 303
+        assert granted.headers["Location"] == f"{user_page}?done=registry-grant"
+        after = browser.get(stack.url + granted.headers["Location"], timeout=30).text
+        assert "The registry was granted" in after and ">Granted</span>" in after
+        assert f'action="{user_page}/registry-withdraw"' in after
+        assert "Permission granted" in after and "medical marijuana registry" in after
+        wait_until(
+            lambda: verify(stack, pharmacist, card_number="MM-100001").status_code == 200,
+            15,
+            "the grant in force",
+        )
+        assert act("registry-grant").status_code == 409  # already granted: the page says so
+
+        withdrawn = act("registry-withdraw", reason="left the clinic")
+        assert withdrawn.status_code == 303
+        again = shown()
+        assert "Not granted" in again and "Permission withdrawn" in again
+        wait_until(
+            lambda: verify(stack, pharmacist, card_number="MM-100001").status_code == 403,
+            15,
+            "the grant withdrawn",
+        )
+    auditor_page = stack.get(
+        f"/admin/users/{people['auditor'].account_id}", cookies=admin.cookies()
+    )
+    assert "Medical marijuana registry" not in auditor_page.text  # not grantable to auditors
+
+
 def test_the_name_index_can_be_rebuilt_by_replay(tmp_path):
     env = {"PMP_DATA_DIR": str(tmp_path / "var")}
     pmp("mm", "import", str(SAMPLE), env=env)
