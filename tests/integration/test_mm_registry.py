@@ -118,6 +118,10 @@ def test_an_administrator_loads_the_registry_and_an_officer_verifies_cards(
         "the read model has the card",
     )
     assert by_name[0]["name"] == "Ana Rivera" and by_name[0]["status"] == "VALID"
+    typo = verify(stack, officer, first_name="Ana", last_name="Rivra", birth_date="1980-03-14")
+    assert [c["name"] for c in typo.json()["cards"]] == ["Ana Rivera"]  # one letter missing
+    other = verify(stack, officer, first_name="Ana", last_name="Romero", birth_date="1980-03-14")
+    assert other.json()["result"] == "NOT FOUND"
     unknown = verify(stack, officer, first_name="Ana", last_name="Rivera", birth_date="1980-03-15")
     assert (unknown.json()["result"], unknown.json()["cards"]) == ("NOT FOUND", [])
     assert verify(stack, officer, first_name="Ana").status_code == 422
