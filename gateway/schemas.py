@@ -276,6 +276,17 @@ class AccountDetailsSchema(Schema):
     temporary_password_until = fields.String(allow_none=True, metadata={"format": "date-time"})
     password_expires_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     open_sessions = fields.Integer(required=True)
+    granted_permissions = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "Granted beyond the role by an administrator (in force only "
+                  "while also in grantable_permissions)."},
+    )  # fmt: skip
+    grantable_permissions = fields.List(
+        fields.String(),
+        required=True,
+        metadata={"description": "What may be granted to this account's role."},
+    )
     created_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     last_sign_in_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     history = fields.List(fields.Nested(AccountEventSchema), required=True)

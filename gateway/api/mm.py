@@ -56,6 +56,20 @@ class RegistryApi:
             query = {**query, "birth_date": query["birth_date"].isoformat()}
         return self.services.call("query", "verify_card", self.settings.rpc_timeout, query=query)
 
+    def _import_cards(self, filename: str, content: bytes) -> dict[str, Any]:
+        """Load the registry file (the API's and the administrators' page's)."""
+        if len(content) > MAX_BYTES:
+            raise Problem(
+                413,
+                "The file is too large",
+                "Files over 20 MB are loaded with `pmp mm import` on a server.",
+                extensions={"errors": {"file": "The file is over 20 MB."}},
+            )
+        return self.services.call(
+            "query", "import_cards", IMPORT_TIMEOUT,
+            filename=filename, content=base64.b64encode(content).decode(),
+        )  # fmt: skip
+
     @http("POST", "/api/mm/verifications")
     def api_verify_card(self, request: Request) -> Response:
         """Verify a medical marijuana registry card.
@@ -125,13 +139,7 @@ class RegistryApi:
             422:{file_refused}
         """
         self.auth.require(request, self.services, Permission.MM_REGISTRY_LOAD)
-        filename, content = registry_file(request)
-        if len(content) > MAX_BYTES:
-            raise Problem(413, "The file is too large", "Load it with `pmp mm import`.")
-        outcome = self.services.call(
-            "query", "import_cards", IMPORT_TIMEOUT,
-            filename=filename, content=base64.b64encode(content).decode(),
-        )  # fmt: skip
+        outcome = self._import_cards(*registry_file(request))
         return json_response(RegistryImportSchema().dump(outcome), **NO_STORE)
 
     api_verify_card.__doc__ = api_verify_card.__doc__.format(**_DOCUMENTED)

@@ -1,4 +1,6 @@
-"""Administrators' pages: the user list with search, one user's details and the actions."""
+"""Administrators' pages: the user list with search, one user's details and the actions
+(among them granting a prescriber or pharmacist the medical marijuana registry, and
+withdrawing it)."""
 
 from __future__ import annotations
 
@@ -45,7 +47,14 @@ EVENT_WORDS = {
     "AccountRevoked": "Revoked",
     "AccountRemoved": "Removed",
     "RoleChanged": "Role changed",
+    "PermissionGranted": "Permission granted",
+    "PermissionWithdrawn": "Permission withdrawn",
 }
+
+MM_REGISTRY = str(Permission.MM_REGISTRY_VERIFY)
+PERMISSION_WORDS = {MM_REGISTRY: "medical marijuana registry (card verification)"}
+#: The actions on the registry grant, shown in their own section of the page.
+REGISTRY_ACTIONS = ("registry-grant", "registry-withdraw")
 
 REASON_WORDS = {
     "wrong_password": "wrong password",
@@ -110,6 +119,20 @@ ACTIONS: dict[str, tuple[str, Permission, str, str, bool]] = {
         "The role was changed; the user must sign in again.",
         False,
     ),
+    "registry-grant": (
+        "set_permission",
+        Permission.USER_ROLE_CHANGE,
+        "Grant the registry",
+        "The registry was granted: within a few seconds the user can verify cards.",
+        False,
+    ),
+    "registry-withdraw": (
+        "set_permission",
+        Permission.USER_ROLE_CHANGE,
+        "Withdraw the registry",
+        "The registry was withdrawn: within a few seconds the user can no longer verify cards.",
+        False,
+    ),
 }
 
 
@@ -120,9 +143,21 @@ def pdf_download(pdf_base64: str, last_name: str) -> Response:
     )
 
 
+def registry_access(account: dict[str, Any]) -> dict[str, bool] | None:
+    """Whether the account was granted the registry and whether the grant is in force; None
+    when it is neither granted nor grantable (the page shows nothing of it)."""
+    granted = MM_REGISTRY in account.get("granted_permissions", ())
+    grantable = MM_REGISTRY in account.get("grantable_permissions", ())
+    if not (granted or grantable):
+        return None
+    return {"granted": granted, "in_force": granted and grantable}
+
+
 def available_actions(account: dict[str, Any], permissions: list[str]) -> list[str]:
     """The actions this viewer may take on this account in its present state."""
     status = account["status"]
+    granted = MM_REGISTRY in account.get("granted_permissions", ())
+    grantable = MM_REGISTRY in account.get("grantable_permissions", ())
     possible = {
         "suspend": status == ACTIVE,
         "reinstate": status == SUSPENDED,
@@ -131,6 +166,8 @@ def available_actions(account: dict[str, Any], permissions: list[str]) -> list[s
         "role": status in {ACTIVE, SUSPENDED},
         "revoke": status in {ACTIVE, SUSPENDED},
         "remove": status != REMOVED,
+        "registry-grant": status in {ACTIVE, SUSPENDED} and grantable and not granted,
+        "registry-withdraw": status != REMOVED and granted,
     }
     return [a for a, ok in possible.items() if ok and ACTIONS[a][1] in permissions]
 
@@ -232,6 +269,8 @@ class AdminPages:
         history = [self._history_row(e, account_id) for e in account["history"]]
         own = principal["account_id"] == account_id
         actions = [] if own else available_actions(account, principal["permissions"])
+        registry_actions = [a for a in actions if a in REGISTRY_ACTIONS]
+        actions = [a for a in actions if a not in REGISTRY_ACTIONS]
         done = request.args.get("done", "")
         notice = f"Done. {ACTIONS[done][3]}" if done in ACTIONS else None
         if request.args.get("letter"):
@@ -246,7 +285,8 @@ class AdminPages:
             title=f"{account['first_name']} {account['last_name']}", active="users",
             account=account, history=history, actions=actions, action_info=ACTIONS,
             statuses=STATUS_TITLES, roles=ASSIGNABLE_ROLE_TITLES, own=own, notice=notice,
-            can_letter=can_letter, **context,
+            can_letter=can_letter, registry=registry_access(account),
+            registry_actions=registry_actions, **context,
         )  # fmt: skip
 
     @staticmethod
@@ -258,6 +298,8 @@ class AdminPages:
                 f"from {ROLE_TITLES.get(details['from_role'], details['from_role'])} "
                 f"to {ROLE_TITLES.get(details['to_role'], details['to_role'])}"
             )
+        if details.get("permission"):
+            words.append(PERMISSION_WORDS.get(details["permission"], details["permission"]))
         if details.get("method"):
             words.append("recovery code" if details["method"] == "recovery_code" else "app code")
         if details.get("client"):
@@ -329,6 +371,8 @@ class AdminPages:
             if role not in ASSIGNABLE_ROLE_TITLES:
                 errors["role-role"] = "Choose the new role."
             kwargs["role"] = role
+        if action in REGISTRY_ACTIONS:
+            kwargs.update(permission=MM_REGISTRY, granted=action == "registry-grant")
         if errors:
             return self._user_page(
                 request, principal, account_id, status=422, errors=errors,

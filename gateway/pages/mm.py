@@ -1,10 +1,17 @@
-"""The verification card module: one page for one task, made for a phone at the roadside.
+"""The registry's pages: the verification card module, and administrators' loading of the
+registry file.
+
+The verification card module is one page for one task, made for a phone at the roadside.
 
 An officer types a card number, or a name and date of birth, and sees one large word
 (VALID, EXPIRED, REVOKED, NOT FOUND) with the holder's name, date of birth, expiry date and
 caregiver: nothing else. Officers with prescription access see the same form beside their
 patient search (``search.html``). The answer is shown on the POST's own page, so no holder
 data goes into a URL or the browser's history.
+
+Administrators load the registry file from ``/admin/mm-registry`` (as ``pmp mm import`` and
+``POST /api/mm/imports`` do): the page answers with the counts and a table of every refused
+line, on the POST's own page, since nothing of an import is kept but its events.
 """
 
 from __future__ import annotations
@@ -13,10 +20,12 @@ from datetime import date
 from typing import Any
 
 from nameko.exceptions import RemoteError
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.mm import RegistryApi
+from gateway.api.mm import MAX_BYTES, RegistryApi, registry_file
 from gateway.http import http
+from gateway.problems import Problem
 from services.identity.roles import Permission
 from services.registration.forms import FORM_ERROR, errors_in
 
@@ -27,6 +36,16 @@ STATUS_CLASS = {
     "REVOKED": "revoked",
     "NOT FOUND": "not-found",
 }
+#: The counts of an import as the page words them, in the order shown.
+COUNT_WORDS = (
+    ("lines", "Lines read"),
+    ("registered", "Cards registered"),
+    ("renewed", "Cards renewed"),
+    ("corrected", "Cards corrected"),
+    ("revoked", "Cards revoked"),
+    ("unchanged", "Cards unchanged"),
+    ("refused", "Lines refused"),
+)
 
 
 class RegistryPages(RegistryApi):
@@ -68,6 +87,44 @@ class RegistryPages(RegistryApi):
             request, "mm_verify.html", principal, status, title="Card verification",
             active="mm-verify", values=values or {}, errors=errors or {},
             form_error=form_error, found=found, status_class=STATUS_CLASS,
+        )  # fmt: skip
+
+    # -- administrators: loading the registry file --------------------------------------------
+
+    @http("GET", "/admin/mm-registry")
+    def registry_import_page(self, request: Request) -> Response:
+        principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_LOAD)
+        return self._import_page(request, principal)
+
+    @http("POST", "/admin/mm-registry")
+    def import_registry(self, request: Request) -> Response:
+        principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_LOAD)
+        request.max_content_length = MAX_BYTES + 1024 * 1024  # before the form is read
+        try:
+            try:
+                self.auth.check_csrf(request)
+            except RequestEntityTooLarge:
+                return self._import_page(
+                    request, principal, 413, errors={"file": "The file is over 20 MB."}
+                )
+            outcome = self._import_cards(*registry_file(request))
+        except Problem as problem:
+            if problem.status not in {413, 422}:
+                raise
+            errors = problem.extensions.get("errors") or {"file": problem.detail}
+            return self._import_page(request, principal, problem.status, errors=errors)
+        except RemoteError as exc:
+            if exc.exc_type != "RegistryFileRefused":
+                raise
+            return self._import_page(request, principal, 422, errors={"file": str(exc.value)})
+        return self._import_page(request, principal, 200, outcome=outcome)
+
+    def _import_page(
+        self, request: Request, principal: dict[str, Any], status: int = 200, **context: Any
+    ) -> Response:
+        return self.auth.page(
+            request, "mm_import.html", principal, status, title="Load the registry file",
+            active="mm-import", count_words=COUNT_WORDS, **context,
         )  # fmt: skip
 
 

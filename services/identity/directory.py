@@ -13,13 +13,15 @@ from pmp.db import Database
 from pmp.envelope import RecordedEvent
 from services.identity.domain import Account, IdentityPolicy
 from services.identity.projections import directory
-from services.identity.roles import Role
+from services.identity.roles import Role, grantable_to
 
 PAGE_SIZE = 25
 HISTORY_SHOWN = 200  # newest events of an account on its page
 
 # What an administrator may see of each event; hashes and sealed secrets stay out.
-_SHOWN_FIELDS = {"reason", "from_role", "to_role", "via", "client", "method", "locked_until"}
+_SHOWN_FIELDS = {
+    "reason", "from_role", "to_role", "via", "client", "method", "locked_until", "permission",
+}  # fmt: skip
 
 
 class AccountQueries:
@@ -87,6 +89,9 @@ class AccountQueries:
             else None,
             "password_expires_at": expires,
             "open_sessions": len(account.sessions),
+            # beyond the role: what an administrator granted (in force only if grantable)
+            "granted_permissions": sorted(account.granted),
+            "grantable_permissions": sorted(str(p) for p in grantable_to(account.role)),
             "created_at": account.created_at.isoformat() if account.created_at else None,
             "last_sign_in_at": account.last_sign_in_at.isoformat()
             if account.last_sign_in_at

@@ -4,7 +4,8 @@
 A card's stream (``mm-card-<number>``) is its record; loading folds each card named in the
 file and appends what the row changes (``mm_cards.reconcile``). Verifying by card number
 folds that one stream, so a card loaded a moment ago is found at once; by name and date of
-birth it asks the read model for the card numbers first. What an officer is told is only
+birth it asks the read model for the cards born that day and keeps those whose names match
+as patient search matches names (a typo forgiven; the date exact). What an officer is told is only
 ``VERIFIED_FIELDS``: no address, no practitioner, no prescriptions.
 """
 
@@ -36,6 +37,7 @@ from services.query.mm_cards import (
     reconcile,
     validity,
 )
+from services.query.search import names_alike
 
 __all__ = ["FileRefused", "RegistryImport", "mm_cards", "verify"]
 
@@ -83,14 +85,22 @@ class RegistryCards(Projection):
 
 
 def cards_of(conn: Connection, first_name: str, last_name: str, born: date) -> list[str]:
-    """The card numbers held by this name and date of birth (names compared as written,
-    ignoring case and spacing)."""
-    query = sa.select(mm_cards.c.card_number).where(
-        mm_cards.c.birth_date == born,
-        mm_cards.c.first_name == normal_name(first_name),
-        mm_cards.c.last_name == normal_name(last_name),
+    """The card numbers held by this name and date of birth. The date is exact (no day and
+    month swap: it chooses the candidates); the names are compared as patient search compares
+    them (``search.names_alike``: case, accents and punctuation ignored, a typo or a
+    spelling variant forgiven, nicknames and either part of a double surname recognised).
+    Only the best-matching cards are returned, so a card whose name is exactly the one typed
+    hides a sibling's born the same day whose name is a letter away."""
+    query = sa.select(mm_cards.c.card_number, mm_cards.c.first_name, mm_cards.c.last_name).where(
+        mm_cards.c.birth_date == born
     )
-    return sorted(conn.execute(query).scalars())
+    scored = [
+        (alike, row.card_number)
+        for row in conn.execute(query)
+        if (alike := names_alike(first_name, last_name, row.first_name, row.last_name)) is not None
+    ]
+    best = max((alike for alike, _ in scored), default=None)
+    return sorted(number for alike, number in scored if alike == best)
 
 
 # -- loading a file ---------------------------------------------------------------------------

@@ -105,6 +105,18 @@ def score(criteria: Criteria, identity: Identity) -> float | None:
     return round(0.4 * first + 0.4 * last + 0.2 * born, 3)
 
 
+def names_alike(first: str, last: str, reported_first: str, reported_last: str) -> float | None:
+    """How alike a typed name is to a recorded one (0 to 1, first and last names weighing
+    alike), or None when either is another name: patient search's rules for whole names
+    (typos, variants, nicknames, a surname's part), for callers that have the date of birth
+    already (the medical marijuana registry's verification by name)."""
+    last_score = compare_last(last, reported_last)
+    first_score = compare_first(first, reported_first) if last_score is not None else None
+    if first_score is None or last_score is None:
+        return None
+    return round((first_score + last_score) / 2, 3)
+
+
 def matching_persons(criteria: Criteria, identities: Iterable[Identity]) -> list[tuple[str, float]]:
     """The persons with a matching identity and their best score, best first, ties by id
     (a stable order for the same data)."""

@@ -274,6 +274,12 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *page("/mm/verify", VERIFIERS, form=NO_CARD, expect=200),
         *page("/mm/verify", VERIFIERS, expect=422),  # nothing entered
     ],
+    ("GET", "/admin/mm-registry"): page("/admin/mm-registry", ADMINISTRATORS, expect=200),
+    ("POST", "/admin/mm-registry"): page(
+        "/admin/mm-registry",
+        ADMINISTRATORS,
+        expect=422,  # no file
+    ),
     ("PUT", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, json={}, expect=422),
     ("GET", "/api/audit/users/<uuid:account_id>/activity.jsonl"): api(
         f"/api/audit/users/{MISSING}/activity.jsonl", AUDIT_READERS, expect=200
@@ -399,6 +405,8 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *page(ADMIN_PAGE + "/unlock", ACCOUNT_STAFF, form=REASON),
         *page(ADMIN_PAGE + "/reset-mfa", ACCOUNT_STAFF, form=REASON),
         *page(ADMIN_PAGE + "/role", ADMINISTRATORS, form={"role": "auditor", **REASON}),
+        *page(ADMIN_PAGE + "/registry-grant", ADMINISTRATORS, form=REASON),
+        *page(ADMIN_PAGE + "/registry-withdraw", ADMINISTRATORS, form=REASON),
     ],
     # -- registration pages: applicants (no application yet: sent to choose a role) ------------
     ("GET", "/register"): page("/register", ANYONE),  # registrants: on to their application

@@ -3,9 +3,11 @@ verifying through the whole system on both backends."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.helpers.accounts import User, api, create_user, ready
 from tests.helpers.processes import wait_until
@@ -116,6 +118,10 @@ def test_an_administrator_loads_the_registry_and_an_officer_verifies_cards(
         "the read model has the card",
     )
     assert by_name[0]["name"] == "Ana Rivera" and by_name[0]["status"] == "VALID"
+    typo = verify(stack, officer, first_name="Ana", last_name="Rivra", birth_date="1980-03-14")
+    assert [c["name"] for c in typo.json()["cards"]] == ["Ana Rivera"]  # one letter missing
+    other = verify(stack, officer, first_name="Ana", last_name="Romero", birth_date="1980-03-14")
+    assert other.json()["result"] == "NOT FOUND"
     unknown = verify(stack, officer, first_name="Ana", last_name="Rivera", birth_date="1980-03-15")
     assert (unknown.json()["result"], unknown.json()["cards"]) == ("NOT FOUND", [])
     assert verify(stack, officer, first_name="Ana").status_code == 422
@@ -177,6 +183,108 @@ def test_an_administrator_grants_one_prescriber_the_registry_and_withdraws_it(
         15,
         "the grant withdrawn",
     )
+
+
+def signed_in_browser(stack, user: User, path: str) -> tuple[requests.Session, str]:
+    """A browser with ``user``'s session on the page at ``path``, and the page's form token."""
+    browser = requests.Session()
+    browser.cookies.set("pmp_session", user.token)
+    page = browser.get(stack.url + path, headers={"Accept": "text/html"}, timeout=30)
+    assert page.status_code == 200, page.text
+    return browser, re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def test_an_administrator_loads_the_registry_file_from_its_page(stack, people):
+    admin = people["admin"]
+    home = stack.get("/", cookies=admin.cookies())
+    assert 'href="/admin/mm-registry"' in home.text
+    elsewhere = stack.get("/", cookies=people["auditor"].cookies())
+    assert 'href="/admin/mm-registry"' not in elsewhere.text
+    browser, token = signed_in_browser(stack, admin, "/admin/mm-registry")
+    with browser:
+
+        def load(files):
+            return browser.post(stack.url + "/admin/mm-registry", data={"csrf_token": token},
+                                files=files, timeout=120)  # fmt: skip
+
+        loaded = load({"file": ("registry-2026-12.csv", SAMPLE.read_bytes(), "text/csv")})
+        assert loaded.status_code == 200, loaded.text
+        assert loaded.headers["Cache-Control"] == "no-store"
+        text = loaded.text
+        assert "registry-2026-12.csv" in text and "4 lines were" in text
+        assert re.search(r"<dt>Lines refused</dt><dd>4</dd>", text)
+        rows = re.findall(
+            r"<tr><td>(\d+)</td><td>([^<]+)</td><td[^>]*>(.*?)</td><td>([^<]+)</td></tr>",
+            text,
+        )
+        assert [(line, field) for line, field, _, _ in rows] == [
+            ("5", "birth_date"), ("6", "zip"), ("7", "card_number"), ("8", "practitioner"),
+        ]  # fmt: skip
+        assert rows[0][2:] == ("<code>1990-02-30</code>", "Give a date as YYYY-MM-DD.")
+        assert rows[1][2] == "<code>6851</code>" and "(empty)" in rows[3][2]
+
+        again = load({"file": ("registry-2026-12.csv", SAMPLE.read_bytes(), "text/csv")})
+        assert re.search(r"<dt>Cards unchanged</dt><dd>3</dd>", again.text)
+        assert re.search(r"<dt>Cards registered</dt><dd>0</dd>", again.text)
+
+        wrong = load({"file": ("wrong.csv", b"card,name\n", "text/csv")})
+        assert wrong.status_code == 422 and "missing columns" in wrong.text
+        nothing = load({"file": ("", b"", "application/octet-stream")})
+        assert nothing.status_code == 422 and "Choose the registry file to load." in nothing.text
+
+
+def test_an_administrator_grants_and_withdraws_the_registry_on_the_users_page(
+    stack, people, tmp_path
+):
+    admin = people["admin"]
+    pharmacist = ready(stack, create_user(stack, admin, "pharmacist", tmp_path))
+    user_page = f"/admin/users/{pharmacist.account_id}"
+    browser, token = signed_in_browser(stack, admin, user_page)
+    with browser:
+
+        def shown() -> str:
+            return browser.get(stack.url + user_page, timeout=30).text
+
+        def act(action: str, reason: str = "verifies cards at the counter"):
+            return browser.post(
+                f"{stack.url}{user_page}/{action}",
+                data={"csrf_token": token, "reason": reason},
+                allow_redirects=False,
+                timeout=30,
+            )
+
+        before = shown()
+        assert "Medical marijuana registry" in before and "Not granted" in before
+        assert f'action="{user_page}/registry-grant"' in before
+        assert "registry-withdraw" not in before
+        assert act("registry-grant", reason="").status_code == 422  # a reason is needed
+        granted = act("registry-grant")
+        assert granted.status_code == 303
+        assert granted.headers["Location"] == f"{user_page}?done=registry-grant"
+        after = browser.get(stack.url + granted.headers["Location"], timeout=30).text
+        assert "The registry was granted" in after and ">Granted</span>" in after
+        assert f'action="{user_page}/registry-withdraw"' in after
+        assert "Permission granted" in after and "medical marijuana registry" in after
+        wait_until(
+            lambda: verify(stack, pharmacist, card_number="MM-100001").status_code == 200,
+            15,
+            "the grant in force",
+        )
+        assert act("registry-grant").status_code == 409  # already granted: the page says so
+
+        withdrawn = act("registry-withdraw", reason="left the clinic")
+        assert withdrawn.status_code == 303
+        again = shown()
+        assert "Not granted" in again and "Permission withdrawn" in again
+        wait_until(
+            lambda: verify(stack, pharmacist, card_number="MM-100001").status_code == 403,
+            15,
+            "the grant withdrawn",
+        )
+    auditor_page = stack.get(
+        f"/admin/users/{people['auditor'].account_id}", cookies=admin.cookies()
+    )
+    assert "Medical marijuana registry" not in auditor_page.text  # not grantable to auditors
 
 
 def test_the_name_index_can_be_rebuilt_by_replay(tmp_path):

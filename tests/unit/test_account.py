@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.identity import mfa
+from services.identity.directory import AccountQueries
 from services.identity.domain import (
     ACTIVE,
     CHANGE_PASSWORD,
@@ -757,3 +758,16 @@ def test_a_grant_lapses_with_a_role_that_does_not_allow_it_and_with_a_renewal_du
     assert MM in you.account.permissions(you.clock(), NEW_YORK)
     you.record(you.account.change_access_until(you.clock().date() - timedelta(days=1)))
     assert MM not in you.account.permissions(you.clock(), NEW_YORK)
+
+
+def test_an_administrator_sees_what_was_granted_and_what_may_be_granted():
+    you = Subject("pharmacist")
+    shown = AccountQueries.details(you.account, [], you.clock(), you.policy)
+    assert (shown["granted_permissions"], shown["grantable_permissions"]) == ([], [MM])
+    you.record(you.account.grant_permission(MM, "reason"))
+    assert AccountQueries.details(you.account, [], you.clock(), you.policy)[
+        "granted_permissions"
+    ] == [MM]
+    you.record(you.account.change_role("auditor", "now an auditor"))
+    shown = AccountQueries.details(you.account, [], you.clock(), you.policy)
+    assert (shown["granted_permissions"], shown["grantable_permissions"]) == ([MM], [])

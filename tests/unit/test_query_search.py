@@ -14,6 +14,7 @@ from services.query.search import (
     compare_first,
     compare_last,
     matching_persons,
+    names_alike,
     score,
 )
 from services.submissions.identities import generate
@@ -156,3 +157,12 @@ def test_precision_and_recall_on_a_generated_identity_set() -> None:
     assert searches > 5000
     assert precision >= 0.99
     assert recall >= 0.95
+
+
+def test_whole_names_forgive_a_typo_in_either_name_and_not_another_name() -> None:
+    assert names_alike("Ana", "Rivera", "Ana", "Rivera") == 1.0
+    assert names_alike("Anna", "Rivera", "ANA", "RIVERA") == 0.95  # one letter too many
+    assert names_alike("Ana", "Rivra", "ANA", "RIVERA") == 0.95  # one letter missing
+    assert names_alike("Ana", "Rivera", "ANA", "ROMERO") is None  # another surname
+    assert names_alike("Maria", "Rivera", "ANA", "RIVERA") is None  # another first name
+    assert names_alike("Carl", "Rivera", "CAROL", "RIVERA") is None  # boy/girl twins

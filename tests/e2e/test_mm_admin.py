@@ -1,0 +1,89 @@
+"""An administrator looks after the medical marijuana registry in a real browser: loads the
+registry file from its page and reads the refused lines in a table, and grants a pharmacist
+the registry on the user's page, then withdraws it. Screenshots in test-artifacts/ for a
+person to look at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+from tests.helpers.accounts import User, create_first_administrator, create_user, ready
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mm-registry-sample.csv"
+
+
+def signed_in(browser, stack, user: User) -> tuple[BrowserContext, Page, list[str]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_cookies([{"name": name, "value": value, "url": stack.url}
+                         for name, value in user.cookies().items()])  # fmt: skip
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return context, page, errors
+
+
+def test_an_administrator_loads_the_registry_file_and_reads_the_refused_lines(
+    browser, stack, tmp_path, screenshots
+):
+    admin = ready(stack, create_first_administrator(stack, tmp_path))
+    context, page, errors = signed_in(browser, stack, admin)
+    try:
+        page.goto(stack.url + "/")
+        page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Registry file"
+        ).click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Load the registry file")
+        page.get_by_role("button", name="Load file").click()  # no file chosen
+        expect(page.get_by_role("alert")).to_contain_text("Choose the registry file to load.")
+        expect(page.get_by_label("Registry file (CSV)")).to_have_attribute("aria-invalid", "true")
+        page.screenshot(path=screenshots / "mm-admin-1-no-file.png", full_page=True)
+
+        page.get_by_label("Registry file (CSV)").set_input_files(SAMPLE)
+        page.get_by_role("button", name="Load file").click()
+        expect(page.get_by_role("heading", level=2, name="mm-registry-sample.csv")).to_be_visible()
+        expect(page.get_by_role("status")).to_contain_text("4 lines were refused")
+        rows = page.locator("table.mm-errors tbody tr")
+        expect(rows).to_have_count(4)
+        expect(rows.nth(0)).to_contain_text("1990-02-30")
+        expect(rows.nth(3)).to_contain_text("practitioner")
+        page.screenshot(path=screenshots / "mm-admin-2-loaded.png", full_page=True)
+        assert [e for e in errors if "422" not in e] == []
+    finally:
+        context.close()
+
+
+def test_an_administrator_grants_a_pharmacist_the_registry_and_withdraws_it(
+    browser, stack, tmp_path, screenshots
+):
+    admin = ready(stack, create_first_administrator(stack, tmp_path))
+    pharmacist = create_user(stack, admin, "pharmacist", tmp_path, first_name="Priya",
+                             last_name="Natarajan")  # fmt: skip
+    context, page, errors = signed_in(browser, stack, admin)
+    try:
+        page.goto(f"{stack.url}/admin/users/{pharmacist.account_id}")
+        registry = page.locator("section.registry-access")
+        expect(registry.get_by_role("heading", level=2)).to_have_text("Medical marijuana registry")
+        expect(registry.locator(".badge")).to_have_text("Not granted")
+        registry.get_by_role("button", name="Grant the registry").click()  # no reason
+        expect(page.get_by_role("alert")).to_contain_text("Give the reason")
+        page.screenshot(path=screenshots / "mm-admin-3-grant-no-reason.png", full_page=True)
+        registry.get_by_label("Reason").fill("verifies patients' cards at the counter")
+        registry.get_by_role("button", name="Grant the registry").click()
+        expect(page.get_by_role("status")).to_contain_text("The registry was granted")
+        expect(registry.locator(".badge")).to_have_text("Granted")
+        expect(page.get_by_role("cell", name="Permission granted")).to_be_visible()
+        page.screenshot(path=screenshots / "mm-admin-4-granted.png", full_page=True)
+
+        registry.get_by_label("Reason").fill("left the pharmacy")
+        registry.get_by_role("button", name="Withdraw the registry").click()
+        expect(page.get_by_role("status")).to_contain_text("The registry was withdrawn")
+        expect(registry.locator(".badge")).to_have_text("Not granted")
+        page.screenshot(path=screenshots / "mm-admin-5-withdrawn.png", full_page=True)
+        assert [e for e in errors if "422" not in e] == []
+    finally:
+        context.close()
