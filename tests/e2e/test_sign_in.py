@@ -226,7 +226,7 @@ def test_four_wrong_passwords_lock_the_account(stack, browser, screenshots, tmp_
     admin_page.goto(stack.url + "/admin/users?q=" + email)
     admin_page.get_by_role("link", name="Lindqvist, Priya").click()
     expect(admin_page.get_by_role("heading", level=1)).to_have_text("Priya Lindqvist")
-    expect(admin_page.locator(".badges")).to_contain_text("Locked until")
+    expect(admin_page.locator("#standing")).to_contain_text("Locked until")
     expect(admin_page.get_by_role("cell", name="Locked after repeated failures")).to_be_visible()
     shot(admin_page, screenshots, "13-admin-user-locked")
 
@@ -238,7 +238,7 @@ def test_four_wrong_passwords_lock_the_account(stack, browser, screenshots, tmp_
     unlock.get_by_label("Reason").fill("Caller verified by phone, ticket 4411")
     unlock.get_by_role("button", name="Unlock").click()
     expect(admin_page.get_by_role("status")).to_contain_text("The account was unlocked.")
-    expect(admin_page.locator(".badges")).not_to_contain_text("Locked")
+    expect(admin_page.locator("#standing")).not_to_contain_text("Locked")
     shot(admin_page, screenshots, "14-admin-user-unlocked")
     admin_context.close()
 
