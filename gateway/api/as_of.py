@@ -10,10 +10,11 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from gateway.api.audit import audit_answer
 from gateway.api.registration import problem_response
 from gateway.http import http
 from gateway.problems import Problem
-from gateway.responses import download, json_response
+from gateway.responses import download
 from services.identity.roles import Permission
 
 REFUSED = "The rebuild was refused"
@@ -114,11 +115,8 @@ class AsOfApi:
             422:{refused}
         """
         self.auth.require(request, self.services, Permission.AUDIT_READ)
-        found = self.services.call(
-            "audit", "registration_as_of", self.settings.rpc_timeout,
-            account_id=str(account_id), at=request.args.get("at") or "",
-        )  # fmt: skip
-        return json_response(found, **{"Cache-Control": "no-store"})
+        asked = {"account_id": str(account_id), "at": request.args.get("at") or ""}
+        return audit_answer(self, "registration_as_of", **asked)
 
     @http("GET", "/api/audit/as-of/report")
     def api_report_as_of(self, request: Request) -> Response:
@@ -145,10 +143,7 @@ class AsOfApi:
             422:{refused}
         """
         self.auth.require(request, self.services, Permission.AUDIT_READ)
-        found = self.services.call(
-            "audit", "report_as_of", self.settings.rpc_timeout, **report_request(request)
-        )
-        return json_response(found, **{"Cache-Control": "no-store"})
+        return audit_answer(self, "report_as_of", **report_request(request))
 
     @http("GET", "/api/audit/as-of/report.pdf")
     def api_report_as_of_pdf(self, request: Request) -> Response:
@@ -197,10 +192,7 @@ class AsOfApi:
             422:{refused}
         """
         self.auth.require(request, self.services, Permission.AUDIT_READ)
-        found = self.services.call(
-            "audit", "report_as_seen", self.settings.rpc_timeout, entry=entry
-        )
-        return json_response(found, **{"Cache-Control": "no-store"})
+        return audit_answer(self, "report_as_seen", entry=entry)
 
     @http("GET", "/api/audit/entries/<int:entry>/as-seen.pdf")
     def api_report_as_seen_pdf(self, request: Request, entry: int) -> Response:

@@ -94,6 +94,13 @@ _DOCUMENTED = {
 }
 
 
+def audit_answer(api: Any, method: str, **asked: Any) -> Response:
+    """The audit service's answer to an investigator's question (asked after the route has
+    checked ``audit.read``), never cached: it may hold patient data."""
+    found = api.services.call("audit", method, api.settings.rpc_timeout, **asked)
+    return json_response(found, **{"Cache-Control": "no-store"})
+
+
 def history_request(request: Request) -> dict[str, Any]:
     """What the query string asks the audit history for."""
     asked: dict[str, Any] = {
@@ -145,10 +152,7 @@ class AuditApi:
             422:{refused}
         """
         self.auth.require(request, self.services, Permission.AUDIT_READ)
-        found = self.services.call(
-            "audit", "history", self.settings.rpc_timeout, **history_request(request)
-        )
-        return json_response(found, **{"Cache-Control": "no-store"})
+        return audit_answer(self, "history", **history_request(request))
 
     @http("GET", "/api/audit/users/<uuid:account_id>/activity.jsonl")
     def api_user_activity(self, request: Request, account_id: uuid.UUID) -> Response:

@@ -6,10 +6,10 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from gateway.api.audit import audit_answer
 from gateway.api.registration import problem_response
 from gateway.http import http
 from gateway.problems import Problem
-from gateway.responses import json_response
 from services.audit.signals import KINDS
 from services.identity.roles import Permission
 
@@ -90,9 +90,6 @@ class MisuseApi:
             422:{refused}
         """
         self.auth.require(request, self.services, Permission.AUDIT_READ)
-        found = self.services.call(
-            "audit", "misuse_signals", self.settings.rpc_timeout, **signals_request(request)
-        )
-        return json_response(found, **{"Cache-Control": "no-store"})
+        return audit_answer(self, "misuse_signals", **signals_request(request))
 
     api_misuse_signals.__doc__ = api_misuse_signals.__doc__.format(**_DOCUMENTED)
