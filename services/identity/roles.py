@@ -53,6 +53,7 @@ class Permission(StrEnum):
     ALERT_ACKNOWLEDGE = "alert.acknowledge"
     MM_REGISTRY_VERIFY = "mm_registry.verify"
     MM_REGISTRY_LOAD = "mm_registry.load"  # load the registry file (administrators)
+    MM_REGISTRY_RECORDS = "mm_registry.records"  # a card's record and its dispensations
     USER_VIEW = "user.view"
     USER_CREATE = "user.create"
     USER_SUSPEND = "user.suspend"  # suspend and reinstate
@@ -113,6 +114,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.PATIENT_INDEX_REVIEW,
             Permission.MM_REGISTRY_LOAD,
+            Permission.MM_REGISTRY_RECORDS,
         }
     ),
     Role.HELPDESK: frozenset(

@@ -46,7 +46,7 @@ HOLDER_FIELDS = ("first_name", "last_name", "birth_date", "address", "city", "st
 #: What a correction may change (a renewal changes the dates and the practitioner).
 CORRECTABLE = (*HOLDER_FIELDS, "practitioner", "practitioner_npi", "caregiver", "expiry_date")
 MAX_LENGTH = {"address": 120, "city": 60, "practitioner": 120, "caregiver": 120}
-_CARD_NUMBER = re.compile(r"^[A-Z0-9-]{4,20}$")
+CARD_NUMBER = re.compile(r"^[A-Z0-9-]{4,20}$")
 _NAME = re.compile(r"^[A-Za-z][A-Za-z .'-]{0,59}$")
 
 
@@ -147,6 +147,55 @@ def validity(card: Card | None, today: date) -> str:
     if today > card.expiry_date:
         return EXPIRED
     return VALID
+
+
+#: A card's standing on the day of a dispensation (as the administrators' card record shows it).
+ON_VALID, ON_EXPIRED, ON_NOT_YET_ISSUED, ON_REVOKED, ON_NO_CARD = (
+    "valid", "expired", "not yet issued", "revoked", "no such card",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CardHistory:
+    """A card's certification periods and revocations, from its events: what a past day's
+    standing needs (a renewal replaces the card's dates, an earlier period stays covered)."""
+
+    periods: tuple[tuple[date, date], ...] = ()  # (issue date, expiry date), oldest first
+    revoked: tuple[tuple[date, date | None], ...] = ()  # (recorded on, reinstated from)
+
+    @classmethod
+    def of(cls, events: Iterable[tuple[str, dict[str, Any], date]]) -> CardHistory:
+        """``events`` as (type, data, the day it was recorded in the program's zone)."""
+        periods: list[list[date]] = []
+        revoked: list[list[date | None]] = []
+        for kind, data, day in events:
+            if kind in ("CardRegistered", "CardRenewed"):
+                issued = date.fromisoformat(data["issue_date"])
+                periods.append([issued, date.fromisoformat(data["expiry_date"])])
+                if revoked and revoked[-1][1] is None:
+                    revoked[-1][1] = issued
+            elif kind == "CardDetailsCorrected" and "expiry_date" in data["changes"] and periods:
+                periods[-1][1] = date.fromisoformat(data["changes"]["expiry_date"])
+            elif kind == "CardRevoked" and not (revoked and revoked[-1][1] is None):
+                revoked.append([day, None])
+        return cls(
+            tuple((a, b) for a, b in periods),
+            tuple((a, b) for a, b in revoked),  # type: ignore[misc]
+        )
+
+    def standing_on(self, day: date) -> str:
+        """Revoked from the day the revocation was recorded until a renewal's issue date;
+        else valid within a certification period (through its expiry date); else not yet
+        issued before the first, expired after one."""
+        if not self.periods:
+            return ON_NO_CARD
+        if any(start <= day and (until is None or day < until) for start, until in self.revoked):
+            return ON_REVOKED
+        if any(issued <= day <= expiry for issued, expiry in self.periods):
+            return ON_VALID
+        if day < self.periods[0][0]:
+            return ON_NOT_YET_ISSUED
+        return ON_EXPIRED
 
 
 def reconcile(card: Card | None, row: CardRow, source: dict[str, Any]) -> list[Change]:
@@ -273,7 +322,7 @@ def check_row(line: int, raw: dict[str, str], today: date) -> CardRow | list[Row
         if name in REQUIRED and not cells[name]:
             refuse(name, "This field is required.")
     number = cells["card_number"].upper()
-    if number and not _CARD_NUMBER.match(number):
+    if number and not CARD_NUMBER.match(number):
         refuse("card_number", "Use 4 to 20 letters, digits or hyphens.")
     for name in ("first_name", "last_name"):
         if cells[name] and not _NAME.match(cells[name]):

@@ -19,6 +19,8 @@ from nameko.rpc import rpc
 from pmp.logs import get_logger
 from pmp.registry import load_or_refuse
 from services.identity.roles import Permission, require_granted
+from services.query import mm_dispensations
+from services.query.mm_cards import CARD_NUMBER, Card, CardHistory, card_stream, validity
 from services.query.mm_registry import FileRefused, RegistryImport, verify
 from services.query.schemas import CardQuery
 
@@ -29,6 +31,10 @@ MAX_BYTES = 20 * 1024 * 1024
 
 class VerificationRefused(ValueError):
     """The verification asks for neither a card number nor a name and date of birth."""
+
+
+class CardRecordNotFound(LookupError):
+    """Neither a card nor a dispensation has this number."""
 
 
 class RegistryFileRefused(ValueError):
@@ -44,6 +50,10 @@ class RegistryRpc:
 
     def _today(self):
         return self.kernel.clock().astimezone(self.kernel.settings.timezone).date()
+
+    def _require_records(self) -> None:
+        k = self.kernel
+        require_granted(k.actor_role, k.actor_permissions, Permission.MM_REGISTRY_RECORDS)
 
     @rpc
     def import_cards(self, filename: str, content: str) -> dict[str, Any]:
@@ -103,3 +113,45 @@ class RegistryRpc:
             "result": result,
             "cards": cards,
         }
+
+    @rpc
+    def mm_card_record(self, card_number: str) -> dict[str, Any]:
+        """A card's record for administrators: the holder's details, the card's status today,
+        and the dispensaries' dispensations reported under its number (newest first), each
+        with the card's standing on the day it was filled and whether the patient reported
+        is the holder. Recorded as ``CardRecordViewed``."""
+        self._require_records()
+        k = self.kernel
+        number = (card_number or "").strip().upper()
+        if not CARD_NUMBER.match(number):
+            raise VerificationRefused("card_number: use 4 to 20 letters, digits or hyphens.")
+        zone = k.settings.timezone
+        events = k.store.read_stream(card_stream(number))
+        card = Card.fold(number, [(e.type, e.data) for e in events])
+        history = CardHistory.of(
+            (e.type, e.data, e.metadata.occurred_at.astimezone(zone).date()) for e in events
+        )
+        with k.db.read() as conn:
+            records = mm_dispensations.of_card(conn, number)
+        if card is None and not records:
+            raise CardRecordNotFound(f"No card and no dispensation has the number {number}.")
+        shown = [mm_dispensations.shown_dispensation(r, card, history) for r in records]
+        viewer = {"account_id": k.actor_id or "", "name": k.actor_name, "role": k.actor_role}
+        viewed = {"viewer": viewer, "card_number": number, "dispensations": len(shown)}
+        k.append(f"mm-card-record-{uuid.uuid4()}", 0, [("CardRecordViewed", viewed)])
+        holder = None
+        if card is not None:
+            holder = {
+                **card.details,
+                "status": validity(card, self._today()),
+                "revoked_reason": card.revoked_reason,
+            }
+        return {"card_number": number, "card": holder, "dispensations": shown}
+
+    @rpc
+    def mm_unlinked_dispensations(self, page: int = 1) -> dict[str, Any]:
+        """Dispensations reported under a card number the registry does not have (a typo at
+        the dispensary, or a card not loaded yet), newest first, a page at a time."""
+        self._require_records()
+        with self.kernel.db.read() as conn:
+            return mm_dispensations.unlinked(conn, int(page))

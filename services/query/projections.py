@@ -48,11 +48,12 @@ class ProbeArrivals(Projection):
         log.info("probe arrived", source=source, probe_id=event.data["probe_id"])
 
 
-def _registry_cards() -> type[Projection]:
+def _registry() -> tuple[type[Projection], ...]:
+    from services.query.mm_dispensations import MarijuanaDispensations
     from services.query.mm_registry import RegistryCards
 
-    return RegistryCards
+    return RegistryCards, MarijuanaDispensations
 
 
 # What ``pmp projections list|rebuild`` can reach (and the service runs).
-PROJECTIONS: tuple[type[Projection], ...] = (ProbeArrivals, _registry_cards())
+PROJECTIONS: tuple[type[Projection], ...] = (ProbeArrivals, *_registry())

@@ -132,6 +132,14 @@ class CardVerified(Schema):
     card_numbers = fields.List(fields.String(), required=True)  # the cards found
 
 
+class CardRecordViewed(Schema):
+    """An administrator read a card's record with its dispensations (linked by number)."""
+
+    viewer = fields.Nested(Person, required=True)
+    card_number = fields.String(required=True, validate=validate.Length(min=4, max=20))
+    dispensations = fields.Integer(required=True)  # how many were shown
+
+
 def query_events() -> EventRegistry:
     registry = EventRegistry()
     registry.register("PatientSearched", PatientSearched)
@@ -142,6 +150,7 @@ def query_events() -> EventRegistry:
         ("CardRevoked", CardRevoked),
         ("CardDetailsCorrected", CardDetailsCorrected),
         ("CardVerified", CardVerified),
+        ("CardRecordViewed", CardRecordViewed),
     ):
         registry.register(name, schema)
     return registry

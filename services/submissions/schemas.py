@@ -48,6 +48,8 @@ class SubmissionAccepted(Schema):
     rejected = fields.Integer(required=True)
     unknown_ndc = fields.Integer(required=True)
     zero_report = fields.Boolean(required=True)
+    #: Of ``records``, how many were medical marijuana dispensations (DSP07 ``MM``).
+    marijuana = fields.Integer(load_default=0)
 
 
 def _batch(records: object) -> None:
@@ -70,6 +72,27 @@ class DispensationRevised(Schema):
 
 
 class DispensationVoided(Schema):
+    dispensation_id = fields.UUID(required=True)
+    submission_id = fields.UUID(required=True)
+
+
+class MarijuanaDispensationsRecorded(Schema):
+    """A dispensary's medical marijuana dispensations (DSP07 ``MM``), kept apart from the
+    Schedule II-V dispensations: no drug, no patient index person, linked to the registry by
+    card number. Each record: dispensation_id, card_number, line, and the dispensary,
+    patient, dispensation and certifying practitioner fields (text, as received)."""
+
+    submission_id = fields.UUID(required=True)
+    records = fields.Raw(required=True, validate=_batch)
+
+
+class MarijuanaDispensationRevised(Schema):
+    dispensation_id = fields.UUID(required=True)
+    submission_id = fields.UUID(required=True)
+    record = fields.Dict(required=True)
+
+
+class MarijuanaDispensationVoided(Schema):
     dispensation_id = fields.UUID(required=True)
     submission_id = fields.UUID(required=True)
 
@@ -129,6 +152,9 @@ def submissions_events() -> EventRegistry:
         ("DispensationsRecorded", DispensationsRecorded),
         ("DispensationRevised", DispensationRevised),
         ("DispensationVoided", DispensationVoided),
+        ("MarijuanaDispensationsRecorded", MarijuanaDispensationsRecorded),
+        ("MarijuanaDispensationRevised", MarijuanaDispensationRevised),
+        ("MarijuanaDispensationVoided", MarijuanaDispensationVoided),
         ("PatientLinked", PatientLinked),
         ("PatientsMerged", PatientsMerged),
         ("PatientSplit", PatientSplit),
