@@ -975,6 +975,89 @@ class RegistryImportSchema(Schema):
     errors = fields.List(fields.Nested(RegistryImportErrorSchema), required=True)
 
 
+class RegistryCardSchema(Schema):
+    """A registry card as administrators see it: every column of the registry file, and its
+    status today in the program's time zone."""
+
+    first_name = fields.String(required=True)
+    last_name = fields.String(required=True)
+    birth_date = fields.String(required=True, metadata={"format": "date"})
+    address = fields.String(required=True)
+    city = fields.String(required=True)
+    state = fields.String(required=True)
+    zip = fields.String(required=True)
+    practitioner = fields.String(
+        required=True, metadata={"description": "The certifying practitioner."}
+    )
+    practitioner_npi = fields.String(required=True, metadata={"description": "Empty when none."})
+    caregiver = fields.String(required=True, metadata={"description": "Empty when none."})
+    issue_date = fields.String(required=True, metadata={"format": "date"})
+    expiry_date = fields.String(
+        required=True, metadata={"format": "date", "description": "Valid through this day."}
+    )
+    status = fields.String(required=True, validate=validate.OneOf(["VALID", "EXPIRED", "REVOKED"]))
+    revoked_reason = fields.String(required=True, metadata={"description": "Empty unless revoked."})
+
+
+class MarijuanaDispensationSchema(Schema):
+    """A dispensary's dispensation reported under a card number, as reported, with the
+    card's standing on the day it was filled."""
+
+    dispensation_id = fields.UUID(required=True)
+    card_number = fields.String(required=True)
+    filled_on = fields.String(required=True, metadata={"format": "date"})
+    dispensary = fields.String(
+        required=True, metadata={"description": "Its name, else its NPI, NCPDP or DEA number."}
+    )
+    product = fields.String(required=True, metadata={"description": "The product code (DSP08)."})
+    quantity = fields.String(required=True, metadata={"description": "Decimal text."})
+    unit = fields.String(required=True, metadata={"description": "g, mL or each."})
+    days_supply = fields.Integer(allow_none=True)
+    certifier = fields.String(
+        required=True, metadata={"description": "The certifying practitioner as reported."}
+    )
+    patient = fields.String(required=True, metadata={"description": "The name as reported."})
+    patient_birth_date = fields.String(required=True, metadata={"format": "date"})
+    card_standing = fields.String(
+        required=True,
+        validate=validate.OneOf(["valid", "expired", "not yet issued", "revoked", "no such card"]),
+        metadata={"description": "The card's standing on the day it was filled."},
+    )
+    holder_matches = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "Whether the patient reported is the card's holder (the same date "
+            "of birth, a name patient search takes for theirs); null when there is no card."
+        },
+    )
+
+
+class CardRecordSchema(Schema):
+    card_number = fields.String(required=True)
+    card = fields.Nested(
+        RegistryCardSchema,
+        required=True,
+        allow_none=True,
+        metadata={"description": "Null when the registry has no card with this number."},
+    )
+    dispensations = fields.List(
+        fields.Nested(MarijuanaDispensationSchema),
+        required=True,
+        metadata={"description": "Reported under this card number, newest first."},
+    )
+
+
+class UnlinkedDispensationsSchema(Schema):
+    dispensations = fields.List(
+        fields.Nested(MarijuanaDispensationSchema),
+        required=True,
+        metadata={"description": "Newest first; card_standing is `no such card`."},
+    )
+    total = fields.Integer(required=True, metadata={"description": "On every page."})
+    page = fields.Integer(required=True)
+    pages = fields.Integer(required=True)
+
+
 class TicketAttachmentUploadSchema(Schema):
     filename = fields.String(required=True, validate=validate.Length(min=1, max=255))
     content = fields.String(
@@ -1119,6 +1202,10 @@ DOCUMENTED = (
     "VerifiedCard",
     "CardVerificationResult",
     "RegistryImport",
+    "RegistryCard",
+    "MarijuanaDispensation",
+    "CardRecord",
+    "UnlinkedDispensations",
     "TicketRequest",
     "TicketCreated",
     "TicketSummary",

@@ -1,6 +1,7 @@
-"""The medical marijuana registry in the JSON API: administrators load the registry file,
-law-enforcement officers verify a card (see ``services/query/mm_rpc.py``). Verifications
-carry holder data: none may be cached."""
+"""The medical marijuana registry in the JSON API: administrators load the registry file and
+read a card's record with the dispensations reported under it, law-enforcement officers
+verify a card (see ``services/query/mm_rpc.py``). Every answer but the load's carries holder
+data: none may be cached."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from gateway.http import http
 from gateway.problems import Problem
 from gateway.responses import json_response
 from gateway.schemas import (
+    CardRecordSchema,
     CardVerificationResultSchema,
     CardVerificationSchema,
     RegistryImportSchema,
+    UnlinkedDispensationsSchema,
     load_body,
 )
 from services.identity.roles import Permission
@@ -28,6 +31,9 @@ IMPORT_TIMEOUT = 120.0  # seconds: a card read and an append per line
 _DOCUMENTED = {
     "refused": problem_response("Neither a card number nor a name and date of birth."),
     "file_refused": problem_response("No file, or one without the documented header line."),
+    "bad_number": problem_response("Not a card number: 4 to 20 letters, digits or hyphens."),
+    "no_record": problem_response("Neither a card nor a dispensation has this number."),
+    "bad_page": problem_response("The page is not a whole number."),
 }
 
 
@@ -69,6 +75,17 @@ class RegistryApi:
             "query", "import_cards", IMPORT_TIMEOUT,
             filename=filename, content=base64.b64encode(content).decode(),
         )  # fmt: skip
+
+    def _card_record(self, card_number: str) -> dict[str, Any]:
+        """The card's record (recorded as ``CardRecordViewed``); the API's and the page's."""
+        return self.services.call(
+            "query", "mm_card_record", self.settings.rpc_timeout, card_number=card_number
+        )
+
+    def _unlinked_dispensations(self, page: int) -> dict[str, Any]:
+        return self.services.call(
+            "query", "mm_unlinked_dispensations", self.settings.rpc_timeout, page=page
+        )
 
     @http("POST", "/api/mm/verifications")
     def api_verify_card(self, request: Request) -> Response:
@@ -142,5 +159,80 @@ class RegistryApi:
         outcome = self._import_cards(*registry_file(request))
         return json_response(RegistryImportSchema().dump(outcome), **NO_STORE)
 
+    @http("GET", "/api/mm/cards/<card_number>")
+    def api_card_record(self, request: Request, card_number: str) -> Response:
+        """A registry card's record with the dispensations reported under its number.
+        ---
+        get:
+          summary: The card's holder and status, and the dispensaries' dispensations under it
+          description: >
+            Needs the permission `mm_registry.records` (administrators). The card (null when
+            the registry has no card with this number but dispensations were reported under
+            it) and every dispensation reported under the number, newest first, each with
+            the card's standing on the day it was filled and whether the patient reported is
+            the holder. Every read is recorded (CardRecordViewed).
+          security:
+            - sessionToken: []
+          parameters:
+            - in: path
+              name: card_number
+              required: true
+              schema:
+                type: string
+                example: MM-100001
+          responses:
+            200:
+              description: The card and its dispensations.
+              content:
+                application/json:
+                  schema: CardRecord
+            401: NotSignedIn
+            403: RoleRefused
+            404:{no_record}
+            422:{bad_number}
+        """
+        self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
+        found = self._card_record(card_number)
+        return json_response(CardRecordSchema().dump(found), **NO_STORE)
+
+    @http("GET", "/api/mm/unlinked-dispensations")
+    def api_unlinked_dispensations(self, request: Request) -> Response:
+        """Dispensations under card numbers the registry does not have.
+        ---
+        get:
+          summary: Dispensations reported under a card number no registry card has
+          description: >
+            Needs the permission `mm_registry.records` (administrators). A mistyped number
+            at the dispensary, or a card not loaded yet: once the card is loaded, its
+            dispensations leave this list. Newest first, 50 a page.
+          security:
+            - sessionToken: []
+          parameters:
+            - in: query
+              name: page
+              description: From 1; a page past the last gives the last.
+              schema:
+                type: integer
+                minimum: 1
+                default: 1
+          responses:
+            200:
+              description: One page, with the total count.
+              content:
+                application/json:
+                  schema: UnlinkedDispensations
+            401: NotSignedIn
+            403: RoleRefused
+            422:{bad_page}
+        """
+        self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
+        text = request.args.get("page", "1")
+        if not text.isdigit():
+            raise Problem(422, "The request was refused", "page: a whole number from 1.")
+        found = self._unlinked_dispensations(int(text))
+        return json_response(UnlinkedDispensationsSchema().dump(found), **NO_STORE)
+
     api_verify_card.__doc__ = api_verify_card.__doc__.format(**_DOCUMENTED)
     api_import_cards.__doc__ = api_import_cards.__doc__.format(**_DOCUMENTED)
+    api_card_record.__doc__ = api_card_record.__doc__.format(**_DOCUMENTED)
+    api_unlinked_dispensations.__doc__ = api_unlinked_dispensations.__doc__.format(**_DOCUMENTED)

@@ -11,13 +11,18 @@ data goes into a URL or the browser's history.
 
 Administrators load the registry file from ``/admin/mm-registry`` (as ``pmp mm import`` and
 ``POST /api/mm/imports`` do): the page answers with the counts and a table of every refused
-line, on the POST's own page, since nothing of an import is kept but its events.
+line, on the POST's own page, since nothing of an import is kept but its events. The same
+page finds a card: its record (``/admin/mm-registry/cards/<number>``) shows the holder, the
+card's status and the dispensaries' dispensations under its number, each marked when the
+card was not valid that day or the patient is not the holder; a second page lists the
+dispensations under numbers the registry does not have.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -25,8 +30,10 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.mm import MAX_BYTES, RegistryApi, registry_file
 from gateway.http import http
+from gateway.pages.accounts import redirect
 from gateway.problems import Problem
 from services.identity.roles import Permission
+from services.query.mm_cards import CARD_NUMBER
 from services.registration.forms import FORM_ERROR, errors_in
 
 FIELDS = ("card_number", "first_name", "last_name", "birth_date")
@@ -46,6 +53,14 @@ COUNT_WORDS = (
     ("unchanged", "Cards unchanged"),
     ("refused", "Lines refused"),
 )
+#: A card's standing on the day of a dispensation, as the card record words it.
+STANDING_WORDS = {
+    "valid": "Valid",
+    "expired": "Expired",
+    "not yet issued": "Not yet issued",
+    "revoked": "Revoked",
+    "no such card": "No such card",
+}
 
 
 class RegistryPages(RegistryApi):
@@ -125,6 +140,52 @@ class RegistryPages(RegistryApi):
         return self.auth.page(
             request, "mm_import.html", principal, status, title="Load the registry file",
             active="mm-import", count_words=COUNT_WORDS, **context,
+        )  # fmt: skip
+
+    # -- administrators: a card's record, dispensations under unknown numbers -----------------
+
+    @http("GET", "/admin/mm-registry/cards")
+    def find_card(self, request: Request) -> Response:
+        """The registry page's "Find a card" form: on to the card's page, or back to the form
+        saying what to fix (a form cannot put what is typed into its action's path)."""
+        principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
+        typed = request.args.get("card_number", "").strip()
+        number = typed.upper()
+        if not CARD_NUMBER.match(number):
+            error = "Enter the card number: 4 to 20 letters, digits or hyphens."
+            if not typed:
+                error = "Enter the card number."
+            return self._import_page(
+                request, principal, 422, find_number=typed, find_errors={"card_number": error}
+            )
+        return redirect(f"/admin/mm-registry/cards/{quote(number)}")
+
+    @http("GET", "/admin/mm-registry/cards/<card_number>")
+    def card_record_page(self, request: Request, card_number: str) -> Response:
+        principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
+        record = self._card_record(card_number)
+        flagged = sum(
+            1 for d in record["dispensations"]
+            if d["card_standing"] != "valid" or d["holder_matches"] is False
+        )  # fmt: skip
+        return self.auth.page(
+            request, "mm_card.html", principal, title=f"Card {record['card_number']}",
+            active="mm-import", record=record, flagged=flagged, status_class=STATUS_CLASS,
+            standing_words=STANDING_WORDS,
+        )  # fmt: skip
+
+    @http("GET", "/admin/mm-registry/unlinked")
+    def unlinked_dispensations_page(self, request: Request) -> Response:
+        principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
+        found = self._unlinked_dispensations(max(request.args.get("page", 1, type=int), 1))
+
+        def page_link(number: int) -> str:
+            return f"/admin/mm-registry/unlinked?page={number}"
+
+        return self.auth.page(
+            request, "mm_unlinked.html", principal,
+            title="Dispensations under unknown card numbers", active="mm-import", found=found,
+            page_link=page_link,
         )  # fmt: skip
 
 
