@@ -613,6 +613,12 @@ class SubmissionCountsSchema(Schema):
     unknown_ndc = fields.Integer(
         metadata={"description": "Recorded, but their NDC is not in the drug reference."}
     )
+    marijuana = fields.Integer(
+        metadata={
+            "description": "Of those recorded, revised or voided: a dispensary's medical "
+            "marijuana dispensations (DSP07 MM), linked to registry cards by number."
+        }
+    )
     zero_report = fields.Boolean()
 
 

@@ -53,7 +53,9 @@ from itertools import compress, repeat
 from operator import itemgetter
 from typing import Any, BinaryIO
 
+from services.query.mm_cards import CARD_NUMBER
 from services.submissions.asap_segments import (
+    MARIJUANA,
     SEGMENT_NAMES,
     TABLES,
     UNSUPPORTED_VERSIONS,
@@ -768,7 +770,7 @@ class _Parser:
                         self.specs["PAT"], pat_fields, pat_line, pat_segno, "PAT", errs
                     )
                     self._patient_rules(pdict, pat_fields, pat_line, pat_segno, errs)
-                    pat_cache = (pdict, errs)
+                    pat_cache = (pdict, errs, pat_line, pat_segno)
                 return self._record(grp, pharmacy, ph_key, pat_cache)
             return None
 
@@ -1084,6 +1086,8 @@ class _Parser:
                         )
                     )
             compounds.append(c)
+        if dsp["product_qualifier"] == MARIJUANA and status != "02":
+            errors.extend(_card_holder_errors(pat_cache))
         if dsp["product_qualifier"] == "06" and not cdis and status != "02":
             errors.append(
                 AsapError(
@@ -1127,6 +1131,25 @@ class _Parser:
                 line, segno, pharmacy, [AsapError(line, segno, "DSP", "DSP05", _clip(v), msg)]
             )
         return ZeroReport(line, segno, pharmacy, d)
+
+
+def _card_holder_errors(pat_cache: tuple) -> list[AsapError]:
+    """A marijuana dispensation names the holder's registry card: PAT02 99, PAT03 the card."""
+    patient, already, line, segno = pat_cache
+    if any(e.field in ("PAT02", "PAT03") for e in already):
+        return []  # reported already, with its own message
+    card = (patient["id"] or "").strip().upper()
+    if patient["id_qualifier"] != "99":
+        message = "A marijuana dispensation (DSP07 MM) needs PAT02 = 99 and the card in PAT03"
+        return [
+            AsapError(line, segno, "PAT", "PAT02", _clip(patient["id_qualifier"] or ""), message)
+        ]
+    if not CARD_NUMBER.match(card):
+        message = (
+            "PAT03 must be the holder's registry card number (4 to 20 letters, digits or hyphens)"
+        )
+        return [AsapError(line, segno, "PAT", "PAT03", _clip(card), message)]
+    return []
 
 
 def _has(f: list[str], no: int) -> bool:

@@ -30,6 +30,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 VERSIONS = ("4.2", "4.2A", "4.2B")
+#: DSP07 of a medical marijuana dispensary's dispensation: a code this program keeps (ASAP's
+#: own are 01 NDC and 06 compound); DSP08 is then the program's product code, PAT03 the card.
+MARIJUANA = "MM"
 UNSUPPORTED_VERSIONS = ("5.0", "5.0A", "5.0B", "5.0C")
 
 
@@ -112,7 +115,7 @@ DSP_42 = (
     Field(4, "refills_authorized", "Refills Authorized", "int", 2, R),
     Field(5, "date_filled", "Date Filled", "date", None, R),
     Field(6, "refill_number", "Refill Number", "int", 2, R),
-    Field(7, "product_qualifier", "Product ID Qualifier", "code", ("01", "06"), R),
+    Field(7, "product_qualifier", "Product ID Qualifier", "code", ("01", "06", MARIJUANA), R),
     # DSP08: 11 digits when DSP07 is 01 (checked in asap.py).
     Field(8, "ndc", "Product ID", "text", 20, R),
     Field(9, "quantity", "Quantity Dispensed", "dec", 11, R),

@@ -6,6 +6,11 @@ file's size. Each accepted record gets its drug from the reference and its perso
 patient index; rejected records go to the error report and nothing of them is recorded.
 New dispensations are appended in batches of up to 1,000; revisions and voids find the
 dispensation they change by its key (pharmacy, prescription number, refill, date filled).
+
+A medical marijuana dispensary's record (DSP07 ``MM``) takes the same path with its own
+events (``MarijuanaDispensationsRecorded``, ``...Revised``, ``...Voided``): no drug reference,
+no patient index person, the registry card number from PAT03 instead. Its keys have their own
+prefix, so a revision or void finds only a dispensation of its own kind.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from datetime import date
 from functools import partial
 from typing import Any, Protocol
 
+from services.submissions.asap_segments import MARIJUANA
 from services.submissions.drugs import Drug, DrugReference
 from services.submissions.patients import Link, Patient, PatientIndex
 from services.submissions.reading import (
@@ -139,7 +145,8 @@ class _Run:
         self.seen: dict[str, str] = {}  # keys recorded by this file, not yet remembered
         self.errors: list[dict[str, Any]] = []
         self.counts = dict.fromkeys(
-            ("records", "recorded", "revised", "voided", "rejected", "unknown_ndc"), 0
+            ("records", "recorded", "revised", "voided", "rejected", "unknown_ndc", "marijuana"),
+            0,
         )
         self.zero_report = False
         # what the file repeats, found once: patients' persons, drugs
@@ -168,7 +175,7 @@ class _Run:
         return self.seen.get(key) or self.intake.memory.find(key)
 
     def _new(self, record: Dispensation) -> None:
-        key = record.key
+        key = _key(record)
         if key in self.seen:  # twice in this file (earlier files: checked per batch)
             self._reject([_record_problem(record, "DSP02", "already-reported")])
             return
@@ -179,25 +186,32 @@ class _Run:
             self._flush()
 
     def _change(self, record: Dispensation) -> None:
-        key = record.key
+        key = _key(record)
         self._flush(write=True)  # a change may refer to a pending record: it comes first
         dispensation_id = self._known(key)
         if dispensation_id is None:
             self._reject([_record_problem(record, "DSP01", "nothing-to-change")])
             return
+        marijuana = _is_marijuana(record)
+        self.counts["marijuana"] += marijuana
+        kind = "MarijuanaDispensation" if marijuana else "Dispensation"
         if record.status == "void":
             data = {"dispensation_id": dispensation_id, "submission_id": self.submission_id}
-            self._append([("DispensationVoided", data)])
+            self._append([(f"{kind}Voided", data)])
             self.counts["voided"] += 1
             return
-        entry = self._entry(record, dispensation_id)
         data = {
             "dispensation_id": dispensation_id,
             "submission_id": self.submission_id,
-            "record": entry,
+            "record": self._any_entry(record, dispensation_id),
         }
-        self._append([("DispensationRevised", data)])
+        self._append([(f"{kind}Revised", data)])
         self.counts["revised"] += 1
+
+    def _any_entry(self, record: Dispensation, dispensation_id: str) -> dict[str, Any]:
+        if _is_marijuana(record):
+            return _marijuana_entry(record, dispensation_id)
+        return self._entry(record, dispensation_id)
 
     def _entry(self, record: Dispensation, dispensation_id: str) -> dict[str, Any]:
         person_id, kind, number = self._person(record.patient)
@@ -247,19 +261,27 @@ class _Run:
         ``GROUP`` of them, or now if ``write`` (one commit for several: each costs a sync)."""
         if self.pending:
             reported = self.intake.memory.find_many([key for key, _, _ in self.pending])
-            batch = []
+            batch, marijuana = [], []
             for key, record, dispensation_id in self.pending:
                 if key in reported:
                     self.seen.pop(key, None)
                     self._reject([_record_problem(record, "DSP02", "already-reported")])
                     continue
-                batch.append(self._entry(record, dispensation_id))
+                if _is_marijuana(record):
+                    marijuana.append(_marijuana_entry(record, dispensation_id))
+                else:
+                    batch.append(self._entry(record, dispensation_id))
                 self.unwritten_keys.append((key, dispensation_id))
             self.pending = []
-            if batch:
-                data = {"submission_id": self.submission_id, "records": batch}
-                self.unwritten.append(("DispensationsRecorded", data))
-                self.counts["recorded"] += len(batch)
+            for kind, records in (
+                ("DispensationsRecorded", batch),
+                ("MarijuanaDispensationsRecorded", marijuana),
+            ):
+                if records:
+                    data = {"submission_id": self.submission_id, "records": records}
+                    self.unwritten.append((kind, data))
+                    self.counts["recorded"] += len(records)
+            self.counts["marijuana"] += len(marijuana)
         if write or len(self.unwritten) >= GROUP:
             self._write()
 
@@ -293,6 +315,29 @@ MESSAGES = {
         "filled; report it as new (DSP01 = 00)"
     ),
 }
+
+
+def _is_marijuana(record: Dispensation) -> bool:
+    return record.dispensation.get("product_qualifier") == MARIJUANA
+
+
+def _key(record: Dispensation) -> str:
+    """The record's key; a dispensary's marijuana dispensations have keys of their own."""
+    return f"mm:{record.key}" if _is_marijuana(record) else record.key
+
+
+def _marijuana_entry(record: Dispensation, dispensation_id: str) -> dict[str, Any]:
+    """A ``MarijuanaDispensationsRecorded`` record: the card number (PAT03, as the registry
+    writes it) links it to the card holder in the query service."""
+    return {
+        "dispensation_id": dispensation_id,
+        "card_number": str(record.patient.get("id", "")).strip().upper(),
+        "line": record.line,
+        "dispensary": record.pharmacy,
+        "patient": record.patient,
+        "dispensation": record.dispensation,
+        "certifier": record.prescriber,
+    }
 
 
 def _record_problem(record: Dispensation, field_id: str, what: str) -> dict[str, Any]:

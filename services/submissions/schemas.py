@@ -48,7 +48,8 @@ class SubmissionAccepted(Schema):
     rejected = fields.Integer(required=True)
     unknown_ndc = fields.Integer(required=True)
     zero_report = fields.Boolean(required=True)
-    #: Of ``records``, how many were medical marijuana dispensations (DSP07 ``MM``).
+    #: Of the records recorded, revised or voided, how many were a dispensary's medical
+    #: marijuana dispensations (DSP07 ``MM``).
     marijuana = fields.Integer(load_default=0)
 
 

@@ -218,3 +218,66 @@ def test_batches_of_a_thousand_are_written_five_at_a_time_and_a_revision_waits_f
         "SubmissionAccepted",
     ]
     assert len(desk.memory.known) == 6501  # every key remembered, once
+
+
+def marijuana(n: int, card: str = "MM-1001", **over) -> list[list[str]]:
+    """A dispensary's record: DSP07 MM, a product code, grams, the card in PAT03."""
+    return record(
+        n,
+        pat={2: "99", 3: card, **over.get("pat", {})},
+        dsp={7: "MM", 8: "CT-FLOWER-35", 9: "3.5", 11: "03", **over.get("dsp", {})},
+    )
+
+
+def test_a_dispensarys_marijuana_records_are_kept_apart_with_the_card_number():
+    desk = Desk()
+    oxycodone = record(1, dsp={8: OXYCODONE_10MG})
+    outcome, stream = desk.submit(build([(pha(), oxycodone + marijuana(2, card="mm-1001"))]))
+
+    assert outcome.errors == []
+    assert [r["dispensation"]["prescription_number"] for r in desk.recorded(stream)] == ["RX1001"]
+    (batch,) = desk.sink.of(stream, "MarijuanaDispensationsRecorded")
+    (entry,) = batch["records"]
+    assert entry["card_number"] == "MM-1001"  # as the registry writes it
+    assert entry["dispensation"]["ndc"] == "CT-FLOWER-35"
+    assert entry["patient"]["last_name"] == "DOE" and entry["certifier"]["last_name"] == "SMITH"
+    assert "person_id" not in entry and "drug" not in entry  # not in the patient index
+    counts = desk.sink.of(stream, "SubmissionAccepted")[0]
+    assert (counts["recorded"], counts["marijuana"], counts["unknown_ndc"]) == (2, 1, 0)
+
+
+def test_a_marijuana_record_without_a_card_number_is_refused_naming_the_field():
+    desk = Desk()
+    no_qualifier = marijuana(1, pat={2: "06"})
+    no_card = marijuana(2, pat={3: "MM 1001!"})
+    outcome, stream = desk.submit(build([(pha(), no_qualifier + no_card + marijuana(3))]))
+
+    assert [(e["segment"], e["field"]) for e in outcome.errors] == [
+        ("PAT", "PAT02"),
+        ("PAT", "PAT03"),
+    ]
+    assert "DSP07 MM" in outcome.errors[0]["message"] and "card" in outcome.errors[1]["message"]
+    (batch,) = desk.sink.of(stream, "MarijuanaDispensationsRecorded")
+    assert [r["dispensation"]["prescription_number"] for r in batch["records"]] == ["RX1003"]
+
+
+def test_a_marijuana_record_is_revised_and_voided_as_its_own_kind():
+    desk = Desk()
+    _, first = desk.submit(build([(pha(), marijuana(1) + marijuana(2) + record(3))]))
+    (batch,) = desk.sink.of(first, "MarijuanaDispensationsRecorded")
+    ids = {r["dispensation"]["prescription_number"]: r["dispensation_id"] for r in batch["records"]}
+
+    revise = marijuana(1, dsp={1: "01", 9: "7"})
+    void = marijuana(2, dsp={1: "02"})
+    as_marijuana = marijuana(3, dsp={1: "02"})  # a pharmacy's dispensation is not a dispensary's
+    outcome, second = desk.submit(build([(pha(), revise + void + as_marijuana)]))
+
+    (revised,) = desk.sink.of(second, "MarijuanaDispensationRevised")
+    assert revised["dispensation_id"] == ids["RX1001"]
+    assert revised["record"]["dispensation"]["quantity"] == "7"
+    (voided,) = desk.sink.of(second, "MarijuanaDispensationVoided")
+    assert voided["dispensation_id"] == ids["RX1002"]
+    assert "DispensationVoided" not in desk.sink.kinds(second)
+    assert [e["field"] for e in outcome.errors] == ["DSP01"]
+    counts = desk.sink.of(second, "SubmissionAccepted")[0]
+    assert (counts["revised"], counts["voided"], counts["marijuana"]) == (1, 1, 2)
