@@ -91,17 +91,20 @@ class RegistryPages(RegistryApi):
             named = errors_in(str(exc.value), set(FIELDS))
             form_error = named.pop(FORM_ERROR, None)
             return self._verify_page(request, principal, 422, values, named, form_error)
-        return self._verify_page(request, principal, 200, {}, found=found)
+        typed = "" if values["card_number"] else f"{values['first_name']} {values['last_name']}"
+        for card in found["cards"]:  # a forgiven typo or nickname: the officer should know
+            card["spelled_otherwise"] = bool(typed) and _words(card["name"]) != _words(typed)
+        return self._verify_page(request, principal, 200, {}, found=found, typed=typed)
 
     def _verify_page(
         self, request: Request, principal: dict[str, Any], status: int = 200,
         values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-        form_error: str | None = None, found: dict[str, Any] | None = None,
+        form_error: str | None = None, found: dict[str, Any] | None = None, typed: str = "",
     ) -> Response:  # fmt: skip
         return self.auth.page(
             request, "mm_verify.html", principal, status, title="Card verification",
             active="mm-verify", values=values or {}, errors=errors or {},
-            form_error=form_error, found=found, status_class=STATUS_CLASS,
+            form_error=form_error, found=found, status_class=STATUS_CLASS, typed=typed,
         )  # fmt: skip
 
     # -- administrators: loading the registry file --------------------------------------------
@@ -187,6 +190,11 @@ class RegistryPages(RegistryApi):
             title="Dispensations under unknown card numbers", active="mm-import", found=found,
             page_link=page_link,
         )  # fmt: skip
+
+
+def _words(name: str) -> list[str]:
+    """A name as spelled, case and spacing aside."""
+    return name.upper().split()
 
 
 def _missing(values: dict[str, str]) -> dict[str, str]:

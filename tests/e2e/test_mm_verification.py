@@ -1,6 +1,7 @@
 """A registry-only officer verifies medical marijuana cards on a phone-sized screen: signs
 in, finds the one page they may use, verifies a valid card by its number and an expired one
-by name and date of birth. The screenshots are checked for the status word and its colour."""
+by name and date of birth, and is told when the registry spells the name otherwise than typed.
+The screenshots are checked for the status word and its colour."""
 
 from __future__ import annotations
 
@@ -101,6 +102,19 @@ def test_an_officer_verifies_a_valid_and_an_expired_card_on_a_phone(
         expired = shot(page, screenshots, "3-expired")
         assert share_of(expired, RED, box) > 0.08, "EXPIRED is not shown in red"
         assert share_of(expired, GREEN, box) < 0.01
+        expect(page.locator(".mm-spelling")).to_have_count(0)  # typed as the registry writes it
+
+        page.get_by_role("link", name="Verify another card").click()
+        page.get_by_label("First name").fill("Dan")  # a nickname, forgiven as in patient search
+        page.get_by_label("Last name").fill("okafor")
+        page.get_by_label("Date of birth").fill("1975-11-02")
+        page.get_by_role("button", name="Verify card").click()
+        expect(page.locator(".mm-name")).to_have_text("Daniel Okafor")
+        expect(page.locator(".mm-spelling")).to_have_text(
+            "You entered Dan okafor: check this spelling against the person's ID."
+        )
+        _fits_the_screen(page)
+        shot(page, screenshots, "4-spelled-otherwise")
         assert errors == []
     finally:
         context.close()
