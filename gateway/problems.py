@@ -79,6 +79,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "LookBackRefused": (422, "The look-back was refused"),
     "VerificationRefused": (422, "The verification was refused"),
     "RegistryFileRefused": (422, "The registry file was refused"),
+    "CardNumberRefused": (422, "That is not a registry card number"),
     "CardRecordNotFound": (404, "Not found"),
     "StatisticsRefused": (422, "The statistics request was refused"),
     "HistoryRefused": (422, "The audit history request was refused"),

@@ -33,6 +33,10 @@ class VerificationRefused(ValueError):
     """The verification asks for neither a card number nor a name and date of birth."""
 
 
+class CardNumberRefused(ValueError):
+    """A card record was asked for by something that is not a card number."""
+
+
 class CardRecordNotFound(LookupError):
     """Neither a card nor a dispensation has this number."""
 
@@ -124,7 +128,7 @@ class RegistryRpc:
         k = self.kernel
         number = (card_number or "").strip().upper()
         if not CARD_NUMBER.match(number):
-            raise VerificationRefused("card_number: use 4 to 20 letters, digits or hyphens.")
+            raise CardNumberRefused("card_number: use 4 to 20 letters, digits or hyphens.")
         zone = k.settings.timezone
         events = k.store.read_stream(card_stream(number))
         card = Card.fold(number, [(e.type, e.data) for e in events])

@@ -162,7 +162,10 @@ def test_dispensations_are_linked_to_their_cards_and_judged_on_the_day_they_were
     # a card with nothing reported, and a number nobody has
     assert card_record(stack, admin, unused).json()["dispensations"] == []
     assert card_record(stack, admin, f"MM-{tag}-0").status_code == 404
-    assert card_record(stack, admin, "not a card").status_code == 422
+    refused = card_record(stack, admin, "not a card")
+    assert refused.status_code == 422
+    assert refused.json()["title"] == "That is not a registry card number"
+    assert "4 to 20 letters" in refused.json()["detail"]
     assert card_record(stack, auditor, valid).status_code == 403
 
     # a later file voids the dispensation to another person: it leaves the card's record
