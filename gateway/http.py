@@ -81,7 +81,7 @@ class GatewayHttp(HttpRequestHandler):
             log.info(
                 "request handled",
                 method=request.method,
-                path=request.path,
+                route=self.url,  # the rule, not the path: paths carry card numbers and ids
                 status=response.status_code,
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
             )

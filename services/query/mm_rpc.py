@@ -138,7 +138,7 @@ class RegistryRpc:
         with k.db.read() as conn:
             records = mm_dispensations.of_card(conn, number)
         if card is None and not records:
-            raise CardRecordNotFound(f"No card and no dispensation has the number {number}.")
+            raise CardRecordNotFound("No card and no dispensation has this number.")
         shown = [mm_dispensations.shown_dispensation(r, card, history) for r in records]
         viewer = {"account_id": k.actor_id or "", "name": k.actor_name, "role": k.actor_role}
         viewed = {"viewer": viewer, "card_number": number, "dispensations": len(shown)}

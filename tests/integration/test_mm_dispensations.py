@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 
 import pytest
@@ -188,6 +189,8 @@ def test_dispensations_are_linked_to_their_cards_and_judged_on_the_day_they_were
     )  # fmt: skip
     assert viewed[0]["viewer"]["account_id"] == admin.account_id
     assert viewed[0]["dispensations"] == 1
+    # card numbers travelled in the API's paths, but no service logged one
+    assert not [line for line in stack.log_lines() if f"-{tag}-" in json.dumps(line)]
 
 
 def test_an_administrator_finds_a_card_and_reads_its_dispensations_on_the_pages(stack, people, tag):
