@@ -11,6 +11,9 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
+#: For answers with patient, holder or account data: no cache keeps them.
+NO_STORE = {"Cache-Control": "no-store"}
+
 
 def json_response(body: Any, status: int = 200, **headers: str) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json", headers=headers)

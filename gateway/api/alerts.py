@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
 from gateway.http import http
-from gateway.responses import json_response
+from gateway.responses import NO_STORE, json_response
 from gateway.schemas import (
     AlertAcknowledgedSchema,
     AlertAcknowledgementSchema,
@@ -20,7 +20,6 @@ from gateway.schemas import (
 )
 from services.identity.roles import Permission
 
-NO_STORE = {"Cache-Control": "no-store"}
 _DOCUMENTED = {
     "refused": problem_response("A field is missing or out of range; each is named."),
 }

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.registration import problem_response
 from gateway.http import http
 from gateway.problems import Problem
-from gateway.responses import download, json_response
+from gateway.responses import NO_STORE, download, json_response
 from services.identity.roles import Permission
 
 _TIME_WINDOW = """
@@ -98,7 +98,7 @@ def audit_answer(api: Any, method: str, **asked: Any) -> Response:
     """The audit service's answer to an investigator's question (asked after the route has
     checked ``audit.read``), never cached: it may hold patient data."""
     found = api.services.call("audit", method, api.settings.rpc_timeout, **asked)
-    return json_response(found, **{"Cache-Control": "no-store"})
+    return json_response(found, **NO_STORE)
 
 
 def history_request(request: Request) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.registration import problem_response
 from gateway.http import http
 from gateway.problems import Problem
-from gateway.responses import json_response, uploaded_document
+from gateway.responses import NO_STORE, json_response, uploaded_document
 from gateway.schemas import (
     HelpdeskPolicySchema,
     HelpdeskReportSchema,
@@ -26,7 +26,6 @@ from gateway.schemas import (
 )
 from services.identity.roles import Permission
 
-NO_STORE = {"Cache-Control": "no-store"}
 # A ticket's JSON body may carry five base64 files of 10 MB each.
 MAX_TICKET_REQUEST = 70 * 1024 * 1024
 USER_ACTIONS = frozenset({"comments", "reopen"})

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.registration import problem_response
 from gateway.http import http
 from gateway.problems import Problem
-from gateway.responses import json_response
+from gateway.responses import NO_STORE, json_response
 from gateway.schemas import (
     CardRecordSchema,
     CardVerificationResultSchema,
@@ -25,7 +25,6 @@ from gateway.schemas import (
 )
 from services.identity.roles import Permission
 
-NO_STORE = {"Cache-Control": "no-store"}
 MAX_BYTES = 20 * 1024 * 1024
 IMPORT_TIMEOUT = 120.0  # seconds: a card read and an append per line
 _DOCUMENTED = {

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
 from gateway.http import http
-from gateway.responses import json_response
+from gateway.responses import NO_STORE, json_response
 from gateway.schemas import (
     PatientMatchDecidedSchema,
     PatientMatchDecisionSchema,
@@ -68,7 +68,7 @@ class PatientMatchesApi:
             decided=request.args.get("decided") in {"1", "true"},
             page=request.args.get("page", 1, type=int),
         )
-        return json_response(PatientMatchPageSchema().dump(found))
+        return json_response(PatientMatchPageSchema().dump(found), **NO_STORE)
 
     @http("GET", "/api/patient-matches/<int:patient_record>")
     def api_patient_match(self, request: Request, patient_record: int) -> Response:
@@ -92,7 +92,7 @@ class PatientMatchesApi:
         """
         self.auth.require(request, self.services, Permission.PATIENT_INDEX_REVIEW)
         found = self._patient_index("patient_match", patient_record=patient_record)
-        return json_response(PatientMatchDetailSchema().dump(found))
+        return json_response(PatientMatchDetailSchema().dump(found), **NO_STORE)
 
     @http("POST", "/api/patient-matches/<int:patient_record>/decision")
     def api_decide_patient_match(self, request: Request, patient_record: int) -> Response:
@@ -132,7 +132,7 @@ class PatientMatchesApi:
             person_id=str(body["person_id"]) if body.get("person_id") else None,
             note=body.get("note", ""),
         )
-        return json_response(PatientMatchDecidedSchema().dump(decided))
+        return json_response(PatientMatchDecidedSchema().dump(decided), **NO_STORE)
 
     api_patient_match.__doc__ = api_patient_match.__doc__.format(record=_RECORD)
     api_decide_patient_match.__doc__ = api_decide_patient_match.__doc__.format(

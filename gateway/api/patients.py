@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
 from gateway.http import http
-from gateway.responses import download, json_response
+from gateway.responses import NO_STORE, download, json_response
 from gateway.schemas import (
     PatientReportSchema,
     PatientSearchResultSchema,
@@ -25,7 +25,6 @@ from gateway.schemas import (
 from services.identity.roles import Permission
 from services.query.report import DEFAULT_MONTHS
 
-NO_STORE = {"Cache-Control": "no-store"}
 REPORT_PDF = "Patient History Report.pdf"
 ALERTS_PDF = "Patient alerts.pdf"
 

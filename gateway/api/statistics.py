@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
 from gateway.http import http
-from gateway.responses import download, json_response
+from gateway.responses import NO_STORE, download, json_response
 from services.identity.roles import Permission
 
 _PARAMETERS = """
@@ -98,7 +98,7 @@ class StatisticsApi:
         """
         self.auth.require(request, self.services, Permission.STATISTICS_VIEW)
         found = self._statistics("statistics", request)
-        return json_response(found, **{"Cache-Control": "no-store"})
+        return json_response(found, **NO_STORE)
 
     @http("GET", "/api/statistics.csv")
     def api_statistics_csv(self, request: Request) -> Response:

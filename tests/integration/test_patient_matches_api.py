@@ -54,7 +54,9 @@ def test_a_link_made_by_similarity_is_split_off(stack, people):
         item = queued(stack, admin, margret["submission_id"])
         assert item["kind"] == "probabilistic" and item["decision"] is None
         path = f"/api/patient-matches/{item['patient_record']}"
-        detail = api(stack, "GET", path, admin).json()
+        answer = api(stack, "GET", path, admin)
+        assert answer.headers["Cache-Control"] == "no-store"  # patient data: never cached
+        detail = answer.json()
         assert detail["record"]["first_name"] == "MARGRET"
         [linked_to] = detail["candidates"]
         assert [r["first_name"] for r in linked_to["records"]] == ["MARGARET"]
