@@ -77,27 +77,6 @@ class DispensationVoided(Schema):
     submission_id = fields.UUID(required=True)
 
 
-class MarijuanaDispensationsRecorded(Schema):
-    """A dispensary's medical marijuana dispensations (DSP07 ``MM``), kept apart from the
-    Schedule II-V dispensations: no drug, no patient index person, linked to the registry by
-    card number. Each record: dispensation_id, card_number, line, and the dispensary,
-    patient, dispensation and certifying practitioner fields (text, as received)."""
-
-    submission_id = fields.UUID(required=True)
-    records = fields.Raw(required=True, validate=_batch)
-
-
-class MarijuanaDispensationRevised(Schema):
-    dispensation_id = fields.UUID(required=True)
-    submission_id = fields.UUID(required=True)
-    record = fields.Dict(required=True)
-
-
-class MarijuanaDispensationVoided(Schema):
-    dispensation_id = fields.UUID(required=True)
-    submission_id = fields.UUID(required=True)
-
-
 class PatientLinked(Schema):
     """A link made with less than certainty, for the administrators' review queue: by
     similarity ("probabilistic"), or to a new person with possible matches ("new")."""
@@ -153,9 +132,13 @@ def submissions_events() -> EventRegistry:
         ("DispensationsRecorded", DispensationsRecorded),
         ("DispensationRevised", DispensationRevised),
         ("DispensationVoided", DispensationVoided),
-        ("MarijuanaDispensationsRecorded", MarijuanaDispensationsRecorded),
-        ("MarijuanaDispensationRevised", MarijuanaDispensationRevised),
-        ("MarijuanaDispensationVoided", MarijuanaDispensationVoided),
+        # A dispensary's medical marijuana dispensations (DSP07 MM): the same shapes, their
+        # own types, so that no consumer of Schedule II-V dispensations reads them. Each
+        # record: dispensation_id, card_number, line, and the dispensary, patient,
+        # dispensation and certifier fields as received (no drug, no patient index person).
+        ("MarijuanaDispensationsRecorded", DispensationsRecorded),
+        ("MarijuanaDispensationRevised", DispensationRevised),
+        ("MarijuanaDispensationVoided", DispensationVoided),
         ("PatientLinked", PatientLinked),
         ("PatientsMerged", PatientsMerged),
         ("PatientSplit", PatientSplit),
