@@ -28,6 +28,7 @@ test: $(VENV)/.dev-installed
 demo: $(VENV)/.run-installed
 	$(BIN)/pmp demo-data --out var/demo
 	$(BIN)/pmp ingest var/demo/*.dat
+	$(BIN)/pmp mm import var/demo/registry.csv
 
 bench: $(VENV)/.dev-installed
 	$(BIN)/python -m benchmarks

@@ -20,6 +20,46 @@ def add_parser(commands) -> None:
     load.add_argument("file", type=Path, help="CSV in the documented layout")
 
 
+class NotText(ValueError):
+    """The file stopped being UTF-8 text after ``lines`` lines (those were recorded)."""
+
+    def __init__(self, lines: int):
+        super().__init__(f"the file is not UTF-8 text ({lines} read)")
+
+
+def load_registry_file(settings, path: Path, progress=None) -> dict:
+    """Load ``path`` into the query service's store as the operator (``pmp mm import``, and
+    the demo data of ``pmp up --demo``): the outcome, counts and refused lines. Raises
+    ``FileRefused`` (nothing recorded) or ``NotText``."""
+    from pmp.db import open_database
+    from pmp.envelope import Metadata, NewEvent
+    from pmp.eventstore import EventStore
+    from pmp.service import system_clock
+    from services.query.mm_registry import RegistryImport
+    from services.query.schemas import query_events
+
+    db = open_database(settings, "query", pool_size=2)
+    try:
+        store = EventStore(db, query_events())
+        store.create_tables()
+
+        def append(stream: str, expected: int | None, changes) -> int:
+            metadata = Metadata(occurred_at=system_clock(), actor_id=OPERATOR)
+            return store.append(
+                stream, expected, [NewEvent(kind, data, metadata) for kind, data in changes]
+            )
+
+        today = system_clock().astimezone(settings.timezone).date()
+        load = RegistryImport(store, append, path.name, today)
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            try:
+                return load.run(f, progress=progress)
+            except UnicodeDecodeError:
+                raise NotText(load.counts["lines"]) from None
+    finally:
+        db.dispose()
+
+
 def run(args) -> int:
     import warnings
 
@@ -27,12 +67,7 @@ def run(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pmp.config import load_settings
-    from pmp.db import open_database
-    from pmp.envelope import Metadata, NewEvent
-    from pmp.eventstore import EventStore
-    from pmp.service import system_clock
-    from services.query.mm_registry import FileRefused, RegistryImport
-    from services.query.schemas import query_events
+    from services.query.mm_registry import FileRefused
 
     warnings.filterwarnings("ignore", message="(?s).*Eventlet is deprecated")
     console = Console(stderr=True)
@@ -41,20 +76,8 @@ def run(args) -> int:
         console.print(f"pmp mm import: no such file: {path}")
         return 2
     settings = load_settings()
-    db = open_database(settings, "query", pool_size=2)
-    store = EventStore(db, query_events())
-    store.create_tables()
-
-    def append(stream: str, expected: int | None, changes) -> int:
-        metadata = Metadata(occurred_at=system_clock(), actor_id=OPERATOR)
-        return store.append(
-            stream, expected, [NewEvent(kind, data, metadata) for kind, data in changes]
-        )
-
-    today = system_clock().astimezone(settings.timezone).date()
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    with path.open(encoding="utf-8-sig", newline="", errors="replace") as f:
         total = max(sum(1 for _ in f) - 1, 0)
-    load = RegistryImport(store, append, path.name, today)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -62,21 +85,18 @@ def run(args) -> int:
         TimeElapsedColumn(),
     )
     try:
-        with (
-            Progress(*columns, console=console) as progress,
-            path.open(encoding="utf-8-sig", newline="") as f,
-        ):
+        with Progress(*columns, console=console) as progress:
             task = progress.add_task(path.name, total=total)
-            outcome = load.run(f, progress=lambda n: progress.update(task, completed=n))
+            outcome = load_registry_file(
+                settings, path, progress=lambda n: progress.update(task, completed=n)
+            )
             progress.update(task, completed=total)
     except FileRefused as exc:
         console.print(f"{path}: REFUSED, nothing recorded: {exc}", soft_wrap=True)
         return 2
-    except UnicodeDecodeError:
-        console.print(f"{path}: REFUSED: the file is not UTF-8 text ({load.counts['lines']} read)")
+    except NotText as exc:
+        console.print(f"{path}: REFUSED: {exc}")
         return 2
-    finally:
-        db.dispose()
     c = outcome["counts"]
     console.print(
         f"{path}: {c['registered']:,} registered, {c['renewed']:,} renewed, "

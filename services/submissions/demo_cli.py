@@ -18,8 +18,10 @@ def add_parser(commands) -> None:
 def run(args) -> int:
     import sys
     import time
+    from datetime import date
 
     from services.submissions.demo import MANIFEST, RISK_KINDS, load_manifest, write_demo_files
+    from services.submissions.demo_registry import write_registry_demo
 
     started = time.perf_counter()
     try:
@@ -28,6 +30,7 @@ def run(args) -> int:
         print(f"pmp demo-data: {exc}", file=sys.stderr)
         return 2
     manifest = load_manifest(args.out)
+    registry = write_registry_demo(Path(args.out), manifest, date.today())
     files = manifest["files"]
     size = sum(f["bytes"] for f in files)
     zero = sum(f["zero_report"] for f in files)
@@ -45,6 +48,11 @@ def run(args) -> int:
         listed = ", ".join(f"{i} {names[i]}" for i in ids[:5])
         more = f", and {len(ids) - 5} more" if len(ids) > 5 else ""
         print(f"  {kind}: {len(ids)}: {listed}{more}")
+    print(
+        f"medical marijuana registry: {registry['cards']} cards in {registry['registry']} "
+        f"(load with: pmp mm import {registry['registry']}), their dispensary's purchases in "
+        f"{registry['dispensary']}"
+    )
     print(f"who is who: {Path(args.out) / MANIFEST}; load with: pmp ingest {args.out}/*.dat")
     return 0
 
@@ -60,8 +68,10 @@ def load_first_run_demo(settings) -> str:
     import time
     from datetime import date
 
+    from services.query.mm_cli import load_registry_file
     from services.submissions.cli import BulkLoad
     from services.submissions.demo import MANIFEST, load_manifest, recent_start, write_demo_files
+    from services.submissions.demo_registry import write_registry_demo
 
     if not settings.embedded:
         return "demo data: not loaded (PMP_DATABASE_URL is set; demo data is for embedded mode)"
@@ -78,11 +88,16 @@ def load_first_run_demo(settings) -> str:
             outcome = load.ingest(path)
             recorded += outcome.get("counts", {}).get("recorded", 0)
             files += outcome["status"] == "accepted"
+        registry = write_registry_demo(folder, load_manifest(folder), date.today())
+        purchases = load.ingest(registry["dispensary"]).get("counts", {}).get("marijuana", 0)
     finally:
         load.close()
+    cards = load_registry_file(settings, registry["registry"])["counts"]["registered"]
     manifest = load_manifest(folder)
     return (
         f"demo data loaded: {recorded:,} dispensations of {manifest['patients']:,} patients "
         f"from {files} ASAP files in {folder} ({time.perf_counter() - started:.1f} s); "
-        f"patients to look up: {folder / MANIFEST}"
+        f"patients to look up: {folder / MANIFEST}; medical marijuana registry: {cards} cards "
+        f"(verify {registry['valid']}: valid, {registry['expired']}: expired) and "
+        f"{purchases} dispensary purchases"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -159,6 +160,9 @@ def test_pmp_up_demo_loads_the_small_demo_set_the_first_time_only(broker, tmp_pa
     assert recorded > 0 and files > 1
     assert f"demo data loaded: {recorded:,} dispensations of 300 patients from" in lines[0]
     assert (data / "demo-first-run" / "manifest.json").is_file()
+    registry = re.search(r"medical marijuana registry: (\d+) cards \(verify (\S+): valid, "
+                         r"(\S+): expired\) and (\d+) dispensary purchases", lines[0])  # fmt: skip
+    assert registry and registry.group(1) == "6" and int(registry.group(4)) > 6, lines[0]
     assert "not loaded (the submissions store already holds submissions)" in lines[1]
     assert _recorded_dispensations(data) == first  # the second start added nothing
 

@@ -240,6 +240,38 @@ def test_too_small_a_demo_is_refused(tmp_path):
         write_demo_files(tmp_path, patients=4)
 
 
+def test_the_registry_demo_loads_whole_and_holds_what_an_administrator_should_notice(demo):
+    from services.query.mm_cards import CardRow, read_rows
+    from services.submissions.demo_registry import UNKNOWN_CARD, write_registry_demo
+
+    folder, _paths, manifest = demo
+    end = date.fromisoformat(manifest["end"])
+    written = write_registry_demo(folder, manifest, end + timedelta(days=10))
+    with written["registry"].open(encoding="utf-8", newline="") as file:
+        rows = list(read_rows(file, end + timedelta(days=10)))
+    assert all(isinstance(row, CardRow) for row in rows) and len(rows) == written["cards"] == 6
+    cards = {row.card_number: row for row in rows}
+    holders = {p["records"][0][2] for p in manifest["persons"] if p["kind"] == "ordinary"}
+    assert {row.values["birth_date"].isoformat() for row in rows} <= holders  # demo patients
+    assert [r.status for r in rows].count("expired") == 1 and written["expired"] in cards
+
+    with written["dispensary"].open("rb") as file:
+        items = list(read_records(file))
+    assert items and all(isinstance(i, Record) for i in items)  # every record accepted
+    assert {i.dispensation["product_qualifier"] for i in items} == {"MM"}
+    numbers = [i.patient["id"] for i in items]
+    assert UNKNOWN_CARD in numbers and set(numbers) - {UNKNOWN_CARD} <= set(cards)
+    expired = cards[written["expired"]]
+    after = [i for i in items if i.patient["id"] == expired.card_number
+             and i.dispensation["date_filled"] > expired.values["expiry_date"]]  # fmt: skip
+    assert len(after) == 1  # one purchase after the card expired
+    born = {number: row.values["birth_date"] for number, row in cards.items()}
+    not_holder = [i for i in items if i.patient["id"] in born
+                  and i.patient["birth_date"] != born[i.patient["id"]]]  # fmt: skip
+    assert len(not_holder) == 1  # one under somebody else's card
+    assert all(i.dispensation["date_filled"] <= end for i in items)
+
+
 def test_pmp_demo_data_prints_what_it_wrote(tmp_path, capsys):
     from pmp.cli import main
 
@@ -250,6 +282,7 @@ def test_pmp_demo_data_prints_what_it_wrote(tmp_path, capsys):
     assert "ASAP 4.2 files" in out and "dispensations of 40 patients" in out
     for kind in RISK_KINDS:
         assert f"  {kind}: 1: P" in out
+    assert f"medical marijuana registry: 6 cards in {tmp_path / 'registry.csv'}" in out
 
 
 # --------------------------------------------------------------------------- the writer
