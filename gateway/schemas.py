@@ -1053,11 +1053,13 @@ class CardRecordSchema(Schema):
     )
 
 
-class UnlinkedDispensationsSchema(Schema):
+class DispensationsToCheckSchema(Schema):
     dispensations = fields.List(
         fields.Nested(MarijuanaDispensationSchema),
         required=True,
-        metadata={"description": "Newest first; card_standing is `no such card`."},
+        metadata={
+            "description": "Newest first: card_standing is not `valid`, or holder_matches is false."
+        },
     )
     total = fields.Integer(required=True, metadata={"description": "On every page."})
     page = fields.Integer(required=True)
@@ -1211,7 +1213,7 @@ DOCUMENTED = (
     "RegistryCard",
     "MarijuanaDispensation",
     "CardRecord",
-    "UnlinkedDispensations",
+    "DispensationsToCheck",
     "TicketRequest",
     "TicketCreated",
     "TicketSummary",

@@ -19,8 +19,8 @@ from gateway.schemas import (
     CardRecordSchema,
     CardVerificationResultSchema,
     CardVerificationSchema,
+    DispensationsToCheckSchema,
     RegistryImportSchema,
-    UnlinkedDispensationsSchema,
     load_body,
 )
 from services.identity.roles import Permission
@@ -81,9 +81,9 @@ class RegistryApi:
             "query", "mm_card_record", self.settings.rpc_timeout, card_number=card_number
         )
 
-    def _unlinked_dispensations(self, page: int) -> dict[str, Any]:
+    def _dispensations_to_check(self, page: int) -> dict[str, Any]:
         return self.services.call(
-            "query", "mm_unlinked_dispensations", self.settings.rpc_timeout, page=page
+            "query", "mm_dispensations_to_check", self.settings.rpc_timeout, page=page
         )
 
     @http("POST", "/api/mm/verifications")
@@ -194,16 +194,19 @@ class RegistryApi:
         found = self._card_record(card_number)
         return json_response(CardRecordSchema().dump(found), **NO_STORE)
 
-    @http("GET", "/api/mm/unlinked-dispensations")
-    def api_unlinked_dispensations(self, request: Request) -> Response:
-        """Dispensations under card numbers the registry does not have.
+    @http("GET", "/api/mm/dispensations-to-check")
+    def api_dispensations_to_check(self, request: Request) -> Response:
+        """Dispensaries' dispensations an administrator should check.
         ---
         get:
-          summary: Dispensations reported under a card number no registry card has
+          summary: Dispensations under an unknown card, on an invalid card, or to a non-holder
           description: >
-            Needs the permission `mm_registry.records` (administrators). A mistyped number
-            at the dispensary, or a card not loaded yet: once the card is loaded, its
-            dispensations leave this list. Newest first, 50 a page.
+            Needs the permission `mm_registry.records` (administrators). Every dispensation
+            reported under a card number no registry card has (a mistyped number, or a card
+            not loaded yet), filled on a day the card was not valid (expired, not yet issued,
+            revoked), or to a patient who is not the card's holder. Judged again whenever a
+            registry file changes a card, so a card loaded later takes its dispensations off
+            this list. Newest first, 50 a page.
           security:
             - sessionToken: []
           parameters:
@@ -219,7 +222,7 @@ class RegistryApi:
               description: One page, with the total count.
               content:
                 application/json:
-                  schema: UnlinkedDispensations
+                  schema: DispensationsToCheck
             401: NotSignedIn
             403: RoleRefused
             422:{bad_page}
@@ -228,10 +231,10 @@ class RegistryApi:
         text = request.args.get("page", "1")
         if not text.isdigit():
             raise Problem(422, "The request was refused", "page: a whole number from 1.")
-        found = self._unlinked_dispensations(int(text))
-        return json_response(UnlinkedDispensationsSchema().dump(found), **NO_STORE)
+        found = self._dispensations_to_check(int(text))
+        return json_response(DispensationsToCheckSchema().dump(found), **NO_STORE)
 
     api_verify_card.__doc__ = api_verify_card.__doc__.format(**_DOCUMENTED)
     api_import_cards.__doc__ = api_import_cards.__doc__.format(**_DOCUMENTED)
     api_card_record.__doc__ = api_card_record.__doc__.format(**_DOCUMENTED)
-    api_unlinked_dispensations.__doc__ = api_unlinked_dispensations.__doc__.format(**_DOCUMENTED)
+    api_dispensations_to_check.__doc__ = api_dispensations_to_check.__doc__.format(**_DOCUMENTED)

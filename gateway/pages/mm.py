@@ -15,7 +15,8 @@ line, on the POST's own page, since nothing of an import is kept but its events.
 page finds a card: its record (``/admin/mm-registry/cards/<number>``) shows the holder, the
 card's status and the dispensaries' dispensations under its number, each marked when the
 card was not valid that day or the patient is not the holder; a second page lists the
-dispensations under numbers the registry does not have.
+dispensations to check across all cards (unknown number, card not valid that day, not the
+holder).
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class RegistryPages(RegistryApi):
             active="mm-import", count_words=COUNT_WORDS, **context,
         )  # fmt: skip
 
-    # -- administrators: a card's record, dispensations under unknown numbers -----------------
+    # -- administrators: a card's record, the dispensations to check ---------------------------
 
     @http("GET", "/admin/mm-registry/cards")
     def find_card(self, request: Request) -> Response:
@@ -177,18 +178,18 @@ class RegistryPages(RegistryApi):
             standing_words=STANDING_WORDS,
         )  # fmt: skip
 
-    @http("GET", "/admin/mm-registry/unlinked")
-    def unlinked_dispensations_page(self, request: Request) -> Response:
+    @http("GET", "/admin/mm-registry/to-check")
+    def dispensations_to_check_page(self, request: Request) -> Response:
         principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
-        found = self._unlinked_dispensations(max(request.args.get("page", 1, type=int), 1))
+        found = self._dispensations_to_check(max(request.args.get("page", 1, type=int), 1))
 
         def page_link(number: int) -> str:
-            return f"/admin/mm-registry/unlinked?page={number}"
+            return f"/admin/mm-registry/to-check?page={number}"
 
         return self.auth.page(
-            request, "mm_unlinked.html", principal,
-            title="Dispensations under unknown card numbers", active="mm-import", found=found,
-            page_link=page_link,
+            request, "mm_to_check.html", principal, title="Dispensations to check",
+            active="mm-import", found=found, page_link=page_link,
+            standing_words=STANDING_WORDS,
         )  # fmt: skip
 
 

@@ -166,21 +166,40 @@ class CardHistory:
     @classmethod
     def of(cls, events: Iterable[tuple[str, dict[str, Any], date]]) -> CardHistory:
         """``events`` as (type, data, the day it was recorded in the program's zone)."""
-        periods: list[list[date]] = []
-        revoked: list[list[date | None]] = []
+        history = cls()
         for kind, data, day in events:
-            if kind in ("CardRegistered", "CardRenewed"):
-                issued = date.fromisoformat(data["issue_date"])
-                periods.append([issued, date.fromisoformat(data["expiry_date"])])
-                if revoked and revoked[-1][1] is None:
-                    revoked[-1][1] = issued
-            elif kind == "CardDetailsCorrected" and "expiry_date" in data["changes"] and periods:
-                periods[-1][1] = date.fromisoformat(data["changes"]["expiry_date"])
-            elif kind == "CardRevoked" and not (revoked and revoked[-1][1] is None):
-                revoked.append([day, None])
+            history = history.then(kind, data, day)
+        return history
+
+    def then(self, kind: str, data: dict[str, Any], day: date) -> CardHistory:
+        """The history after one more event (a read model keeps it event by event)."""
+        periods, revoked = list(self.periods), list(self.revoked)
+        reinstatable = bool(revoked) and revoked[-1][1] is None
+        if kind in ("CardRegistered", "CardRenewed"):
+            issued = date.fromisoformat(data["issue_date"])
+            periods.append((issued, date.fromisoformat(data["expiry_date"])))
+            if reinstatable:
+                revoked[-1] = (revoked[-1][0], issued)
+        elif kind == "CardDetailsCorrected" and "expiry_date" in data["changes"] and periods:
+            periods[-1] = (periods[-1][0], date.fromisoformat(data["changes"]["expiry_date"]))
+        elif kind == "CardRevoked" and not reinstatable:
+            revoked.append((day, None))
+        return CardHistory(tuple(periods), tuple(revoked))
+
+    def as_json(self) -> dict[str, list[list[str | None]]]:
+        return {
+            "periods": [[a.isoformat(), b.isoformat()] for a, b in self.periods],
+            "revoked": [[a.isoformat(), b.isoformat() if b else None] for a, b in self.revoked],
+        }
+
+    @classmethod
+    def from_json(cls, saved: dict[str, list[list[str | None]]]) -> CardHistory:
+        def day(text: str | None) -> date | None:
+            return date.fromisoformat(text) if text else None
+
         return cls(
-            tuple((a, b) for a, b in periods),
-            tuple((a, b) for a, b in revoked),  # type: ignore[misc]
+            tuple((day(a), day(b)) for a, b in saved["periods"]),  # type: ignore[misc]
+            tuple((day(a), day(b)) for a, b in saved["revoked"]),  # type: ignore[misc]
         )
 
     def standing_on(self, day: date) -> str:

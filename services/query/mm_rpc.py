@@ -139,7 +139,13 @@ class RegistryRpc:
             records = mm_dispensations.of_card(conn, number)
         if card is None and not records:
             raise CardRecordNotFound("No card and no dispensation has this number.")
-        shown = [mm_dispensations.shown_dispensation(r, card, history) for r in records]
+        holder = None
+        if card is not None:
+            holder = tuple(card.details[k] for k in ("first_name", "last_name", "birth_date"))
+        shown = [
+            mm_dispensations.shown_dispensation(r, *mm_dispensations.judged(r, holder, history))
+            for r in records
+        ]
         viewer = {"account_id": k.actor_id or "", "name": k.actor_name, "role": k.actor_role}
         viewed = {"viewer": viewer, "card_number": number, "dispensations": len(shown)}
         k.append(f"mm-card-record-{uuid.uuid4()}", 0, [("CardRecordViewed", viewed)])
@@ -153,9 +159,10 @@ class RegistryRpc:
         return {"card_number": number, "card": holder, "dispensations": shown}
 
     @rpc
-    def mm_unlinked_dispensations(self, page: int = 1) -> dict[str, Any]:
-        """Dispensations reported under a card number the registry does not have (a typo at
-        the dispensary, or a card not loaded yet), newest first, a page at a time."""
+    def mm_dispensations_to_check(self, page: int = 1) -> dict[str, Any]:
+        """The dispensations an administrator should check, newest first, a page at a time:
+        under a number no card has (a typo at the dispensary, or a card not loaded yet), on
+        a day the card was not valid, or to somebody who is not the card's holder."""
         self._require_records()
         with self.kernel.db.read() as conn:
-            return mm_dispensations.unlinked(conn, int(page))
+            return mm_dispensations.to_check(conn, int(page))

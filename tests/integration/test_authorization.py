@@ -285,9 +285,9 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         *api(f"/api/mm/cards/{NO_CARD['card_number']}", ADMINISTRATORS, expect=404),
         *api("/api/mm/cards/not%20a%20card", ADMINISTRATORS, expect=422),
     ],
-    ("GET", "/api/mm/unlinked-dispensations"): [
-        *api("/api/mm/unlinked-dispensations?page=2", ADMINISTRATORS, expect=200),
-        *api("/api/mm/unlinked-dispensations?page=first", ADMINISTRATORS, expect=422),
+    ("GET", "/api/mm/dispensations-to-check"): [
+        *api("/api/mm/dispensations-to-check?page=2", ADMINISTRATORS, expect=200),
+        *api("/api/mm/dispensations-to-check?page=first", ADMINISTRATORS, expect=422),
     ],
     ("GET", "/admin/mm-registry/cards"): [  # the "Find a card" form: on to the card's page
         *page("/admin/mm-registry/cards?card_number=mm-no-such-0", ADMINISTRATORS, expect=303),
@@ -296,8 +296,8 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("GET", "/admin/mm-registry/cards/<card_number>"): page(
         f"/admin/mm-registry/cards/{NO_CARD['card_number']}", ADMINISTRATORS, expect=404
     ),
-    ("GET", "/admin/mm-registry/unlinked"): page(
-        "/admin/mm-registry/unlinked", ADMINISTRATORS, expect=200
+    ("GET", "/admin/mm-registry/to-check"): page(
+        "/admin/mm-registry/to-check", ADMINISTRATORS, expect=200
     ),
     ("PUT", "/api/alert-policy"): api("/api/alert-policy", ADMINISTRATORS, json={}, expect=422),
     ("GET", "/api/audit/users/<uuid:account_id>/activity.jsonl"): api(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import uuid
 
 import pytest
@@ -28,8 +29,8 @@ HOLDERS = {
 }
 
 
-def registry_file(tag: str) -> bytes:
-    """A registry CSV with the ``HOLDERS`` cards, numbered ``MM-<tag>-<suffix>``."""
+def registry_file(tag: str, holders: dict[str, tuple[str, ...]] = HOLDERS) -> bytes:
+    """A registry CSV with the ``holders`` cards, numbered ``MM-<tag>-<suffix>``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
@@ -37,7 +38,7 @@ def registry_file(tag: str) -> bytes:
          "zip", "practitioner", "practitioner_npi", "caregiver", "issue_date", "expiry_date",
          "status"]
     )  # fmt: skip
-    for suffix, (last, first, born, caregiver, issued, expires, status) in HOLDERS.items():
+    for suffix, (last, first, born, caregiver, issued, expires, status) in holders.items():
         writer.writerow(
             [f"MM-{tag}-{suffix}", last, first, born, "12 Elm St", "Hartford", "CT", "06103",
              "Dr. Lee Park", "1234567893", caregiver, issued, expires, status]
@@ -75,6 +76,16 @@ def send(stack, user: User, content: bytes, name: str):
     assert sent.status_code == 201, sent.text
     assert sent.json()["status"] == "accepted", sent.json()
     return sent.json()
+
+
+def to_check(stack, admin: User, tag: str) -> set[tuple]:
+    """This test's dispensations on the to-check list: (card, filled on, standing, holder)."""
+    listed = api(stack, "GET", "/api/mm/dispensations-to-check", admin).json()["dispensations"]
+    return {
+        (d["card_number"], d["filled_on"], d["card_standing"], d["holder_matches"])
+        for d in listed
+        if f"-{tag}-" in d["card_number"]
+    }
 
 
 def card_record(stack, admin: User, number: str):
@@ -148,17 +159,33 @@ def test_dispensations_are_linked_to_their_cards_and_judged_on_the_day_they_were
     assert (late["card_standing"], late["holder_matches"]) == ("expired", True)
     assert card_record(stack, admin, expired).json()["card"]["status"] == "EXPIRED"
 
-    # a number no card has: its dispensation alone, and in the unlinked list
+    # a number no card has: its dispensation alone
     orphan = card_record(stack, admin, unknown).json()
     assert orphan["card"] is None
     (alone,) = orphan["dispensations"]
     assert (alone["card_standing"], alone["holder_matches"]) == ("no such card", None)
-    unlinked = api(stack, "GET", "/api/mm/unlinked-dispensations", admin)
-    assert unlinked.headers["Cache-Control"] == "no-store"
-    listed = unlinked.json()
-    assert unknown in {d["card_number"] for d in listed["dispensations"]}
-    assert not {valid, expired} & {d["card_number"] for d in listed["dispensations"]}
-    assert listed["total"] >= 1 and (listed["page"], listed["pages"]) == (1, 1)
+
+    # to check: the unknown number, the purchase after expiry, the one by somebody else;
+    # not the holder's own purchase on a valid card
+    checked = api(stack, "GET", "/api/mm/dispensations-to-check", admin)
+    assert checked.headers["Cache-Control"] == "no-store"
+    assert (checked.json()["page"], checked.json()["pages"]) == (1, 1)
+    assert to_check(stack, admin, tag) == {
+        (unknown, "2026-05-01", "no such card", None),
+        (expired, "2025-06-01", "expired", True),
+        (valid, "2026-04-01", "valid", False),
+    }
+
+    # the registry file that brings the unknown card judges its dispensation again
+    late_card = {"9": ("Reed", "Sam", "1977-07-07", "", "2026-01-01", "2030-12-31", "active")}
+    files = {"file": ("registry-2.csv", registry_file(tag, late_card))}
+    assert api(stack, "POST", "/api/mm/imports", admin, files=files).status_code == 200
+    wait_until(
+        lambda: len(to_check(stack, admin, tag)) == 2, 20, "the new card's dispensation judged"
+    )
+    assert unknown not in {number for number, *_ in to_check(stack, admin, tag)}
+    (linked,) = card_record(stack, admin, unknown).json()["dispensations"]
+    assert (linked["card_standing"], linked["holder_matches"]) == ("valid", True)
 
     # a card with nothing reported, and a number nobody has
     assert card_record(stack, admin, unused).json()["dispensations"] == []
@@ -216,7 +243,7 @@ def test_an_administrator_finds_a_card_and_reads_its_dispensations_on_the_pages(
 
     registry = get("/admin/mm-registry").text
     assert 'action="/admin/mm-registry/cards"' in registry and "Find a card" in registry
-    assert 'href="/admin/mm-registry/unlinked"' in registry
+    assert 'href="/admin/mm-registry/to-check"' in registry
     found = get(f"/admin/mm-registry/cards?card_number=+{valid.lower()}+", allow_redirects=False)
     assert (found.status_code, found.headers["Location"]) == (
         303, f"/admin/mm-registry/cards/{valid}"
@@ -241,8 +268,16 @@ def test_an_administrator_finds_a_card_and_reads_its_dispensations_on_the_pages(
     assert "The registry has no card with this number." in orphan and "SAM REED" in orphan
     assert get(f"/admin/mm-registry/cards/MM-{tag}-0").status_code == 404
 
-    unlinked = get("/admin/mm-registry/unlinked")
-    assert unlinked.status_code == 200
-    assert f'href="/admin/mm-registry/cards/{unknown}"' in unlinked.text
-    assert f'href="/admin/mm-registry/cards/{valid}"' not in unlinked.text
-    assert "under unknown card numbers, newest first." in unlinked.text
+    listed = get("/admin/mm-registry/to-check")
+    assert listed.status_code == 200 and listed.headers["Cache-Control"] == "no-store"
+    rows = re.findall(
+        rf'<a href="/admin/mm-registry/cards/(MM-{tag}-\d)">.*?</th>\s*<td>(.*?)</td>\s*'
+        r'<td class="nowrap">([\d-]+)</td>',
+        listed.text,
+        re.S,
+    )
+    assert {(card, re.sub(r"<[^>]+>", "", why).strip(), day) for card, why, day in rows} == {
+        (unknown, "⚠ No such card", "2026-05-01"),
+        (valid, "⚠ Not yet issued", "2024-06-01"),  # the holder's, but before the issue date
+    }
+    assert "to check, newest first." in listed.text

@@ -3,20 +3,29 @@ dispensation was filled, and whether the patient reported is the card's holder."
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from datetime import UTC, date, datetime, time
 
+import sqlalchemy as sa
+
+from pmp.envelope import Metadata, RecordedEvent
+from services.query import mm_dispensations, mm_registry
 from services.query.mm_cards import (
     ON_EXPIRED,
     ON_NO_CARD,
     ON_NOT_YET_ISSUED,
     ON_REVOKED,
     ON_VALID,
-    Card,
     CardHistory,
 )
-from services.query.mm_dispensations import shown_dispensation
+from services.query.mm_dispensations import (
+    MarijuanaDispensations,
+    judged,
+    shown_dispensation,
+    to_check,
+)
 
-HOLDER = {
+HOLDER_DETAILS = {
     "card_number": "MM-100001",
     "first_name": "Robert",
     "last_name": "Nowak",
@@ -31,7 +40,7 @@ HOLDER = {
     "issue_date": "2025-01-10",
     "expiry_date": "2026-01-09",
 }
-REGISTERED = ("CardRegistered", HOLDER, date(2025, 1, 12))
+REGISTERED = ("CardRegistered", HOLDER_DETAILS, date(2025, 1, 12))
 RENEWED = (
     "CardRenewed",
     {"issue_date": "2026-03-01", "expiry_date": "2027-02-28"},
@@ -96,23 +105,78 @@ def dispensation(first: str, last: str, born: str, filled: str = "2025-06-01") -
     }
 
 
-def test_the_holder_is_recognised_by_birth_date_and_a_name_search_would_take():
-    card = Card.fold("MM-100001", [(REGISTERED[0], REGISTERED[1])])
-    history = CardHistory.of([REGISTERED])
-    shown = shown_dispensation(dispensation("BOB", "NOWAK", "1975-06-02"), card, history)
-    assert shown["holder_matches"] is True  # a nickname, as patient search forgives
-    assert (shown["card_standing"], shown["unit"], shown["dispensary"]) == (
-        ON_VALID,
-        "g",
-        "GREEN LEAF DISPENSARY",
-    )
-    assert shown["certifier"] == "LEE PARK" and shown["patient"] == "BOB NOWAK"
+HOLDER = (HOLDER_DETAILS["first_name"], HOLDER_DETAILS["last_name"], HOLDER_DETAILS["birth_date"])
 
-    other = shown_dispensation(dispensation("MARY", "NOWAK", "1975-06-02"), card, history)
-    born_else = shown_dispensation(dispensation("ROBERT", "NOWAK", "1975-06-03"), card, history)
-    assert other["holder_matches"] is False and born_else["holder_matches"] is False
+
+def test_the_holder_is_recognised_by_birth_date_and_a_name_search_would_take():
+    history = CardHistory.of([REGISTERED])
+    standing_, matches = judged(dispensation("BOB", "NOWAK", "1975-06-02"), HOLDER, history)
+    assert (standing_, matches) == (ON_VALID, True)  # a nickname, as patient search forgives
+    assert judged(dispensation("MARY", "NOWAK", "1975-06-02"), HOLDER, history)[1] is False
+    assert judged(dispensation("ROBERT", "NOWAK", "1975-06-03"), HOLDER, history)[1] is False
+
+
+def test_a_dispensation_is_shown_with_its_judgement():
+    shown = shown_dispensation(dispensation("BOB", "NOWAK", "1975-06-02"), ON_EXPIRED, False)
+    assert (shown["card_standing"], shown["holder_matches"]) == (ON_EXPIRED, False)
+    assert (shown["unit"], shown["dispensary"], shown["certifier"], shown["patient"]) == (
+        "g", "GREEN LEAF DISPENSARY", "LEE PARK", "BOB NOWAK",
+    )  # fmt: skip
 
 
 def test_without_a_card_there_is_no_holder_to_compare():
-    shown = shown_dispensation(dispensation("ROBERT", "NOWAK", "1975-06-02"), None, None)
-    assert (shown["card_standing"], shown["holder_matches"]) == (ON_NO_CARD, None)
+    found = judged(dispensation("ROBERT", "NOWAK", "1975-06-02"), None, None)
+    assert found == (ON_NO_CARD, None)
+
+
+# -- the read model: the same judgement whichever file arrives first ---------------------------
+
+
+def event(source_type: str, data: dict, day: date, n: int) -> RecordedEvent:
+    at = datetime.combine(day, time(15), tzinfo=UTC)
+    return RecordedEvent(uuid.uuid4(), "s", n, n, source_type, data, 1, Metadata(occurred_at=at))
+
+
+def checked(events: list[tuple[str, RecordedEvent]]) -> list[tuple]:
+    engine = sa.create_engine("sqlite://")
+    mm_registry.metadata.create_all(engine)
+    mm_dispensations.metadata.create_all(engine)
+    projection = MarijuanaDispensations()
+    with engine.begin() as conn:
+        for source, e in events:
+            projection.apply(conn, source, e)
+        listed = to_check(conn)["dispensations"]
+    return sorted((d["filled_on"], d["card_standing"], d["holder_matches"]) for d in listed)
+
+
+def test_the_to_check_list_is_the_same_whichever_file_arrives_first():
+    card = event("CardRegistered", {**HOLDER_DETAILS, "source": {}}, date(2025, 1, 12), 1)
+    revoked = event("CardRevoked", {"card_number": "MM-100001", "reason": "misuse",
+                                    "source": {}}, date(2025, 9, 1), 2)  # fmt: skip
+    records = [
+        {
+            **dispensation("ROBERT", "NOWAK", "1975-06-02", filled),
+            "dispensation_id": str(uuid.uuid4()),
+        }
+        for filled in ("2025-01-05", "2025-06-01", "2025-10-01")
+    ] + [
+        {
+            **dispensation("MARY", "NOWAK", "1975-06-02", "2025-07-01"),
+            "dispensation_id": str(uuid.uuid4()),
+        }
+    ]
+    sold = event("MarijuanaDispensationsRecorded", {"records": records}, date(2025, 10, 2), 3)
+
+    cards_first = checked([("query", card), ("query", revoked), ("submissions", sold)])
+    sales_first = checked([("submissions", sold), ("query", card), ("query", revoked)])
+    assert (
+        cards_first
+        == sales_first
+        == [
+            ("2025-01-05", ON_NOT_YET_ISSUED, True),
+            ("2025-07-01", ON_VALID, False),  # somebody else
+            ("2025-10-01", ON_REVOKED, True),
+        ]
+    )  # the holder's purchase of 2025-06-01 is not listed
+    before_the_card = checked([("submissions", sold)])
+    assert [standing for _, standing, _ in before_the_card] == [ON_NO_CARD] * 4
