@@ -19,7 +19,7 @@ from pmp.db import Database, open_database
 from pmp.eventstore import EventStore
 from pmp.leader import Leadership
 from pmp.projector import Projection, Projector
-from pmp.sources import ClusterProxy, RpcSource, StoreSource
+from pmp.sources import ClusterProxy, RpcSource, SourceUnavailable, StoreSource
 from pmp.topology import SERVICES, spec_of
 
 console = Console(stderr=True)
@@ -71,8 +71,18 @@ def rebuild_projection(name: str) -> int:
     started = time.monotonic()
     try:
         if leadership.try_acquire():
-            with console.status(f"replaying {name}") as status:
-                total = projector.catch_up(lambda n: status.update(f"replaying {name}: {n} events"))
+            try:
+                with console.status(f"replaying {name}") as status:
+                    total = projector.catch_up(
+                        lambda n: status.update(f"replaying {name}: {n} events")
+                    )
+            except SourceUnavailable as exc:
+                console.print(
+                    f"{name}: {exc}. It reads other services' events through them: start "
+                    f"them (pmp up); the {found.service} service replays it as it starts.",
+                    soft_wrap=True,
+                )
+                return 1
             console.print(f"{name}: replayed {total} events in {time.monotonic() - started:.1f} s")
         else:
             console.print(f"{name}: a running {found.service} service is replaying it")

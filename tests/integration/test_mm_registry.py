@@ -293,3 +293,7 @@ def test_the_name_index_can_be_rebuilt_by_replay(tmp_path):
     rebuilt = pmp("projections", "rebuild", "query.mm_cards", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "replayed 4 events" in rebuilt.stderr
+    # the dispensations' read model also reads the submissions service: not running here
+    waits = pmp("projections", "rebuild", "query.mm_dispensations", env=env)
+    assert waits.returncode == 1 and "Traceback" not in waits.stderr
+    assert "submissions is not answering" in waits.stderr and "pmp up" in waits.stderr
