@@ -1036,6 +1036,28 @@ class MarijuanaDispensationSchema(Schema):
             "of birth, a name patient search takes for theirs); null when there is no card."
         },
     )
+    picked_up_by = fields.String(
+        required=True,
+        metadata={"description": "Who took it away, when the AIR segment names somebody."},
+    )
+    picked_up_as = fields.String(
+        required=True,
+        metadata={"description": "Their relationship (AIR06): patient, caregiver, spouse..."},
+    )
+    pickup_matches = fields.Boolean(
+        allow_none=True,
+        metadata={
+            "description": "When somebody other than the patient took it: whether that is the "
+            "card's registered caregiver (false when the card has none); null otherwise."
+        },
+    )
+    to_check = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The card was not valid that day, the patient is not the holder, "
+            "or somebody other than the caregiver took it away."
+        },
+    )
 
 
 class CardRecordSchema(Schema):

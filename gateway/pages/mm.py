@@ -168,10 +168,7 @@ class RegistryPages(RegistryApi):
     def card_record_page(self, request: Request, card_number: str) -> Response:
         principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
         record = self._card_record(card_number)
-        flagged = sum(
-            1 for d in record["dispensations"]
-            if d["card_standing"] != "valid" or d["holder_matches"] is False
-        )  # fmt: skip
+        flagged = sum(d["to_check"] for d in record["dispensations"])
         return self.auth.page(
             request, "mm_card.html", principal, title=f"Card {record['card_number']}",
             active="mm-import", record=record, flagged=flagged, status_class=STATUS_CLASS,

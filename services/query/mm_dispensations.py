@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -39,7 +39,8 @@ mm_dispensations = sa.Table(
     sa.Column("record", sa.JSON, nullable=False),  # the submissions record, as received
     sa.Column("standing", sa.String(20), nullable=False),  # the card's, on filled_on
     sa.Column("holder_matches", sa.Boolean, nullable=True),  # None: no card to compare
-    sa.Column("to_check", sa.Boolean, nullable=False),  # not valid that day, or not the holder
+    sa.Column("pickup_matches", sa.Boolean, nullable=True),  # None: the holder took it
+    sa.Column("to_check", sa.Boolean, nullable=False),  # any of the three not as it should be
     sa.Index("mm_dispensations_card", "card_number", "filled_on"),
     sa.Index("mm_dispensations_to_check", "to_check", "filled_on"),
 )
@@ -51,12 +52,32 @@ mm_card_facts = sa.Table(
     sa.Column("first_name", sa.String(60), nullable=False),
     sa.Column("last_name", sa.String(60), nullable=False),
     sa.Column("birth_date", sa.String(10), nullable=False),  # ISO, as the records carry it
+    sa.Column("caregiver", sa.String(120), nullable=False),  # "" when the holder has none
     sa.Column("history", sa.JSON, nullable=False),  # CardHistory.as_json
 )
 
 PAGE = 50
 UNITS = {"01": "each", "02": "mL", "03": "g"}
-Holder = tuple[str, str, str]  # first name, last name, date of birth (ISO)
+RELATIONSHIPS = {"01": "patient", "02": "parent or legal guardian", "03": "spouse",
+                 "04": "caregiver", "99": "other"}  # fmt: skip
+Holder = tuple[str, str, str, str]  # first name, last name, date of birth (ISO), caregiver
+HOLDER_FIELDS = ("first_name", "last_name", "birth_date", "caregiver")
+
+
+class Judgement(NamedTuple):
+    """How a dispensation stands against its card (``judged``)."""
+
+    standing: str  # the card's, on the day it was filled
+    holder_matches: bool | None  # the patient reported is the holder; None: no card
+    pickup_matches: bool | None  # whoever else took it is the caregiver; None: nobody else
+
+    @property
+    def to_check(self) -> bool:
+        return (
+            self.standing != ON_VALID
+            or self.holder_matches is False
+            or self.pickup_matches is False
+        )
 
 
 class MarijuanaDispensations(Projection):
@@ -89,7 +110,7 @@ class MarijuanaDispensations(Projection):
         rows = []
         for r in records:
             holder, history = facts.get(r["card_number"], (None, None))
-            rows.append(_row(r, *judged(r, holder, history)))
+            rows.append(_row(r, judged(r, holder, history)))
         conn.execute(mm_dispensations.insert(), rows)
 
     def _card(self, conn: Connection, event: RecordedEvent) -> None:
@@ -97,80 +118,86 @@ class MarijuanaDispensations(Projection):
         day = event.metadata.occurred_at.astimezone(self.timezone).date()
         holder, history = _facts(conn, {number}).get(number, (None, CardHistory()))
         if event.type == "CardRegistered":
-            holder = (data["first_name"], data["last_name"], data["birth_date"])
+            holder = tuple(data[k] for k in HOLDER_FIELDS)  # type: ignore[assignment]
         elif event.type == "CardDetailsCorrected" and holder is not None:
-            first, last, born = holder
             changes = data["changes"]
-            holder = (changes.get("first_name", first), changes.get("last_name", last),
-                      changes.get("birth_date", born))  # fmt: skip
+            holder = tuple(  # type: ignore[assignment]
+                changes.get(k, was) for k, was in zip(HOLDER_FIELDS, holder, strict=True)
+            )
         if holder is None:
             return  # a change to a card never registered: nothing to judge by
         history = history.then(event.type, data, day)
-        first, last, born = holder
         conn.execute(mm_card_facts.delete().where(mm_card_facts.c.card_number == number))
         conn.execute(mm_card_facts.insert().values(
-            card_number=number, first_name=first, last_name=last, birth_date=born,
+            card_number=number, **dict(zip(HOLDER_FIELDS, holder, strict=True)),
             history=history.as_json(),
         ))  # fmt: skip
         mine = sa.select(mm_dispensations.c.dispensation_id, mm_dispensations.c.record).where(
             mm_dispensations.c.card_number == number
         )
         for row in conn.execute(mine).all():
-            standing, matches = judged(row.record, holder, history)
+            judgement = judged(row.record, holder, history)
             conn.execute(
                 mm_dispensations.update()
                 .where(mm_dispensations.c.dispensation_id == row.dispensation_id)
-                .values(standing=standing, holder_matches=matches,
-                        to_check=_to_check(standing, matches))
-            )  # fmt: skip
+                .values(**judgement._asdict(), to_check=judgement.to_check)
+            )
 
 
 def _facts(conn: Connection, numbers: Iterable[str]) -> dict[str, tuple[Holder, CardHistory]]:
     query = sa.select(mm_card_facts).where(mm_card_facts.c.card_number.in_(list(numbers)))
     return {
         row.card_number: (
-            (row.first_name, row.last_name, row.birth_date),
+            tuple(getattr(row, k) for k in HOLDER_FIELDS),
             CardHistory.from_json(row.history),
         )
         for row in conn.execute(query)
     }
 
 
-def _to_check(standing: str, holder_matches: bool | None) -> bool:
-    return standing != ON_VALID or holder_matches is False
-
-
-def _row(record: dict[str, Any], standing: str, holder_matches: bool | None) -> dict[str, Any]:
+def _row(record: dict[str, Any], judgement: Judgement) -> dict[str, Any]:
     return {
         "dispensation_id": uuid.UUID(record["dispensation_id"]),
         "card_number": record["card_number"],
         "filled_on": date.fromisoformat(record["dispensation"]["date_filled"]),
         "record": record,
-        "standing": standing,
-        "holder_matches": holder_matches,
-        "to_check": _to_check(standing, holder_matches),
+        **judgement._asdict(),
+        "to_check": judgement.to_check,
     }
 
 
-def judged(
-    record: dict[str, Any], holder: Holder | None, history: CardHistory | None
-) -> tuple[str, bool | None]:
-    """The card's standing on the day the dispensation was filled, and whether the patient
+def judged(record: dict[str, Any], holder: Holder | None, history: CardHistory | None) -> Judgement:
+    """The card's standing on the day the dispensation was filled; whether the patient
     reported is the card's holder (same date of birth, a name patient search would take for
-    theirs: a nickname or a typo, not another first name); None without a card."""
+    theirs: a nickname or a typo, not another first name); and, when somebody else took it
+    away (AIR), whether that is the card's caregiver. Without a card, no holder to compare."""
     filled = date.fromisoformat(record["dispensation"]["date_filled"])
     standing = (history or CardHistory()).standing_on(filled)
     if holder is None:
-        return standing, None
+        return Judgement(standing, None, None)
     patient = record.get("patient", {})
-    first, last, born = holder
-    if patient.get("birth_date") != born:
-        return standing, False
-    alike = names_alike(
-        patient.get("first_name", ""), patient.get("last_name", ""),
-        normal_name(first), normal_name(last),
-    )  # fmt: skip
-    return standing, alike is not None
+    first, last, born, caregiver = holder
+    is_holder = patient.get("birth_date") == born and _alike(
+        patient.get("first_name", ""), patient.get("last_name", ""), first, last
+    )
+    return Judgement(standing, is_holder, _pickup_matches(record, caregiver))
+
+
+def _pickup_matches(record: dict[str, Any], caregiver: str) -> bool | None:
+    """None when the holder took it (or nobody was named); else whether the person named is
+    the card's caregiver (a holder without one has nobody else to send)."""
+    taker = record["dispensation"].get("picked_up_by") or {}
+    first, last = taker.get("person_first_name", ""), taker.get("person_last_name", "")
+    if taker.get("person_relationship") == "01" or not (first or last):
+        return None
+    given, _, family = caregiver.partition(" ")  # the registry writes one name: "Grace Okafor"
+    return bool(caregiver) and _alike(first, last, given, family)
+
+
+def _alike(first: str, last: str, given: str, family: str) -> bool:
+    """Whether ``first`` ``last`` as reported names the person registered as ``given``
+    ``family``, as patient search would take it."""
+    return names_alike(first, last, normal_name(given), normal_name(family)) is not None
 
 
 def of_card(conn: Connection, card_number: str) -> list[dict[str, Any]]:
@@ -199,17 +226,22 @@ def to_check(conn: Connection, page: int = 1) -> dict[str, Any]:
         .limit(PAGE)
         .offset((page - 1) * PAGE)
     )
-    shown = [shown_dispensation(r.record, r.standing, r.holder_matches) for r in rows]
+    shown = [
+        shown_dispensation(r.record, Judgement(r.standing, r.holder_matches, r.pickup_matches))
+        for r in rows
+    ]
     return {"dispensations": shown, "total": total, "page": page, "pages": pages}
 
 
-def shown_dispensation(
-    record: dict[str, Any], standing: str, holder_matches: bool | None
-) -> dict[str, Any]:
+def shown_dispensation(record: dict[str, Any], judgement: Judgement) -> dict[str, Any]:
     """A dispensation as the pages list it: when, where, what, who certified, who was
-    reported as the patient, and how it was judged (``judged``)."""
+    reported as the patient and who took it away, and how it was judged (``judged``)."""
     dispensary, patient = record.get("dispensary", {}), record.get("patient", {})
     dsp, certifier = record["dispensation"], record.get("certifier", {})
+    taker = dsp.get("picked_up_by") or {}
+    taken_by = " ".join(
+        p for p in (taker.get("person_first_name"), taker.get("person_last_name")) if p
+    )
     return {
         "dispensation_id": record["dispensation_id"],
         "card_number": record["card_number"],
@@ -222,8 +254,12 @@ def shown_dispensation(
         "certifier": _person(certifier) or _first(certifier, ("npi", "dea", "state_license")),
         "patient": _person(patient),
         "patient_birth_date": patient.get("birth_date", ""),
-        "card_standing": standing,
-        "holder_matches": holder_matches,
+        "picked_up_by": taken_by,
+        "picked_up_as": RELATIONSHIPS.get(taker.get("person_relationship", ""), ""),
+        "card_standing": judgement.standing,
+        "holder_matches": judgement.holder_matches,
+        "pickup_matches": judgement.pickup_matches,
+        "to_check": judgement.to_check,
     }
 
 

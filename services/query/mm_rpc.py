@@ -141,9 +141,9 @@ class RegistryRpc:
             raise CardRecordNotFound("No card and no dispensation has this number.")
         holder = None
         if card is not None:
-            holder = tuple(card.details[k] for k in ("first_name", "last_name", "birth_date"))
+            holder = tuple(card.details[k] for k in mm_dispensations.HOLDER_FIELDS)
         shown = [
-            mm_dispensations.shown_dispensation(r, *mm_dispensations.judged(r, holder, history))
+            mm_dispensations.shown_dispensation(r, mm_dispensations.judged(r, holder, history))
             for r in records
         ]
         viewer = {"account_id": k.actor_id or "", "name": k.actor_name, "role": k.actor_role}

@@ -148,8 +148,10 @@ class AsapWriter:
         patient: Mapping[str, Any],
         dispensation: Mapping[str, Any],
         prescriber: Mapping[str, Any] | None,
+        additional: Mapping[str, Any] | None = None,
     ) -> None:
-        """A dispensation group: PAT (left out when equal to the previous group's), DSP, PRE.
+        """A dispensation group: PAT (left out when equal to the previous group's), DSP, PRE,
+        and AIR when ``additional`` is given (who dropped off or picked up, ...).
 
         ``dispensation`` gets ``DISPENSATION_DEFAULTS`` for the keys it leaves out. A void
         (status ``02``) may have no prescriber.
@@ -163,12 +165,15 @@ class AsapWriter:
         pat_elements = self._segment("PAT", pat)
         dsp_elements = self._segment("DSP", dsp)
         pre_elements = self._segment("PRE", prescriber) if prescriber is not None else None
+        air_elements = self._segment("AIR", additional) if additional is not None else None
         if pat != self._last_patient:
             self._write(pat_elements)
             self._last_patient = pat
         self._write(dsp_elements)
         if pre_elements is not None:
             self._write(pre_elements)
+        if air_elements is not None:
+            self._write(air_elements)
         self._block_groups += 1
         self.record_count += 1
 

@@ -2,9 +2,11 @@
 
 A few of the demo's ordinary patients hold registry cards (one expired, one revoked, one
 with a caregiver), and a dispensary reports their purchases in the demo's last months with
-DSP07 ``MM`` and the card in PAT03 (``docs/mm-registry.md``). Three of its records are the
-kind an administrator should notice on the card's record: a purchase after the card expired,
-one under a card by somebody else, and one under a number the registry does not have.
+DSP07 ``MM`` and the card in PAT03 (``docs/mm-registry.md``); the caregiver picks up some of
+their holder's (AIR). Four of its records are the kind an administrator should notice: a
+purchase after the card expired, one under a card by somebody else, one picked up by
+somebody who is not the registered caregiver, and one under a number the registry does not
+have.
 Dates follow the demo's last day, so the same seed gives the same files.
 """
 
@@ -65,8 +67,9 @@ def write_registry_demo(folder: Path, manifest: dict[str, Any], today: date) -> 
         file, f"MMD{end:%Y%m}", created, source_id="MMD0001", source_name=DISPENSARY["name"]
     ) as asap:  # fmt: skip
         asap.open_pharmacy(DISPENSARY)
-        for n, (card, patient, filled, product) in enumerate(_purchases(cards, end), start=1):
-            asap.add_dispensation(_pat(card, patient), _dsp(n, card, filled, product), CERTIFIER)
+        for n, (card, patient, filled, product, taker) in enumerate(_purchases(cards, end), 1):
+            dsp = _dsp(n, card, filled, product)
+            asap.add_dispensation(_pat(card, patient), dsp, CERTIFIER, _air(taker))
         asap.close_pharmacy()
     by_status = {c["status"]: c["card_number"] for c in reversed(cards)}
     return {"registry": registry, "dispensary": dispensary, "cards": len(cards),
@@ -99,24 +102,32 @@ def _card(i: int, person: dict[str, Any], status: str, caregiver: str, end: date
 
 
 def _purchases(cards: list[dict[str, str]], end: date):
-    """(card, patient as reported, date filled, product): two a month for each holder in
-    the demo's last two months, then the three an administrator should notice."""
+    """(card, patient as reported, date filled, product, who else picked it up): two a month
+    for each holder in the demo's last two months (a caregiver fetching some), then the four
+    an administrator should notice."""
     for i, card in enumerate(cards):
         for k in range(4):
             filled = end - timedelta(days=5 + 15 * k + i)
+            taker = card["caregiver"] if k % 2 else ""
             if filled <= date.fromisoformat(card["expiry_date"]):
-                yield card, card, filled, PRODUCTS[(i + k) % len(PRODUCTS)]
+                yield card, card, filled, PRODUCTS[(i + k) % len(PRODUCTS)], taker
     expired = next((c for c in cards if c["status"] == "expired"), None)
     if expired is not None:
-        yield expired, expired, end - timedelta(days=3), PRODUCTS[0]  # after the expiry
+        yield expired, expired, end - timedelta(days=3), PRODUCTS[0], ""  # after the expiry
     if len(cards) > 1:
-        yield cards[0], cards[1], end - timedelta(days=2), PRODUCTS[1]  # another person
-        yield (
-            {**cards[0], "card_number": UNKNOWN_CARD},
-            cards[0],
-            end - timedelta(days=1),
-            PRODUCTS[2],
-        )
+        yield cards[0], cards[1], end - timedelta(days=2), PRODUCTS[1], ""  # another person
+        cared = cards[1]  # a holder with a caregiver; somebody else fetched this one
+        yield cared, cared, end - timedelta(days=2), PRODUCTS[0], "James " + cared["last_name"]
+        unknown = {**cards[0], "card_number": UNKNOWN_CARD}
+        yield unknown, cards[0], end - timedelta(days=1), PRODUCTS[2], ""
+
+
+def _air(taker: str) -> dict[str, Any] | None:
+    """The AIR segment of a purchase a caregiver picked up (AIR06 04), or None."""
+    if not taker:
+        return None
+    first, _, last = taker.upper().partition(" ")
+    return {"person_relationship": "04", "person_first_name": first, "person_last_name": last}
 
 
 def _pat(card: dict[str, str], patient: dict[str, str]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from services.submissions.asap import (
     check_structure,
     read_records,
 )
+from services.submissions.asap_segments import MARIJUANA
 
 CHUNK = 1000  # records per message from the worker
 SHARED = 100_000  # distinct patients (and prescribers) a reading remembers
@@ -105,6 +106,14 @@ def plain(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def picked_up_by(additional: dict[str, Any]) -> dict[str, Any]:
+    """Who took a dispensary's marijuana dispensation away (AIR04-AIR08), for comparing with
+    the card's caregiver; a pharmacy's AIR segment is not kept."""
+    wanted = ("person_id_qualifier", "person_id", "person_relationship", "person_last_name",
+              "person_first_name")  # fmt: skip
+    return plain({key: additional.get(key) for key in wanted})
+
+
 def _structure(open_file: OpenFile) -> Structure:
     with open_file() as file:
         found = check_structure(file)
@@ -138,13 +147,16 @@ def _items(open_file: OpenFile) -> Iterator[Item]:
             if isinstance(item, Record):
                 if item.pharmacy is not pharmacy[0]:
                     pharmacy = (item.pharmacy, plain(item.pharmacy))
+                dispensation = plain(item.dispensation)
+                if item.additional and dispensation.get("product_qualifier") == MARIJUANA:
+                    dispensation["picked_up_by"] = picked_up_by(item.additional)
                 yield Dispensation(
                     item.line,
                     item.status,
                     key_text(item.key),
                     pharmacy[1],
                     patient(item.patient),
-                    plain(item.dispensation),
+                    dispensation,
                     prescriber(item.prescriber or {}),
                 )
             elif isinstance(item, RecordRejected):

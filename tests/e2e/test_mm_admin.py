@@ -115,11 +115,12 @@ def test_an_administrator_finds_a_card_and_reads_the_dispensations_under_it(
             dispensation(2, tag, valid, "20260412", ("LOPEZ", "CARMEN", "19900101")),
             dispensation(3, tag, valid, "20250301", holder, {9: "1", 11: "01"}),  # before issue
             dispensation(4, tag, unknown, "20260501", ("REED", "SAM", "19770707")),
+            dispensation(5, tag, valid, "20260320", holder, picked_up_by=("VEGA", "ANA")),
         ],
         control=f"{tag}1",
     )
     send(stack, dispensary, content, "dispensary-april.dat")
-    loaded_with(stack, admin, valid, 3)
+    loaded_with(stack, admin, valid, 4)
     context, page, errors = signed_in(browser, stack, admin)
     try:
         page.goto(stack.url + "/")
@@ -139,11 +140,13 @@ def test_an_administrator_finds_a_card_and_reads_the_dispensations_under_it(
         expect(page.locator(".mm-badge")).to_have_text("Status today: VALID")
         expect(page.get_by_role("region", name="Holder")).to_contain_text("Marisol Vega")
         rows = page.locator("table.mm-dispensations tbody tr")
-        expect(rows).to_have_count(3)
+        expect(rows).to_have_count(4)
         expect(rows.nth(0)).to_contain_text("⚠ Not the holder")  # newest first
-        expect(rows.nth(1)).not_to_contain_text("⚠")
-        expect(rows.nth(2)).to_contain_text("⚠ Not yet issued")
-        expect(page.get_by_role("status")).to_contain_text("2 of 3 dispensations need checking")
+        expect(rows.nth(1)).to_contain_text("picked up by ANA VEGA (caregiver)")
+        expect(rows.nth(1)).to_contain_text("⚠ Not the caregiver")  # the card has none
+        expect(rows.nth(2)).not_to_contain_text("⚠")
+        expect(rows.nth(3)).to_contain_text("⚠ Not yet issued")
+        expect(page.get_by_role("status")).to_contain_text("3 of 4 dispensations need checking")
         page.screenshot(path=screenshots / "mm-admin-7-card.png", full_page=True)
 
         page.get_by_role("link", name="Find another card").click()
@@ -159,10 +162,11 @@ def test_an_administrator_finds_a_card_and_reads_the_dispensations_under_it(
         page.get_by_role("link", name="Dispensations to check").click()
         expect(page.get_by_role("heading", level=1)).to_have_text("Dispensations to check")
         mine = page.locator("table.mm-to-check tbody tr").filter(has_text=f"MM-{tag}-")
-        expect(mine).to_have_count(3)  # not the holder's own purchase on the valid card
+        expect(mine).to_have_count(4)  # not the holder's own purchase on the valid card
         expect(mine.filter(has_text=unknown)).to_contain_text("⚠ No such card")
         expect(mine.filter(has_text="CARMEN LOPEZ")).to_contain_text("⚠ Not the holder")
         expect(mine.filter(has_text="2025-03-01")).to_contain_text("⚠ Not yet issued")
+        expect(mine.filter(has_text="2026-03-20")).to_contain_text("⚠ Not the caregiver")
         page.screenshot(path=screenshots / "mm-admin-9-to-check.png", full_page=True)
         page.get_by_role("link", name=unknown).click()
         expect(page).to_have_url(re.compile(f"/admin/mm-registry/cards/{unknown}$"))

@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from tests.helpers.accounts import User, api
-from tests.helpers.asap import build, pha, record
+from tests.helpers.asap import air, build, pha, record
 from tests.helpers.processes import wait_until
 from tests.integration.test_audit_history import history
 
@@ -53,11 +53,15 @@ def dispensation(
     filled: str,
     patient: tuple[str, str, str],
     dsp: dict[int, str] | None = None,
+    picked_up_by: tuple[str, str] | None = None,
 ) -> list[list[str]]:
     """A dispensary's record: DSP07 MM, a product code, 3.5 g, the card in PAT03 (PAT02 99);
     ``patient`` is (last name, first name, date of birth YYYYMMDD) as reported, ``dsp`` the
-    DSP elements to change."""
+    DSP elements to change, ``picked_up_by`` (last name, first name) a caregiver's AIR."""
     last, first, born = patient
+    if picked_up_by:
+        fetched = air({4: "", 5: "", 6: "04", 7: picked_up_by[0], 8: picked_up_by[1]})
+        return dispensation(n, tag, card, filled, patient, dsp) + [fetched]
     return record(
         n,
         pat={2: "99", 3: card, 7: last, 8: first, 18: born},
@@ -122,7 +126,14 @@ def test_dispensations_are_linked_to_their_cards_and_judged_on_the_day_they_were
     first_file = dispensary_file(
         [
             dispensation(1, tag, valid.lower(), "20260310", holder),  # lower case: linked
-            dispensation(2, tag, expired, "20250601", ("BRANDT", "TOMAS", "19691005")),
+            dispensation(
+                2,
+                tag,
+                expired,
+                "20250601",
+                ("BRANDT", "TOMAS", "19691005"),
+                picked_up_by=("BRANDT", "INES"),
+            ),  # fmt: skip
             dispensation(3, tag, valid, "20260401", other, {9: "10", 11: "02"}),
             dispensation(4, tag, unknown, "20260501", ("REED", "SAM", "19770707")),
         ],
@@ -157,6 +168,9 @@ def test_dispensations_are_linked_to_their_cards_and_judged_on_the_day_they_were
     # the expired card: filled after its expiry date, by the holder
     (late,) = loaded_with(stack, admin, expired, 1)["dispensations"]
     assert (late["card_standing"], late["holder_matches"]) == ("expired", True)
+    assert (late["picked_up_by"], late["picked_up_as"], late["pickup_matches"]) == (
+        "INES BRANDT", "caregiver", True,
+    )  # fmt: skip
     assert card_record(stack, admin, expired).json()["card"]["status"] == "EXPIRED"
 
     # a number no card has: its dispensation alone
@@ -231,11 +245,19 @@ def test_an_administrator_finds_a_card_and_reads_its_dispensations_on_the_pages(
             dispensation(1, tag, valid, "20260310", ("VEGA", "MARISOL", "19840621")),
             dispensation(2, tag, valid, "20240601", ("VEGA", "MARISOL", "19840621")),
             dispensation(3, tag, unknown, "20260501", ("REED", "SAM", "19770707")),
+            dispensation(
+                4,
+                tag,
+                valid,
+                "20260320",
+                ("VEGA", "MARISOL", "19840621"),
+                picked_up_by=("VEGA", "ANA"),
+            ),  # the card has no caregiver
         ],
         control=f"{tag}3",
     )
     send(stack, people["pharmacy"], content, "dispensary-april.dat")
-    loaded_with(stack, admin, valid, 2)
+    loaded_with(stack, admin, valid, 3)
     cookies = admin.cookies()
 
     def get(path: str, **kwargs):
@@ -258,9 +280,10 @@ def test_an_administrator_finds_a_card_and_reads_its_dispensations_on_the_pages(
     text = page.text
     assert f"<h1>Card {valid}</h1>" in text and ">VALID</p>" in text
     assert "Marisol Vega" in text and "Dr. Lee Park" in text and "2030-05-31" in text
-    assert "1 of 2" in text and "needs checking" in text  # the one before the card was issued
-    assert text.count('class="mm-flagged"') == 1 and "⚠ Not yet issued" in text
-    assert "⚠ Not the holder" not in text  # the holder both times
+    assert "2 of 3" in text and "need checking" in text
+    assert text.count('class="mm-flagged"') == 2 and "⚠ Not yet issued" in text
+    assert "picked up by ANA VEGA (caregiver)" in text and "⚠ Not the caregiver" in text
+    assert "⚠ Not the holder" not in text  # the holder every time
 
     unused = get(f"/admin/mm-registry/cards/MM-{tag}-3").text
     assert "No dispensary has reported a dispensation under this card." in unused
@@ -279,5 +302,6 @@ def test_an_administrator_finds_a_card_and_reads_its_dispensations_on_the_pages(
     assert {(card, re.sub(r"<[^>]+>", "", why).strip(), day) for card, why, day in rows} == {
         (unknown, "⚠ No such card", "2026-05-01"),
         (valid, "⚠ Not yet issued", "2024-06-01"),  # the holder's, but before the issue date
+        (valid, "⚠ Not the caregiver", "2026-03-20"),  # the card has no caregiver
     }
     assert "to check, newest first." in listed.text

@@ -269,6 +269,12 @@ def test_the_registry_demo_loads_whole_and_holds_what_an_administrator_should_no
     not_holder = [i for i in items if i.patient["id"] in born
                   and i.patient["birth_date"] != born[i.patient["id"]]]  # fmt: skip
     assert len(not_holder) == 1  # one under somebody else's card
+    fetched = [i for i in items if i.additional]
+    caregivers = {number: row.values["caregiver"].upper() for number, row in cards.items()}
+    assert fetched and {i.additional["person_relationship"] for i in fetched} == {"04"}
+    strangers = [i for i in fetched if caregivers[i.patient["id"]] != " ".join(
+        (i.additional["person_first_name"], i.additional["person_last_name"]))]  # fmt: skip
+    assert len(strangers) == 1  # one picked up by somebody who is not the caregiver
     assert all(i.dispensation["date_filled"] <= end for i in items)
 
 

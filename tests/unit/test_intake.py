@@ -12,7 +12,7 @@ import pytest
 from services.submissions.drugs import load_reference
 from services.submissions.intake import Intake, submission_stream
 from services.submissions.patients import PatientIndex
-from tests.helpers.asap import build, dsp, pat, pha, pre, record
+from tests.helpers.asap import air, build, dsp, pat, pha, pre, record
 
 OXYCODONE_10MG = "00093002401"  # factor 1.5 in the CDC file
 
@@ -281,3 +281,21 @@ def test_a_marijuana_record_is_revised_and_voided_as_its_own_kind():
     assert [e["field"] for e in outcome.errors] == ["DSP01"]
     counts = desk.sink.of(second, "SubmissionAccepted")[0]
     assert (counts["revised"], counts["voided"], counts["marijuana"]) == (1, 1, 2)
+
+
+def test_who_picked_up_a_marijuana_dispensation_is_kept_and_a_pharmacys_air_is_not():
+    desk = Desk()
+    caregiver = air({4: "", 5: "", 6: "04", 7: "OKAFOR", 8: "GRACE"})
+    picked_up = marijuana(1)[:2] + [pre(), caregiver]  # PAT, DSP, PRE, AIR
+    pharmacy = record(2, dsp={8: OXYCODONE_10MG})[:3] + [caregiver]
+    outcome, stream = desk.submit(build([(pha(), picked_up + pharmacy)]))
+
+    assert outcome.errors == []
+    (batch,) = desk.sink.of(stream, "MarijuanaDispensationsRecorded")
+    assert batch["records"][0]["dispensation"]["picked_up_by"] == {
+        "person_relationship": "04",
+        "person_last_name": "OKAFOR",
+        "person_first_name": "GRACE",
+    }
+    (filled,) = desk.recorded(stream)
+    assert "picked_up_by" not in filled["dispensation"]

@@ -19,6 +19,8 @@ from services.query.mm_cards import (
     CardHistory,
 )
 from services.query.mm_dispensations import (
+    HOLDER_FIELDS,
+    Judgement,
     MarijuanaDispensations,
     judged,
     shown_dispensation,
@@ -105,20 +107,24 @@ def dispensation(first: str, last: str, born: str, filled: str = "2025-06-01") -
     }
 
 
-HOLDER = (HOLDER_DETAILS["first_name"], HOLDER_DETAILS["last_name"], HOLDER_DETAILS["birth_date"])
+HOLDER = tuple(HOLDER_DETAILS[k] for k in HOLDER_FIELDS)
+CARED_FOR = (*HOLDER[:3], "Grace Okafor")  # a holder with a registered caregiver
 
 
 def test_the_holder_is_recognised_by_birth_date_and_a_name_search_would_take():
     history = CardHistory.of([REGISTERED])
-    standing_, matches = judged(dispensation("BOB", "NOWAK", "1975-06-02"), HOLDER, history)
-    assert (standing_, matches) == (ON_VALID, True)  # a nickname, as patient search forgives
+    found = judged(dispensation("BOB", "NOWAK", "1975-06-02"), HOLDER, history)
+    assert found == (ON_VALID, True, None)  # a nickname, as patient search forgives
     assert judged(dispensation("MARY", "NOWAK", "1975-06-02"), HOLDER, history)[1] is False
     assert judged(dispensation("ROBERT", "NOWAK", "1975-06-03"), HOLDER, history)[1] is False
 
 
 def test_a_dispensation_is_shown_with_its_judgement():
-    shown = shown_dispensation(dispensation("BOB", "NOWAK", "1975-06-02"), ON_EXPIRED, False)
-    assert (shown["card_standing"], shown["holder_matches"]) == (ON_EXPIRED, False)
+    judgement = Judgement(ON_EXPIRED, False, None)
+    shown = shown_dispensation(dispensation("BOB", "NOWAK", "1975-06-02"), judgement)
+    assert (shown["card_standing"], shown["holder_matches"], shown["to_check"]) == (
+        ON_EXPIRED, False, True,
+    )  # fmt: skip
     assert (shown["unit"], shown["dispensary"], shown["certifier"], shown["patient"]) == (
         "g", "GREEN LEAF DISPENSARY", "LEE PARK", "BOB NOWAK",
     )  # fmt: skip
@@ -126,7 +132,28 @@ def test_a_dispensation_is_shown_with_its_judgement():
 
 def test_without_a_card_there_is_no_holder_to_compare():
     found = judged(dispensation("ROBERT", "NOWAK", "1975-06-02"), None, None)
-    assert found == (ON_NO_CARD, None)
+    assert found == (ON_NO_CARD, None, None) and found.to_check
+
+
+def picked_up(first: str, last: str, relationship: str = "04") -> dict:
+    record = dispensation("ROBERT", "NOWAK", "1975-06-02")
+    record["dispensation"]["picked_up_by"] = {
+        "person_relationship": relationship, "person_first_name": first,
+        "person_last_name": last,
+    }  # fmt: skip
+    return record
+
+
+def test_a_pick_up_by_somebody_else_is_judged_against_the_cards_caregiver():
+    history = CardHistory.of([REGISTERED])
+    assert judged(picked_up("GRACE", "OKAFOR"), CARED_FOR, history).pickup_matches is True
+    assert judged(picked_up("GRACIE", "OKAFOR"), CARED_FOR, history).pickup_matches is True
+    wrong = judged(picked_up("JAMES", "OKAFOR"), CARED_FOR, history)
+    assert wrong.pickup_matches is False and wrong.to_check  # the card is valid, the holder's
+    nobody = judged(picked_up("GRACE", "OKAFOR"), HOLDER, history)
+    assert nobody.pickup_matches is False  # a holder without a caregiver sends nobody
+    himself = judged(picked_up("ROBERT", "NOWAK", "01"), HOLDER, history)
+    assert himself.pickup_matches is None and not himself.to_check
 
 
 # -- the read model: the same judgement whichever file arrives first ---------------------------
