@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
@@ -23,9 +22,9 @@ from gateway.schemas import (
     RegistryImportSchema,
     load_body,
 )
+from gateway.uploads import DataFile
 from services.identity.roles import Permission
 
-MAX_BYTES = 20 * 1024 * 1024
 IMPORT_TIMEOUT = 120.0  # seconds: a card read and an append per line
 _DOCUMENTED = {
     "refused": problem_response("Neither a card number nor a name and date of birth."),
@@ -36,21 +35,11 @@ _DOCUMENTED = {
 }
 
 
-def registry_file(request: Request) -> tuple[str, bytes]:
-    """The uploaded registry file's name and bytes; a problem if there is none."""
-    request.max_content_length = MAX_BYTES + 1024 * 1024
-    try:
-        upload = request.files.get("file")
-    except RequestEntityTooLarge:
-        upload = None
-    if upload is None or not upload.filename:
-        raise Problem(
-            422,
-            "No file was sent",
-            "Send the registry CSV file in the form field `file` (up to 20 MB).",
-            extensions={"errors": {"file": "Choose the registry file to load."}},
-        )
-    return upload.filename, upload.read(MAX_BYTES + 1)
+REGISTRY_FILE = DataFile(
+    send="Send the registry CSV file in the form field `file` (up to 20 MB).",
+    choose="Choose the registry file to load.",
+    larger="Files over 20 MB are loaded with `pmp mm import` on a server.",
+)
 
 
 class RegistryApi:
@@ -63,13 +52,6 @@ class RegistryApi:
 
     def _import_cards(self, filename: str, content: bytes) -> dict[str, Any]:
         """Load the registry file (the API's and the administrators' page's)."""
-        if len(content) > MAX_BYTES:
-            raise Problem(
-                413,
-                "The file is too large",
-                "Files over 20 MB are loaded with `pmp mm import` on a server.",
-                extensions={"errors": {"file": "The file is over 20 MB."}},
-            )
         return self.services.call(
             "query", "import_cards", IMPORT_TIMEOUT,
             filename=filename, content=base64.b64encode(content).decode(),
@@ -155,7 +137,7 @@ class RegistryApi:
             422:{file_refused}
         """
         self.auth.require(request, self.services, Permission.MM_REGISTRY_LOAD)
-        outcome = self._import_cards(*registry_file(request))
+        outcome = self._import_cards(*REGISTRY_FILE.read(request))
         return json_response(RegistryImportSchema().dump(outcome), **NO_STORE)
 
     @http("GET", "/api/mm/cards/<card_number>")

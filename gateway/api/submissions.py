@@ -9,16 +9,15 @@ import base64
 import uuid
 from typing import Any
 
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway.http import http
 from gateway.problems import Problem
 from gateway.responses import csv_download, json_response
 from gateway.schemas import SubmissionErrorsSchema, SubmissionSchema
+from gateway.uploads import DataFile
 from services.identity.roles import Permission
 
-MAX_WEB_BYTES = 20 * 1024 * 1024
 UPLOAD_TIMEOUT = 120.0  # seconds: a 20 MB file holds about 100,000 records
 REPORT_COLUMNS = ["line", "segment", "field", "value", "message"]
 _SUBMISSION = """
@@ -30,34 +29,11 @@ _SUBMISSION = """
                 format: uuid"""
 
 
-def too_large() -> Problem:
-    return Problem(
-        413,
-        "The file is too large",
-        "Files over 20 MB are loaded in bulk by the program: contact the help desk.",
-        extensions={"errors": {"file": "The file is over 20 MB."}},
-    )
-
-
-def upload_content(request: Request) -> tuple[str, bytes]:
-    """The uploaded file's name and bytes; a problem naming the field if there is none.
-    A request far over the limit is refused before its body is read."""
-    request.max_content_length = MAX_WEB_BYTES + 1024 * 1024
-    try:
-        upload = request.files.get("file")
-    except RequestEntityTooLarge:
-        raise too_large() from None
-    if upload is None or not upload.filename:
-        raise Problem(
-            422,
-            "No file was sent",
-            "Send the ASAP file in the form field `file`.",
-            extensions={"errors": {"file": "Choose the ASAP file to send."}},
-        )
-    content = upload.read(MAX_WEB_BYTES + 1)
-    if len(content) > MAX_WEB_BYTES:
-        raise too_large()
-    return upload.filename, content
+ASAP_FILE = DataFile(
+    send="Send the ASAP file in the form field `file`.",
+    choose="Choose the ASAP file to send.",
+    larger="Files over 20 MB are loaded in bulk by the program: contact the help desk.",
+)
 
 
 class SubmissionsApi:
@@ -69,7 +45,7 @@ class SubmissionsApi:
         )
 
     def _send_submission(self, request: Request) -> dict[str, Any]:
-        filename, content = upload_content(request)
+        filename, content = ASAP_FILE.read(request)
         return self._submissions(
             "submit_file",
             UPLOAD_TIMEOUT,

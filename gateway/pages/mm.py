@@ -29,7 +29,7 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.mm import MAX_BYTES, RegistryApi, registry_file
+from gateway.api.mm import REGISTRY_FILE, RegistryApi
 from gateway.http import http
 from gateway.pages.accounts import redirect
 from gateway.problems import Problem
@@ -118,15 +118,13 @@ class RegistryPages(RegistryApi):
     @http("POST", "/admin/mm-registry")
     def import_registry(self, request: Request) -> Response:
         principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_LOAD)
-        request.max_content_length = MAX_BYTES + 1024 * 1024  # before the form is read
+        REGISTRY_FILE.limit(request)  # before the form is read
         try:
             try:
                 self.auth.check_csrf(request)
             except RequestEntityTooLarge:
-                return self._import_page(
-                    request, principal, 413, errors={"file": "The file is over 20 MB."}
-                )
-            outcome = self._import_cards(*registry_file(request))
+                raise REGISTRY_FILE.too_large() from None
+            outcome = self._import_cards(*REGISTRY_FILE.read(request))
         except Problem as problem:
             if problem.status not in {413, 422}:
                 raise

@@ -9,7 +9,7 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.submissions import MAX_WEB_BYTES, REPORT_COLUMNS, SubmissionsApi, too_large
+from gateway.api.submissions import ASAP_FILE, REPORT_COLUMNS, SubmissionsApi
 from gateway.http import http
 from gateway.pages.accounts import parse_time, redirect
 from gateway.problems import Problem
@@ -35,12 +35,12 @@ class SubmissionPages(SubmissionsApi):
     @http("POST", "/submissions")
     def send_submission(self, request: Request) -> Response:
         principal = self.auth.require(request, self.services, Permission.SUBMISSION_UPLOAD)
-        request.max_content_length = MAX_WEB_BYTES + 1024 * 1024  # before the form is read
+        ASAP_FILE.limit(request)  # before the form is read
         try:
             try:
                 self.auth.check_csrf(request)
             except RequestEntityTooLarge:
-                raise too_large() from None
+                raise ASAP_FILE.too_large() from None
             outcome = self._send_submission(request)
         except Problem as problem:
             if problem.status not in {413, 422}:

@@ -88,12 +88,12 @@ def load_first_run_demo(settings) -> str:
             outcome = load.ingest(path)
             recorded += outcome.get("counts", {}).get("recorded", 0)
             files += outcome["status"] == "accepted"
-        registry = write_registry_demo(folder, load_manifest(folder), date.today())
+        manifest = load_manifest(folder)
+        registry = write_registry_demo(folder, manifest, date.today())
         purchases = load.ingest(registry["dispensary"]).get("counts", {}).get("marijuana", 0)
     finally:
         load.close()
     cards = load_registry_file(settings, registry["registry"])["counts"]["registered"]
-    manifest = load_manifest(folder)
     return (
         f"demo data loaded: {recorded:,} dispensations of {manifest['patients']:,} patients "
         f"from {files} ASAP files in {folder} ({time.perf_counter() - started:.1f} s); "
