@@ -42,7 +42,9 @@ def demo_groups(folder: Path) -> list[Record]:
     groups: list[Record] = []
     for path in write_demo_files(folder / "demo", seed=7, patients=2000, months=6):
         with path.open("rb") as file:
-            groups += [item for item in read_records(file) if isinstance(item, Record)]
+            groups += [
+                item for item in read_records(file, datetime.now(UTC)) if isinstance(item, Record)
+            ]
     return groups
 
 

@@ -54,7 +54,9 @@ def population(folder: Path, path: Path, records: int) -> list[Person]:
     start = recent_start(6, date.today())
     for demo in write_demo_files(folder / "demo", seed=11, patients=2000, months=6, start=start):
         with demo.open("rb") as file:
-            groups += [item for item in read_records(file) if isinstance(item, Record)]
+            groups += [
+                item for item in read_records(file, datetime.now(UTC)) if isinstance(item, Record)
+            ]
     persons: set[Person] = set()
     with path.open("wb") as file, AsapWriter(file, "BENCHF", datetime.now(UTC)) as writer:
         writer.open_pharmacy(groups[0].pharmacy)
@@ -195,7 +197,9 @@ def projection_lag(system: System, folder: Path, token: str, files: int = 20) ->
     start = recent_start(6, date.today())
     for demo in write_demo_files(folder / "lag", seed=5, patients=20, months=6, start=start):
         with demo.open("rb") as file:
-            groups += [item for item in read_records(file) if isinstance(item, Record)]
+            groups += [
+                item for item in read_records(file, datetime.now(UTC)) if isinstance(item, Record)
+            ]
     lags = []
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {token}"

@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pmp.config import load_settings
+from services.identity.passwords import EXAMPLE_PASSWORD
 
 
 @cache
@@ -21,6 +22,8 @@ def environment() -> Environment:
     )
     env.filters["local_time"] = local_time
     env.filters["local_iso"] = local_iso
+    # the example the password pages show is the one the password rules refuse
+    env.globals["password_example"] = EXAMPLE_PASSWORD
     return env
 
 

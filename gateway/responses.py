@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 from typing import Any
 from urllib.parse import quote
 
 from werkzeug.wrappers import Response
+
+from pmp.csv_files import csv_text
 
 #: For answers with patient, holder or account data: no cache keeps them.
 NO_STORE = {"Cache-Control": "no-store"}
@@ -41,9 +41,7 @@ def uploaded_document(found: dict[str, str]) -> Response:
 
 
 def csv_download(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
-    """``rows`` as a CSV file with a header line, to open in a spreadsheet."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    return download(buffer.getvalue().encode("utf-8"), filename, "text/csv; charset=utf-8")
+    """``rows`` as a CSV file with a header line, to open in a spreadsheet (no cell can run
+    as a formula: ``pmp.csv_files``)."""
+    text = csv_text(columns, ([row.get(column) for column in columns] for row in rows))
+    return download(text.encode("utf-8"), filename, "text/csv; charset=utf-8")

@@ -250,7 +250,9 @@ class AccountPages:
             "a digit (0–9)",
             "a symbol such as ! # % or *",
             f"not one of your last {history} passwords" if history > 1 else "not your last one",
-            "not a common password, and not built from your name or email",
+            "not a common password or a keyboard pattern (like 1qaz or qwerty)",
+            "not built from your name or email, the program's name (CPMRS) or a season "
+            "or month and a year",
         ]
 
     @http("GET", "/password/change")

@@ -8,14 +8,13 @@ measured in support hours.
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from pmp.csv_files import csv_text
 from services.helpdesk.business_hours import CATEGORIES, LOW, SupportCalendar
 from services.helpdesk.policy import CATEGORY_TITLES, HelpdeskPolicy
 
@@ -112,10 +111,8 @@ CSV_COLUMNS = (
 
 
 def report_csv(report: dict[str, Any]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([title for _, title in CSV_COLUMNS])
-    for row in report["rows"]:
-        values = {**row, "month": report["month"]}
-        writer.writerow(["" if values[k] is None else values[k] for k, _ in CSV_COLUMNS])
-    return out.getvalue()
+    """The report as the administrators download it (cells made safe by ``pmp.csv_files``)."""
+    rows = ({**row, "month": report["month"]} for row in report["rows"])
+    return csv_text(
+        [title for _, title in CSV_COLUMNS], ([r[k] for k, _ in CSV_COLUMNS] for r in rows)
+    )

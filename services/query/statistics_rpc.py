@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from datetime import date
 from typing import Any
 
 from nameko.rpc import rpc
 
+from pmp.csv_files import csv_text
 from services.identity.roles import Permission, Role, require_granted
 from services.query import statistics
 from services.query.documents import statistics_pdf
@@ -20,7 +19,6 @@ TITLES = {
     "day": "reports requested per day",
     "month": "reports requested per month",
 }
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class StatisticsRpc:
@@ -40,13 +38,9 @@ class StatisticsRpc:
 
     @rpc
     def statistics_csv(self, **asked: Any) -> str:
-        """The same table as CSV text."""
+        """The same table as CSV text (a name typed at registration cannot run as a formula)."""
         found = self.statistics(**asked)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(found["columns"])
-        writer.writerows([[_cell(value) for value in row] for row in found["rows"]])
-        return buffer.getvalue()
+        return csv_text(found["columns"], found["rows"])
 
     @rpc
     def statistics_pdf(self, **asked: Any) -> str:
@@ -76,8 +70,3 @@ def _day(name: str, text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise statistics.StatisticsRefused(f"{name}: give a date as YYYY-MM-DD.") from None
-
-
-def _cell(value: Any) -> Any:
-    """A name typed at registration must not run as a spreadsheet formula (CSV injection)."""
-    return f"'{value}" if isinstance(value, str) and value[:1] in FORMULA_STARTS else value

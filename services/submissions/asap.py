@@ -30,6 +30,13 @@ terminator is the character in ``TH09``. Carriage returns, line feeds, spaces an
 segments are stripped (a file may put each segment on its own line, with LF or CRLF), and a
 line feed may itself be the terminator. Field values are stripped of surrounding blanks.
 
+Dates are checked against the day the file was received (``received_at``, passed in by the
+caller): a fill (DSP05), written (DSP03) or birth (PAT18) date may be neither before
+1900-01-01 nor more than a day after that day (a pharmacy's clock may already be on the next
+day in its time zone), and a prescription is not filled before it was written. Such a record
+is refused, naming the field; a void (DSP01 02) is not held to these dates, so a record stored
+with an impossible date can still be withdrawn.
+
 Errors are :class:`AsapError` values: line number (physical line of the file where the segment
 starts, 1-based), segment number (ordinal of the segment in the file, 1-based; useful when the
 whole file is one line), segment id, field id such as ``"DSP08"``, the offending value (at most
@@ -47,7 +54,7 @@ import codecs
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import compress, repeat
 from operator import itemgetter
@@ -71,6 +78,7 @@ __all__ = [
     "StructureReport",
     "ZeroReport",
     "check_structure",
+    "latest_date",
     "read_records",
 ]
 
@@ -82,6 +90,11 @@ MAX_ERRORS = 100
 VALUE_LIMIT = 40
 #: At most this many CDI segments a dispensation (keeps memory bounded).
 MAX_CDI = 100
+#: No fill, written or birth date may be earlier than this day.
+EARLIEST_DATE = date(1900, 1, 1)
+#: Days after the day of receipt (UTC) such a date may still name: the pharmacy's clock may
+#: already be on the next day in its time zone.
+DAYS_AHEAD = 1
 
 _STATUS = {"00": "new", "01": "revise", "02": "void"}
 _BLANKS = " \t\r\n"
@@ -244,6 +257,67 @@ def _to_date(v: str) -> Any:
         return date(int(v[:4]), int(v[4:6]), int(v[6:]))
     except ValueError:
         return _BAD
+
+
+def latest_date(received_at: datetime) -> date:
+    """The last day a fill, written or birth date of a file received at ``received_at`` may
+    name."""
+    return received_at.astimezone(UTC).date() + timedelta(days=DAYS_AHEAD)
+
+
+def _ccyymmdd(day: date) -> str:
+    return f"{day.year:04d}{day.month:02d}{day.day:02d}"
+
+
+class _Dates:
+    """The date rules of one file, whose receipt day is known."""
+
+    __slots__ = ("received", "latest")
+
+    def __init__(self, received_at: datetime):
+        self.latest = latest_date(received_at)
+        self.received = self.latest - timedelta(days=DAYS_AHEAD)
+
+    def _outside(self, day: date, fid: str, name: str, advice: str, where: tuple) -> list:
+        if EARLIEST_DATE <= day <= self.latest:
+            return []
+        if day < EARLIEST_DATE:
+            why = f"is before {EARLIEST_DATE.isoformat()}"
+        else:
+            why = f"is after the day the file was received ({self.received.isoformat()})"
+        message = f"{fid} ({name}) {why}; {advice}"
+        return [AsapError(*where, fid[:3], fid, _ccyymmdd(day), message)]
+
+    def birth(self, patient: dict, line: int, segno: int) -> list:
+        """PAT18: not in the future, not before 1900."""
+        day = patient["birth_date"]
+        if day is None:
+            return []
+        advice = "send the patient's real date of birth"
+        return self._outside(day, "PAT18", "Patient Date of Birth", advice, (line, segno))
+
+    def dispensation(self, dsp: dict, line: int, segno: int) -> list:
+        """DSP03 and DSP05 within the range, and the fill not before the prescription."""
+        written, filled = dsp["date_written"], dsp["date_filled"]
+        errors = []
+        if written is not None:
+            advice = "send the day the prescription was written"
+            errors += self._outside(written, "DSP03", "Date Written", advice, (line, segno))
+        if filled is not None:
+            advice = "send the day the prescription was filled"
+            errors += self._outside(filled, "DSP05", "Date Filled", advice, (line, segno))
+        if not errors and written is not None and filled is not None and filled < written:
+            message = (
+                f"DSP05 (Date Filled) is before DSP03 (Date Written, {written.isoformat()}); "
+                "a prescription is filled on or after the day it was written"
+            )
+            errors.append(AsapError(line, segno, "DSP", "DSP05", _ccyymmdd(filled), message))
+        return errors
+
+    def report_day(self, day: date, line: int, segno: int) -> list:
+        """DSP05 of a zero report: the day the report is for."""
+        advice = "send the last day of the period the zero report covers"
+        return self._outside(day, "DSP05", "Date Filled", advice, (line, segno))
 
 
 def _npi_ok(v: str) -> bool:
@@ -701,8 +775,11 @@ def _pharmacy_key(ph: dict) -> tuple[str, str | None]:
 
 
 class _Parser:
-    def __init__(self, stream: BinaryIO, build: bool, chunk_size: int):
+    def __init__(
+        self, stream: BinaryIO, build: bool, chunk_size: int, received_at: datetime | None = None
+    ):
         self.build = build
+        self.dates = _Dates(received_at) if received_at is not None else None
         self.report = StructureReport()
         self.tokens = _Tokens(stream, chunk_size, self._fatal, partial=not build)
         self.specs: dict | None = None
@@ -747,7 +824,7 @@ class _Parser:
         # current patient
         pat_fields = pat_line = pat_segno = None
         pat_zero = False
-        pat_cache = None  # (dict, errors) once validated
+        pat_cache = None  # (dict, errors, line, segment number, date errors) once validated
         # current dispensation group
         grp: list | None = None  # [line, segno, dsp, pre, cdis, air, errors, sub]
 
@@ -770,7 +847,8 @@ class _Parser:
                         self.specs["PAT"], pat_fields, pat_line, pat_segno, "PAT", errs
                     )
                     self._patient_rules(pdict, pat_fields, pat_line, pat_segno, errs)
-                    pat_cache = (pdict, errs, pat_line, pat_segno)
+                    born = self.dates.birth(pdict, pat_line, pat_segno)
+                    pat_cache = (pdict, errs, pat_line, pat_segno, born)
                 return self._record(grp, pharmacy, ph_key, pat_cache)
             return None
 
@@ -1027,6 +1105,9 @@ class _Parser:
         errors.extend(errs)
         dsp = _convert(specs["DSP"], dspf, line, segno, "DSP", errors)
         status = dsp["status"]
+        if status != "02":  # a void withdraws a record, whatever its dates
+            errors.extend(pat_cache[4])
+            errors.extend(self.dates.dispensation(dsp, line, segno))
         if dsp["product_qualifier"] == "01" and dsp["ndc"] is not None:
             v = dsp["ndc"]
             if not _is_ndc(v):
@@ -1130,12 +1211,15 @@ class _Parser:
             return RecordRejected(
                 line, segno, pharmacy, [AsapError(line, segno, "DSP", "DSP05", _clip(v), msg)]
             )
+        outside = self.dates.report_day(d, line, segno)
+        if outside:
+            return RecordRejected(line, segno, pharmacy, outside)
         return ZeroReport(line, segno, pharmacy, d)
 
 
 def _card_holder_errors(pat_cache: tuple) -> list[AsapError]:
     """A marijuana dispensation names the holder's registry card: PAT02 99, PAT03 the card."""
-    patient, already, line, segno = pat_cache
+    patient, already, line, segno, _born = pat_cache
     if any(e.field in ("PAT02", "PAT03") for e in already):
         return []  # reported already, with its own message
     card = (patient["id"] or "").strip().upper()
@@ -1172,11 +1256,12 @@ def check_structure(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> Structure
 
 
 def read_records(
-    stream: BinaryIO, chunk_size: int = CHUNK_SIZE
+    stream: BinaryIO, received_at: datetime, chunk_size: int = CHUNK_SIZE
 ) -> Iterator[Record | RecordRejected | ZeroReport]:
-    """Second pass: one item per dispensation group, in file order.
+    """Second pass: one item per dispensation group, in file order; ``received_at`` (when the
+    file was received) bounds its dates.
 
     Raises :class:`FileRejected` when it meets a structural error (possibly after yielding
     items, since some structural errors are only known at the end of the file).
     """
-    return _Parser(stream, build=True, chunk_size=chunk_size).run()
+    return _Parser(stream, build=True, chunk_size=chunk_size, received_at=received_at).run()

@@ -61,7 +61,11 @@ class BulkLoad:
     ) -> dict[str, Any]:
         """The desk's outcome for the file at ``path`` (see ``Desk.ingest``, which takes
         ``options`` too)."""
-        return self.desk().ingest(path, path.name, "bulk", self, progress=progress, **options)
+        from pmp.service import system_clock
+
+        return self.desk().ingest(
+            path, path.name, "bulk", self, system_clock(), progress=progress, **options
+        )
 
     def append(self, stream: str, expected: int | None, changes) -> int:  # the intake's sink
         from pmp.envelope import Metadata, NewEvent

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +46,14 @@ class Desk:
         filename: str,
         channel: str,
         sink: EventSink,
+        received_at: datetime,
         progress: Callable[[int], None] | None = None,
-        read: Callable[[OpenFile], AbstractContextManager[Reading]] = read_inline,
+        read: Callable[[OpenFile, datetime], AbstractContextManager[Reading]] = read_inline,
     ) -> dict[str, Any]:
-        """Take the file at ``path``: recognise a repeat, else record it. Returns the
-        submission's id, status, counts and the number of errors in its report. ``read``:
-        ``reading.read_in_worker`` reads the file in a second process (bulk loads)."""
+        """Take the file at ``path``, received at ``received_at``: recognise a repeat, else
+        record it. Returns the submission's id, status, counts and the number of errors in
+        its report. ``read``: ``reading.read_in_worker`` reads the file in a second process
+        (bulk loads)."""
         digest = _sha256(path)
         with self._local, _held(self.db):
             earlier = self.tables.received(digest)
@@ -67,7 +70,9 @@ class Desk:
                 "channel": channel,
             }
             intake = Intake(sink, self.reference, self.index, self.tables, progress=progress)
-            outcome: Outcome = intake.ingest(lambda: path.open("rb"), submission_id, received, read)
+            outcome: Outcome = intake.ingest(
+                lambda: path.open("rb"), submission_id, received, received_at, read
+            )
             self.tables.save_errors(submission_id, outcome.errors)
             if outcome.status == "accepted":
                 self.tables.claim(digest, submission_id)

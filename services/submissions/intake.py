@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import partial
 from typing import Any, Protocol
 
@@ -108,13 +108,15 @@ class Intake:
         open_file: OpenFile,
         submission_id: str,
         received: dict[str, Any],
-        read: Callable[[OpenFile], AbstractContextManager[Reading]] = read_inline,
+        received_at: datetime,
+        read: Callable[[OpenFile, datetime], AbstractContextManager[Reading]] = read_inline,
     ) -> Outcome:
         """Record the file ``open_file`` opens (it is read twice); ``received`` is the
-        ``SubmissionReceived`` data; ``read`` reads it here or in a worker process."""
+        ``SubmissionReceived`` data, ``received_at`` when it came (no date in it may be
+        later than the next day); ``read`` reads it here or in a worker process."""
         stream = submission_stream(submission_id)
         version = self.sink.append(stream, 0, [("SubmissionReceived", received)])
-        with read(open_file) as reading:
+        with read(open_file, received_at) as reading:
             structure = reading.structure
             if not structure.ok:
                 rejected = {

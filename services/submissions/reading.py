@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, BinaryIO, NamedTuple
 
@@ -139,11 +139,11 @@ class _Shared:
         return made
 
 
-def _items(open_file: OpenFile) -> Iterator[Item]:
+def _items(open_file: OpenFile, received_at: datetime) -> Iterator[Item]:
     pharmacy: tuple[dict | None, dict[str, Any]] = (None, {})
     patient, prescriber = _Shared(), _Shared()
     with open_file() as file:
-        for item in read_records(file):
+        for item in read_records(file, received_at):
             if isinstance(item, Record):
                 if item.pharmacy is not pharmacy[0]:
                     pharmacy = (item.pharmacy, plain(item.pharmacy))
@@ -175,23 +175,24 @@ class Reading:
 
 
 class _Inline(Reading):
-    def __init__(self, open_file: OpenFile):
-        self.open_file = open_file
+    def __init__(self, open_file: OpenFile, received_at: datetime):
+        self.open_file, self.received_at = open_file, received_at
         self.structure = _structure(open_file)
 
     def items(self) -> Iterator[Item]:
-        return _items(self.open_file)
+        return _items(self.open_file, self.received_at)
 
 
 @contextmanager
-def read_inline(open_file: OpenFile) -> Iterator[Reading]:
-    yield _Inline(open_file)
+def read_inline(open_file: OpenFile, received_at: datetime) -> Iterator[Reading]:
+    """Read here; ``received_at`` (when the file came in) bounds the dates it may hold."""
+    yield _Inline(open_file, received_at)
 
 
 # -- the worker process -----------------------------------------------------------------------
 
 
-def _worker(open_file: OpenFile, pipe) -> None:
+def _worker(open_file: OpenFile, received_at: datetime, pipe) -> None:
     """Runs in the child: the structure, then the records in chunks; "done" or the error."""
     try:
         structure = _structure(open_file)
@@ -199,7 +200,7 @@ def _worker(open_file: OpenFile, pipe) -> None:
         if structure.ok:
             chunk: list = []
             encode = _Encoder()
-            for item in _items(open_file):
+            for item in _items(open_file, received_at):
                 encode(item, chunk)
                 if len(chunk) >= CHUNK:
                     pipe.send_bytes(orjson.dumps(chunk))
@@ -245,10 +246,11 @@ class _Encoder:
 
 
 class _InWorker(Reading):
-    def __init__(self, open_file: OpenFile):
+    def __init__(self, open_file: OpenFile, received_at: datetime):
         context = multiprocessing.get_context("fork")
         self.pipe, child = context.Pipe(duplex=False)
-        self.process = context.Process(target=_worker, args=(open_file, child), daemon=True)
+        arguments = (open_file, received_at, child)
+        self.process = context.Process(target=_worker, args=arguments, daemon=True)
         self.process.start()
         child.close()
         self.structure = Structure(**self._decode(self._message()))
@@ -318,10 +320,10 @@ class _InWorker(Reading):
 
 
 @contextmanager
-def read_in_worker(open_file: OpenFile) -> Iterator[Reading]:
+def read_in_worker(open_file: OpenFile, received_at: datetime) -> Iterator[Reading]:
     """Read in a child process (fork: the file opener need not be picklable). Only for
     processes without green threads (``pmp ingest``), never inside a nameko service."""
-    reading = _InWorker(open_file)
+    reading = _InWorker(open_file, received_at)
     try:
         yield reading
     finally:

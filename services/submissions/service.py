@@ -79,7 +79,7 @@ class SubmissionsService(EventSourcedService):
         path = spooled(raw)
         try:
             outcome = self.desks.for_kernel(self.kernel).ingest(
-                path, filename or "submission", "web", self.kernel
+                path, filename or "submission", "web", self.kernel, self.kernel.clock()
             )
         finally:
             discard(path)

@@ -22,7 +22,7 @@ from services.identity.roles import Role
 from tests.helpers.processes import python
 from tests.helpers.stack import Stack
 
-NEW_PASSWORD = "Heron-Marsh-Lantern-47!"
+NEW_PASSWORD = "Osprey-Quarry-Velvet-58!"
 ADDRESS = ["165 Capitol Avenue", "Hartford, CT 06106"]
 
 

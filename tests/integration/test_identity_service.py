@@ -25,7 +25,7 @@ from tests.helpers.processes import Process, python, wait_until
 OPERATOR = {"actor_id": "operator", "actor_role": "administrator"}
 PUBLIC_URL = "https://pmp.example.gov"
 ADDRESS = ["165 Capitol Avenue", "Hartford, CT 06106"]
-PASSWORD = "Heron-Marsh-Lantern-47!"
+PASSWORD = "Osprey-Quarry-Velvet-58!"
 NEXT_PASSWORD = "Copper-Willow-Anvil-83?"
 RESET_PASSWORD = "Granite-Fjord-Tulip-29%"
 QUESTIONS = list(SECURITY_QUESTIONS[1:4])

@@ -4,6 +4,8 @@ search and report recorded, and patient data withheld from users whose standing 
 
 from __future__ import annotations
 
+import io
+from csv import reader
 from datetime import date, timedelta
 
 import pytest
@@ -288,11 +290,13 @@ def test_a_delegate_searches_on_behalf_of_their_supervisor(stack, people, loaded
 
 def test_the_statistical_report_counts_each_report_viewed(stack, people, loaded, tmp_path):
     """A pharmacist of their own views one report: the administrators' statistics show them
-    with one report, per individual and per role, as JSON, CSV and PDF."""
+    with one report, per individual and per role, as JSON, CSV and PDF. Their name, typed as
+    a spreadsheet formula, cannot run when the CSV is opened."""
     admin = people["admin"]
+    formula = '=HYPERLINK("http://evil.example/s","Stat")'
     pharmacist = ready(
         stack,
-        create_user(stack, admin, "pharmacist", tmp_path, first_name="Stat", last_name="Counter"),
+        create_user(stack, admin, "pharmacist", tmp_path, first_name=formula, last_name="Counter"),
     )
     bart = found(
         stack,
@@ -307,10 +311,10 @@ def test_the_statistical_report_counts_each_report_viewed(stack, people, loaded,
 
     def counted():
         table = api(stack, "GET", "/api/statistics", admin).json()
-        return next((row for row in table["rows"] if row[0] == "Stat Counter"), None)
+        return next((row for row in table["rows"] if row[0] == f"{formula} Counter"), None)
 
     assert wait_until(counted, 30, "the report viewed in the statistics") == [
-        "Stat Counter",
+        f"{formula} Counter",
         "Pharmacist",
         1,
     ]
@@ -319,7 +323,7 @@ def test_the_statistical_report_counts_each_report_viewed(stack, people, loaded,
     assert any(row[0] == "Pharmacist" and row[2] >= 1 for row in per_role["rows"])
     csv = api(stack, "GET", "/api/statistics.csv", admin)
     assert csv.headers["Cache-Control"] == "no-store"
-    assert "Stat Counter,Pharmacist,1" in csv.text.splitlines()
+    assert ["'" + formula + " Counter", "Pharmacist", "1"] in list(reader(io.StringIO(csv.text)))
     pdf = api(stack, "GET", "/api/statistics.pdf", admin)
     assert pdf.headers["Content-Type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
     refused = api(stack, "GET", "/api/statistics", admin, params={"sort": "Users"})

@@ -14,8 +14,20 @@ import pytest
 from pmp.broker import event_exchange
 from tests.helpers.accounts import User, api
 from tests.helpers.asap import build, pha, record
+from tests.helpers.processes import wait_until
 
 SQLITE = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+
+
+def found(stack, user: User, first: str, last: str, born: str) -> dict:
+    """A prescriber's search for a patient (treating them); the answer's body."""
+    body = {
+        "criteria": {"first_name": first, "last_name": last, "birth_date": born},
+        "purpose": {"kind": "treating", "attested": True},
+    }
+    response = api(stack, "POST", "/api/searches", user, json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def send(stack, user: User, content: bytes, name: str = "january.dat"):
@@ -115,3 +127,55 @@ def test_a_file_with_a_structural_error_is_rejected_whole(stack, people):
     ).json()["errors"]
     assert [e["segment"] for e in errors] == ["TT"]
     assert send(stack, people["pharmacy"], b"").status_code == 422  # an empty file
+
+
+def test_a_record_filled_on_an_impossible_date_is_refused_naming_the_field(stack, people):
+    """A fill on 9999-12-31 once reached the alerts watch and stopped it: the intake refuses
+    the record naming DSP05, the patient is nowhere to be found, the file's good record
+    stands."""
+    far = {7: "FARFUTURE", 8: "ZELDA", 18: "19610405"}
+    near = {7: "GOODFILL", 8: "OTTILIE", 18: "19700707"}
+    content = build([(pha(), record(41, pat=far, dsp={5: "99991231"}) + record(42, pat=near))])
+    sent = send(stack, people["pharmacy"], content, "far-future.dat")
+    assert sent.status_code == 201, sent.text
+    outcome = sent.json()
+    assert outcome["status"] == "accepted"
+    assert (outcome["counts"]["recorded"], outcome["counts"]["rejected"]) == (1, 1)
+    path = f"/api/submissions/{outcome['submission_id']}/errors"
+    (error,) = api(stack, "GET", path, people["pharmacy"]).json()["errors"]
+    assert (error["segment"], error["field"], error["value"]) == ("DSP", "DSP05", "99991231")
+    assert "after the day the file was received" in error["message"]
+
+    prescriber = people["prescriber"]
+    wait_until(
+        lambda: found(stack, prescriber, "OTTILIE", "GOODFILL", "1970-07-07")["persons"],
+        60,
+        "the good record of the file in the query read model",
+        0.5,
+    )
+    assert found(stack, prescriber, "ZELDA", "FARFUTURE", "1961-04-05")["persons"] == []
+
+
+def test_a_formula_in_the_error_report_is_neutralised_in_the_csv(stack, people):
+    """A value echoed from the file must not run as a formula when the report is opened in a
+    spreadsheet (OWASP's CSV injection): the cell starts with a quote."""
+    formula = '=HYPERLINK("http://evil.example/x","fix")'
+    content = build([(pha(), record(51, dsp={8: formula}))])
+    outcome = send(stack, people["pharmacy"], content, "formula.dat").json()
+    assert outcome["counts"]["rejected"] == 1
+    path = f"/api/submissions/{outcome['submission_id']}/errors"
+    (error,) = api(stack, "GET", path, people["pharmacy"]).json()["errors"]
+    assert error["value"].startswith("=HYPERLINK(")  # the JSON report keeps it as sent
+
+    headers = {**people["pharmacy"].headers(), "Accept": "text/csv"}
+    downloads = [
+        stack.get(path, headers=headers).text,
+        stack.get(
+            f"/submissions/{outcome['submission_id']}/errors.csv",
+            cookies=people["pharmacy"].cookies(),
+        ).text,
+    ]
+    for text in downloads:
+        (row,) = csv.DictReader(io.StringIO(text))
+        assert row["value"] == "'" + error["value"], text
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row.values())

@@ -44,7 +44,7 @@ from services.identity.schemas import identity_events
 HASHER = Hasher(1, 1024, 1)
 EVENTS = identity_events()
 TEMPORARY = "Kp7Q-xR4m#Tz9a"
-PASSWORD = "Heron-Marsh-Lantern-47!"
+PASSWORD = "Osprey-Quarry-Velvet-58!"
 NEXT_PASSWORD = "Copper-Willow-Anvil-83?"
 QUESTIONS = list(SECURITY_QUESTIONS[:3])
 ANSWERS = ["Rex", "Hartford", "Volvo"]

@@ -24,6 +24,7 @@ from tests.helpers.asap import (
     PHARMACY_NPI,
     PRESCRIBER_DEA,
     PRESCRIBER_NPI,
+    RECEIVED_AT,
     air,
     build,
     cdi,
@@ -37,7 +38,7 @@ from tests.helpers.asap import (
 
 
 def items(data: bytes, chunk_size: int = 1 << 20) -> list:
-    return list(read_records(io.BytesIO(data), chunk_size=chunk_size))
+    return list(read_records(io.BytesIO(data), RECEIVED_AT, chunk_size=chunk_size))
 
 
 def structure(data: bytes, chunk_size: int = 1 << 20):
@@ -492,7 +493,7 @@ def test_streaming_in_bounded_memory():
     tracemalloc.start()
     try:
         count = 0
-        for item in read_records(Generated(n), chunk_size=1 << 16):
+        for item in read_records(Generated(n), RECEIVED_AT, chunk_size=1 << 16):
             assert isinstance(item, Record)
             count += 1
         peak = tracemalloc.get_traced_memory()[1]
@@ -516,7 +517,7 @@ def _run_both(data: bytes, chunk: int) -> None:
     for e in rep.errors:
         assert isinstance(e, AsapError) and len(e.value) <= 40
     try:
-        out = list(read_records(io.BytesIO(data), chunk_size=chunk))
+        out = list(read_records(io.BytesIO(data), RECEIVED_AT, chunk_size=chunk))
     except FileRejected:
         assert not rep.ok, "read_records rejected a file check_structure accepted"
         return

@@ -15,7 +15,7 @@ from services.submissions.asap import Record, ZeroReport, check_structure, read_
 from services.submissions.asap_writer import AsapWriter
 from services.submissions.demo import RISK_KINDS, load_manifest, write_demo_files
 from services.submissions.drugs import load_reference
-from tests.helpers.asap import PHARMACY_NPI, PRESCRIBER_DEA, PRESCRIBER_NPI
+from tests.helpers.asap import PHARMACY_NPI, PRESCRIBER_DEA, PRESCRIBER_NPI, RECEIVED_AT
 
 SEED, PATIENTS, MONTHS = 7, 120, 5
 
@@ -41,7 +41,7 @@ def parsed(demo):
         with path.open("rb") as file:
             report = check_structure(file)
         with path.open("rb") as file:
-            items = list(read_records(file))
+            items = list(read_records(file, RECEIVED_AT))
         out.append((path, report, items))
     return out
 
@@ -256,7 +256,7 @@ def test_the_registry_demo_loads_whole_and_holds_what_an_administrator_should_no
     assert [r.status for r in rows].count("expired") == 1 and written["expired"] in cards
 
     with written["dispensary"].open("rb") as file:
-        items = list(read_records(file))
+        items = list(read_records(file, RECEIVED_AT))
     assert items and all(isinstance(i, Record) for i in items)  # every record accepted
     assert {i.dispensation["product_qualifier"] for i in items} == {"MM"}
     numbers = [i.patient["id"] for i in items]
@@ -338,7 +338,7 @@ def test_the_writer_round_trips_through_the_parser():
     report = check_structure(io.BytesIO(data))
     assert report.ok, [str(e) for e in report.errors]
     assert report.record_count == writer.record_count == 3 and report.zero_report_count == 1
-    items = list(read_records(io.BytesIO(data)))
+    items = list(read_records(io.BytesIO(data), RECEIVED_AT))
     assert [type(i).__name__ for i in items] == ["Record", "Record", "Record", "ZeroReport"]
     first = items[0]
     assert {k: first.patient[k] for k in PATIENT} == PATIENT

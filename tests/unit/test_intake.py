@@ -12,7 +12,7 @@ import pytest
 from services.submissions.drugs import load_reference
 from services.submissions.intake import Intake, submission_stream
 from services.submissions.patients import PatientIndex
-from tests.helpers.asap import air, build, dsp, pat, pha, pre, record
+from tests.helpers.asap import RECEIVED_AT, air, build, dsp, pat, pha, pre, record
 
 OXYCODONE_10MG = "00093002401"  # factor 1.5 in the CDC file
 
@@ -75,7 +75,7 @@ class Desk:
             "size": len(data),
             "channel": "bulk",
         }
-        outcome = self.intake.ingest(lambda: io.BytesIO(data), submission_id, received)
+        outcome = self.intake.ingest(lambda: io.BytesIO(data), submission_id, received, RECEIVED_AT)
         return outcome, submission_stream(submission_id)
 
     def recorded(self, stream: str) -> list[dict]:

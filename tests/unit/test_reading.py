@@ -14,7 +14,7 @@ from services.submissions.reading import (
     read_in_worker,
     read_inline,
 )
-from tests.helpers.asap import build, fields, pha, record
+from tests.helpers.asap import RECEIVED_AT, build, fields, pha, record
 
 
 def opener(content: bytes):
@@ -22,7 +22,7 @@ def opener(content: bytes):
 
 
 def read_all(read, content: bytes):
-    with read(opener(content)) as reading:
+    with read(opener(content), RECEIVED_AT) as reading:
         items = list(reading.items()) if reading.structure.ok else []
         return reading.structure, items
 
@@ -71,7 +71,10 @@ def test_a_failure_in_the_worker_is_raised_with_its_cause():
     def unreadable():
         raise PermissionError("no access to the file")
 
-    with pytest.raises(RuntimeError, match="PermissionError: no"), read_in_worker(unreadable):
+    with (
+        pytest.raises(RuntimeError, match="PermissionError: no"),
+        read_in_worker(unreadable, RECEIVED_AT),
+    ):
         pass
 
 
