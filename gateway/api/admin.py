@@ -534,7 +534,10 @@ class AdminApi:
             - {in: path, name: letter_id, required: true, schema: {type: string, format: uuid}}
           responses:
             200:
-              description: The letter (application/pdf).
+              description: The letter, to print.
+              content:
+                application/pdf:
+                  schema: {type: string, format: binary}
             401: NotSignedIn
             403: RoleRefused
             404:

@@ -23,7 +23,7 @@ ROLES = list(Role)
 
 
 def test_every_role_is_a_registrant_or_staff_and_never_both():
-    assert REGISTRANT_ROLES | STAFF_ROLES == set(Role)
+    assert set(Role) == REGISTRANT_ROLES | STAFF_ROLES
     assert not REGISTRANT_ROLES & STAFF_ROLES
 
 
