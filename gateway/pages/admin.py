@@ -14,7 +14,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.http import http
 from gateway.pages.accounts import form_error, parse_time, redirect
-from gateway.pages.credentials import user_page_actions
+from gateway.pages.credentials import credential_rulings, user_page_actions
 from gateway.problems import Problem
 from gateway.responses import download
 from services.identity.domain import ACTIVE, REMOVED, REVOKED, SUSPENDED
@@ -305,12 +305,15 @@ class AdminPages:
             else "Downloads the letter to hand over in person; the current password stops working."
         )
         approvals = {a for a, r in credential.items() if r is Ruling.NEEDS_APPROVAL}
+        rulings = {} if own else credential_rulings(principal, account)
+        from_ticket = Ruling.NEEDS_TICKET in rulings.values()  # the help desk: from the ticket
         return self.auth.page(
             request, "admin_user.html", principal=principal, status=status,
             title=f"{account['first_name']} {account['last_name']}", active="users",
             account=account, history=history, actions=actions, action_info=ACTIONS,
             statuses=STATUS_TITLES, roles=ASSIGNABLE_ROLE_TITLES, own=own, notice=notice,
             can_letter=can_letter, letter_hint=letter_hint, approvals=approvals,
+            from_ticket=from_ticket,
             registry=registry_access(account),
             registry_actions=registry_actions, **context,
         )  # fmt: skip

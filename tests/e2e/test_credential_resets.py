@@ -84,6 +84,12 @@ def test_a_letter_goes_from_the_access_ticket_to_the_mail_room_and_the_post(
         shot(desk, screenshots, "2-letter-queued")
         assert downloads == [], "the help desk never receives the letter"
 
+        # The user's page sends the help desk to the ticket; it offers no credential action.
+        desk.goto(f"{stack.url}/admin/users/{user.account_id}")
+        expect(desk.locator("#from-ticket")).to_contain_text("only from an open access ticket")
+        expect(desk.get_by_role("heading", name="New temporary password")).to_have_count(0)
+        shot(desk, screenshots, "2b-user-page-help-desk")
+
         # An administrator's access ticket offers the help desk no account action at all.
         desk.goto(f"{stack.url}/help/tickets/{staff_ticket_id}")
         expect(desk.get_by_role("heading", level=1)).to_contain_text("Ticket T-")
@@ -114,6 +120,15 @@ def test_a_letter_goes_from_the_access_ticket_to_the_mail_room_and_the_post(
         expect(room.get_by_role("row").filter(has_text="Rosa Lindqvist")).to_have_count(0)
         signed = stack.post("/api/sessions", json={"email": user.email, "password": password})
         assert signed.status_code == 201, "the posted letter signs its addressee in"
+
+        # An administrator's letter for a registrant goes to the mail room too.
+        room.goto(f"{stack.url}/admin/users/{user.account_id}")
+        form = room.locator("form.action", has=room.get_by_role("heading", name="New temporary"))
+        expect(form).to_contain_text("Queued for the mail room")
+        form.get_by_label("Reason").fill("Asked by letter")
+        form.get_by_role("button", name="Issue the letter").click()
+        expect(room.get_by_role("status")).to_contain_text("queued for the mail room")
+        shot(room, screenshots, "4b-user-page-letter-queued")
 
         # Resetting an administrator: asked on the user's page, approved by another.
         room.goto(f"{stack.url}/admin/users/{other_admin.account_id}")
