@@ -75,6 +75,8 @@ REASON_WORDS = {
     "idle": "idle too long",
     "expired": "reached its maximum length",
     "password_changed": "password changed",
+    "new_temporary_password": "new temporary password",
+    "mfa_reset": "authenticator app reset",
 }
 
 # action in the address -> (RPC, permission, label, done notice, needs ticked confirmation)
