@@ -939,7 +939,7 @@ def open_access_ticket(stack: Stack, user: User) -> str:
               "contact_name": "Target", "contact_email": user.email,
               "access_problem": "cannot_sign_in"},
     )  # fmt: skip
-    assert opened.status_code == 201, opened.text
+    assert opened.status_code == 201, (opened.text, server_error(stack, opened))
     return opened.json()["ticket_id"]
 
 
@@ -1202,3 +1202,34 @@ def test_nobody_resets_their_own_account(stack, users):
             refused = attempt_reset(stack, user, user, action, ticket_id)
             assert refused.status_code == 403 and "own account" in refused.text, refused.text
         assert stack.get("/api/session", headers=user.headers()).status_code == 200
+
+
+def test_a_registrants_letter_goes_to_the_address_on_their_registration(stack, users):
+    """The mail room asks the registration service for the address on file; an applicant
+    with none is listed so, and their letter cannot be printed."""
+    from tests.helpers.accounts import sign_up
+    from tests.helpers.registration import registered
+
+    staff, admin = users[str(Role.HELPDESK)], users[str(Role.ADMINISTRATOR)]
+    pharmacist = registered(stack, admin, "pharmacist", address_line1="9 Harbor Road")
+    applicant = sign_up(stack)
+    letters = {}
+    for user in (pharmacist, applicant):
+        ticket_id = open_access_ticket(stack, user)
+        done = requests.post(
+            f"{stack.url}/api/tickets/{ticket_id}/temporary-password", headers=staff.headers(),
+            json={"reason": "caller verified"}, timeout=30,
+        )  # fmt: skip
+        assert done.status_code == 202, done.text
+        letters[user.account_id] = done.json()["letter_id"]
+    queue = requests.get(stack.url + "/api/letters", headers=admin.headers(), timeout=30).json()
+    listed = {entry["letter_id"]: entry for entry in queue}
+    assert listed[letters[pharmacist.account_id]]["address_lines"] == [
+        "9 Harbor Road", "New Haven, CT 06510",
+    ]  # fmt: skip
+    assert listed[letters[applicant.account_id]]["address_lines"] is None
+    refused = requests.post(f"{stack.url}/api/letters/{letters[applicant.account_id]}/print",
+                            headers=admin.headers(), timeout=30)  # fmt: skip
+    assert refused.status_code == 409 and "no postal address" in refused.text, refused.text
+    page = requests.get(stack.url + "/admin/letters", cookies=admin.cookies(), timeout=30)
+    assert "No postal address on file" in page.text and "9 Harbor Road" in page.text
