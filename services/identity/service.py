@@ -560,11 +560,9 @@ class IdentityService(EventSourcedService):
         the letter, base64-encoded, for the caller. The password exists in clear only inside
         this function and the letter."""
         password, letter_id = temporary_password(), str(uuid.uuid4())
-        now = self._now()
-        tools = self.tools
+        now, tools, queue = self._now(), self.tools, LetterQueue(self.kernel.db)
         if delivery == "post":
-            LetterQueue(self.kernel.db).add(letter_id, account_id, tools.letters.seal(password),
-                                            now)  # fmt: skip
+            queue.add(letter_id, account_id, tools.letters.seal(password), now)
 
         def decide(a: Account) -> list:
             if request_id:
@@ -574,7 +572,11 @@ class IdentityService(EventSourcedService):
             )
             return [*([approved] if approved else []), *issued]
 
-        self._change(account_id, decide)
+        try:
+            self._change(account_id, decide)
+        except Exception:
+            queue.void(letter_id)  # never issued: nothing sealed stays behind
+            raise
         if delivery == "post":
             log.info("credential letter queued for the mail room", account_id=account_id)
             return {"account_id": account_id, "outcome": "queued", "letter_id": letter_id}
