@@ -340,6 +340,82 @@ class AccountActionSchema(Schema):
     account_id = fields.UUID(required=True)
 
 
+class CredentialRequestSchema(ReasonSchema):
+    """A credential action (temporary password, unlock, authenticator reset): the help desk
+    names the open access ticket of the account it acts from."""
+
+    ticket_id = fields.UUID(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The open access ticket of this account (help desk: needed)."},
+    )
+
+
+OUTCOMES = ["done", "queued", "in_hand", "awaiting_approval", "declined"]
+
+
+class CredentialOutcomeSchema(Schema):
+    """What became of a credential action: done; a letter queued for the mail room (never
+    the letter itself); a letter handed to the administrator (staff accounts); or waiting for
+    a second administrator (administrators' accounts)."""
+
+    account_id = fields.UUID(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(OUTCOMES))
+    letter_id = fields.UUID(allow_none=True)
+    request_id = fields.UUID(allow_none=True)
+    credential_letter_pdf = fields.String(
+        allow_none=True,
+        metadata={"description": "in_hand only: the letter (PDF, base64), to hand over."},
+    )
+
+
+class ResetRequestSchema(Schema):
+    """A reset of an administrator waiting for a second administrator."""
+
+    request_id = fields.UUID(required=True)
+    account_id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    action = fields.String(required=True)
+    action_title = fields.String(required=True)
+    reason = fields.String(required=True)
+    requested_by = fields.String(required=True)
+    requested_by_name = fields.String(required=True)
+    requested_at = fields.String(required=True, metadata={"format": "date-time"})
+    expires_at = fields.String(required=True, metadata={"format": "date-time"})
+
+
+class ResetDecisionSchema(Schema):
+    reason = fields.String(
+        load_default="", validate=validate.Length(max=500),
+        metadata={"description": "Why (declining)."},
+    )  # fmt: skip
+
+
+class QueuedLetterSchema(Schema):
+    """A credential letter in the mail room's queue; the password is never in it."""
+
+    letter_id = fields.UUID(required=True)
+    account_id = fields.UUID(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    role_title = fields.String(required=True)
+    queued_at = fields.String(required=True, metadata={"format": "date-time"})
+    stage = fields.String(required=True, validate=validate.OneOf(["waiting", "printed"]))
+    printed_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    address_lines = fields.List(
+        fields.String(), allow_none=True,
+        metadata={"description": "Where it goes; null: no postal address on file."},
+    )  # fmt: skip
+
+
+class LetterPostedSchema(Schema):
+    letter_id = fields.UUID(required=True)
+    account_id = fields.UUID(required=True)
+    stage = fields.String(required=True)
+
+
 # -- registration ------------------------------------------------------------------------------
 
 APPLICABLE = [str(role) for role in APPLICABLE_ROLES]
@@ -1183,7 +1259,7 @@ class TicketActionSchema(Schema):
     """What an action on a ticket takes; each action reads the fields it needs:
     comments `body` and `internal`; categorise `category`; assign `assignee_id` (null to
     unassign); escalate `to` (vendor, state_it) and `reason`; resolve `resolution`; reopen,
-    close, unlock and temporary-password `reason`."""
+    close, unlock, reset-mfa and temporary-password `reason`."""
 
     body = fields.String(load_default="")
     internal = fields.Boolean(load_default=False)
@@ -1196,9 +1272,15 @@ class TicketActionSchema(Schema):
 
 class TicketActedSchema(Schema):
     ticket = fields.Nested(TicketSchema, required=True)
-    letter_pdf = fields.String(
-        allow_none=True, metadata={"description": "temporary-password: the letter, base64 PDF."}
+    outcome = fields.String(
+        allow_none=True,
+        metadata={"description": "Account actions: done, queued (a letter for the mail room)."},
     )
+    letter_id = fields.UUID(
+        allow_none=True,
+        metadata={"description": "temporary-password: the letter queued for the post (never "
+                  "the letter itself: the mail room prints it)."},
+    )  # fmt: skip
 
 
 class HelpdeskPolicySchema(HelpdeskPolicyFields):
@@ -1228,6 +1310,12 @@ class HelpdeskReportSchema(Schema):
 
 DOCUMENTED = (
     "PermissionGrant",
+    "CredentialRequest",
+    "CredentialOutcome",
+    "ResetRequest",
+    "ResetDecision",
+    "QueuedLetter",
+    "LetterPosted",
     "CardVerification",
     "VerifiedCard",
     "CardVerificationResult",

@@ -31,6 +31,7 @@ from gateway.pages.admin import AdminPages
 from gateway.pages.alerts import AlertPages
 from gateway.pages.as_of import AsOfPages
 from gateway.pages.audit import AuditPages
+from gateway.pages.credentials import CredentialPages
 from gateway.pages.helpdesk import HelpdeskPages
 from gateway.pages.misuse import MisusePages
 from gateway.pages.mm import RegistryPages
@@ -66,6 +67,7 @@ class GatewaySetup(CorrelatedWorkers):
 class GatewayService(
     AccountPages,
     AdminPages,
+    CredentialPages,
     RegistrationPages,
     ReviewPages,
     SubmissionPages,

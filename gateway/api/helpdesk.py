@@ -36,6 +36,7 @@ STAFF_ACTIONS = {
     "resolve": Permission.TICKET_MANAGE,
     "close": Permission.TICKET_MANAGE,
     "unlock": Permission.USER_UNLOCK,
+    "reset-mfa": Permission.USER_UNLOCK,
     "temporary-password": Permission.USER_TEMPORARY_PASSWORD,
 }
 _DOCUMENTED = {
@@ -59,8 +60,9 @@ class HelpdeskApi:
         return self.services.call("helpdesk", method, self.settings.rpc_timeout, **kwargs)
 
     def _ticket_action(self, ticket_id: str, action: str, body: dict[str, Any]) -> dict[str, Any]:
-        """One action on a ticket, as pages and API send it; the ticket after it (and the
-        letter, for a temporary password)."""
+        """One action on a ticket, as pages and API send it; the ticket after it (and, for an
+        account action, its outcome: a temporary password's letter is queued for the mail
+        room, never returned)."""
         calls = {
             "comments": ("comment_on_ticket", {"body": body.get("body", ""),
                                                "internal": bool(body.get("internal"))}),
@@ -73,6 +75,8 @@ class HelpdeskApi:
             "close": ("close_ticket", {"reason": body.get("reason", "")}),
             "unlock": ("ticket_account_action", {"action": "unlock",
                                                  "reason": body.get("reason", "")}),
+            "reset-mfa": ("ticket_account_action", {"action": "reset_mfa",
+                                                    "reason": body.get("reason", "")}),
             "temporary-password": ("ticket_account_action", {"action": "temporary_password",
                                                              "reason": body.get("reason", "")}),
         }  # fmt: skip
@@ -80,7 +84,7 @@ class HelpdeskApi:
         done = self._helpdesk(method, ticket_id=ticket_id, **kwargs)
         if method == "ticket_account_action":
             return done
-        return {"ticket": done, "letter_pdf": None}
+        return {"ticket": done, "outcome": None, "letter_id": None}
 
     def _require_action(self, request: Request, action: str) -> dict[str, Any]:
         if action in USER_ACTIONS:
@@ -210,14 +214,17 @@ class HelpdeskApi:
         ---
         post:
           summary: Comment, reopen; for staff also categorise, assign, escalate, resolve, close,
-            unlock the account, issue a temporary password letter
+            unlock the account, reset its authenticator, queue a temporary password letter
           description: >
             `comments` and `reopen`: the ticket's user (a reply from staff is emailed to the
             user; an `internal` comment is staff-only and never shown or sent to the user);
             a user may reopen within the policy's reopen period. The others need
-            `ticket.manage`; `unlock` also `user.unlock`, `temporary-password` also
-            `user.temporary_password`: identity records the action with the ticket's number,
-            and the ticket records it as an internal comment.
+            `ticket.manage`; `unlock` and `reset-mfa` also `user.unlock`, `temporary-password`
+            also `user.temporary_password`, and the reset table: the ticket must be an open
+            access ticket of a registrant's account. Identity records the action with the
+            ticket's number, and the ticket records it as an internal comment. A temporary
+            password's letter is queued for the mail room and posted to the address on file
+            (202): it is never returned.
           security:
             - sessionToken: []
           parameters:
@@ -228,7 +235,7 @@ class HelpdeskApi:
               schema:
                 type: string
                 enum: [comments, reopen, categorise, assign, escalate, resolve, close, unlock,
-                  temporary-password]
+                  reset-mfa, temporary-password]
           requestBody:
             required: true
             content:
@@ -237,6 +244,11 @@ class HelpdeskApi:
           responses:
             200:
               description: The ticket after the action.
+              content:
+                application/json:
+                  schema: TicketActed
+            202:
+              description: temporary-password; the letter is queued for the mail room.
               content:
                 application/json:
                   schema: TicketActed
@@ -251,7 +263,8 @@ class HelpdeskApi:
         if body.get("assignee_id") is not None:
             body["assignee_id"] = str(body["assignee_id"])
         done = self._ticket_action(str(ticket_id), action, body)
-        return json_response(TicketActedSchema().dump(done), **NO_STORE)
+        status = 202 if done.get("outcome") == "queued" else 200
+        return json_response(TicketActedSchema().dump(done), status, **NO_STORE)
 
     @http("GET", "/api/helpdesk/queue")
     def api_ticket_queue(self, request: Request) -> Response:

@@ -14,9 +14,11 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.http import http
 from gateway.pages.accounts import form_error, parse_time, redirect
+from gateway.pages.credentials import credential_rulings, user_page_actions
 from gateway.problems import Problem
 from gateway.responses import download
 from services.identity.domain import ACTIVE, REMOVED, REVOKED, SUSPENDED
+from services.identity.resets import Ruling, delivery
 from services.identity.roles import ASSIGNABLE_ROLE_TITLES, ROLE_TITLES, Permission
 
 STATUS_TITLES = {
@@ -49,6 +51,13 @@ EVENT_WORDS = {
     "RoleChanged": "Role changed",
     "PermissionGranted": "Permission granted",
     "PermissionWithdrawn": "Permission withdrawn",
+    "CredentialLetterQueued": "Letter queued for the post",
+    "CredentialLetterPrinted": "Letter printed in the mail room",
+    "CredentialLetterPosted": "Letter posted",
+    "CredentialResetRequested": "Reset asked, for a second administrator to approve",
+    "CredentialResetApproved": "Reset approved by a second administrator",
+    "CredentialResetDeclined": "Reset declined",
+    "CredentialActionRefused": "Credential action refused",
 }
 
 MM_REGISTRY = str(Permission.MM_REGISTRY_VERIFY)
@@ -66,6 +75,8 @@ REASON_WORDS = {
     "idle": "idle too long",
     "expired": "reached its maximum length",
     "password_changed": "password changed",
+    "new_temporary_password": "new temporary password",
+    "mfa_reset": "authenticator app reset",
 }
 
 # action in the address -> (RPC, permission, label, done notice, needs ticked confirmation)
@@ -136,6 +147,14 @@ ACTIONS: dict[str, tuple[str, Permission, str, str, bool]] = {
 }
 
 
+OUTCOME_NOTICES = {
+    "queued": "A new temporary password letter is queued for the mail room (Letters to post); "
+    "it is posted to the address on file.",
+    "awaiting_approval": "Requested: a second administrator must approve it under Approvals "
+    "before it is carried out.",
+}
+
+
 def pdf_download(pdf_base64: str, last_name: str) -> Response:
     safe = "".join(c for c in last_name if c.isalnum() or c in " -'") or "account"
     return download(
@@ -153,16 +172,19 @@ def registry_access(account: dict[str, Any]) -> dict[str, bool] | None:
     return {"granted": granted, "in_force": granted and grantable}
 
 
-def available_actions(account: dict[str, Any], permissions: list[str]) -> list[str]:
-    """The actions this viewer may take on this account in its present state."""
+def available_actions(account: dict[str, Any], principal: dict[str, Any]) -> list[str]:
+    """The actions this viewer may take on this account in its present state; credential
+    actions as the reset table allows them here (the help desk's are on the ticket)."""
+    permissions = principal["permissions"]
+    credential = user_page_actions(principal, account)
     status = account["status"]
     granted = MM_REGISTRY in account.get("granted_permissions", ())
     grantable = MM_REGISTRY in account.get("grantable_permissions", ())
     possible = {
         "suspend": status == ACTIVE,
         "reinstate": status == SUSPENDED,
-        "unlock": status != REMOVED and (account["locked"] or account["failed_attempts"] > 0),
-        "reset-mfa": status != REMOVED and account["mfa_enrolled"],
+        "unlock": "unlock" in credential,
+        "reset-mfa": "reset-mfa" in credential,
         "role": status in {ACTIVE, SUSPENDED},
         "revoke": status in {ACTIVE, SUSPENDED},
         "remove": status != REMOVED,
@@ -268,24 +290,33 @@ class AdminPages:
         account["locked_until_time"] = parse_time(account["locked_until"])
         history = [self._history_row(e, account_id) for e in account["history"]]
         own = principal["account_id"] == account_id
-        actions = [] if own else available_actions(account, principal["permissions"])
+        actions = [] if own else available_actions(account, principal)
         registry_actions = [a for a in actions if a in REGISTRY_ACTIONS]
         actions = [a for a in actions if a not in REGISTRY_ACTIONS]
         done = request.args.get("done", "")
-        notice = f"Done. {ACTIONS[done][3]}" if done in ACTIONS else None
-        if request.args.get("letter"):
-            notice = "A new temporary password was issued. Post the letter to the user."
-        can_letter = (
-            not own
-            and Permission.USER_TEMPORARY_PASSWORD in principal["permissions"]
-            and account["status"] == ACTIVE
+        notice = f"Done. {ACTIONS[done][3]}" if done in ACTIONS else OUTCOME_NOTICES.get(done)
+        credential = {} if own else user_page_actions(principal, account)
+        letter = credential.get("temporary-password")
+        can_letter = letter is not None
+        letter_hint = (
+            "Another administrator must approve it (Approvals); the approver hands the letter over."
+            if letter is Ruling.NEEDS_APPROVAL
+            else "Queued for the mail room and posted to the address on file; the current "
+            "password stops working."
+            if delivery(account["role"]) == "post"
+            else "Downloads the letter to hand over in person; the current password stops working."
         )
+        approvals = {a for a, r in credential.items() if r is Ruling.NEEDS_APPROVAL}
+        rulings = {} if own else credential_rulings(principal, account)
+        from_ticket = Ruling.NEEDS_TICKET in rulings.values()  # the help desk: from the ticket
         return self.auth.page(
             request, "admin_user.html", principal=principal, status=status,
             title=f"{account['first_name']} {account['last_name']}", active="users",
             account=account, history=history, actions=actions, action_info=ACTIONS,
             statuses=STATUS_TITLES, roles=ASSIGNABLE_ROLE_TITLES, own=own, notice=notice,
-            can_letter=can_letter, registry=registry_access(account),
+            can_letter=can_letter, letter_hint=letter_hint, approvals=approvals,
+            from_ticket=from_ticket,
+            registry=registry_access(account),
             registry_actions=registry_actions, **context,
         )  # fmt: skip
 
@@ -304,6 +335,10 @@ class AdminPages:
             words.append("recovery code" if details["method"] == "recovery_code" else "app code")
         if details.get("client"):
             words.append(f"from {details['client']}")
+        if details.get("refusal"):
+            words.append(details["refusal"])
+        if details.get("delivery") == "post":
+            words.append("letter to be posted to the address on file")
         if details.get("via") == "reset":
             words.append("by the emailed reset link")
         actor_id, actor_role = event.get("actor_id"), event.get("actor_role")
@@ -349,6 +384,8 @@ class AdminPages:
         except RemoteError as exc:
             status, message = form_error(exc)
             return self._user_page(request, principal, account_id, status=status, error=message)
+        if issued["outcome"] != "in_hand":
+            return redirect(f"/admin/users/{account_id}?done={issued['outcome']}")
         return pdf_download(issued["letter_pdf"], account["last_name"])
 
     @http("POST", "/admin/users/<uuid:account_id>/<action>")
@@ -379,8 +416,10 @@ class AdminPages:
                 error="The action was not done: correct the form below.",
             )  # fmt: skip
         try:
-            self._identity(method, **kwargs)
+            done = self._identity(method, **kwargs)
         except RemoteError as exc:
             status, message = form_error(exc)
             return self._user_page(request, principal, account_id, status=status, error=message)
+        if done.get("outcome") == "awaiting_approval":
+            action = "awaiting_approval"
         return redirect(f"/admin/users/{account_id}?done={action}")

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.helpdesk import MAX_TICKET_REQUEST, STAFF_ACTIONS, USER_ACTIONS, HelpdeskApi
 from gateway.http import http
 from gateway.pages.accounts import redirect
+from gateway.pages.credentials import ticket_actions
 from gateway.problems import Problem
 from gateway.responses import download, uploaded_document
 from pmp.documents import MAX_BYTES
@@ -25,6 +26,7 @@ from services.helpdesk.ticket import (
     ESCALATION_TARGETS,
     STATUS_TITLES,
 )
+from services.identity.resets import OPEN_TICKET
 from services.identity.roles import Permission
 from services.registration.forms import FORM_ERROR, errors_in
 
@@ -47,6 +49,10 @@ NOTICES = {
     "close": "Closed.",
     "unlock": "The account is unlocked; the identity service recorded it with this ticket's "
     "number.",
+    "reset-mfa": "The authenticator app was reset; the user sets one up again at sign-in if "
+    "their role needs it.",
+    "temporary-password": "A new temporary password letter is queued for the mail room: it is "
+    "posted to the address on file. Tell the user to expect it by post.",
 }
 
 
@@ -144,14 +150,30 @@ class HelpdeskPages(HelpdeskApi):
             active="queue" if staff else "help",
             ticket=ticket,
             staff=staff,
-            can_unlock=Permission.USER_UNLOCK in principal["permissions"],
-            can_letter=Permission.USER_TEMPORARY_PASSWORD in principal["permissions"],
+            account_actions=self._ticket_account_actions(principal, ticket) if staff else [],
             categories=[(c, CATEGORY_TITLES[c], CATEGORY_DESCRIPTIONS[c]) for c in CATEGORIES],
             targets=list(ESCALATION_TARGETS.items()),
             assignees=self._helpdesk("ticket_staff") if staff else [],
             error=error,
             notice=notice,
         )
+
+    def _ticket_account_actions(self, principal: dict[str, Any], ticket: dict[str, Any]) -> list:
+        """The account actions the reset table lets this member of staff take from this
+        ticket: only an open access ticket linked to an account qualifies, and only actions
+        on that account's role that the table allows with a ticket (or without one)."""
+        if not (ticket["account_id"] and ticket["access_problem"]):
+            return []
+        if ticket["status"] not in OPEN_TICKET:
+            return []
+        try:
+            account = self._helpdesk_identity("get_account", account_id=ticket["account_id"])
+        except RemoteError:
+            return []
+        return ticket_actions(principal, account)
+
+    def _helpdesk_identity(self, method: str, **kwargs: Any) -> Any:
+        return self.services.call("identity", method, self.settings.rpc_timeout, **kwargs)
 
     @http("GET", "/help/tickets/<uuid:ticket_id>/attachments/<uuid:document_id>")
     def ticket_attachment_page(
@@ -181,15 +203,12 @@ class HelpdeskPages(HelpdeskApi):
             "resolution": form.get("resolution", ""),
         }  # fmt: skip
         try:
-            done = self._ticket_action(str(ticket_id), action, body)
+            self._ticket_action(str(ticket_id), action, body)
         except RemoteError as exc:
             if exc.exc_type not in SHOWN:
                 raise
             ticket = self._helpdesk("get_ticket", ticket_id=str(ticket_id))
             return self._ticket_page(request, principal, ticket, 422, error=str(exc.value))
-        if done.get("letter_pdf"):
-            letter = base64.b64decode(done["letter_pdf"])
-            return download(letter, f"letter-{done['ticket']['reference']}.pdf", "application/pdf")
         notice = action
         if action == "comments":
             staff = Permission.TICKET_MANAGE in principal["permissions"]

@@ -5,10 +5,11 @@ returns. Anyone may open a ticket, signed in or not (a locked-out user must be a
 for help); a signed-in user sees and acts on their own tickets only, never internal
 comments; everything else needs ``ticket.manage`` (help-desk staff and administrators),
 checked here as well as in the gateway. Emails to the user follow from the events
-(``mail.py``). Identity actions taken from a ticket (unlock, a new temporary password
-letter) are made by identity's own RPCs, with the staff member's context, so identity checks
-their permission and records the action with a reason naming the ticket; the ticket records
-it as an internal comment.
+(``mail.py``). Identity actions taken from a ticket (unlock, an authenticator reset, a new
+temporary password letter) are made by identity's own RPCs, with the staff member's context
+and the ticket's id, so identity checks their permission and the ticket (``access_ticket``)
+and records the action with a reason naming the ticket; the ticket records it as an
+internal comment.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ MAX_STAFF_PAGES = 40  # of identity's directory, per role: 1,000 accounts
 STAFF_ROLES = frozenset({str(Role.HELPDESK), str(Role.ADMINISTRATOR)})
 ACTION_PERMISSIONS = {
     "unlock": Permission.USER_UNLOCK,
+    "reset_mfa": Permission.USER_UNLOCK,
     "temporary_password": Permission.USER_TEMPORARY_PASSWORD,
 }
 
@@ -323,9 +325,12 @@ class HelpdeskService(EventSourcedService):
 
     @rpc
     def ticket_account_action(self, ticket_id: str, action: str, reason: str) -> dict[str, Any]:
-        """Unlock the ticket's account, or issue it a new temporary password letter, through
-        identity (which checks the caller's permission and records it, naming the ticket);
-        the ticket records it as an internal comment. Returns the letter for the second."""
+        """Unlock the ticket's account, reset its authenticator, or issue it a new temporary
+        password, through identity, naming this ticket: identity checks the caller's
+        permission, asks this service whether the ticket is an open access ticket of that
+        account (``access_ticket``) and records the action; the ticket records it as an
+        internal comment. A temporary password's letter goes to the mail room's queue, never
+        back here."""
         actor = self._staff()
         if action not in ACCOUNT_ACTIONS:
             raise TicketRefused(f"action: There is no account action {action!r}.")
@@ -333,15 +338,12 @@ class HelpdeskService(EventSourcedService):
         ticket = self._visible(ticket_id, actor)
         ticket.account_action(actor, action)
         reason = (reason or "").strip() or ACCOUNT_ACTIONS[action]
-        why = f"Help desk ticket {ticket.reference}: {reason}"
-        letter = None
+        rpc_name = {"unlock": "unlock_account", "reset_mfa": "reset_mfa",
+                    "temporary_password": "issue_temporary_password"}[action]  # fmt: skip
         try:
-            if action == "unlock":
-                self.identity.unlock_account(account_id=ticket.account_id, reason=why)
-            else:
-                letter = self.identity.issue_temporary_password(
-                    account_id=ticket.account_id, reason=why
-                )["letter_pdf"]
+            done = getattr(self.identity, rpc_name)(
+                account_id=ticket.account_id, reason=reason, ticket_id=ticket_id
+            )
         except RemoteError as exc:  # identity's refusal, told as the ticket's
             raise _identity_refusal(exc) from None
         comment_id = str(uuid.uuid4())
@@ -351,7 +353,16 @@ class HelpdeskService(EventSourcedService):
             lambda t: t.comment(actor, comment_id, reason, internal=True, account_action=action),
         )
         log.info("account action from ticket", ticket_id=ticket_id, action=action)
-        return {"ticket": view, "letter_pdf": letter}
+        return {"ticket": view, "outcome": done.get("outcome"), "letter_id": done.get("letter_id")}
+
+    @rpc
+    def access_ticket(self, ticket_id: str) -> dict[str, Any]:
+        """For identity, asked with the staff member's context before a credential action:
+        whose ticket this is, where it stands and whether it reports an access problem."""
+        ticket = self._visible(ticket_id, self._staff())
+        return {"ticket_id": ticket.ticket_id, "reference": ticket.reference,
+                "account_id": ticket.account_id, "status": ticket.status,
+                "access_problem": ticket.access_problem}  # fmt: skip
 
     # -- administrators ------------------------------------------------------------------------
 

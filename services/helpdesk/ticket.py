@@ -40,7 +40,8 @@ ACCESS_PROBLEMS = {
 ESCALATION_TARGETS = {"vendor": "the system vendor", "state_it": "the state IT department"}
 ACCOUNT_ACTIONS = {
     "unlock": "Unlocked the account",
-    "temporary_password": "Issued a new temporary password letter",
+    "reset_mfa": "Reset the account's authenticator app",
+    "temporary_password": "Queued a new temporary password letter for the post",
 }
 
 

@@ -21,6 +21,7 @@ HISTORY_SHOWN = 200  # newest events of an account on its page
 # What an administrator may see of each event; hashes and sealed secrets stay out.
 _SHOWN_FIELDS = {
     "reason", "from_role", "to_role", "via", "client", "method", "locked_until", "permission",
+    "action", "refusal", "ticket_id", "letter_id", "delivery", "request_id", "requested_by",
 }  # fmt: skip
 
 

@@ -139,6 +139,8 @@ class Account:
     last_sign_in_at: datetime | None = None
     access_until: date | None = None  # the registration's renewal date, if it has one
     granted: set[str] = field(default_factory=set)  # beyond the role, by an administrator
+    letter_id: str | None = None  # the letter carrying the temporary password now in force
+    pending_resets: dict[str, dict[str, Any]] = field(default_factory=dict)  # awaiting approval
 
     # -- folding ---------------------------------------------------------------------------
 
@@ -194,6 +196,16 @@ class Account:
         self.temporary_used = False
         self.failed_attempts, self.locked_until = 0, None
         self.reset_link_hash = self.reset_expires_at = None  # a new letter voids older links
+        self.letter_id = d.get("letter_id")
+
+    def _on_CredentialResetRequested(self, d: dict, at: datetime) -> None:
+        self.pending_resets[d["request_id"]] = {**d, "requested_at": at}
+
+    def _on_CredentialResetApproved(self, d: dict, at: datetime) -> None:
+        self.pending_resets.pop(d["request_id"], None)
+
+    def _on_CredentialResetDeclined(self, d: dict, at: datetime) -> None:
+        self.pending_resets.pop(d["request_id"], None)
 
     def _on_PasswordChanged(self, d: dict, at: datetime) -> None:
         self._set_password(d["password_hash"], at)
@@ -589,8 +601,17 @@ class Account:
         return [("PermissionWithdrawn", {"permission": permission, "reason": reason})]
 
     def issue_temporary_password(
-        self, password: str, now: datetime, policy: IdentityPolicy, hasher: Hasher, reason: str
+        self,
+        password: str,
+        now: datetime,
+        policy: IdentityPolicy,
+        hasher: Hasher,
+        reason: str,
+        letter_id: str | None = None,
+        delivery: str = "in_hand",
     ) -> list[Change]:
+        """A new temporary password; a letter to post (``delivery`` "post") is queued for
+        the mail room by ``CredentialLetterQueued``, one handed over is not."""
         self._require(
             self.status == ACTIVE, "Temporary passwords are only issued to active accounts."
         )
@@ -599,8 +620,45 @@ class Account:
             "password_hash": hasher.hash(password),
             "expires_at": expires.isoformat(),
             "reason": reason,
+            "letter_id": letter_id,
+            "delivery": delivery,
         }
-        return [("TemporaryPasswordIssued", issued), *self.end_sessions("new_temporary_password")]
+        changes: list[Change] = [("TemporaryPasswordIssued", issued)]
+        if delivery == "post":
+            changes.append(("CredentialLetterQueued", {"letter_id": letter_id}))
+        return changes + self.end_sessions("new_temporary_password")
+
+    def letter_in_force(self, letter_id: str, now: datetime) -> bool:
+        """Whether ``letter_id`` still carries the password that signs this account in: not
+        replaced by a newer letter or a password of the user's own, not used, not expired."""
+        return (
+            self.status == ACTIVE
+            and self.letter_id == letter_id
+            and self.temporary_until is not None
+            and not self.temporary_used
+            and now < self.temporary_until
+        )
+
+    def ask_second_administrator(
+        self, request_id: str, action: str, reason: str, requested_by: str, now: datetime,
+        hours: int,
+    ) -> list[Change]:  # fmt: skip
+        """A reset of an administrator, to be carried out when a second one approves."""
+        self._require(self.status != REMOVED, "This account was removed.")
+        expires = now + timedelta(hours=hours)
+        requested = {"request_id": request_id, "action": action, "reason": reason,
+                     "requested_by": requested_by, "expires_at": expires.isoformat()}  # fmt: skip
+        return [("CredentialResetRequested", requested)]
+
+    def pending_reset(self, request_id: str, now: datetime) -> dict[str, Any]:
+        """The pending request ``request_id``; refused once decided or lapsed."""
+        pending = self.pending_resets.get(request_id)
+        self._require(pending is not None, "There is no such request waiting for approval.")
+        self._require(
+            now < _parse(pending["expires_at"]),
+            "This request lapsed before a second administrator approved it; ask again.",
+        )
+        return pending
 
     def grant_access(
         self,

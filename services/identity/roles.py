@@ -70,6 +70,8 @@ class Permission(StrEnum):
     DELEGATE_SUPERVISE = "delegate.supervise"  # approve the delegates who act for you
     SUBMISSION_UPLOAD = "submission.upload"  # send dispensation files, read their reports
     PATIENT_INDEX_REVIEW = "patient_index.review"  # confirm, merge or split uncertain links
+    USER_RESET_APPROVE = "user.reset_approve"  # approve another's reset of an administrator
+    LETTERS_POST = "letters.post"  # the mail room: print and post credential letters
 
 
 _CLINICAL = {
@@ -115,6 +117,8 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.PATIENT_INDEX_REVIEW,
             Permission.MM_REGISTRY_LOAD,
             Permission.MM_REGISTRY_RECORDS,
+            Permission.USER_RESET_APPROVE,
+            Permission.LETTERS_POST,
         }
     ),
     Role.HELPDESK: frozenset(

@@ -64,9 +64,50 @@ class ProfileUpdated(Schema):
 
 
 class TemporaryPasswordIssued(Schema):
+    """The password only as its hash; the letter that carries it is ``letter_id`` (sealed in
+    the mail room's queue until printed, when ``delivery`` is "post")."""
+
     password_hash = fields.String(required=True)
     expires_at = fields.DateTime(required=True)
     reason = fields.String(required=True)
+    letter_id = fields.UUID(allow_none=True)
+    delivery = fields.String(validate=validate.OneOf(["post", "in_hand"]))
+
+
+class CredentialLetter(Schema):
+    """A credential letter queued for the mail room, printed, or posted: its id only."""
+
+    letter_id = fields.UUID(required=True)
+
+
+_ACTION = validate.OneOf(["temporary_password", "unlock", "reset_mfa"])
+
+
+class CredentialResetRequested(Schema):
+    """A reset of an administrator, waiting for a second administrator until ``expires_at``."""
+
+    request_id = fields.UUID(required=True)
+    action = fields.String(required=True, validate=_ACTION)
+    reason = _REASON
+    requested_by = fields.String(required=True)
+    expires_at = fields.DateTime(required=True)
+
+
+class CredentialResetDecided(Schema):
+    """A second administrator approved (the reset follows in the same append) or declined."""
+
+    request_id = fields.UUID(required=True)
+    action = fields.String(required=True, validate=_ACTION)
+    requested_by = fields.String(required=True)
+    reason = fields.String()
+
+
+class CredentialActionRefused(Schema):
+    """A credential action the reset policy refused, kept so the trail shows who tried."""
+
+    action = fields.String(required=True, validate=_ACTION)
+    refusal = fields.String(required=True, validate=validate.Length(max=500))
+    ticket_id = fields.UUID(allow_none=True)
 
 
 class PasswordChanged(Schema):
@@ -159,6 +200,13 @@ def identity_events() -> EventRegistry:
         ("AccessUntilChanged", AccessUntilChanged),
         ("ProfileUpdated", ProfileUpdated),
         ("TemporaryPasswordIssued", TemporaryPasswordIssued),
+        ("CredentialLetterQueued", CredentialLetter),
+        ("CredentialLetterPrinted", CredentialLetter),
+        ("CredentialLetterPosted", CredentialLetter),
+        ("CredentialResetRequested", CredentialResetRequested),
+        ("CredentialResetApproved", CredentialResetDecided),
+        ("CredentialResetDeclined", CredentialResetDecided),
+        ("CredentialActionRefused", CredentialActionRefused),
         ("PasswordChanged", PasswordChanged),
         ("PasswordRehashed", PasswordRehashed),
         ("LoginSucceeded", LoginSucceeded),

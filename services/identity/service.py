@@ -11,16 +11,18 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import eventlet
-from nameko.rpc import rpc
+from nameko.exceptions import RemoteError
+from nameko.rpc import RpcProxy, rpc
 
 from pmp.eventstore import ConcurrencyError
 from pmp.logs import get_logger
 from pmp.mail import Email
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity import mfa
+from services.identity.approvals import ResetApprovals, ResetRequests
 from services.identity.directory import AccountQueries
 from services.identity.domain import (
     READY,
@@ -37,9 +39,24 @@ from services.identity.domain import (
     token_hash,
 )
 from services.identity.letter import CredentialLetter, render_credential_letter
+from services.identity.letters import POSTED, PRINTED, WAITING, LetterQueue, QueuedLetter
+from services.identity.letters import metadata as letter_tables
 from services.identity.passwords import temporary_password
 from services.identity.projections import PROJECTIONS
-from services.identity.repository import Accounts, account_stream
+from services.identity.repository import Accounts, NotFound, account_stream
+from services.identity.resets import (
+    ACTION_PERMISSIONS,
+    APPROVAL_HOURS,
+    NO_TICKET,
+    REGISTRANT_ROLES,
+    CredentialAction,
+    Ruling,
+    delivery,
+    may_decide_request,
+    refusal,
+    ruling,
+    ticket_problem,
+)
 from services.identity.roles import NotAuthorized, Permission, Role, require
 from services.identity.schemas import identity_events
 from services.identity.sessions import ClientThrottle, SessionIndex
@@ -55,8 +72,14 @@ class SessionInvalid(PermissionError):
 
 class IdentityService(EventSourcedService):
     name = "identity"
-    kernel = ServiceKernel(identity_events(), projections=PROJECTIONS, tables=(session_tables,))
+    kernel = ServiceKernel(
+        identity_events(),
+        projections=(*PROJECTIONS, ResetApprovals),
+        tables=(session_tables, letter_tables),
+    )
     tools: Tools = IdentityTools()
+    helpdesk = RpcProxy("helpdesk")  # is this an open access ticket of the account?
+    registration = RpcProxy("registration")  # a registrant's postal address on file
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -387,43 +410,288 @@ class IdentityService(EventSourcedService):
         self.kernel.store.registry.validate_all(changes)  # refuse bad input before claiming
         self.accounts.claim_email(email, account_id)
         self.kernel.append(account_stream(account_id), 0, changes)
-        letter = self._issue_letter(account_id, "account created")
+        letter = self._issue_letter(account_id, "account created", "in_hand")
         log.info("account created", account_id=account_id, role=role)
-        return {"account_id": account_id, "letter_pdf": letter}
+        return {"account_id": account_id, "letter_pdf": letter["letter_pdf"]}
+
+    # -- credential resets: who may is ``resets.ruling``'s table --------------------------------
 
     @rpc
-    def issue_temporary_password(self, account_id: str, reason: str) -> dict[str, Any]:
-        self._require(Permission.USER_TEMPORARY_PASSWORD)
-        return {"account_id": account_id, "letter_pdf": self._issue_letter(account_id, reason)}
+    def issue_temporary_password(
+        self, account_id: str, reason: str, ticket_id: str | None = None
+    ) -> dict[str, Any]:
+        """A new temporary password, as the reset table allows: a registrant's letter goes to
+        the mail room's queue (never to the caller); a staff member's to the administrator
+        in hand; an administrator's waits for a second administrator."""
+        action = CredentialAction.TEMPORARY_PASSWORD
+        account, ruled, why = self._credential_ruling(account_id, action, reason, ticket_id)
+        if ruled is Ruling.NEEDS_APPROVAL:
+            return self._ask_second_administrator(account, action, why)
+        return self._issue_letter(account_id, why, delivery(account.role))
 
-    def _issue_letter(self, account_id: str, reason: str) -> str:
-        """Issue a temporary password and return the letter that carries it, base64-encoded.
-        The password exists in clear only inside this function and the letter."""
-        password = temporary_password()
+    @rpc
+    def unlock_account(
+        self, account_id: str, reason: str, ticket_id: str | None = None
+    ) -> dict[str, Any]:
+        action = CredentialAction.UNLOCK
+        _, _, why = self._credential_ruling(account_id, action, reason, ticket_id)
         now = self._now()
-        tools = self.tools
-        self.accounts.decide(
-            account_id,
-            lambda a: (
-                a.issue_temporary_password(password, now, tools.policy, tools.hasher, reason),
-                None,
-            ),
-        )
+        self._change(account_id, lambda a: a.unlock(why, now))
+        return {"account_id": account_id, "outcome": "done"}
+
+    @rpc
+    def reset_mfa(self, account_id: str, reason: str, ticket_id: str | None = None) -> dict:
+        action = CredentialAction.RESET_MFA
+        account, ruled, why = self._credential_ruling(account_id, action, reason, ticket_id)
+        if ruled is Ruling.NEEDS_APPROVAL:
+            return self._ask_second_administrator(account, action, why)
+        self._change(account_id, lambda a: a.reset_mfa(why))
+        return {"account_id": account_id, "outcome": "done"}
+
+    def _credential_ruling(
+        self, account_id: str, action: CredentialAction, reason: str, ticket_id: str | None
+    ) -> tuple[Account, Ruling, str]:
+        """The account, the table's ruling for the caller and the reason to record (naming
+        the ticket); a refusal is recorded on the account, then raised."""
+        self._require(ACTION_PERMISSIONS[action])
         account = self.accounts.get(account_id)
-        pdf = render_credential_letter(
+        role, own = self.kernel.actor_role, self.kernel.actor_id == account_id
+        ruled = ruling(role, account.role, action, own)
+        if ruled is Ruling.REFUSED:
+            self._refuse(account, action, refusal(role, account.role, action, own), ticket_id)
+        if ruled is Ruling.NEEDS_TICKET and not ticket_id:
+            self._refuse(account, action, NO_TICKET, None)
+        if ticket_id:
+            reference = self._access_ticket(account, action, str(ticket_id))
+            reason = f"Help desk ticket {reference}: {reason}"
+        return account, ruled, reason
+
+    def _access_ticket(self, account: Account, action: CredentialAction, ticket_id: str) -> str:
+        """The reference of ``ticket_id``, asked of the help desk (with the caller's context),
+        if it is an open access ticket of this account; a recorded refusal if not."""
+        try:
+            uuid.UUID(ticket_id)
+        except ValueError:
+            self._refuse(account, action, "There is no such help desk ticket.", None)
+        try:
+            found = self.helpdesk.access_ticket(ticket_id=ticket_id)
+        except RemoteError as exc:
+            if exc.exc_type not in {"NotFound", "NotAuthorized"}:
+                raise
+            found = None
+        problem = ticket_problem(found, account.account_id)
+        if problem:
+            self._refuse(account, action, problem, ticket_id)
+        return found["reference"]
+
+    def _refuse(
+        self, account: Account, action: CredentialAction, why: str, ticket_id: str | None
+    ) -> NoReturn:
+        refused = {"action": str(action), "refusal": why, "ticket_id": ticket_id}
+        self.kernel.append(account_stream(account.account_id), None,
+                           [("CredentialActionRefused", refused)])  # fmt: skip
+        log.warning("credential action refused", account_id=account.account_id, action=action)
+        raise NotAuthorized(why)
+
+    def _ask_second_administrator(
+        self, account: Account, action: CredentialAction, why: str
+    ) -> dict[str, Any]:
+        request_id, now, actor = str(uuid.uuid4()), self._now(), str(self.kernel.actor_id)
+        self.accounts.decide(
+            account.account_id,
+            lambda a: (a.ask_second_administrator(request_id, str(action), why, actor, now,
+                                                  APPROVAL_HOURS), None),
+        )  # fmt: skip
+        log.info("reset awaits a second administrator", account_id=account.account_id)
+        return {"account_id": account.account_id, "outcome": "awaiting_approval",
+                "request_id": request_id}  # fmt: skip
+
+    @rpc
+    def credential_requests(self) -> list[dict[str, Any]]:
+        """Resets of administrators waiting for a second administrator, oldest first."""
+        self._require(Permission.USER_RESET_APPROVE)
+        return ResetRequests(self.kernel.db).pending(self._now())
+
+    @rpc
+    def decide_credential_request(
+        self, account_id: str, request_id: str, approve: bool, reason: str = ""
+    ) -> dict[str, Any]:
+        """Approve (and so carry out) or decline a pending reset of an administrator. An
+        approved temporary password's letter goes to the approving administrator."""
+        self._require(Permission.USER_RESET_APPROVE)
+        now, actor = self._now(), str(self.kernel.actor_id)
+        account = self.accounts.get(account_id)
+        pending = account.pending_reset(request_id, now)
+        problem = may_decide_request(
+            self.kernel.actor_role, actor, pending["requested_by"], account_id, approve
+        )
+        if problem:
+            raise NotAuthorized(problem)
+        decided = {"request_id": request_id, "action": pending["action"],
+                   "requested_by": pending["requested_by"], "reason": reason}  # fmt: skip
+        if not approve:
+
+            def decline(a: Account) -> tuple[list, None]:
+                a.pending_reset(request_id, now)
+                return [("CredentialResetDeclined", decided)], None
+
+            self.accounts.decide(account_id, decline)
+            return {"account_id": account_id, "outcome": "declined"}
+        approved = ("CredentialResetApproved", decided)
+        if pending["action"] == CredentialAction.RESET_MFA:
+
+            def carry_out(a: Account) -> list:
+                a.pending_reset(request_id, now)
+                return [approved, *a.reset_mfa(pending["reason"])]
+
+            self._change(account_id, carry_out)
+            return {"account_id": account_id, "outcome": "done"}
+        return self._issue_letter(account_id, pending["reason"], "in_hand", approved, request_id)
+
+    def _issue_letter(
+        self,
+        account_id: str,
+        reason: str,
+        delivery: str,
+        approved: tuple[str, dict] | None = None,
+        request_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Issue a temporary password. By post: sealed into the mail room's queue; in hand:
+        the letter, base64-encoded, for the caller. The password exists in clear only inside
+        this function and the letter."""
+        password, letter_id = temporary_password(), str(uuid.uuid4())
+        now, tools, queue = self._now(), self.tools, LetterQueue(self.kernel.db)
+        if delivery == "post":
+            queue.add(letter_id, account_id, tools.letters.seal(password), now)
+
+        def decide(a: Account) -> list:
+            if request_id:
+                a.pending_reset(request_id, now)
+            issued = a.issue_temporary_password(
+                password, now, tools.policy, tools.hasher, reason, letter_id, delivery
+            )
+            return [*([approved] if approved else []), *issued]
+
+        try:
+            self._change(account_id, decide)
+        except Exception:
+            queue.void(letter_id)  # never issued: nothing sealed stays behind
+            raise
+        if delivery == "post":
+            log.info("credential letter queued for the mail room", account_id=account_id)
+            return {"account_id": account_id, "outcome": "queued", "letter_id": letter_id}
+        account = self.accounts.get(account_id)
+        pdf = self._letter_pdf(account, password, now, tuple(account.address_lines))
+        return {"account_id": account_id, "outcome": "in_hand", "letter_id": letter_id,
+                "letter_pdf": base64.b64encode(pdf).decode()}  # fmt: skip
+
+    def _letter_pdf(
+        self, account: Account, password: str, issued_at: datetime, address: tuple[str, ...]
+    ) -> bytes:
+        tools = self.tools
+        return render_credential_letter(
             CredentialLetter(
                 full_name=account.full_name,
-                address_lines=tuple(account.address_lines),
+                address_lines=address,
                 login_email=account.email,
                 role_title=Role(account.role).title,
                 temporary_password=password,
-                issued_at=now,
-                expires_at=account.temporary_until or now,
+                issued_at=issued_at,
+                expires_at=account.temporary_until or issued_at,
                 sign_in_url=f"{tools.settings.public_url}/login",
                 timezone=tools.settings.timezone,
             )
         )
-        return base64.b64encode(pdf).decode()
+
+    def _change(self, account_id: str, action) -> None:
+        """Decide ``action`` on the account and end the sessions it ends."""
+
+        def decide(account: Account):
+            changes = action(account)
+            return changes, _ended(changes)
+
+        self.sessions.end(self.accounts.decide(account_id, decide))
+
+    # -- the mail room -----------------------------------------------------------------------
+
+    @rpc
+    def letters_to_post(self) -> list[dict[str, Any]]:
+        """Letters waiting to be printed or posted, oldest first, each with the address it
+        goes to (None when there is none on file). A waiting letter whose password is no
+        longer in force (replaced, used, expired) is destroyed instead of listed."""
+        self._require(Permission.LETTERS_POST)
+        queue, now, listed = LetterQueue(self.kernel.db), self._now(), []
+        for letter in queue.not_posted():
+            account = self.accounts.load(letter.account_id)
+            if letter.stage == WAITING and not account.letter_in_force(letter.letter_id, now):
+                queue.void(letter.letter_id)
+                continue
+            address = self._postal_address(account)
+            listed.append({
+                "letter_id": letter.letter_id, "account_id": letter.account_id,
+                "name": account.full_name or account.email, "email": account.email,
+                "role": account.role, "role_title": Role(account.role).title,
+                "queued_at": letter.queued_at.isoformat(), "stage": letter.stage,
+                "printed_at": letter.printed_at.isoformat() if letter.printed_at else None,
+                "address_lines": address,
+            })  # fmt: skip
+        return listed
+
+    @rpc
+    def print_letter(self, letter_id: str) -> dict[str, Any]:
+        """The letter as a PDF to print, once: its sealed password is destroyed as it is
+        printed (a lost print needs a new temporary password). Recorded on the account."""
+        self._require(Permission.LETTERS_POST)
+        queue, now = LetterQueue(self.kernel.db), self._now()
+        letter = _queued(queue, letter_id)
+        if letter.sealed_password is None:
+            raise AccountStateConflict("This letter was printed already; it prints only once.")
+        account = self.accounts.get(letter.account_id)
+        if not account.letter_in_force(letter_id, now):
+            queue.void(letter_id)
+            raise AccountStateConflict("This letter's password is no longer in force.")
+        address = self._postal_address(account)
+        if not address:
+            raise AccountStateConflict(
+                "There is no postal address on file for this account: the letter cannot be "
+                "printed until the registration has one."
+            )
+        password = self.tools.letters.open(letter.sealed_password)
+        pdf = self._letter_pdf(account, password, now, tuple(address))
+        if not queue.printed(letter_id, now):
+            raise AccountStateConflict("This letter was printed already; it prints only once.")
+        self.kernel.append(account_stream(account.account_id), None,
+                           [("CredentialLetterPrinted", {"letter_id": letter_id})])  # fmt: skip
+        encoded = base64.b64encode(pdf).decode()
+        return {"letter_id": letter_id, "account_id": account.account_id,
+                "last_name": account.last_name, "letter_pdf": encoded}  # fmt: skip
+
+    @rpc
+    def letter_posted(self, letter_id: str) -> dict[str, Any]:
+        self._require(Permission.LETTERS_POST)
+        queue = LetterQueue(self.kernel.db)
+        letter = _queued(queue, letter_id)
+        if letter.stage != PRINTED:
+            raise AccountStateConflict(
+                "Print the letter first." if letter.stage == WAITING else "Already posted."
+            )
+        queue.posted(letter_id, self._now())
+        self.kernel.append(account_stream(letter.account_id), None,
+                           [("CredentialLetterPosted", {"letter_id": letter_id})])  # fmt: skip
+        return {"letter_id": letter_id, "account_id": letter.account_id, "stage": POSTED}
+
+    def _postal_address(self, account: Account) -> list[str] | None:
+        """Where a registrant's letter goes: the registration's address on file (asked of
+        the registration service), else the address identity was given; None if neither."""
+        if account.role in REGISTRANT_ROLES:
+            try:
+                found = self.registration.postal_address(account_id=account.account_id)
+            except RemoteError as exc:
+                log.warning("registration address not available", error=exc.exc_type)
+                found = None
+            if found:
+                return list(found)
+        return list(account.address_lines) or None
 
     def _administer(self, permission: Permission, account_id: str, action) -> dict[str, Any]:
         self._require(permission)
@@ -452,15 +720,6 @@ class IdentityService(EventSourcedService):
     @rpc
     def remove_account(self, account_id: str, reason: str) -> dict[str, Any]:
         return self._administer(Permission.USER_REVOKE, account_id, lambda a: a.remove(reason))
-
-    @rpc
-    def unlock_account(self, account_id: str, reason: str) -> dict[str, Any]:
-        now = self._now()
-        return self._administer(Permission.USER_UNLOCK, account_id, lambda a: a.unlock(reason, now))
-
-    @rpc
-    def reset_mfa(self, account_id: str, reason: str) -> dict[str, Any]:
-        return self._administer(Permission.USER_UNLOCK, account_id, lambda a: a.reset_mfa(reason))
 
     @rpc
     def change_role(self, account_id: str, role: str, reason: str) -> dict[str, Any]:
@@ -562,6 +821,16 @@ class IdentityService(EventSourcedService):
         self._internal()
         self.accounts.decide(account_id, lambda a: (a.update_profile(first_name, last_name), None))
         return {"account_id": account_id}
+
+
+def _queued(queue: LetterQueue, letter_id: str) -> QueuedLetter:
+    try:
+        found = queue.get(str(uuid.UUID(str(letter_id))))
+    except ValueError:
+        found = None
+    if found is None:
+        raise NotFound("There is no such letter in the mail room's queue.")
+    return found
 
 
 def _ended(changes: list) -> list[str]:

@@ -43,6 +43,7 @@ class Tools:
         cost = settings.argon2
         self.hasher = Hasher(time_cost=cost["t"], memory_kib=cost["m"], parallelism=cost["p"])
         self.seeds = SecretBox(settings, "identity.mfa-seed")
+        self.letters = SecretBox(settings, "identity.credential-letter")  # the mail room's queue
         self.mailer = Mailer(settings)
 
 

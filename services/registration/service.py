@@ -327,6 +327,18 @@ class RegistrationService(EventSourcedService):
         return self.queries.prescribers_by_dea([str(d) for d in dea_numbers][:500])
 
     @rpc
+    def postal_address(self, account_id: str) -> list[str] | None:
+        """The postal address on this account's registration record, for the mail room
+        (``letters.post``) posting a credential letter; None when the record has none."""
+        self._require(Permission.LETTERS_POST)
+        try:
+            uuid.UUID(str(account_id))
+        except ValueError:
+            return None
+        registration = self.registrations.load(str(account_id))
+        return (registration.address_lines() or None) if registration.exists else None
+
+    @rpc
     def profile_changes(self) -> list[dict[str, Any]]:
         self._require(Permission.REGISTRATION_REVIEW)
         return self.queries.profile_changes(self._now())

@@ -13,6 +13,7 @@ actions aim at an account that does not exist, so the shared users stay as they 
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -84,6 +85,7 @@ STAFF_TICKET_ACTIONS = {
     "resolve": {"resolution": "authorization test"},
     "close": REASON,
     "unlock": REASON,
+    "reset-mfa": REASON,
     "temporary-password": REASON,
 }
 
@@ -176,6 +178,23 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ),
     ("POST", "/api/accounts/<uuid:account_id>/temporary-password"): api(
         ACCOUNT + "/temporary-password", ACCOUNT_STAFF, json=REASON, expect=404
+    ),
+    # resets of administrators: user.reset_approve; the mail room: letters.post
+    ("GET", "/api/credential-requests"): api(
+        "/api/credential-requests", ADMINISTRATORS, expect=200
+    ),
+    ("POST", "/api/accounts/<uuid:account_id>/credential-requests/<uuid:request_id>/<decision>"): [
+        *api(f"{ACCOUNT}/credential-requests/{MISSING}/approve", ADMINISTRATORS, expect=404),
+        *api(
+            f"{ACCOUNT}/credential-requests/{MISSING}/decline", ADMINISTRATORS, json={}, expect=404
+        ),
+    ],  # fmt: skip
+    ("GET", "/api/letters"): api("/api/letters", ADMINISTRATORS, expect=200),
+    ("POST", "/api/letters/<uuid:letter_id>/print"): api(
+        f"/api/letters/{MISSING}/print", ADMINISTRATORS, expect=404
+    ),
+    ("POST", "/api/letters/<uuid:letter_id>/posted"): api(
+        f"/api/letters/{MISSING}/posted", ADMINISTRATORS, expect=404
     ),
     # -- registration (API): the shared users have no application, so "mine" is a 404 -------
     ("POST", "/api/sign-ups"): api("/api/sign-ups", ANYONE, json={}, expect=422),
@@ -416,6 +435,15 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("POST", "/admin/users/<uuid:account_id>/temporary-password"): page(
         ADMIN_PAGE + "/temporary-password", ACCOUNT_STAFF, form=REASON
     ),
+    ("GET", "/admin/approvals"): page("/admin/approvals", ADMINISTRATORS, expect=200),
+    ("POST", "/admin/approvals/<uuid:account_id>/<uuid:request_id>/<decision>"): page(
+        f"/admin/approvals/{MISSING}/{MISSING}/approve", ADMINISTRATORS, expect=404
+    ),
+    ("GET", "/admin/letters"): page("/admin/letters", ADMINISTRATORS, expect=200),
+    ("POST", "/admin/letters/<uuid:letter_id>/<action>"): [
+        *page(f"/admin/letters/{MISSING}/print", ADMINISTRATORS, expect=404),
+        *page(f"/admin/letters/{MISSING}/posted", ADMINISTRATORS, expect=404),
+    ],
     ("POST", "/admin/users/<uuid:account_id>/<action>"): [
         *page(ADMIN_PAGE + "/suspend", ADMINISTRATORS, form=REASON),
         *page(ADMIN_PAGE + "/reinstate", ADMINISTRATORS, form=REASON),
@@ -861,3 +889,347 @@ def test_a_user_never_sees_another_users_ticket_or_internal_comments(stack, user
     assert own_page.status_code == 200 and secret not in own_page.text
     assert "Try another browser." in own_page.text
     assert requests.get(stack.url + path, timeout=30).status_code == 401
+
+
+# -- credential resets: actor role x target role x action (services/identity/resets.py) -------
+#
+# Written out here, independently of the table it checks. The help desk acts on registrants
+# only, and only from an open access ticket of the same account; administrators on anyone
+# but themselves, and on another administrator (temporary password, authenticator) only
+# through a second administrator; nobody else on anybody. Run on both backends: the mail
+# room's queue and the approvals are stored.
+
+REGISTRANT_TARGETS = frozenset(
+    {
+        Role.PRESCRIBER,
+        Role.PHARMACIST,
+        Role.DELEGATE,
+        Role.LAW_ENFORCEMENT,
+        Role.LAW_ENFORCEMENT_MM,
+        Role.DATA_SUBMITTER,
+        Role.APPLICANT,
+    }
+)
+RESET_ACTORS = [Role.HELPDESK, Role.ADMINISTRATOR, Role.AUDITOR, Role.PRESCRIBER]
+RESET_ACTIONS = ("temporary-password", "unlock", "reset-mfa")
+
+
+def reset_outcome(actor: str, target: str, action: str, with_ticket: bool) -> set[int]:
+    """The statuses the stack must answer: 403 refused; 200 done (or a staff member's letter
+    handed over); 202 queued for the post or waiting for a second administrator; 409 for an
+    authenticator reset the table allows on an account with no authenticator."""
+    if actor == Role.HELPDESK and not (target in REGISTRANT_TARGETS and with_ticket):
+        return {403}
+    if actor not in {Role.HELPDESK, Role.ADMINISTRATOR}:
+        return {403}
+    if action == "unlock":
+        return {200}
+    if target == Role.ADMINISTRATOR:
+        return {202}  # only asked: a second administrator carries it out
+    if action == "reset-mfa":
+        return {200, 409}
+    return {202} if target in REGISTRANT_TARGETS else {200}
+
+
+def open_access_ticket(stack: Stack, user: User) -> str:
+    """An access ticket the user opens about their own account (signed in)."""
+    opened = requests.post(
+        stack.url + "/api/tickets", headers=user.headers(), timeout=30,
+        json={"subject": "Cannot sign in", "description": "My password no longer works.",
+              "contact_name": "Target", "contact_email": user.email,
+              "access_problem": "cannot_sign_in"},
+    )  # fmt: skip
+    assert opened.status_code == 201, (opened.text, server_error(stack, opened))
+    return opened.json()["ticket_id"]
+
+
+@pytest.fixture(scope="session")
+def reset_targets(stack, users, tmp_path_factory) -> dict[str, tuple[User, str]]:
+    """An account of every role to act on, each with an open access ticket of its own."""
+    from tests.helpers.accounts import create_user, ready, sign_up
+
+    tmp, admin = tmp_path_factory.mktemp("targets"), users[str(Role.ADMINISTRATOR)]
+    targets = {}
+    for role in Role:
+        if role == Role.APPLICANT:
+            user = sign_up(stack)
+        else:
+            user = ready(stack, create_user(stack, admin, str(role), tmp, last_name="Target"))
+        targets[str(role)] = (user, open_access_ticket(stack, user))
+    return targets
+
+
+def attempt_reset(stack: Stack, actor: User, target: User, action: str, ticket_id: str | None):
+    if action == "unlock":  # a failed sign-in on record, so that unlocking has work to do
+        stack.post("/api/sessions", json={"email": target.email, "password": "Wrong-0000!x"})
+    body = {"reason": "authorization test", "ticket_id": ticket_id}
+    return requests.post(
+        f"{stack.url}/api/accounts/{target.account_id}/{action}",
+        headers=actor.headers(), json=body, timeout=30,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("target", [str(r) for r in Role])
+@pytest.mark.parametrize("actor", [str(r) for r in RESET_ACTORS])
+def test_who_may_reset_whose_credentials(stack, users, reset_targets, actor, target):
+    user, ticket_id = reset_targets[target]
+    wrong = []
+    for action in RESET_ACTIONS:
+        for with_ticket in (False, True):
+            response = attempt_reset(
+                stack, users[actor], user, action, ticket_id if with_ticket else None
+            )
+            expected = reset_outcome(actor, target, action, with_ticket)
+            if response.status_code not in expected:
+                wrong.append((action, with_ticket, response.status_code, response.text[:200]))
+            elif response.status_code == 202:
+                assert response.json()["credential_letter_pdf"] is None, response.text
+    assert wrong == [], f"{actor} on {target}"
+
+
+def account_history(stack: Stack, admin: User, account_id: str) -> list[dict]:
+    found = requests.get(f"{stack.url}/api/accounts/{account_id}", headers=admin.headers(),
+                         timeout=30)  # fmt: skip
+    assert found.status_code == 200, found.text
+    return found.json()["history"]
+
+
+def fresh(stack: Stack, users, role: str, tmp: Path, **fields) -> User:
+    from tests.helpers.accounts import create_user, ready
+
+    return ready(stack, create_user(stack, users[str(Role.ADMINISTRATOR)], role, tmp, **fields))
+
+
+def test_the_help_desk_gets_no_letter_for_an_administrator_or_auditor(stack, users, tmp_path):
+    """The probe's attack: as help desk, a temporary password letter for an administrator
+    (then an auditor), with a reason and no ticket, or from the victim's own access ticket."""
+    staff, admin = users[str(Role.HELPDESK)], users[str(Role.ADMINISTRATOR)]
+    for role in (Role.ADMINISTRATOR, Role.AUDITOR):
+        victim = fresh(stack, users, str(role), tmp_path)
+        ticket_id = open_access_ticket(stack, victim)
+        for body in ({"reason": "x" * 3}, {"reason": "caller verified", "ticket_id": ticket_id}):
+            taken = requests.post(
+                f"{stack.url}/api/accounts/{victim.account_id}/temporary-password",
+                headers=staff.headers(), json=body, timeout=30,
+            )  # fmt: skip
+            assert taken.status_code == 403, taken.text
+            assert "letter_pdf" not in taken.text
+        from_ticket = requests.post(
+            f"{stack.url}/api/tickets/{ticket_id}/temporary-password", headers=staff.headers(),
+            json={"reason": "caller verified"}, timeout=30,
+        )  # fmt: skip
+        assert from_ticket.status_code == 403, from_ticket.text
+        for action in ("unlock", "reset-mfa"):
+            refused = attempt_reset(stack, staff, victim, action, ticket_id)
+            assert refused.status_code == 403, refused.text
+        # the victim's own password still works; the trail names each attempt and who made it
+        signed_in = stack.post(
+            "/api/sessions", json={"email": victim.email, "password": victim.password}
+        )
+        assert signed_in.status_code == 201, signed_in.text
+        history = account_history(stack, admin, victim.account_id)
+        assert not any(e["type"] == "TemporaryPasswordIssued" and e["actor_role"] == "helpdesk"
+                       for e in history)  # fmt: skip
+        refusals = [e for e in history if e["type"] == "CredentialActionRefused"]
+        assert len(refusals) == 5, refusals  # two asked directly, one from the ticket, two more
+        assert {e["actor_id"] for e in refusals} == {staff.account_id}
+        assert "only an administrator" in refusals[0]["details"]["refusal"]
+
+
+def test_the_help_desk_posts_a_prescriber_a_letter_only_from_their_open_access_ticket(
+    stack, users, tmp_path
+):
+    from tests.helpers.accounts import letter_password, sign_in
+
+    staff, admin = users[str(Role.HELPDESK)], users[str(Role.ADMINISTRATOR)]
+    victim = fresh(stack, users, "prescriber", tmp_path, first_name="Rosa", last_name="Lind")
+    other = fresh(stack, users, "pharmacist", tmp_path)
+    url = f"{stack.url}/api/accounts/{victim.account_id}/temporary-password"
+
+    def ask(**body):
+        return requests.post(url, headers=staff.headers(), timeout=30,
+                             json={"reason": "caller verified", **body})  # fmt: skip
+
+    # no ticket; another account's ticket; a ticket that is not about access; a closed one
+    assert ask().status_code == 403
+    assert ask(ticket_id=open_access_ticket(stack, other)).status_code == 403
+    question = requests.post(
+        stack.url + "/api/tickets",
+        headers=victim.headers(),
+        timeout=30,
+        json={
+            "subject": "Totals",
+            "description": "They look wrong.",
+            "contact_name": "Rosa",
+            "contact_email": victim.email,
+        },
+    )
+    assert ask(ticket_id=question.json()["ticket_id"]).status_code == 403
+    closed = open_access_ticket(stack, victim)
+    shut = requests.post(f"{stack.url}/api/tickets/{closed}/close", headers=staff.headers(),
+                         json={"reason": "duplicate"}, timeout=30)  # fmt: skip
+    assert shut.status_code == 200, shut.text
+    assert ask(ticket_id=closed).status_code == 403
+    assert ask(ticket_id=str(uuid.uuid4())).status_code == 403
+    signed_in = stack.post(
+        "/api/sessions", json={"email": victim.email, "password": victim.password}
+    )
+    assert signed_in.status_code == 201, "the refusals changed nothing"
+    victim.token = signed_in.json()["token"]
+
+    # from the prescriber's open access ticket: queued for the post, nothing in the answer
+    ticket_id = open_access_ticket(stack, victim)
+    done = requests.post(
+        f"{stack.url}/api/tickets/{ticket_id}/temporary-password",
+        headers=staff.headers(),
+        json={"reason": "caller verified"},
+        timeout=30,
+    )
+    assert done.status_code == 202, done.text
+    assert done.json()["outcome"] == "queued" and "letter_pdf" not in done.text
+    letter_id = done.json()["letter_id"]
+    old = stack.post("/api/sessions", json={"email": victim.email, "password": victim.password})
+    assert old.status_code == 401, "the old password stopped working"
+    # the help desk has no mail room
+    assert requests.get(stack.url + "/api/letters", headers=staff.headers(),
+                        timeout=30).status_code == 403  # fmt: skip
+    assert requests.post(f"{stack.url}/api/letters/{letter_id}/print", headers=staff.headers(),
+                         timeout=30).status_code == 403  # fmt: skip
+
+    # the mail room: listed with the address on file, printed once, posted
+    queue = requests.get(stack.url + "/api/letters", headers=admin.headers(), timeout=30).json()
+    [listed] = [entry for entry in queue if entry["letter_id"] == letter_id]
+    assert listed["stage"] == "waiting" and listed["address_lines"] == [
+        "165 Capitol Avenue", "Hartford, CT 06106",
+    ]  # fmt: skip
+    early = requests.post(f"{stack.url}/api/letters/{letter_id}/posted", headers=admin.headers(),
+                          timeout=30)  # fmt: skip
+    assert early.status_code == 409, early.text
+    printed = requests.post(f"{stack.url}/api/letters/{letter_id}/print",
+                            headers=admin.headers(), timeout=30)  # fmt: skip
+    assert printed.status_code == 200 and printed.headers["Content-Type"] == "application/pdf"
+    again = requests.post(f"{stack.url}/api/letters/{letter_id}/print", headers=admin.headers(),
+                          timeout=30)  # fmt: skip
+    assert again.status_code == 409, again.text
+    posted = requests.post(f"{stack.url}/api/letters/{letter_id}/posted",
+                           headers=admin.headers(), timeout=30)  # fmt: skip
+    assert posted.status_code == 200, posted.text
+    queue = requests.get(stack.url + "/api/letters", headers=admin.headers(), timeout=30).json()
+    assert letter_id not in {entry["letter_id"] for entry in queue}
+
+    # the letter works, for its addressee
+    victim.password = letter_password(printed.content, tmp_path)
+    assert sign_in(stack, victim)["stage"] == "change_password"
+
+    # every step is on the account's stream, naming who did it; no password in any event
+    history = account_history(stack, admin, victim.account_id)
+    by_type: dict[str, dict] = {}
+    for event in history:  # newest first: the newest of each type
+        by_type.setdefault(event["type"], event)
+    issued = by_type["TemporaryPasswordIssued"]
+    assert (issued["actor_role"], issued["details"]["delivery"]) == ("helpdesk", "post")
+    assert issued["details"]["reason"].startswith("Help desk ticket T-")
+    for kind, who in (("CredentialLetterQueued", staff), ("CredentialLetterPrinted", admin),
+                      ("CredentialLetterPosted", admin)):  # fmt: skip
+        assert by_type[kind]["actor_id"] == who.account_id
+        assert by_type[kind]["details"]["letter_id"] == letter_id
+    trail = requests.get(stack.url + "/api/audit/history", headers=admin.headers(), timeout=30,
+                         params={"source": "identity", "order": "newest"})  # fmt: skip
+    assert trail.status_code == 200 and victim.password not in trail.text
+
+
+def test_resetting_an_administrator_needs_a_second_administrator(stack, users, tmp_path):
+    from tests.helpers.accounts import letter_password
+
+    first = users[str(Role.ADMINISTRATOR)]
+    second = fresh(stack, users, "administrator", tmp_path)
+    victim = fresh(stack, users, "administrator", tmp_path)
+
+    def post(user: User, path: str, **body):
+        return requests.post(stack.url + path, headers=user.headers(), json=body, timeout=30)
+
+    asked = post(first, f"/api/accounts/{victim.account_id}/temporary-password", reason="lost it")
+    assert asked.status_code == 202 and asked.json()["outcome"] == "awaiting_approval", asked.text
+    request_id = asked.json()["request_id"]
+    signed_in = stack.post(
+        "/api/sessions", json={"email": victim.email, "password": victim.password}
+    )
+    assert signed_in.status_code == 201, "nothing changed yet"
+    pending = requests.get(stack.url + "/api/credential-requests", headers=second.headers(),
+                           timeout=30).json()  # fmt: skip
+    assert request_id in {r["request_id"] for r in pending}
+    decide = f"/api/accounts/{victim.account_id}/credential-requests/{request_id}"
+    own = post(first, f"{decide}/approve")
+    assert own.status_code == 403 and "second administrator" in own.text, own.text
+    assert post(victim, f"{decide}/approve").status_code == 403  # nobody decides their own
+    approved = post(second, f"{decide}/approve")
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["outcome"] == "in_hand"
+    pdf = base64.b64decode(approved.json()["credential_letter_pdf"])
+    assert post(second, f"{decide}/approve").status_code == 409  # decided once
+    old = stack.post("/api/sessions", json={"email": victim.email, "password": victim.password})
+    assert old.status_code == 401
+    new = letter_password(pdf, tmp_path)
+    assert (
+        stack.post("/api/sessions", json={"email": victim.email, "password": new}).status_code
+        == 201
+    )
+
+    # an authenticator reset: declined, then asked again and approved
+    for decision in ("decline", "approve"):
+        asked = post(first, f"/api/accounts/{victim.account_id}/reset-mfa", reason="lost phone")
+        assert asked.status_code == 202, asked.text
+        decide = (
+            f"/api/accounts/{victim.account_id}/credential-requests/{asked.json()['request_id']}"
+        )
+        done = post(second, f"{decide}/{decision}", reason="call them first")
+        assert done.status_code == 200, done.text
+        details = requests.get(f"{stack.url}/api/accounts/{victim.account_id}",
+                               headers=first.headers(), timeout=30).json()  # fmt: skip
+        assert details["mfa_enrolled"] is (decision == "decline")
+    kinds = [e["type"] for e in details["history"]]
+    for kind in ("CredentialResetRequested", "CredentialResetApproved", "CredentialResetDeclined"):
+        assert kind in kinds
+    approval = next(e for e in details["history"] if e["type"] == "CredentialResetApproved")
+    assert approval["actor_id"] == second.account_id
+    assert approval["details"]["requested_by"] == first.account_id
+
+
+def test_nobody_resets_their_own_account(stack, users):
+    admin, staff = users[str(Role.ADMINISTRATOR)], users[str(Role.HELPDESK)]
+    for user, ticket_id in ((admin, None), (staff, open_access_ticket(stack, staff))):
+        for action in RESET_ACTIONS:
+            refused = attempt_reset(stack, user, user, action, ticket_id)
+            assert refused.status_code == 403 and "own account" in refused.text, refused.text
+        assert stack.get("/api/session", headers=user.headers()).status_code == 200
+
+
+def test_a_registrants_letter_goes_to_the_address_on_their_registration(stack, users):
+    """The mail room asks the registration service for the address on file; an applicant
+    with none is listed so, and their letter cannot be printed."""
+    from tests.helpers.accounts import sign_up
+    from tests.helpers.registration import registered
+
+    staff, admin = users[str(Role.HELPDESK)], users[str(Role.ADMINISTRATOR)]
+    pharmacist = registered(stack, admin, "pharmacist", address_line1="9 Harbor Road")
+    applicant = sign_up(stack)
+    letters = {}
+    for user in (pharmacist, applicant):
+        ticket_id = open_access_ticket(stack, user)
+        done = requests.post(
+            f"{stack.url}/api/tickets/{ticket_id}/temporary-password", headers=staff.headers(),
+            json={"reason": "caller verified"}, timeout=30,
+        )  # fmt: skip
+        assert done.status_code == 202, done.text
+        letters[user.account_id] = done.json()["letter_id"]
+    queue = requests.get(stack.url + "/api/letters", headers=admin.headers(), timeout=30).json()
+    listed = {entry["letter_id"]: entry for entry in queue}
+    assert listed[letters[pharmacist.account_id]]["address_lines"] == [
+        "9 Harbor Road", "New Haven, CT 06510",
+    ]  # fmt: skip
+    assert listed[letters[applicant.account_id]]["address_lines"] is None
+    refused = requests.post(f"{stack.url}/api/letters/{letters[applicant.account_id]}/print",
+                            headers=admin.headers(), timeout=30)  # fmt: skip
+    assert refused.status_code == 409 and "no postal address" in refused.text, refused.text
+    page = requests.get(stack.url + "/admin/letters", cookies=admin.cookies(), timeout=30)
+    assert "No postal address on file" in page.text and "9 Harbor Road" in page.text

@@ -2,7 +2,8 @@
 help without signing in, staff categorise, unlock the account from the ticket (recorded by
 identity with the ticket's number, and on the ticket), reply (emailed; internal notes are
 not), resolve, and the user reopens; a user who forgot their password gets a new temporary
-password letter from their ticket and signs in with it; staff assign a ticket to a colleague
+password letter from their ticket (posted by the mail room, never shown to the help desk)
+and signs in with it; staff assign a ticket to a colleague
 chosen by name; attachments follow the registration's upload rules; the queue and the
 monthly report."""
 
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from services.helpdesk.ticket import ACCOUNT_ACTIONS
 from tests.helpers.accounts import (
     User,
     api,
@@ -169,11 +171,9 @@ def test_a_temporary_password_letter_from_a_ticket(stack, people, staff, tmp_pat
     refused = api(stack, "POST", f"/api/tickets/{ticket_id}/temporary-password", people[
         "prescriber"], json={"reason": "not staff"})  # fmt: skip
     assert refused.status_code == 403, refused.text
-    done = act(stack, staff, ticket_id, "temporary-password", reason="Caller verified by phone")
-    letter = tmp_path / "letter.pdf"
-    letter.write_bytes(base64.b64decode(done["letter_pdf"]))
-    text = words_of(letter)
-    assert "Rosa Lindqvist" in text and user.email in text and "Temporary password" in text
+    done = act(stack, staff, ticket_id, "temporary-password", expect=202,
+               reason="Caller verified by phone")  # fmt: skip
+    assert done["outcome"] == "queued" and "letter_pdf" not in done  # never to the help desk
     note = done["ticket"]["comments"][-1]
     assert note["internal"] and note["account_action"] == "temporary_password"
     assert note["body"] == "Caller verified by phone"
@@ -187,6 +187,15 @@ def test_a_temporary_password_letter_from_a_ticket(stack, people, staff, tmp_pat
     )
     assert not account["locked"]  # a new password clears the lock
 
+    # the mail room prints the letter for the post, to the address on file
+    printed = api(stack, "POST", f"/api/letters/{done['letter_id']}/print", people["admin"])
+    assert printed.status_code == 200, printed.text
+    letter = tmp_path / "letter.pdf"
+    letter.write_bytes(printed.content)
+    text = words_of(letter)
+    assert "Rosa Lindqvist" in text and user.email in text and "Temporary password" in text
+    assert "165 Capitol Avenue" in text
+
     # the old password no longer works; the letter's does, and must be changed at once
     old = stack.post("/api/sessions", json={"email": user.email, "password": user.password})
     assert old.status_code == 401, old.text
@@ -197,13 +206,14 @@ def test_a_temporary_password_letter_from_a_ticket(stack, people, staff, tmp_pat
     seen = api(stack, "GET", f"/api/tickets/{ticket_id}", user).json()
     assert seen["comments"] == []  # the action's note is internal
 
-    # the page's form answers with the letter as a download
+    # the page's form queues another letter and says so; it downloads nothing
     page = send_form(stack, staff, f"/help/tickets/{ticket_id}", "temporary-password", reason="")
-    assert page.status_code == 200, page.text
-    assert page.headers["Content-Type"] == "application/pdf"
-    assert f"letter-{reference}.pdf" in page.headers["Content-Disposition"]
+    assert page.status_code == 303, page.text
+    assert page.headers["Location"].endswith("?notice=temporary-password")
     again = api(stack, "GET", f"/api/tickets/{ticket_id}", staff).json()
-    assert again["comments"][-1]["body"] == "Issued a new temporary password letter"
+    assert again["comments"][-1]["body"] == ACCOUNT_ACTIONS["temporary_password"]
+    shown = stack.get(page.headers["Location"], cookies=staff.cookies())
+    assert "queued for the mail room" in shown.text
 
 
 def test_staff_assign_a_ticket_to_a_colleague(stack, people, staff, tmp_path):

@@ -167,7 +167,8 @@ def test_four_wrong_passwords_lock_the_account_until_an_administrator_unlocks_it
 
     unlocked = api(stack, "POST", f"/api/accounts/{user.account_id}/unlock", admin, json=REASON)
     assert unlocked.status_code == 200, unlocked.text
-    assert unlocked.json() == {"account_id": user.account_id}
+    assert unlocked.json()["account_id"] == user.account_id
+    assert unlocked.json()["outcome"] == "done"
     assert sign_in(stack, user)["stage"] == "ready"
     again = api(stack, "POST", f"/api/accounts/{user.account_id}/unlock", admin, json=REASON)
     assert again.status_code == 409  # not locked any more
@@ -237,18 +238,36 @@ def test_changing_the_role_changes_what_the_user_may_do(stack, admin, tmp_path):
 
 @SQLITE
 def test_a_new_temporary_password_letter_replaces_the_password(stack, admin, tmp_path):
+    """A registrant's letter goes to the mail room, which prints it (once) for the post."""
     user = ready(stack, create_user(stack, admin, str(Role.LAW_ENFORCEMENT), tmp_path))
     issued = api(
         stack, "POST", f"/api/accounts/{user.account_id}/temporary-password", admin, json=REASON
     )
-    assert issued.status_code == 200, issued.text
+    assert issued.status_code == 202, issued.text
     assert issued.json()["account_id"] == user.account_id
-    temporary = letter_password(base64.b64decode(issued.json()["credential_letter_pdf"]), tmp_path)
+    assert issued.json()["outcome"] == "queued" and issued.json()["credential_letter_pdf"] is None
+    printed = api(stack, "POST", f"/api/letters/{issued.json()['letter_id']}/print", admin)
+    assert printed.status_code == 200, printed.text
+    temporary = letter_password(printed.content, tmp_path)
     wait_for_status(stack, user, "/api/session", 401)
     refused_sign_in(stack, user.email, user.password)
     user.password = temporary
     assert sign_in(stack, user)["stage"] == "change_password"
     assert change_password(stack, user, "Quartz-Harbor-Violet-83?")["stage"] == "ready"
+
+
+@SQLITE
+def test_a_staff_members_letter_is_handed_to_the_administrator(stack, admin, tmp_path):
+    """Staff have no address with the program: the administrator gets the letter to hand over."""
+    user = ready(stack, create_user(stack, admin, str(Role.HELPDESK), tmp_path))
+    issued = api(
+        stack, "POST", f"/api/accounts/{user.account_id}/temporary-password", admin, json=REASON
+    )
+    assert issued.status_code == 200 and issued.json()["outcome"] == "in_hand", issued.text
+    temporary = letter_password(base64.b64decode(issued.json()["credential_letter_pdf"]), tmp_path)
+    wait_for_status(stack, user, "/api/session", 401)
+    user.password = temporary
+    assert sign_in(stack, user)["stage"] == "change_password"
 
 
 @SQLITE

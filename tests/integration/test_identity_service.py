@@ -258,8 +258,13 @@ def test_every_administrators_action_changes_what_the_user_can_do(start_identity
         lambda: (a := listed(identity, email)) and a["locked_until"] and a, 30, "listed as locked"
     )
     assert locked["locked_until"]
+    # the help desk only from an open access ticket of the account (here, none: refused and
+    # recorded); an administrator at once
     helpdesk = {"actor_id": str(uuid.uuid4()), "actor_role": "helpdesk"}
-    identity.call("unlock_account", account_id, "caller verified", context=helpdesk)
+    refused = identity.refused("unlock_account", account_id, "caller", context=helpdesk)
+    assert refused.exc_type == "NotAuthorized" and "access ticket" in refused.value
+    assert details()["locked"]
+    identity.admin("unlock_account", account_id, "caller verified")
     assert not details()["locked"]
     token = identity.sign_in(email, PASSWORD)["token"]
 
@@ -281,17 +286,15 @@ def test_every_administrators_action_changes_what_the_user_can_do(start_identity
     bad_role = identity.refused("change_role", account_id, "superuser", "x" * 5, context=OPERATOR)
     assert bad_role.exc_type == "AccountStateConflict"
 
-    # a new temporary password: a new letter, the old password no longer works
+    # a new temporary password: a letter queued for the mail room (a registrant's goes by
+    # post; the stack tests print it), nothing returned; the old password no longer works
     letter = identity.admin("issue_temporary_password", account_id, "forgot everything")
-    fresh = letter_password(base64.b64decode(letter["letter_pdf"]), identity.tmp)
-    assert fresh != temporary
+    assert letter["outcome"] == "queued" and "letter_pdf" not in letter
     assert identity.refused("sign_in", email, PASSWORD, "c").exc_type == "SignInRefused"
-    assert identity.sign_in(email, fresh)["principal"]["stage"] == "change_password"
     assert details()["temporary_password_until"]
 
     # revoke, then remove: nothing more can be done with the account
     identity.admin("revoke_account", account_id, "licence withdrawn")
-    assert identity.refused("sign_in", email, fresh, "c").exc_type == "SignInRefused"
     identity.admin("remove_account", account_id, "left the state")
     assert details()["status"] == "removed" and details()["open_sessions"] == 0
     conflict = identity.refused("reinstate_account", account_id, "mistake", context=OPERATOR)
@@ -312,9 +315,9 @@ def test_every_administrators_action_changes_what_the_user_can_do(start_identity
     ):  # fmt: skip
         assert kind in kinds
     unlocked = next(e for e in history if e["type"] == "AccountUnlocked")
-    assert (
-        unlocked["actor_role"] == "helpdesk" and unlocked["details"]["reason"] == "caller verified"
-    )
+    assert unlocked["actor_id"] == "operator" and unlocked["details"]["reason"] == "caller verified"
+    refusal = next(e for e in history if e["type"] == "CredentialActionRefused")
+    assert refusal["actor_role"] == "helpdesk" and refusal["details"]["action"] == "unlock"
     assert not any("password_hash" in e["details"] for e in history)
 
 
@@ -330,6 +333,11 @@ ADMIN_CALLS = {
     "unlock_account": lambda a: (a, "misuse"),
     "reset_mfa": lambda a: (a, "misuse"),
     "change_role": lambda a: (a, "administrator", "misuse"),
+    "credential_requests": lambda a: (),
+    "decide_credential_request": lambda a: (a, str(uuid.uuid4()), True),
+    "letters_to_post": lambda a: (),
+    "print_letter": lambda a: (str(uuid.uuid4()),),
+    "letter_posted": lambda a: (str(uuid.uuid4()),),
 }
 
 
@@ -342,9 +350,13 @@ def test_administrators_rpcs_refuse_callers_without_the_role(start_identity):
         for context in (None, {}, prescriber, auditor, {"actor_role": "root"}):
             error = identity.refused(method, *arguments(account_id), context=context)
             assert error.exc_type == "NotAuthorized", (method, context, error)
-    # the help desk may unlock and reissue, not suspend or change roles
+    # the help desk may unlock and reissue only from a ticket; never suspend, change roles,
+    # approve resets or run the mail room
     helpdesk = {"actor_id": str(uuid.uuid4()), "actor_role": "helpdesk"}
-    for method in ("suspend_account", "remove_account", "change_role", "create_account"):
+    for method in ("suspend_account", "remove_account", "change_role", "create_account",
+                   "issue_temporary_password", "unlock_account", "reset_mfa",
+                   "credential_requests", "decide_credential_request", "letters_to_post",
+                   "print_letter", "letter_posted"):  # fmt: skip
         error = identity.refused(method, *ADMIN_CALLS[method](account_id), context=helpdesk)
         assert error.exc_type == "NotAuthorized"
     # an administrator may not act on their own account

@@ -15,13 +15,16 @@ HELPDESK = [str(p) for p in permissions_of("helpdesk")]
 
 def account(status="active", granted=(), grantable=(MM,)) -> dict:
     return {
+        "account_id": "the-user", "role": "prescriber",
         "status": status, "locked": False, "failed_attempts": 0, "mfa_enrolled": False,
         "granted_permissions": list(granted), "grantable_permissions": list(grantable),
     }  # fmt: skip
 
 
 def registry_actions(found: dict, permissions=ADMIN) -> list[str]:
-    return [a for a in available_actions(found, permissions) if a.startswith("registry-")]
+    role = "administrator" if permissions is ADMIN else "helpdesk"
+    principal = {"account_id": "the-viewer", "role": role, "permissions": permissions}
+    return [a for a in available_actions(found, principal) if a.startswith("registry-")]
 
 
 @pytest.mark.parametrize("status", ["active", "suspended"])
