@@ -414,6 +414,7 @@ class HelpdeskApi:
         return json_response(HelpdeskReportSchema().dump(found), **NO_STORE)
 
     api_open_ticket.__doc__ = _documented(api_open_ticket.__doc__)
+    api_confirm_ticket_contact.__doc__ = _documented(api_confirm_ticket_contact.__doc__)
     api_ticket.__doc__ = _documented(api_ticket.__doc__)
     api_ticket_attachment.__doc__ = _documented(api_ticket_attachment.__doc__)
     api_ticket_action.__doc__ = _documented(api_ticket_action.__doc__)

@@ -133,7 +133,7 @@ class RegistrationApi:
           summary: Sign up; the link to go on is emailed to the address
           description: >
             The answer is the same whether or not an account has the address: a new address
-            is sent a link that makes the account (`POST /api/sign-ups/{link}`); an address
+            is sent a link that makes the account (`POST /api/sign-ups/{{link}}`); an address
             with an account is told that someone tried to register with it. Too many
             requests for one address (known or not) or from one client address get 429 with
             `Retry-After` (seconds).
