@@ -49,6 +49,7 @@ TOO_LARGE = (
     "it in parts."
 )
 DEFAULT_DESCRIPTION = "Supporting document"
+VERIFICATIONS_LIMITED = "Too many verification emails asked; `Retry-After` says when to retry."
 # The same whether or not an account has the address (see identity's ``sign_up``).
 SIGN_UP_ACCEPTED = (
     "Check your email: we sent a message to this address. If you are new, it has the link "
@@ -274,6 +275,7 @@ class RegistrationApi:
             403: RoleRefused
             409:{conflict}
             422:{invalid}
+            429:{throttled}
         """
         principal = self._api_applicant(request)
         body = load_body(RoleChoiceSchema(), request)
@@ -283,6 +285,7 @@ class RegistrationApi:
         application=APPLICATION_RESPONSE,
         conflict=problem_response("You have an application already."),
         invalid=problem_response("The role is not one you may apply for.", "ValidationProblem"),
+        throttled=problem_response(VERIFICATIONS_LIMITED),
     )
 
     @http("PUT", "/api/registration/role")
@@ -317,6 +320,7 @@ class RegistrationApi:
         missing=problem_response("You have not started an application."),
         conflict=problem_response("The application can no longer change."),
         invalid=problem_response("The role is not one you may apply for.", "ValidationProblem"),
+        throttled=problem_response(VERIFICATIONS_LIMITED),
     )
 
     @http("POST", "/api/registration/verification")
@@ -335,6 +339,7 @@ class RegistrationApi:
             403: RoleRefused
             404:{missing}
             409:{conflict}
+            429:{throttled}
         """
         self._api_applicant(request)
         return self._api_view("resend_verification")
@@ -343,6 +348,7 @@ class RegistrationApi:
         application=APPLICATION_RESPONSE,
         missing=problem_response("You have not started an application."),
         conflict=problem_response("The address is verified already, or the application is closed."),
+        throttled=problem_response(VERIFICATIONS_LIMITED),
     )
 
     @http("POST", "/api/registration/verification/<link>")
