@@ -120,7 +120,13 @@ class RegistrationPages:
                 request, status=422, email=email,
                 errors={"email": "Enter your email address, like name@example.org."},
             )  # fmt: skip
-        self._call("sign_up", email=email, client=client_address(request))
+        try:
+            self._call("sign_up", email=email, client=client_address(request))
+        except RemoteError as exc:
+            if exc.exc_type != "AccountError":
+                raise
+            message = str(exc.value).removeprefix("email: ")
+            return self._register_form(request, status=422, email=email, errors={"email": message})
         return redirect("/register/sent")
 
     @http("GET", "/register/sent")

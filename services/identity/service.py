@@ -183,7 +183,7 @@ class IdentityService(EventSourcedService):
         has ``email`` or not; the address receives the link that makes an applicant account
         (``complete_sign_up``), or, if it has an account, a notice that someone tried to
         register with it. Mail in the background, as for a reset, so the timing is alike."""
-        email = normalise_email(email)
+        email = signup.checked_address(email)
         self._limit_mail("sign-up", email, client)
         now = self._now()
         account_id = self.accounts.id_for_email(email)

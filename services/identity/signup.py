@@ -15,19 +15,30 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime, timedelta
 
 from pmp.config import Settings
 from pmp.keys import derived_key
 from pmp.mail import Email
-from services.identity.domain import CodeRejected, normalise_email
+from services.identity.domain import AccountError, CodeRejected, normalise_email
 
 PURPOSE = "identity.sign-up"
 SIGNATURE = "\n\nConnecticut Prescription Monitoring and Reporting System (CPMRS)\n"
+# One plain address: no list, no display name, nothing a mail header would read as two.
+_ADDRESS = re.compile(r"[^@\s,;:<>()\[\]\\\"]+@[^@\s,;:<>()\[\]\\\"]+\.[^@\s,;:<>()\[\]\\\"]+")
 LINK_REFUSED = (
     "This sign-up link is not valid or has expired; copy the whole link from the email, or "
     "sign up again for a new one."
 )
+
+
+def checked_address(email: str) -> str:
+    """``email`` normalised, or ``AccountError`` naming the field if it is not one address."""
+    address = normalise_email(email)
+    if len(address) > 254 or not _ADDRESS.fullmatch(address):
+        raise AccountError("email: Enter your email address, like name@example.org.")
+    return address
 
 
 def _mac(settings: Settings, address: str, expires: int) -> str:

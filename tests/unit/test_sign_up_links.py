@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pmp.config import load_settings
-from services.identity.domain import CodeRejected
-from services.identity.signup import existing_account_notice, invitation, read_link
+from services.identity.domain import AccountError, CodeRejected
+from services.identity.signup import checked_address, existing_account_notice, invitation, read_link
 
 SETTINGS = load_settings({"PMP_SECRET_KEY": "k", "PMP_PUBLIC_URL": "https://pmp.example.gov"})
 NOW = datetime(2026, 12, 6, 22, 0, tzinfo=UTC)
@@ -50,3 +50,11 @@ def test_an_existing_owner_is_told_and_given_no_link():
     assert notice.to == "pat@example.org"
     assert "Someone tried to register" in notice.text and "/register/confirm/" not in notice.text
     assert "https://pmp.example.gov/password/forgot" in notice.text
+
+
+def test_only_one_plain_address_is_taken():
+    assert checked_address(" Pat@Example.ORG ") == "pat@example.org"
+    for wrong in ("pat", "pat@example", "a@x.org,b@y.org", "a@x.org\nBcc: b@y.org",
+                  "Pat <pat@example.org>", "a@b@c.org", "a;b@c.org"):  # fmt: skip
+        with pytest.raises(AccountError, match="^email: "):
+            checked_address(wrong)
