@@ -93,20 +93,15 @@ class RateLimit:
         now: datetime,
         error: type[RateLimited] = RateLimited,
     ) -> None:
-        """Count one request against each ``(key, limit, refusal)``; raise ``error`` (a
-        ``RateLimited``) with the refusal whose limit is passed, the longest wait if more
-        are. Every key is counted, refused or not, so a caller held back by one limit
-        cannot use the others meanwhile."""
-        refused: RateLimited | None = None
+        """Count one request against each ``(key, limit, refusal)`` in order; raise
+        ``error`` (a ``RateLimited``) at the first limit passed. The refused request counts
+        against that key, and the keys after it are not counted: a client past its limit
+        adds no row per recipient it names."""
         for key, limit, what in checks:
             started, count = self._count(key, limit, now)
             if count > limit.count:
                 remaining = started + timedelta(seconds=limit.seconds) - now
-                wait = max(1, math.ceil(remaining.total_seconds()))
-                if refused is None or wait > refused.retry_after:
-                    refused = error(what, wait)
-        if refused is not None:
-            raise refused
+                raise error(what, max(1, math.ceil(remaining.total_seconds())))
 
     def _count(self, key: str, limit: Limit, now: datetime) -> tuple[datetime, int]:
         try:
@@ -143,15 +138,9 @@ def mail_checks(
     settings: Settings, kind: str, recipient: str, client: str | None = None
 ) -> list[tuple[str, Limit, str]]:
     """The limits on one email of ``kind`` (``sign-up``, ``ticket``, ...) that a person
-    asked for: per recipient address for that kind (counted for any address, known to the
-    service or not, so a refusal reveals nothing), and per client address for all kinds."""
-    checks = [
-        (
-            address_key(f"mail-to:{kind}", recipient),
-            Limit.of(settings.mail_limit_per_recipient),
-            TOO_MANY_TO_ADDRESS,
-        )
-    ]
+    asked for: per client address for all kinds, then per recipient address for that kind
+    (counted for any address, known to the service or not, so a refusal reveals nothing)."""
+    checks = []
     if client is not None:
         checks.append(
             (
@@ -160,4 +149,11 @@ def mail_checks(
                 TOO_MANY_FROM_CLIENT,
             )
         )
+    checks.append(
+        (
+            address_key(f"mail-to:{kind}", recipient),
+            Limit.of(settings.mail_limit_per_recipient),
+            TOO_MANY_TO_ADDRESS,
+        )
+    )
     return checks
