@@ -18,6 +18,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
+from tests.helpers import registration
 from tests.helpers.accounts import (
     User,
     api,
@@ -223,3 +224,14 @@ def test_sign_up_answers_alike_for_a_known_address_and_tells_its_owner(limited, 
             ]
         assert [a.status_code for a in answers] == [202] * (PER_RECIPIENT - asked) + [429]
     assert_too_many(answers[-1])
+
+
+def test_an_applicant_cannot_have_verification_emails_sent_without_end(limited):
+    user = registration.sign_up(limited)
+    registration.start(limited, user, "prescriber")  # the first verification email
+    for _ in range(PER_RECIPIENT - 1):
+        resent = api(limited, "POST", "/api/registration/verification", user)
+        assert resent.status_code == 200, resent.text
+    assert_too_many(api(limited, "POST", "/api/registration/verification", user))
+    settle()
+    assert len(registration.messages_to(limited, user.email, "Verify your email")) == PER_RECIPIENT
