@@ -13,6 +13,8 @@ from typing import Any
 
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
+from pmp.ratelimit import retry_after
+
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -60,6 +62,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "SessionInvalid": (401, "Sign-in required"),
     "SignInRefused": (401, "Sign-in failed"),
     "TooManyAttempts": (429, "Too many sign-in attempts"),
+    "RateLimited": (429, "Too many requests"),
     "PasswordRejected": (422, "Choose a different password"),
     "CodeRejected": (422, "The code or answer was not accepted"),
     "AccountError": (422, "The request was refused"),
@@ -100,7 +103,11 @@ def problem_from_exception(exc: BaseException) -> Problem:
         return exc
     if isinstance(exc, RemoteError) and exc.exc_type in ERRORS:
         status, title = ERRORS[exc.exc_type]
-        return Problem(status, title, detail=str(exc.value))
+        headers = {}
+        wait = retry_after(str(exc.value)) if status == 429 else None
+        if wait is not None:  # the service's limiter named the wait in its message
+            headers["Retry-After"] = str(wait)
+        return Problem(status, title, detail=str(exc.value), headers=headers)
     if isinstance(exc, (RpcTimeout, TimeoutError)):
         return Problem(504, "A service did not answer in time", "Please try again in a minute.")
     if isinstance(exc, UnknownService):

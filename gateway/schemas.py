@@ -432,12 +432,27 @@ _DATE_TIME = {"format": "date-time"}
 
 
 class SignUpSchema(Schema):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
+    email = fields.Email(
+        required=True,
+        validate=validate.Length(max=254),
+        metadata={"description": "Your work address: the link to go on is sent there."},
+    )
+
+
+class SignUpAcceptedSchema(Schema):
+    detail = fields.String(required=True)
+
+
+class SignUpCompletionSchema(Schema):
     password = fields.String(
         required=True,
         validate=validate.Length(min=1, max=1024),
         metadata={"description": "Your own password; the password rules apply."},
     )
+
+
+class TicketConfirmedSchema(Schema):
+    reference = fields.String(required=True, metadata={"description": "T- and 8 characters."})
 
 
 class RoleChoiceSchema(Schema):
@@ -1243,6 +1258,11 @@ class TicketAttachmentSchema(Schema):
 class TicketSchema(TicketSummarySchema):
     description = fields.String(required=True)
     contact_email = fields.String(required=True)
+    contact_confirmed = fields.Boolean(
+        required=True,
+        metadata={"description": "False until a signed-out opener used the emailed link: "
+                  "nothing is emailed to the address before."},
+    )  # fmt: skip
     contact_phone = fields.String(required=True)
     access_problem_title = fields.String(allow_none=True)
     resolved_at = fields.String(allow_none=True, metadata={"format": "date-time"})
@@ -1326,6 +1346,7 @@ DOCUMENTED = (
     "DispensationsToCheck",
     "TicketRequest",
     "TicketCreated",
+    "TicketConfirmed",
     "TicketSummary",
     "Ticket",
     "TicketAction",
@@ -1372,6 +1393,8 @@ DOCUMENTED = (
     "RoleChange",
     "AccountAction",
     "SignUp",
+    "SignUpAccepted",
+    "SignUpCompletion",
     "RoleChoice",
     "ApplicationDocument",
     "AcceptedAgreement",

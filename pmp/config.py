@@ -92,6 +92,19 @@ VARIABLES: tuple[Variable, ...] = (
         "20/300",
         "Sign-in attempts allowed per client address per window: `attempts/seconds`.",
     ),
+    Variable(
+        "PMP_MAIL_LIMIT_PER_RECIPIENT",
+        "3/3600",
+        "Emails anyone may cause to one address per window (sign-up, password reset, a "
+        "ticket's confirmation link, an application's verification), per kind: "
+        "`emails/seconds`. Asked again for any address, known or not, the answer is 429.",
+    ),
+    Variable(
+        "PMP_MAIL_LIMIT_PER_CLIENT",
+        "30/3600",
+        "Emails one client address may cause per window, whatever the recipients: "
+        "`emails/seconds`.",
+    ),
     Variable("PMP_SESSION_IDLE_MINUTES", "15", "A session ends after this long without use."),
     Variable(
         "PMP_SESSION_MAX_HOURS", "8", "A session ends this long after sign-in, in use or not."
@@ -224,6 +237,8 @@ class Settings:
     lockout_attempts: int
     lockout_minutes: int
     login_rate_limit: tuple[int, int]  # attempts, seconds
+    mail_limit_per_recipient: tuple[int, int]  # emails, seconds
+    mail_limit_per_client: tuple[int, int]  # emails, seconds
     session_idle_minutes: int
     session_max_hours: int
     mfa_required_roles: tuple[str, ...]
@@ -309,7 +324,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reset_link_minutes=_number(int, "PMP_RESET_LINK_MINUTES", get("PMP_RESET_LINK_MINUTES")),
         lockout_attempts=_number(int, "PMP_LOCKOUT_ATTEMPTS", get("PMP_LOCKOUT_ATTEMPTS")),
         lockout_minutes=_number(int, "PMP_LOCKOUT_MINUTES", get("PMP_LOCKOUT_MINUTES")),
-        login_rate_limit=_rate(get("PMP_LOGIN_RATE_LIMIT")),
+        login_rate_limit=_rate("PMP_LOGIN_RATE_LIMIT", get("PMP_LOGIN_RATE_LIMIT")),
+        mail_limit_per_recipient=_rate(
+            "PMP_MAIL_LIMIT_PER_RECIPIENT", get("PMP_MAIL_LIMIT_PER_RECIPIENT")
+        ),
+        mail_limit_per_client=_rate("PMP_MAIL_LIMIT_PER_CLIENT", get("PMP_MAIL_LIMIT_PER_CLIENT")),
         session_idle_minutes=_number(
             int, "PMP_SESSION_IDLE_MINUTES", get("PMP_SESSION_IDLE_MINUTES")
         ),
@@ -381,12 +400,10 @@ def _max_age(text: str) -> tuple[int, dict[str, int]]:
     return default, by_role
 
 
-def _rate(text: str) -> tuple[int, int]:
-    attempts, _, seconds = text.partition("/")
-    return (
-        _number(int, "PMP_LOGIN_RATE_LIMIT", attempts.strip()),
-        _number(int, "PMP_LOGIN_RATE_LIMIT", seconds.strip() or "x"),
-    )
+def _rate(name: str, text: str) -> tuple[int, int]:
+    """``count/seconds``, both above zero."""
+    count, _, seconds = text.partition("/")
+    return _number(int, name, count.strip()), _number(int, name, seconds.strip() or "x")
 
 
 def _argon2(text: str) -> dict[str, int]:

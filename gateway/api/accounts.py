@@ -350,7 +350,9 @@ class AccountApi:
         post:
           summary: Email a reset link, if the address has an account that can use one
           description: >
-            The answer is the same whether or not the address belongs to an account.
+            The answer is the same whether or not the address belongs to an account. Too
+            many requests for one address (known or not) or from one client address get 429
+            with `Retry-After` (seconds), alike for every address.
           security: []
           requestBody:
             required: true
@@ -368,9 +370,16 @@ class AccountApi:
               content:
                 application/problem+json:
                   schema: ValidationProblem
+            429:
+              description: Too many reset emails asked; `Retry-After` says when to ask again.
+              content:
+                application/problem+json:
+                  schema: Problem
         """
         body = load_body(PasswordResetRequestSchema(), request)
-        self._api_call("request_password_reset", email=body["email"])
+        self._api_call(
+            "request_password_reset", email=body["email"], client=client_address(request)
+        )
         return json_response(PasswordResetAcceptedSchema().dump({"detail": RESET_ACCEPTED}), 202)
 
     @http("GET", "/api/password-resets/<link>")

@@ -10,6 +10,7 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
+from gateway.auth import client_address
 from gateway.http import http
 from gateway.problems import Problem
 from gateway.responses import NO_STORE, json_response, uploaded_document
@@ -18,6 +19,7 @@ from gateway.schemas import (
     HelpdeskReportSchema,
     TicketActedSchema,
     TicketActionSchema,
+    TicketConfirmedSchema,
     TicketCreatedSchema,
     TicketRequestSchema,
     TicketSchema,
@@ -43,6 +45,7 @@ _DOCUMENTED = {
     "refused": problem_response("A field is missing or not valid; each is named."),
     "missing": problem_response("No such ticket, or not one of yours."),
     "conflict": problem_response("The ticket's state does not allow this; the detail says why."),
+    "throttled": problem_response("Too many tickets asked; `Retry-After` says when to retry."),
 }
 
 
@@ -104,8 +107,12 @@ class HelpdeskApi:
             Public: a user who cannot sign in (locked, expired) must be able to ask for help.
             Sent with a session token, the ticket is the signed-in user's own. Without one,
             a ticket whose `access_problem` is set is linked to the account of
-            `contact_email`, if there is one (nothing tells the sender whether there is).
-            Attachments follow the registration documents' rules.
+            `contact_email`, if there is one (nothing tells the sender whether there is),
+            and `contact_email` is first sent only a link to confirm it
+            (`POST /api/ticket-confirmations/{link}`): the acknowledgement and replies follow
+            once it is used. Attachments follow the registration documents' rules. Too many
+            tickets to one address or from one client address get 429 with `Retry-After`
+            (seconds).
           security:
             - {}
             - sessionToken: []
@@ -123,6 +130,7 @@ class HelpdeskApi:
             413:
               description: The request is over 70 MB.
             422:{refused}
+            429:{throttled}
         """
         request.max_content_length = MAX_TICKET_REQUEST
         if (request.content_length or 0) > MAX_TICKET_REQUEST:
@@ -130,8 +138,37 @@ class HelpdeskApi:
         self.auth.principal(request, self.services)  # a signed-in opener owns the ticket
         body = load_body(TicketRequestSchema(), request)
         attachments = body.pop("attachments")
-        opened = self._helpdesk("open_ticket", ticket=body, attachments=attachments)
+        opened = self._helpdesk(
+            "open_ticket", ticket=body, attachments=attachments, client=client_address(request)
+        )
         return json_response(TicketCreatedSchema().dump(opened), status=201, **NO_STORE)
+
+    @http("POST", "/api/ticket-confirmations/<link>")
+    def api_confirm_ticket_contact(self, request: Request, link: str) -> Response:
+        """Confirm the address of a ticket opened without signing in (public; the link is
+        the secret).
+        ---
+        post:
+          summary: Use the emailed confirmation link; the acknowledgement follows by email
+          description: >
+            Using the link again changes nothing and answers the same.
+          security: []
+          parameters:
+            - in: path
+              name: link
+              required: true
+              schema:
+                type: string
+          responses:
+            200:
+              description: Confirmed; the ticket's reference.
+              content:
+                application/json:
+                  schema: TicketConfirmed
+            422:{refused}
+        """
+        confirmed = self._helpdesk("confirm_ticket_contact", link=link)
+        return json_response(TicketConfirmedSchema().dump(confirmed), **NO_STORE)
 
     @http("GET", "/api/tickets")
     def api_my_tickets(self, request: Request) -> Response:
@@ -390,6 +427,7 @@ class HelpdeskApi:
         return json_response(HelpdeskReportSchema().dump(found), **NO_STORE)
 
     api_open_ticket.__doc__ = _documented(api_open_ticket.__doc__)
+    api_confirm_ticket_contact.__doc__ = _documented(api_confirm_ticket_contact.__doc__)
     api_ticket.__doc__ = _documented(api_ticket.__doc__)
     api_ticket_attachment.__doc__ = _documented(api_ticket_attachment.__doc__)
     api_ticket_action.__doc__ = _documented(api_ticket_action.__doc__)

@@ -32,6 +32,8 @@ from gateway.schemas import (
     RegistrationFormSchema,
     RoleChoiceSchema,
     SessionCreatedSchema,
+    SignUpAcceptedSchema,
+    SignUpCompletionSchema,
     SignUpSchema,
     load_body,
 )
@@ -47,6 +49,12 @@ TOO_LARGE = (
     "it in parts."
 )
 DEFAULT_DESCRIPTION = "Supporting document"
+VERIFICATIONS_LIMITED = "Too many verification emails asked; `Retry-After` says when to retry."
+# The same whether or not an account has the address (see identity's ``sign_up``).
+SIGN_UP_ACCEPTED = (
+    "Check your email: we sent a message to this address. If you are new, it has the link "
+    "to choose your password and go on; the link works once, for a limited time."
+)
 
 ACCOUNT_ID_PARAMETER = """
             - in: path
@@ -120,14 +128,16 @@ class RegistrationApi:
 
     @http("POST", "/api/sign-ups")
     def api_sign_up(self, request: Request) -> Response:
-        """Create your own account to apply for access (public).
+        """Ask to sign up to apply for access (public).
         ---
         post:
-          summary: Sign up; returns a session token of the new applicant account
+          summary: Sign up; the link to go on is emailed to the address
           description: >
-            The account has the role `applicant`: it may apply for access and reaches no
-            patient data until an application is approved. Too many attempts from one address
-            get 429, as for signing in.
+            The answer is the same whether or not an account has the address: a new address
+            is sent a link that makes the account (`POST /api/sign-ups/{{link}}`); an address
+            with an account is told that someone tried to register with it. Too many
+            requests for one address (known or not) or from one client address get 429 with
+            `Retry-After` (seconds).
           security: []
           requestBody:
             required: true
@@ -135,30 +145,75 @@ class RegistrationApi:
               application/json:
                 schema: SignUp
           responses:
+            202:
+              description: Accepted; an email is on its way to the address.
+              content:
+                application/json:
+                  schema: SignUpAccepted
+            422:{invalid}
+            429:{throttled}
+        """
+        body = load_body(SignUpSchema(), request)
+        self.services.call(
+            "identity",
+            "sign_up",
+            self.settings.rpc_timeout,
+            email=body["email"],
+            client=client_address(request),
+        )
+        return json_response(SignUpAcceptedSchema().dump({"detail": SIGN_UP_ACCEPTED}), 202)
+
+    api_sign_up.__doc__ = api_sign_up.__doc__.format(
+        invalid=problem_response("The email address is not valid.", "ValidationProblem"),
+        throttled=problem_response("Too many sign-ups asked; `Retry-After` says when to retry."),
+    )
+
+    @http("POST", "/api/sign-ups/<link>")
+    def api_complete_sign_up(self, request: Request, link: str) -> Response:
+        """Make your applicant account with the emailed link (public; the link is the secret).
+        ---
+        post:
+          summary: Choose your password; returns a session token of the new applicant account
+          description: >
+            The account has the role `applicant`: it may apply for access and reaches no
+            patient data until an application is approved. The link works once, for a limited
+            time. Too many attempts from one address get 429, as for signing in.
+          security: []
+          parameters:
+            - in: path
+              name: link
+              required: true
+              schema:
+                type: string
+          requestBody:
+            required: true
+            content:
+              application/json:
+                schema: SignUpCompletion
+          responses:
             201:
               description: Signed up and signed in.
               content:
                 application/json:
                   schema: SessionCreated
-            409:{conflict}
             422:{invalid}
             429:{throttled}
         """
-        body = load_body(SignUpSchema(), request)
+        body = load_body(SignUpCompletionSchema(), request)
         signed_up = self.services.call(
             "identity",
-            "sign_up",
+            "complete_sign_up",
             self.settings.rpc_timeout,
-            email=body["email"],
+            link=link,
             password=body["password"],
             client=client_address(request),
         )
         return json_response(SessionCreatedSchema().dump(signed_up), 201)
 
-    api_sign_up.__doc__ = api_sign_up.__doc__.format(
-        conflict=problem_response("The email address is already registered; sign in instead."),
+    api_complete_sign_up.__doc__ = api_complete_sign_up.__doc__.format(
         invalid=problem_response(
-            "The password breaks rules (`detail` names each), or a field is not valid.",
+            "The link is not valid, expired or used, or the password breaks rules (`detail` "
+            "names each).",
             "ValidationProblem",
         ),
         throttled=problem_response("Too many attempts from this address."),
@@ -220,6 +275,7 @@ class RegistrationApi:
             403: RoleRefused
             409:{conflict}
             422:{invalid}
+            429:{throttled}
         """
         principal = self._api_applicant(request)
         body = load_body(RoleChoiceSchema(), request)
@@ -229,6 +285,7 @@ class RegistrationApi:
         application=APPLICATION_RESPONSE,
         conflict=problem_response("You have an application already."),
         invalid=problem_response("The role is not one you may apply for.", "ValidationProblem"),
+        throttled=problem_response(VERIFICATIONS_LIMITED),
     )
 
     @http("PUT", "/api/registration/role")
@@ -263,6 +320,7 @@ class RegistrationApi:
         missing=problem_response("You have not started an application."),
         conflict=problem_response("The application can no longer change."),
         invalid=problem_response("The role is not one you may apply for.", "ValidationProblem"),
+        throttled=problem_response(VERIFICATIONS_LIMITED),
     )
 
     @http("POST", "/api/registration/verification")
@@ -281,6 +339,7 @@ class RegistrationApi:
             403: RoleRefused
             404:{missing}
             409:{conflict}
+            429:{throttled}
         """
         self._api_applicant(request)
         return self._api_view("resend_verification")
@@ -289,6 +348,7 @@ class RegistrationApi:
         application=APPLICATION_RESPONSE,
         missing=problem_response("You have not started an application."),
         conflict=problem_response("The address is verified already, or the application is closed."),
+        throttled=problem_response(VERIFICATIONS_LIMITED),
     )
 
     @http("POST", "/api/registration/verification/<link>")

@@ -315,7 +315,8 @@ class AccountPages:
                 title="Forgot your password", email=email,
                 errors={"email": "Enter your email address, like name@example.org."},
             )  # fmt: skip
-        self._call("request_password_reset", email=email)
+        # Too many asked (for any address, known or not): the error page, 429 and Retry-After.
+        self._call("request_password_reset", email=email, client=client_address(request))
         return self.auth.page(
             request, "password_forgot.html", principal=principal, sent=True, email=email,
             title="Check your email",

@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.helpdesk import MAX_TICKET_REQUEST, STAFF_ACTIONS, USER_ACTIONS, HelpdeskApi
+from gateway.auth import client_address
 from gateway.http import http
 from gateway.pages.accounts import redirect
 from gateway.pages.credentials import ticket_actions
@@ -90,7 +91,11 @@ class HelpdeskPages(HelpdeskApi):
         ticket = {**values, "access_problem": values["access_problem"] or None}
         if not errors:
             try:
-                opened = self._helpdesk("open_ticket", ticket=ticket, attachments=attachments)
+                # Too many asked: the error page, 429 with Retry-After (not ``SHOWN``).
+                opened = self._helpdesk(
+                    "open_ticket", ticket=ticket, attachments=attachments,
+                    client=client_address(request),
+                )  # fmt: skip
             except RemoteError as exc:
                 if exc.exc_type not in SHOWN:
                     raise
@@ -105,6 +110,25 @@ class HelpdeskPages(HelpdeskApi):
                 )  # fmt: skip
         form_error = errors.pop(FORM_ERROR, None)
         return self._new_ticket_page(request, principal, values, 422, errors, form_error)
+
+    @http("GET", "/help/confirm/<path:link>")
+    def confirm_ticket_contact_page(self, request: Request, link: str) -> Response:
+        """The link emailed to a signed-out opener: their address is confirmed, and the
+        acknowledgement follows by email."""
+        principal = self._visitor(request)
+        try:
+            confirmed = self._helpdesk("confirm_ticket_contact", link=link)
+        except RemoteError as exc:
+            if exc.exc_type != "LinkInvalid":
+                raise
+            return self.auth.page(
+                request, "help_confirmed.html", principal, 422, title="The link does not work",
+                active="help", link_error=str(exc.value),
+            )  # fmt: skip
+        return self.auth.page(
+            request, "help_confirmed.html", principal, title="Email address confirmed",
+            active="help", confirmed=confirmed,
+        )  # fmt: skip
 
     def _new_ticket_page(self, request, principal, values, status=200, errors=None,
                          form_error=None) -> Response:  # fmt: skip

@@ -1,4 +1,5 @@
-"""Applicants' pages: signing up, the application checklist and each of its steps."""
+"""Applicants' pages: signing up (the address first, then the password from the emailed
+link), the application checklist and each of its steps."""
 
 from __future__ import annotations
 
@@ -97,7 +98,7 @@ class RegistrationPages:
         context.setdefault("email", "")
         return self.auth.page(
             request, "register.html", principal=principal, status=status,
-            title="Register for access", active="register", rules=self._rules(), **context,
+            title="Register for access", active="register", **context,
         )  # fmt: skip
 
     @http("GET", "/register")
@@ -109,34 +110,75 @@ class RegistrationPages:
 
     @http("POST", "/register")
     def register(self, request: Request) -> Response:
+        """The same next page whether or not an account has the address: the address gets
+        the link to go on, or a notice (identity's ``sign_up``). Too many asked: the error
+        page, 429 with Retry-After."""
         self.auth.check_csrf(request)
         email = request.form.get("email", "").strip()
+        if "@" not in email or " " in email:
+            return self._register_form(
+                request, status=422, email=email,
+                errors={"email": "Enter your email address, like name@example.org."},
+            )  # fmt: skip
+        try:
+            self._call("sign_up", email=email, client=client_address(request))
+        except RemoteError as exc:
+            if exc.exc_type != "AccountError":
+                raise
+            message = str(exc.value).removeprefix("email: ")
+            return self._register_form(request, status=422, email=email, errors={"email": message})
+        return redirect("/register/sent")
+
+    @http("GET", "/register/sent")
+    def register_sent_page(self, request: Request) -> Response:
+        principal = self.auth.principal(request, self.services)
+        return self.auth.page(
+            request, "register_sent.html", principal=principal, title="Check your email",
+            active="register",
+        )  # fmt: skip
+
+    def _confirm_form(self, request, link, status=200, **context) -> Response:
+        principal = self.auth.principal(request, self.services)
+        try:
+            email = self._call("sign_up_address", link=link)
+        except RemoteError as exc:
+            status, message = form_error(exc)
+            return self.auth.page(
+                request, "register_confirm.html", principal=principal, status=status,
+                title="The link does not work", link_error=message,
+            )  # fmt: skip
+        return self.auth.page(
+            request, "register_confirm.html", principal=principal, status=status,
+            title="Choose your password", active="register", email=email, rules=self._rules(),
+            **context,
+        )  # fmt: skip
+
+    @http("GET", "/register/confirm/<path:link>")
+    def register_confirm_page(self, request: Request, link: str) -> Response:
+        return self._confirm_form(request, link)
+
+    @http("POST", "/register/confirm/<path:link>")
+    def register_confirm(self, request: Request, link: str) -> Response:
+        self.auth.check_csrf(request)
         password = request.form.get("password", "")
         confirm = request.form.get("confirm_password", "")
         errors: dict[str, Any] = {}
-        if "@" not in email or " " in email:
-            errors["email"] = "Enter your email address, like name@example.org."
         if not password:
             errors["password"] = "Choose a password."
         elif password != confirm:
             errors["confirm_password"] = "The two passwords are not the same. Type it again."
         if errors:
-            return self._register_form(request, status=422, email=email, errors=errors)
+            return self._confirm_form(request, link, status=422, errors=errors)
         try:
             signed_up = self._call(
-                "sign_up", email=email, password=password, client=client_address(request)
+                "complete_sign_up", link=link, password=password, client=client_address(request)
             )
         except RemoteError as exc:
             status, message = form_error(exc)
-            if exc.exc_type == "EmailTaken":
-                errors["email"] = (
-                    f"{message} Sign in instead, or reset your password if you forgot it."
-                )
-            elif exc.exc_type == "PasswordRejected":
+            if exc.exc_type == "PasswordRejected":
                 errors["password"] = password_problems(message)
-            else:
-                return self._register_form(request, status=status, email=email, form_error=message)
-            return self._register_form(request, status=status, email=email, errors=errors)
+                return self._confirm_form(request, link, status=status, errors=errors)
+            return self._confirm_form(request, link, status=status, form_error=message)
         response = redirect("/application/role")
         self.auth.forget(self.auth.token(request))
         self.auth.start_session(request, response, signed_up["token"])

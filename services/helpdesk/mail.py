@@ -1,6 +1,10 @@
 """The mail reaction: the user hears from the help desk when their ticket is received,
 when staff reply to them (never for internal comments), and when it is resolved.
 
+An address given by someone not signed in first receives only a link to confirm it
+(``links.py``); the acknowledgement follows when the link is used, and replies and the
+resolution reach it only from then on (staff see them on the ticket meanwhile).
+
 Each message is made from the event and the ticket as it stood then, and carries a
 Message-ID made from the event id (see ``pmp/reactions.py``), so it is sent once.
 """
@@ -13,6 +17,7 @@ from typing import Any
 from pmp.envelope import RecordedEvent
 from pmp.mail import Email, Mailer
 from pmp.reactions import Reaction
+from services.helpdesk.links import confirmation_link
 from services.helpdesk.policy import policy_in_force
 from services.helpdesk.repository import ticket_at
 from services.helpdesk.ticket import Ticket
@@ -22,7 +27,9 @@ SIGNATURE = "\n\nCPMRS help desk\nConnecticut Prescription Monitoring and Report
 
 class HelpdeskMail(Reaction):
     name = "helpdesk.mail"
-    types = frozenset({"TicketOpened", "TicketCommented", "TicketResolved"})
+    types = frozenset(
+        {"TicketOpened", "TicketContactConfirmed", "TicketCommented", "TicketResolved"}
+    )
 
     def __init__(self, settings, store):
         super().__init__(settings, store)
@@ -55,7 +62,19 @@ def messages(
         if t.account_id
         else "\n\nTo add something, reply to the help desk quoting the ticket number."
     )
-    if event.type == "TicketOpened":
+    if event.type == "TicketOpened" and not t.contact_confirmed:
+        return [
+            (
+                f"Confirm your email address for help desk request {t.reference}",
+                f'{hello}Someone (we hope you) asked the CPMRS help desk for help, "{t.subject}", '
+                "and gave this email address to answer at. Open this link to confirm it is "
+                f"yours:\n\n{confirmation_link(settings, t.ticket_id)}\n\nWe write to this "
+                "address only once it is confirmed. If you did not ask, ignore this message.",
+            )
+        ]
+    if not t.contact_confirmed:
+        return []
+    if event.type in {"TicketOpened", "TicketContactConfirmed"}:
         return [
             (
                 f"We received your help desk request {t.reference}",

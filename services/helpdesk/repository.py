@@ -52,6 +52,8 @@ class Tickets:
         for attempt in range(RETRIES):
             ticket = self.get(ticket_id)
             changes = decision(ticket)
+            if not changes:  # nothing to record (a confirmation link used again)
+                return ticket
             try:
                 self.kernel.append(ticket_stream(ticket_id), ticket.version, changes)
                 return self.get(ticket_id)

@@ -1,6 +1,7 @@
 """marshmallow schemas of the help desk's events and of what people send it.
 
-Eight events tell a ticket's life (``TicketOpened`` ... ``TicketClosed``, one stream
+Nine events tell a ticket's life (``TicketOpened`` ... ``TicketClosed``, and
+``TicketContactConfirmed`` when a signed-out opener proves their address; one stream
 ``ticket-<id>`` each); ``HelpdeskPolicyChanged`` holds the whole policy whenever
 administrators change it. An action on a user's account taken from a ticket (unlock, a new
 temporary password letter) is a ``TicketCommented`` with ``account_action`` set, internal,
@@ -47,6 +48,13 @@ class TicketOpened(Schema):
     )
     attachments = fields.List(fields.Nested(Attachment), required=True,
                               validate=validate.Length(max=5))  # fmt: skip
+    # False: opened by someone not signed in, the address not yet proven. Missing in
+    # tickets opened before it was recorded, which were all answered at once.
+    contact_confirmed = fields.Boolean(load_default=True)
+
+
+class TicketContactConfirmed(Schema):
+    """The link emailed to a signed-out opener was used: the address is theirs."""
 
 
 class TicketCategorised(Schema):
@@ -103,6 +111,7 @@ TICKET_EVENTS = (
     TicketResolved,
     TicketReopened,
     TicketClosed,
+    TicketContactConfirmed,
 )
 
 

@@ -2,14 +2,15 @@
 
 Each RPC loads a ticket, asks the domain (``ticket.py``) for a decision and appends what it
 returns. Anyone may open a ticket, signed in or not (a locked-out user must be able to ask
-for help); a signed-in user sees and acts on their own tickets only, never internal
-comments; everything else needs ``ticket.manage`` (help-desk staff and administrators),
-checked here as well as in the gateway. Emails to the user follow from the events
-(``mail.py``). Identity actions taken from a ticket (unlock, an authenticator reset, a new
-temporary password letter) are made by identity's own RPCs, with the staff member's context
-and the ticket's id, so identity checks their permission and the ticket (``access_ticket``)
-and records the action with a reason naming the ticket; the ticket records it as an
-internal comment.
+for help), within the mail limits (``pmp/ratelimit.py``: per client address and per contact
+address); a signed-out opener's address is written to only once they confirm it. A
+signed-in user sees and acts on their own tickets only, never internal comments; everything
+else needs ``ticket.manage`` (help-desk staff and administrators), checked here as well as
+in the gateway. Emails to the user follow from the events (``mail.py``). Identity actions
+taken from a ticket (unlock, an authenticator reset, a new temporary password letter) are
+made by identity's own RPCs, with the staff member's context and the ticket's id, so
+identity checks their permission and the ticket (``access_ticket``) and records the action
+with a reason naming the ticket; the ticket records it as an internal comment.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ from typing import Any
 from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
-from pmp import documents
+from pmp import documents, ratelimit
 from pmp.documents import DocumentRejected, DocumentStore, inspect_document
 from pmp.logs import get_logger
 from pmp.registry import load_or_refuse
 from pmp.service import EventSourcedService, ServiceKernel
+from services.helpdesk.links import read_link
 from services.helpdesk.mail import HelpdeskMail
 from services.helpdesk.policy import HelpdeskPolicy, PolicySchema
 from services.helpdesk.projections import PROJECTIONS, TicketQueries
@@ -80,7 +82,7 @@ class HelpdeskService(EventSourcedService):
     kernel = ServiceKernel(
         helpdesk_events(),
         projections=PROJECTIONS,
-        tables=(documents.metadata,),
+        tables=(documents.metadata, ratelimit.metadata),
         reactions=(HelpdeskMail,),
     )
     identity = RpcProxy("identity")
@@ -144,10 +146,17 @@ class HelpdeskService(EventSourcedService):
 
     @rpc
     def open_ticket(
-        self, ticket: dict[str, Any], attachments: list[dict[str, str]] | None = None
+        self,
+        ticket: dict[str, Any],
+        attachments: list[dict[str, str]] | None = None,
+        client: str = "",
     ) -> dict[str, Any]:
         """Open a ticket; public. A signed-in opener owns it; a signed-out user who reports an
-        access problem has it linked to the account their email address belongs to."""
+        access problem has it linked to the account their email address belongs to, and is
+        sent a link to confirm the address before anything else. Each ticket is an email:
+        too many from ``client`` (the gateway's client address) or to one address are
+        refused (``RateLimited``), after the ticket was checked and before anything is
+        stored."""
         given = load_or_refuse(NewTicket(), ticket, TicketRefused)
         files = list(attachments or [])
         if len(files) > MAX_ATTACHMENTS:
@@ -165,9 +174,13 @@ class HelpdeskService(EventSourcedService):
                    "phone": given["contact_phone"]}  # fmt: skip
         changes = Ticket.open(
             ticket_id, given["subject"], given["description"], contact, account_id,
-            given["access_problem"], listed,
+            given["access_problem"], listed, contact_confirmed=actor.account_id is not None,
         )  # fmt: skip
         self.kernel.store.registry.validate_all(changes)  # refuse before storing any file
+        ratelimit.RateLimit(self.kernel.db).check(
+            ratelimit.mail_checks(self.kernel.settings, "ticket", given["contact_email"], client),
+            self._now(),
+        )
         store = DocumentStore(self.kernel.db)
         for found, raw in inspected:
             store.put(found, raw, self._now())
@@ -175,6 +188,15 @@ class HelpdeskService(EventSourcedService):
         log.info("ticket opened", ticket_id=ticket_id, linked=account_id is not None)
         return {"ticket_id": ticket_id, "reference": opened.reference,
                 "signed_in": actor.account_id is not None}  # fmt: skip
+
+    @rpc
+    def confirm_ticket_contact(self, link: str) -> dict[str, Any]:
+        """Public: the link emailed to a signed-out opener, opened maybe on another device.
+        The acknowledgement follows (``mail.py``); using it again changes nothing."""
+        ticket_id = read_link(self.kernel.settings, link)
+        ticket = self.tickets.decide(ticket_id, lambda t: t.confirm_contact())
+        log.info("ticket contact confirmed", ticket_id=ticket_id)
+        return {"reference": ticket.reference}
 
     def _inspect(self, upload: dict[str, str]):
         try:

@@ -13,6 +13,10 @@ resolved (a duplicate, a message sent by mistake) only with a reason.
 
 The response target runs from opening to the first response: the first reply staff send
 to the user, or the resolution, whichever comes first. Internal comments are not a response.
+
+A ticket opened by someone not signed in names an address nobody has proven: the help desk
+writes to it only once the link sent there is used (``TicketContactConfirmed``), so a
+stranger's address cannot be made to receive the help desk's mail.
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ class Ticket:
     contact_email: str = ""
     contact_phone: str = ""
     account_id: str | None = None  # whose ticket it is: the opener, or the account locked out
+    contact_confirmed: bool = True  # False until the link sent to a signed-out opener is used
     access_problem: str | None = None
     attachments: list[dict[str, Any]] = field(default_factory=list)
     opened_at: datetime | None = None
@@ -140,8 +145,12 @@ class Ticket:
         self.account_id = d.get("account_id")
         self.access_problem = d.get("access_problem")
         self.attachments = [dict(a) for a in d.get("attachments", [])]
+        self.contact_confirmed = d.get("contact_confirmed", True)  # older tickets: signed in
         self.opened_at = at
         self.status = OPEN
+
+    def _on_TicketContactConfirmed(self, d: dict, at: datetime) -> None:
+        self.contact_confirmed = True
 
     def _on_TicketCategorised(self, d: dict, at: datetime) -> None:
         self.category, self.categorised_at = d["category"], at
@@ -216,7 +225,10 @@ class Ticket:
         account_id: str | None = None,
         access_problem: str | None = None,
         attachments: Sequence[dict[str, Any]] = (),
+        contact_confirmed: bool = True,
     ) -> list[Change]:
+        """``contact_confirmed``: False when the opener is not signed in (nobody has proven
+        the address yet)."""
         subject, description = (subject or "").strip(), (description or "").strip()
         if not subject:
             raise TicketRefused("subject: Say in a few words what the problem is.")
@@ -242,9 +254,14 @@ class Ticket:
                     "account_id": account_id,
                     "access_problem": access_problem,
                     "attachments": [dict(a) for a in attachments],
+                    "contact_confirmed": contact_confirmed,
                 },
             )
         ]
+
+    def confirm_contact(self) -> list[Change]:
+        """The link sent to the contact address was used; a second use changes nothing."""
+        return [] if self.contact_confirmed else [("TicketContactConfirmed", {})]
 
     def categorise(self, actor: Actor, category: str) -> list[Change]:
         self._staff(actor, "categorise tickets")

@@ -37,6 +37,7 @@ def ticket_view(
         "contact_name": t.contact_name,
         "contact_email": t.contact_email,
         "contact_phone": t.contact_phone,
+        "contact_confirmed": t.contact_confirmed,
         "account_id": t.account_id,
         "access_problem": t.access_problem,
         "access_problem_title": ACCESS_PROBLEMS.get(t.access_problem or ""),
@@ -104,6 +105,8 @@ def _line(event: RecordedEvent, actor: Actor) -> dict[str, Any] | None:
         text = f"Reopened: {d['reason']}"
     elif kind == "TicketClosed":
         text = "Closed" + (f": {d['reason']}" if d["reason"] and staff else "")
+    elif kind == "TicketContactConfirmed":
+        text = "Contact address confirmed: the user is emailed from now on"
     else:
         return None
     return {"at": event.metadata.occurred_at.isoformat(), "type": kind, "text": text}

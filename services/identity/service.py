@@ -17,11 +17,12 @@ import eventlet
 from nameko.exceptions import RemoteError
 from nameko.rpc import RpcProxy, rpc
 
+from pmp import ratelimit
 from pmp.eventstore import ConcurrencyError
 from pmp.logs import get_logger
 from pmp.mail import Email
 from pmp.service import EventSourcedService, ServiceKernel
-from services.identity import mfa
+from services.identity import mfa, signup
 from services.identity.approvals import ResetApprovals, ResetRequests
 from services.identity.directory import AccountQueries
 from services.identity.domain import (
@@ -43,7 +44,7 @@ from services.identity.letters import POSTED, PRINTED, WAITING, LetterQueue, Que
 from services.identity.letters import metadata as letter_tables
 from services.identity.passwords import temporary_password
 from services.identity.projections import PROJECTIONS
-from services.identity.repository import Accounts, NotFound, account_stream
+from services.identity.repository import Accounts, EmailTaken, NotFound, account_stream
 from services.identity.resets import (
     ACTION_PERMISSIONS,
     APPROVAL_HOURS,
@@ -59,7 +60,7 @@ from services.identity.resets import (
 )
 from services.identity.roles import NotAuthorized, Permission, Role, require
 from services.identity.schemas import identity_events
-from services.identity.sessions import ClientThrottle, SessionIndex
+from services.identity.sessions import SessionIndex, TooManyAttempts, sign_in_check
 from services.identity.sessions import metadata as session_tables
 from services.identity.tools import IdentityTools, Tools
 
@@ -75,7 +76,7 @@ class IdentityService(EventSourcedService):
     kernel = ServiceKernel(
         identity_events(),
         projections=(*PROJECTIONS, ResetApprovals),
-        tables=(session_tables, letter_tables),
+        tables=(session_tables, letter_tables, ratelimit.metadata),
     )
     tools: Tools = IdentityTools()
     helpdesk = RpcProxy("helpdesk")  # is this an open access ticket of the account?
@@ -96,6 +97,16 @@ class IdentityService(EventSourcedService):
 
     def _require(self, permission: Permission) -> None:
         require(self.kernel.actor_role, permission)
+
+    def _limit_sign_in(self, client: str) -> None:
+        checks = sign_in_check(client, self.tools.settings.login_rate_limit)
+        ratelimit.RateLimit(self.kernel.db).check(checks, self._now(), TooManyAttempts)
+
+    def _limit_mail(self, kind: str, email: str, client: str) -> None:
+        """Count an email someone asked for; ``RateLimited`` past a limit. Counted for the
+        address asked, whether an account has it or not, so a refusal tells nothing."""
+        checks = ratelimit.mail_checks(self.tools.settings, kind, email, client)
+        ratelimit.RateLimit(self.kernel.db).check(checks, self._now())
 
     def _session(self, token: str) -> tuple[Account, str]:
         """The account and session id behind ``token``; ends the session if it lapsed."""
@@ -168,7 +179,7 @@ class IdentityService(EventSourcedService):
     def sign_in(self, email: str, password: str, client: str) -> dict[str, Any]:
         """A session token and the first step to take; ``SignInRefused`` for every failure."""
         now = self._now()
-        ClientThrottle(self.kernel.db, *self.tools.settings.login_rate_limit).attempt(client, now)
+        self._limit_sign_in(client)
         account_id = self.accounts.id_for_email(email)
         if account_id is None or not self.accounts.load(account_id).exists:
             self.tools.hasher.verify(None, password)  # the same time as a real check
@@ -188,17 +199,49 @@ class IdentityService(EventSourcedService):
         return {"token": token, "principal": self._principal(account, session_id)}
 
     @rpc
-    def sign_up(self, email: str, password: str, client: str) -> dict[str, Any]:
-        """An applicant's own account, signed in at once. It reaches no patient data until
-        the registration service grants access (``grant_access``)."""
+    def sign_up(self, email: str, client: str) -> None:
+        """Public: the first step of signing up. The answer is the same whether an account
+        has ``email`` or not; the address receives the link that makes an applicant account
+        (``complete_sign_up``), or, if it has an account, a notice that someone tried to
+        register with it. Mail in the background, as for a reset, so the timing is alike."""
+        email = signup.checked_address(email)
+        self._limit_mail("sign-up", email, client)
         now = self._now()
-        ClientThrottle(self.kernel.db, *self.tools.settings.login_rate_limit).attempt(client, now)
+        account_id = self.accounts.id_for_email(email)
+        # A stream is read either way, so that a known address takes no longer to answer.
+        known = self.accounts.load(account_id or str(uuid.uuid4())).exists
+        settings = self.tools.settings
+        message = (
+            signup.existing_account_notice(settings, email)
+            if known
+            else signup.invitation(settings, email, now)
+        )
+        eventlet.spawn_n(self._send, message)
+
+    @rpc
+    def sign_up_address(self, link: str) -> str:
+        """The address a sign-up link was sent to (shown on the page that uses it)."""
+        return signup.read_link(self.tools.settings, link, self._now())
+
+    @rpc
+    def complete_sign_up(self, link: str, password: str, client: str) -> dict[str, Any]:
+        """An applicant's own account for the address the link proves, signed in at once.
+        It reaches no patient data until the registration service grants access
+        (``grant_access``). The link works once: the address is claimed then."""
+        self._limit_sign_in(client)  # a password is hashed: the sign-in limit applies
+        now = self._now()
+        email = signup.read_link(self.tools.settings, link, now)
         account_id = str(uuid.uuid4())
-        email = normalise_email(email)
         policy, hasher = self.tools.policy, self.tools.hasher
         changes = signed_up_account(account_id, email, password, policy, hasher)
         self.kernel.store.registry.validate_all(changes)  # refuse bad input before claiming
-        self.accounts.claim_email(email, account_id)
+        try:
+            self.accounts.claim_email(email, account_id)
+        except EmailTaken:  # only the address's owner holds the link: telling them is safe
+            raise CodeRejected(
+                "This link was used already: your account exists. Sign in with your email "
+                "address and password, or reset your password if you forgot it."
+            ) from None
         self.kernel.append(account_stream(account_id), 0, changes)
 
         def start(a: Account):
@@ -308,10 +351,11 @@ class IdentityService(EventSourcedService):
     # -- self-service reset ----------------------------------------------------------------------
 
     @rpc
-    def request_password_reset(self, email: str) -> None:
+    def request_password_reset(self, email: str, client: str) -> None:
         """Email a reset link if the address belongs to an active account with security
         questions. The answer, and its timing, is the same either way: the mail goes out in
-        the background."""
+        the background, and the mail limits count the address asked, known or not."""
+        self._limit_mail("password-reset", normalise_email(email), client)
         account_id = self.accounts.id_for_email(email)
         if account_id is None:
             return
@@ -341,7 +385,7 @@ class IdentityService(EventSourcedService):
         try:
             self.tools.mailer.send(message)
         except Exception as exc:
-            log.error("reset email not sent", error=str(exc))
+            log.error("email not sent", subject=message.subject, error=str(exc))
 
     def _reset_account(self, link: str) -> tuple[Account, str]:
         account_id, _, token = (link or "").partition(".")

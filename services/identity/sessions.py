@@ -2,7 +2,8 @@
 
 The account's events are the record of every session (``SessionStarted``/``SessionEnded``);
 this table is the index from a token's hash to its session, plus the idle clock, which
-changes on every request and so is not worth an event each time. It is written after the
+changes on every request and so is not worth an event each time. The per-address sign-in
+limit is counted by ``pmp/ratelimit.py``, the limiter every service shares. It is written after the
 events: a session whose end is recorded but whose row is still open is refused anyway,
 because the account's state, not this table, decides whether a session is open.
 """
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from pmp.db import Database, UtcDateTime
+from pmp.ratelimit import Limit, RateLimited, client_key
 
 metadata = sa.MetaData()
 
@@ -27,14 +29,6 @@ session_tokens = sa.Table(
     sa.Column("account_id", sa.Uuid, nullable=False, index=True),
     sa.Column("last_seen_at", UtcDateTime(), nullable=False),
     sa.Column("ended", sa.Boolean, nullable=False, default=False),
-)
-
-sign_in_attempts = sa.Table(
-    "sign_in_attempts",
-    metadata,
-    sa.Column("client", sa.String(64), primary_key=True),
-    sa.Column("window_started_at", UtcDateTime(), nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
 )
 
 TOUCH_EVERY = timedelta(seconds=10)  # idle time is tracked to this precision
@@ -94,55 +88,14 @@ class SessionIndex:
             )
 
 
-class TooManyAttempts(Exception):
+class TooManyAttempts(RateLimited):
     """Too many sign-in attempts from one client address; ``retry_after`` in seconds."""
 
-    def __init__(self, retry_after: int):
-        super().__init__(
-            f"Too many sign-in attempts from your network. Try again in {retry_after} seconds."
-        )
-        self.retry_after = retry_after
 
-
-class ClientThrottle:
-    """A fixed-window count of sign-in attempts per client address, shared by replicas."""
-
-    def __init__(self, db: Database, attempts: int, seconds: int):
-        self.db, self.limit, self.window = db, attempts, timedelta(seconds=seconds)
-
-    def attempt(self, client: str, now: datetime) -> None:
-        """Count one attempt from ``client``; raise ``TooManyAttempts`` past the limit."""
-        client = client[:64] or "unknown"
-        try:
-            started, attempts = self._count(client, now)
-        except sa.exc.IntegrityError:  # two first attempts raced to insert: count again
-            started, attempts = self._count(client, now)
-        if attempts > self.limit:
-            remaining = started + self.window - now
-            raise TooManyAttempts(max(1, int(remaining.total_seconds())))
-
-    def _count(self, client: str, now: datetime) -> tuple[datetime, int]:
-        with self.db.write() as conn:
-            row = conn.execute(
-                sa.select(sign_in_attempts).where(sign_in_attempts.c.client == client)
-            ).first()
-            if row is None:
-                conn.execute(
-                    sign_in_attempts.insert().values(
-                        client=client, window_started_at=now, attempts=1
-                    )
-                )
-                return now, 1
-            if now - row.window_started_at >= self.window:
-                started, attempts = now, 1
-            else:
-                started, attempts = row.window_started_at, row.attempts + 1
-            conn.execute(
-                sign_in_attempts.update()
-                .where(sign_in_attempts.c.client == client)
-                .values(window_started_at=started, attempts=attempts)
-            )
-        return started, attempts
+def sign_in_check(client: str, limit: tuple[int, int]) -> list[tuple[str, Limit, str]]:
+    """The per-address sign-in limit (``PMP_LOGIN_RATE_LIMIT``), for ``RateLimit.check``."""
+    refusal = "Too many sign-in attempts from your network."
+    return [(client_key("sign-in", client), Limit.of(limit), refusal)]
 
 
 def _uuid(value: str) -> uuid.UUID:

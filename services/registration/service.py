@@ -18,7 +18,7 @@ from typing import Any
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
-from pmp import documents
+from pmp import documents, ratelimit
 from pmp.config import load_settings
 from pmp.documents import DocumentRejected, DocumentStore, inspect_document
 from pmp.logs import get_logger
@@ -47,7 +47,7 @@ class RegistrationService(EventSourcedService):
     kernel = ServiceKernel(
         registration_events(),
         projections=PROJECTIONS,
-        tables=(documents.metadata,),
+        tables=(documents.metadata, ratelimit.metadata),
         reactions=(RegistrationMail, AccessToIdentity),
     )
     tools: Tools = RegistrationTools()
@@ -80,6 +80,12 @@ class RegistrationService(EventSourcedService):
     def _own(self, decision) -> dict[str, Any]:
         return application_view(self.registrations.decide(self._me(), decision))
 
+    def _limit_verification(self, email: str) -> None:
+        """A verification email is one the applicant asks for: limited per address (only
+        their own address is ever sent one, so that is also the limit per person)."""
+        checks = ratelimit.mail_checks(self.tools.settings, "verification", email)
+        ratelimit.RateLimit(self.kernel.db).check(checks, self._now())
+
     # -- the applicant -------------------------------------------------------------------------
 
     @rpc
@@ -91,6 +97,7 @@ class RegistrationService(EventSourcedService):
     def start_application(self, email: str, role: str) -> dict[str, Any]:
         """Start (or, after a rejection or closure, start again) and send the verification."""
         _applicable(role)
+        self._limit_verification(email)
         now, policy = self._now(), self._policy()
         verification = str(uuid.uuid4())
         registration = self.registrations.decide(
@@ -108,6 +115,7 @@ class RegistrationService(EventSourcedService):
 
     @rpc
     def resend_verification(self) -> dict[str, Any]:
+        self._limit_verification(self.registrations.get(self._me()).email)
         now, policy = self._now(), self._policy()
         verification = str(uuid.uuid4())
         return self._own(lambda r: r.resend_verification(verification, now, policy))

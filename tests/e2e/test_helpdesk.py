@@ -1,5 +1,6 @@
 """The help desk in a real browser, with the real SMTP server: a locked-out user asks for
-help from the sign-in page without signing in; staff find the ticket in the queue, categorise
+help from the sign-in page without signing in and confirms their address from the emailed
+link; staff find the ticket in the queue, categorise
 it Critical, assign it, unlock the account from the ticket and reply, and find it in the
 queue by its assignee; the user receives the reply by email, signs in, and finds the ticket
 under their own."""
@@ -71,7 +72,16 @@ def test_a_locked_out_user_is_unlocked_from_a_critical_ticket(
         expect(page.get_by_role("heading", level=1)).to_have_text("We received your request")
         reference = page.locator(".ticket-reference").inner_text()
         assert re.fullmatch(r"T-[0-9A-F]{8}", reference)
+        expect(page.locator(".confirm-first")).to_contain_text("Open it to confirm")
         shot(page, screenshots, "2-received")
+        # Not signed in: the address is confirmed from the emailed link before anything else.
+        asked = wait_for_mail(
+            stack, user.email, f"Confirm your email address for help desk request {reference}"
+        )
+        page.goto(re.search(r"https?://\S+/help/confirm/\S+", asked.text).group(0))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Email address confirmed")
+        expect(page.locator(".ticket-reference")).to_have_text(reference)
+        shot(page, screenshots, "2b-confirmed")
         wait_for_mail(stack, user.email, f"We received your help desk request {reference}")
 
         # Staff find it in the queue, not yet categorised.

@@ -1,5 +1,6 @@
-"""Applying for access as a prescriber does it, in a real browser: sign up, verify the email
-address from the message the SMTP server received, fill the form (one field wrong first),
+"""Applying for access as a prescriber does it, in a real browser: sign up with the email
+address, choose the password from the link the SMTP server received, verify the address for
+the application from the next message, fill the form (one field wrong first),
 upload a document, accept the agreement, submit; an administrator approves it in the admin
 pages; the prescriber signs in again and reaches the search page."""
 
@@ -38,9 +39,10 @@ def photo_id(folder: Path) -> Path:
     return path
 
 
-def verification_link(stack, email: str) -> str:
-    message = stack.mail.wait_for(lambda m: email in m.envelope_to, timeout=30)
-    found = re.search(r"https?://\S+/register/verify/\S+", message.text)
+def link_in_mail(stack, email: str, path: str) -> str:
+    """The first link to ``path`` in a message the SMTP server received for ``email``."""
+    message = stack.mail.wait_for(lambda m: email in m.envelope_to and path in m.text, timeout=30)
+    found = re.search(rf"https?://\S+{path}\S+", message.text)
     assert found, message.text
     return found.group(0)
 
@@ -83,11 +85,19 @@ def test_a_prescriber_applies_is_approved_and_reaches_the_search_page(
     email = f"{last_name.lower()}-{int(time.time() * 1000)}@example.org"
     context, page = new_page(browser)
 
-    # 1. an account of one's own, from the home page
+    # 1. an account of one's own, from the home page: the address first, then the password
+    # from the link emailed to it
     page.goto(stack.url + "/")
     page.get_by_role("link", name="Register for access").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Register for access")
     page.get_by_label("Email address").fill(email)
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page).to_have_url(stack.url + "/register/sent")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check your email")
+    shot(page, screenshots, "00-check-your-email")
+    page.goto(link_in_mail(stack, email, "/register/confirm/"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Choose your password")
+    expect(page.get_by_text(email)).to_be_visible()
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_label("Type the password again").fill(PASSWORD + "x")
     page.get_by_role("button", name="Save and Continue").click()
@@ -108,7 +118,7 @@ def test_a_prescriber_applies_is_approved_and_reaches_the_search_page(
     expect(page.get_by_text("Verify your email address with the link")).to_be_visible()
     shot(page, screenshots, "03-checklist")
 
-    page.goto(verification_link(stack, email))
+    page.goto(link_in_mail(stack, email, "/register/verify/"))
     expect(page.get_by_role("heading", level=1)).to_have_text("Email address verified")
     shot(page, screenshots, "04-verified")
     page.get_by_role("link", name="Continue your application").click()

@@ -9,6 +9,7 @@ change, MFA enrolment where the role requires it.
 from __future__ import annotations
 
 import base64
+import re
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -188,13 +189,30 @@ def every_role(stack: Stack, tmp: Path) -> dict[str, User]:
 
 
 def sign_up(stack: Stack, email: str | None = None, password: str = NEW_PASSWORD) -> User:
-    """An applicant's own account, signed in (applicants are never made by administrators)."""
+    """An applicant's own account, signed in (applicants are never made by administrators):
+    ask with the address, then choose the password with the link the address receives."""
     email = email or f"applicant-{uuid.uuid4().hex[:8]}@example.org"
-    response = stack.post("/api/sign-ups", json={"email": email, "password": password})
+    asked = stack.post("/api/sign-ups", json={"email": email})
+    assert asked.status_code == 202, asked.text
+    response = stack.post(f"/api/sign-ups/{sign_up_link(stack, email)}",
+                          json={"password": password})  # fmt: skip
     assert response.status_code == 201, response.text
     principal = response.json()["principal"]
     assert principal["role"] == "applicant" and principal["stage"] == "ready", principal
     return User(principal["account_id"], email, "applicant", password, response.json()["token"])
+
+
+def sign_up_link(stack: Stack, email: str, timeout: float = 30) -> str:
+    """The token of the latest sign-up link the stack's SMTP server received for ``email``."""
+
+    def invitation(m) -> bool:
+        return email in m.envelope_to and m.subject == "Finish signing up for CPMRS"
+
+    stack.mail.wait_for(invitation, timeout)
+    message = [m for m in stack.mail.messages if invitation(m)][-1]
+    found = re.search(r"/register/confirm/(\S+)", message.text)
+    assert found, message.text
+    return found.group(1)
 
 
 def api(stack: Stack, method: str, path: str, user: User | None = None, **kwargs):

@@ -60,7 +60,10 @@ def stack(request, broker, tmp_path_factory) -> Iterator[Stack]:
         yield from _stack(request, broker, tmp_path_factory, mail)
 
 
-def _stack(request, broker, tmp_path_factory, mail: SmtpServer) -> Iterator[Stack]:
+def _stack(
+    request, broker, tmp_path_factory, mail: SmtpServer, settings: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """``pmp up`` with the test settings below, and ``settings`` over them."""
     backend = request.param
     amqp_uri = broker.create_vhost()
     port = free_port()
@@ -79,6 +82,10 @@ def _stack(request, broker, tmp_path_factory, mail: SmtpServer) -> Iterator[Stac
         "PMP_ARGON2": "t=1,m=1024,p=1",
         # Every test signs in from 127.0.0.1; the per-address limit has its own test.
         "PMP_LOGIN_RATE_LIMIT": "100000/60",
+        # Likewise for mail: tests/integration/test_mail_limits.py has a stack with the limits.
+        "PMP_MAIL_LIMIT_PER_CLIENT": "100000/60",
+        "PMP_MAIL_LIMIT_PER_RECIPIENT": "100000/60",
+        **(settings or {}),
     }
     if backend == "postgresql":
         env["PMP_DATABASE_URL"] = request.getfixturevalue("postgres_url")

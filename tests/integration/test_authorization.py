@@ -198,6 +198,10 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ),
     # -- registration (API): the shared users have no application, so "mine" is a 404 -------
     ("POST", "/api/sign-ups"): api("/api/sign-ups", ANYONE, json={}, expect=422),
+    # the emailed link is the secret: anyone holding one may use it
+    ("POST", "/api/sign-ups/<link>"): api(
+        "/api/sign-ups/bm9ib2R5.1.nope", ANYONE, json={"password": NEW_PASSWORD}, expect=422
+    ),
     ("GET", "/api/registration"): api("/api/registration", REGISTRANTS, expect=404),
     ("POST", "/api/registration"): api("/api/registration", REGISTRANTS, json={}, expect=422),
     ("PUT", "/api/registration/role"): api(
@@ -461,6 +465,13 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ("GET", "/register/verify/<path:link>"): page(
         f"/register/verify/{MISSING}.nope", ANYONE, expect=422
     ),
+    ("GET", "/register/sent"): page("/register/sent", ANYONE, expect=200),
+    ("GET", "/register/confirm/<path:link>"): page(
+        "/register/confirm/bm9ib2R5.1.nope", ANYONE, expect=422
+    ),
+    ("POST", "/register/confirm/<path:link>"): page(
+        "/register/confirm/bm9ib2R5.1.nope", ANYONE, expect=422
+    ),
     ("GET", "/application"): page("/application", REGISTRANTS),
     ("GET", "/application/role"): page("/application/role", REGISTRANTS, expect=200),
     ("POST", "/application/role"): page("/application/role", REGISTRANTS, expect=422),
@@ -550,6 +561,9 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
     ],
     # -- the help desk: anyone opens a ticket; users their own; staff the queue -------------
     ("POST", "/api/tickets"): api("/api/tickets", ANYONE, json={}, expect=422),
+    ("POST", "/api/ticket-confirmations/<link>"): api(
+        f"/api/ticket-confirmations/{MISSING}.nope", ANYONE, expect=422
+    ),
     ("GET", "/api/tickets"): api("/api/tickets", EVERY_ROLE, expect=200),
     ("GET", "/api/tickets/<uuid:ticket_id>"): api(TICKET, EVERY_ROLE, expect=404),
     ("GET", "/api/tickets/<uuid:ticket_id>/attachments/<uuid:document_id>"): api(
@@ -573,6 +587,7 @@ ACCESS: dict[tuple[str, str], list[Example]] = {
         "/api/helpdesk/reports/2026-11", ADMINISTRATORS, expect=200
     ),
     ("GET", "/help/tickets/new"): page("/help/tickets/new", ANYONE, expect=200),
+    ("GET", "/help/confirm/<path:link>"): page(f"/help/confirm/{MISSING}.nope", ANYONE, expect=422),
     ("POST", "/help/tickets/new"): page("/help/tickets/new", ANYONE, expect=422),
     ("GET", "/help/tickets"): page("/help/tickets", EVERY_ROLE, expect=200),
     ("GET", "/help/tickets/<uuid:ticket_id>"): page(TICKET_PAGE, EVERY_ROLE, expect=404),

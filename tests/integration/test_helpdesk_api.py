@@ -1,5 +1,6 @@
 """The help desk through the gateway, on SQLite and PostgreSQL: a locked-out user asks for
-help without signing in, staff categorise, unlock the account from the ticket (recorded by
+help without signing in and is written to only once they confirm their address from the
+emailed link, staff categorise, unlock the account from the ticket (recorded by
 identity with the ticket's number, and on the ticket), reply (emailed; internal notes are
 not), resolve, and the user reopens; a user who forgot their password gets a new temporary
 password letter from their ticket (posted by the mail room, never shown to the help desk)
@@ -99,10 +100,33 @@ def test_a_locked_out_user_is_helped_from_a_ticket(stack, people, staff, tmp_pat
     assert opened.status_code == 201, opened.text
     ticket_id, reference = opened.json()["ticket_id"], opened.json()["reference"]
     assert opened.json()["signed_in"] is False
-    wait_for_mail(stack, user.email, f"We received your help desk request {reference}")
+    # the address given is not known to be the opener's: it gets a link, nothing more
+    asked = wait_for_mail(
+        stack, user.email, f"Confirm your email address for help desk request {reference}"
+    )
+    link = re.search(r"/help/confirm/(\S+)", asked.text).group(1)
 
     listed = wait_until(lambda: in_queue(stack, staff, ticket_id, category="none"))
     assert listed["category"] is None and listed["due_at"] is None and listed["account_id"]
+    act(stack, staff, ticket_id, "comments", body="We are checking your account now.")
+    seen_by_staff = api(stack, "GET", f"/api/tickets/{ticket_id}", staff).json()
+    assert seen_by_staff["contact_confirmed"] is False
+    time.sleep(1.5)  # the acknowledgement and the reply would have been mailed by now
+    assert [m.subject for m in messages_to(stack, user.email)] == [asked.subject]
+
+    forged = stack.post(f"/api/ticket-confirmations/{link[:-1]}x")
+    assert forged.status_code == 422, forged.text
+    for _ in range(2):  # a second use answers alike and sends nothing more
+        confirmed = stack.post(f"/api/ticket-confirmations/{link}")
+        assert confirmed.status_code == 200 and confirmed.json()["reference"] == reference
+    wait_for_mail(stack, user.email, f"We received your help desk request {reference}")
+    time.sleep(1.5)
+    received = [m.subject for m in messages_to(stack, user.email)]
+    assert received.count(f"We received your help desk request {reference}") == 1, received
+    assert not any("checking your account" in m.text for m in messages_to(stack, user.email))
+    seen_by_staff = api(stack, "GET", f"/api/tickets/{ticket_id}", staff).json()
+    assert seen_by_staff["contact_confirmed"] is True
+    assert "Contact address confirmed" in str(seen_by_staff["history"])
 
     ticket = act(stack, staff, ticket_id, "categorise", category="critical")["ticket"]
     assert ticket["category"] == "critical" and ticket["due_at"]
@@ -130,7 +154,10 @@ def test_a_locked_out_user_is_helped_from_a_ticket(stack, people, staff, tmp_pat
     mine = wait_until(lambda: api(stack, "GET", "/api/tickets", user).json())
     assert [t["ticket_id"] for t in mine] == [ticket_id]
     seen = api(stack, "GET", f"/api/tickets/{ticket_id}", user).json()
-    assert [c["body"] for c in seen["comments"]] == ["Your account is unlocked; sign in again."]
+    assert [c["body"] for c in seen["comments"]] == [
+        "We are checking your account now.",
+        "Your account is unlocked; sign in again.",
+    ]
     assert not any("Unlocked" in h["text"] for h in seen["history"])
 
     assert in_queue(stack, staff, ticket_id)["first_response_at"]

@@ -191,8 +191,8 @@ def test_an_administrator_goes_from_the_letter_to_mfa_and_resets_a_forgotten_pas
     assert identity.refused("pass_mfa", fourth["token"], codes[0]).exc_type == "CodeRejected"
 
     # forgotten password: the link arrives by email, the answers set a new password
-    identity.call("request_password_reset", "nobody-" + email)
-    identity.call("request_password_reset", email.upper())
+    identity.call("request_password_reset", "nobody-" + email, "192.0.2.10")
+    identity.call("request_password_reset", email.upper(), "192.0.2.10")
     mail = smtp_server.wait_for(lambda m: email in m.envelope_to, timeout=20)
     assert [m.envelope_to for m in smtp_server.messages] == [(email,)]
     match = re.search(re.escape(PUBLIC_URL) + r"/password/reset/(\S+)", mail.text)

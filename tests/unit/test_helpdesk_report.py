@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
@@ -12,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from pmp.config import load_settings
 from services.helpdesk.business_hours import SupportCalendar
+from services.helpdesk.links import LinkInvalid, read_link
 from services.helpdesk.mail import messages
 from services.helpdesk.policy import HelpdeskPolicy
 from services.helpdesk.report import Opened, month_bounds, monthly_report, report_csv
@@ -84,3 +87,30 @@ def test_emails_to_the_user():
     [(subject, body)] = messages(_event("TicketResolved", {"resolution": "Done"}), ticket,
                                  settings, 14)  # fmt: skip
     assert "resolved" in subject and "reopen it by December 18, 2026" in body
+
+
+def test_a_signed_out_openers_address_gets_only_a_link_until_it_is_confirmed():
+    settings = load_settings({"PMP_SECRET_KEY": "k", "PMP_PUBLIC_URL": "https://pmp.example.gov"})
+    ticket_id = str(uuid.uuid4())
+    contact = {"name": "Pat", "email": "pat@example.org"}
+    [opened] = Ticket.open(ticket_id, "Locked out", "Help", contact, contact_confirmed=False)
+    ticket = Ticket(ticket_id)
+    ticket.apply(*opened, FRIDAY_16)
+    assert not ticket.contact_confirmed
+    [(subject, body)] = messages(_event(*opened), ticket, settings, 14)
+    assert subject == f"Confirm your email address for help desk request {ticket.reference}"
+    token = re.search(r"https://pmp\.example\.gov/help/confirm/(\S+)", body).group(1)
+    assert read_link(settings, token) == ticket_id
+    with pytest.raises(LinkInvalid):
+        read_link(settings, token[:-1] + ("0" if token[-1] != "0" else "1"))
+    reply = {"internal": False, "from_staff": True, "author_name": "Dana", "body": "Hello"}
+    assert messages(_event("TicketCommented", reply), ticket, settings, 14) == []
+    assert messages(_event("TicketResolved", {"resolution": "Done"}), ticket, settings, 14) == []
+
+    [confirmed] = ticket.confirm_contact()
+    ticket.apply(*confirmed, FRIDAY_16)
+    assert ticket.confirm_contact() == []  # a second use changes nothing
+    [(subject, _)] = messages(_event(*confirmed), ticket, settings, 14)
+    assert subject == f"We received your help desk request {ticket.reference}"
+    assert messages(_event("TicketCommented", reply), ticket, settings, 14)
+    assert "help/confirm" not in str(opened)  # nothing of the link in the event
