@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.helpers.accounts import api, create_user, ready
+from tests.helpers.accounts import api, create_user, ready, sign_up_link
 
 SQLITE = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
@@ -44,11 +44,13 @@ def test_guessable_passwords_are_refused_with_the_reason(stack, people, tmp_path
         assert reason in changed.json()["detail"], (password, changed.json())
     assert api(stack, "GET", "/api/session", user).status_code == 200  # nothing changed
 
-    page = stack.get("/register")
+    email = f"applicant-{uuid.uuid4().hex[:8]}@example.org"
+    assert stack.post("/api/sign-ups", json={"email": email}).status_code == 202
+    link = sign_up_link(stack, email)  # the password is chosen on the emailed link's page
+    page = stack.get(f"/register/confirm/{link}")
     shown = [html.unescape(code) for code in re.findall(r"<code>([^<]+)</code>", page.text)]
     assert shown, "the sign-up page shows an example password"
     for password, reason in [*GUESSABLE, *((example, "the example password") for example in shown)]:
-        email = f"applicant-{uuid.uuid4().hex[:8]}@example.org"
-        signed_up = stack.post("/api/sign-ups", json={"email": email, "password": password})
+        signed_up = stack.post(f"/api/sign-ups/{link}", json={"password": password})
         assert signed_up.status_code == 422, (password, signed_up.text)
         assert reason in signed_up.json()["detail"], (password, signed_up.json())
