@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import eventlet
+from nameko.messaging import Publisher
 from nameko.rpc import rpc
 
 from pmp.eventstore import ConcurrencyError
@@ -21,6 +22,7 @@ from pmp.logs import get_logger
 from pmp.mail import Email
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity import mfa
+from services.identity.access_changes import ACCESS_EXCHANGE, announcer
 from services.identity.directory import AccountQueries
 from services.identity.domain import (
     READY,
@@ -57,12 +59,13 @@ class IdentityService(EventSourcedService):
     name = "identity"
     kernel = ServiceKernel(identity_events(), projections=PROJECTIONS, tables=(session_tables,))
     tools: Tools = IdentityTools()
+    access_changed = Publisher(exchange=ACCESS_EXCHANGE)  # confirmed before an RPC returns
 
     # -- helpers -------------------------------------------------------------------------------
 
     @property
     def accounts(self) -> Accounts:
-        return Accounts(self.kernel)
+        return Accounts(self.kernel, announcer(self.access_changed))
 
     @property
     def sessions(self) -> SessionIndex:
@@ -475,8 +478,8 @@ class IdentityService(EventSourcedService):
         self, account_id: str, permission: str, granted: bool, reason: str
     ) -> dict[str, Any]:
         """Grant (or withdraw) one permission beyond the account's role, as ``GRANTABLE``
-        allows: the registry to a prescriber or pharmacist. Its sessions carry on; the
-        gateway sees the change within its principal cache's few seconds."""
+        allows: the registry to a prescriber or pharmacist. Its sessions carry on; every
+        gateway drops its cached principal before this returns (``access_changes``)."""
 
         def change(account: Account) -> list:
             if granted:
