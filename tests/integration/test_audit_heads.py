@@ -17,15 +17,17 @@ from pathlib import Path
 import orjson
 import sqlalchemy as sa
 
+from pmp import diagnostics
 from pmp.config import load_settings
 from pmp.db import open_database, open_postgresql, open_sqlite
-from pmp.envelope import Metadata, RecordedEvent
+from pmp.envelope import Metadata, NewEvent, RecordedEvent
 from pmp.eventstore import EventStore, appends
 from pmp.eventstore import events as store_events
 from pmp.mail import Mailer
 from services.audit import trail
 from services.audit.chain import GENESIS, link
 from services.audit.heads import read_heads, write_head
+from services.audit.sources import compare
 from services.identity.service import IdentityService
 from tests.helpers.accounts import create_first_administrator, ready
 from tests.helpers.processes import wait_until
@@ -269,3 +271,32 @@ def rewrite_from(db, first: int) -> None:
             conn.execute(e.update().where(e.c.n == row.n)
                          .values(body=body, previous_hash=previous, hash=digest))  # fmt: skip
             previous = digest
+
+
+def test_sources_names_each_event_altered_or_deleted_in_its_store(tmp_path) -> None:
+    store = EventStore(open_sqlite(tmp_path / "identity.sqlite"), diagnostics.kernel_events())
+    store.create_tables()
+    for n in range(1, 6):
+        probe = {"probe_id": str(uuid.uuid4()), "service": "identity"}
+        store.append(
+            f"probe-p{n}", 0, [NewEvent(diagnostics.PROBE_RECORDED, probe, Metadata(at(22, 10)))]
+        )
+    audit = open_sqlite(tmp_path / "audit.sqlite")
+    audit.create(trail.metadata)
+    with audit.write() as conn:
+        trail.append(conn, "identity", store.read_all(0, 4))  # the fifth is not chained yet
+    second, fourth = store.read_all(1, 1)[0], store.read_all(3, 1)[0]
+    with store.db.write() as conn:
+        changed = {**second.data, "probe_id": str(uuid.uuid4())}
+        conn.execute(store_events.update().where(store_events.c.event_id == second.event_id)
+                     .values(data=changed))  # fmt: skip
+        conn.execute(store_events.delete().where(store_events.c.event_id == fourth.event_id))
+    with audit.read() as conn:
+        found = compare(conn, "identity", store)
+    assert [str(f) for f in found.findings] == [
+        f"identity position 2, event {second.event_id} (ProbeRecorded), trail entry 2: "
+        "the store's event differs from the trail's copy",
+        f"identity position 4, event {fourth.event_id} (ProbeRecorded), trail entry 4: "
+        "is in the trail but missing from the store",
+    ]
+    assert (found.compared, found.not_chained_yet) == (3, 1)
