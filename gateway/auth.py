@@ -3,9 +3,10 @@
 Pages authenticate with the ``pmp_session`` cookie (HttpOnly, SameSite=Strict, Secure over
 TLS); the JSON API only with ``Authorization: Bearer <token>``, never the cookie, so no API
 call can be forged from another site. The identity service resolves a token to its principal
-(account, role, permissions, the sign-in step reached); answers are cached here for a few
-seconds. Once resolved, the principal's id and role go into the worker's context data, so
-every RPC the handler makes carries them and services check permissions themselves.
+(account, role, permissions, the sign-in step reached); answers are cached here until
+identity says the account's access changed (``PrincipalCache``). Once resolved, the
+principal's id and role go into the worker's context data, so every RPC the handler makes
+carries them and services check permissions themselves.
 
 CSRF: every form carries ``csrf_token``, an HMAC of the visitor's random ``pmp_csrf``
 cookie under the deployment key; a POST without a matching pair is refused.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -24,6 +26,7 @@ from nameko.exceptions import RemoteError
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request, Response
 
+from gateway.access_changes import listen_for_access_changes
 from gateway.calls import ServiceCalls
 from gateway.problems import Problem, Redirect
 from gateway.rendering import render_page
@@ -42,25 +45,60 @@ ALWAYS_OPEN = {"/logout"}
 
 
 class PrincipalCache:
-    """token hash -> (principal, expiry). Per gateway process; a few seconds stale at most."""
+    """token hash -> (principal, expiry), per gateway process.
+
+    Trusted only while this replica hears identity's access changes (``online``): the
+    listener (``gateway/access_changes.py``) drops an account's entries the moment its access
+    changes, and while it has lost the broker nothing is cached, since a change could be
+    missed. An answer resolved before a change but stored after it is not kept: ``put`` takes
+    the ``ticket`` read before the lookup, and any drop since makes it stale. The expiry
+    bounds what changes without an event (a renewal date passing by the clock).
+    """
 
     def __init__(self) -> None:
         self._entries: dict[str, tuple[dict[str, Any], float]] = {}
+        self._online = False
+        self._drops = 0  # how many times entries were dropped: a lookup's ticket
 
     def get(self, token: str) -> dict[str, Any] | None:
-        entry = self._entries.get(_digest(token))
+        entry = self._entries.get(_digest(token)) if self._online else None
         if entry is None or entry[1] < time.monotonic():
             return None
         return entry[0]
 
-    def put(self, token: str, principal: dict[str, Any]) -> None:
+    def ticket(self) -> int:
+        """Read before resolving a token; ``put`` keeps the answer only if nothing was dropped
+        in between."""
+        return self._drops
+
+    def put(self, token: str, principal: dict[str, Any], ticket: int) -> None:
+        if not self._online or ticket != self._drops:
+            return
         if len(self._entries) > 10_000:
             now = time.monotonic()
             self._entries = {k: v for k, v in self._entries.items() if v[1] >= now}
         self._entries[_digest(token)] = (principal, time.monotonic() + CACHE_SECONDS)
 
     def forget(self, token: str) -> None:
+        self._drops += 1
         self._entries.pop(_digest(token), None)
+
+    def drop_account(self, account_id: str) -> None:
+        """Every cached session of ``account_id``: its access changed."""
+        self._drops += 1
+        self._entries = {k: v for k, v in self._entries.items() if v[0]["account_id"] != account_id}
+
+    def online(self) -> None:
+        """The listener is subscribed again: start afresh (changes may have been missed)."""
+        self._drops += 1
+        self._entries = {}
+        self._online = True
+
+    def offline(self) -> None:
+        """The listener lost the broker: cache nothing until it is back."""
+        self._online = False
+        self._drops += 1
+        self._entries = {}
 
 
 class Auth:
@@ -87,6 +125,7 @@ class Auth:
             return None
         principal = self._cache.get(token)
         if principal is None:
+            ticket = self._cache.ticket()
             try:
                 principal = services.call(
                     "identity", "resolve_session", self.settings.rpc_timeout, token=token
@@ -95,7 +134,7 @@ class Auth:
                 if exc.exc_type in {"SessionInvalid", "NotFound"}:
                     return None
                 raise
-            self._cache.put(token, principal)
+            self._cache.put(token, principal, ticket)
         self.act_as(principal)
         return principal
 
@@ -221,12 +260,28 @@ class Auth:
 
 
 class Authentication(DependencyProvider):
-    """Gives each gateway worker an ``Auth``; the principal cache lives as long as the process."""
+    """Gives each gateway worker an ``Auth``; the principal cache lives as long as the process,
+    kept true by a listener for identity's access changes."""
 
     def setup(self) -> None:
         self.settings = load_settings()
         self.cache = PrincipalCache()
         self.csrf_key = derived_key(self.settings, "gateway.csrf")
+        self.stopping = threading.Event()
+
+    def start(self) -> None:
+        self.container.spawn_managed_thread(
+            lambda: listen_for_access_changes(
+                self.settings.amqp_uri, self.cache, self.stopping, self.settings.poll_interval
+            ),
+            identifier="access changes",
+        )
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def kill(self) -> None:
+        self.stopping.set()
 
     def get_dependency(self, worker_ctx) -> Auth:
         return Auth(worker_ctx, self.settings, self.cache, self.csrf_key)

@@ -147,13 +147,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "PMP_AUDIT_HEADS_FILE",
         "",
-        "Where the audit service appends each day's audit trail head (date, entries, hash), to "
-        "keep outside the system. Empty: PMP_DATA_DIR/audit-heads.txt.",
+        "Where the audit service appends the audit trail's head (time, entries, hash) at "
+        "start-up and hourly, to keep outside the system; pmp audit verify checks every line. "
+        "Empty: PMP_DATA_DIR/audit-heads.txt.",
     ),
     Variable(
         "PMP_AUDIT_HEADS_TO",
         "",
-        "An address that also receives each day's audit trail head by email. Empty: none.",
+        "An address that also receives the day's first audit trail head by email. Empty: none.",
     ),
     Variable(
         "PMP_MISUSE_BASELINE_DAYS",

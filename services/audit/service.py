@@ -2,13 +2,14 @@
 
 It answers the kernel's RPCs (ping, record_probe, read_events) and keeps the audit trail
 (``trail.py``): the ``AuditTrail`` projection chains every event of every service as it is
-stored, and once a day the trail's head goes to a file (and an email) outside the system
-(``heads.py``). Investigators read it through ``history`` (``history.py``) and the user
-activity report (``activity.py``), and rebuild what stood at a past moment: a user's
-registration (``as_of.py``), a patient's report, or the very report a user viewed
-(``as_seen.py``); each report rebuilt is itself recorded (``ReportRebuilt``). The
-``MisuseWatch`` projection judges every patient search and raises ``MisuseSignalRaised``
-for what looks like misuse (``misuse.py``); ``misuse_signals`` lists them.
+stored, and at start-up and hourly the trail's head goes to a file (daily also an email)
+outside the system (``heads.py``). Investigators read it through ``history``
+(``history.py``) and the user activity report (``activity.py``), and rebuild what stood at
+a past moment: a user's registration (``as_of.py``), a patient's report, or the very report
+a user viewed (``as_seen.py``); each report rebuilt is itself recorded (``ReportRebuilt``).
+The ``MisuseWatch`` projection judges every patient search and raises
+``MisuseSignalRaised`` for what looks like misuse (``misuse.py``); ``misuse_signals`` lists
+them.
 """
 
 import base64
@@ -24,7 +25,7 @@ from services.audit import history
 from services.audit.activity import activity_entries, activity_pdf, activity_rows
 from services.audit.as_of import registration_as_of
 from services.audit.as_seen import report_as_seen, report_at
-from services.audit.heads import write_daily_head
+from services.audit.heads import HeadSchedule, write_head
 from services.audit.misuse import MisuseWatch, signals_page
 from services.audit.projection import AuditTrail
 from services.audit.schemas import audit_events
@@ -32,23 +33,27 @@ from services.identity.roles import Permission, Role, require_granted
 from services.query.documents import patient_history_pdf
 from services.query.report import look_back
 
-HEAD_CHECK_SECONDS = 3_600  # a restart or a late start still writes the day's head
+HEAD_CHECK_SECONDS = 5  # a head soon after start-up (once the trail holds an entry)
 
 
 class AuditService(EventSourcedService):
     name = "audit"
     kernel = ServiceKernel(audit_events(), projections=(AuditTrail, MisuseWatch))
+    heads: HeadSchedule = HeadSchedule()
 
-    @timer(interval=HEAD_CHECK_SECONDS)
-    def keep_daily_head(self) -> None:
+    @timer(interval=HEAD_CHECK_SECONDS, eager=True)
+    def keep_head(self) -> None:
+        """The trail's head to the heads file at start-up, then hourly (``heads.py``)."""
+        now = self.kernel.clock()
+        if not self.heads.due(now):
+            return
         settings = self.kernel.settings
-        write_daily_head(
-            self.kernel.db,
-            settings.audit_heads_file,
-            self.kernel.clock().date(),
-            Mailer(settings) if settings.audit_heads_to else None,
-            settings.audit_heads_to,
+        mailer = Mailer(settings) if settings.audit_heads_to else None
+        line = write_head(
+            self.kernel.db, settings.audit_heads_file, now, mailer, settings.audit_heads_to
         )
+        if line is not None:
+            self.heads.written(now)
 
     @rpc
     def history(self, **asked: Any) -> dict[str, Any]:

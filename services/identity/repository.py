@@ -8,6 +8,7 @@ from typing import TypeVar
 
 from pmp.eventstore import ConcurrencyError
 from pmp.service import Kernel
+from services.identity.access_changes import changes_access
 from services.identity.domain import Account, Change, normalise_email
 
 T = TypeVar("T")
@@ -34,8 +35,9 @@ def email_stream(email: str) -> str:
 
 
 class Accounts:
-    def __init__(self, kernel: Kernel):
+    def __init__(self, kernel: Kernel, announce: Callable[[str], None] | None = None):
         self.kernel = kernel
+        self.announce = announce  # tells the gateways an account's access changed
 
     def load(self, account_id: str) -> Account:
         events = self.kernel.store.read_stream(account_stream(account_id))
@@ -52,8 +54,12 @@ class Accounts:
         return str(claims[-1].data["account_id"]) if claims else None
 
     def save(self, account: Account, changes: list[Change]) -> None:
+        """Append ``changes``; if they may change what the account's sessions can do, every
+        gateway hears it before this returns (``access_changes``)."""
         if changes:
             self.kernel.append(account_stream(account.account_id), account.version, changes)
+            if self.announce is not None and changes_access(kind for kind, _ in changes):
+                self.announce(account.account_id)
 
     def decide(self, account_id: str, decision: Callable[[Account], tuple[list[Change], T]]) -> T:
         """Load, decide, append; on a concurrent change, decide again on the newer state.

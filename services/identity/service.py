@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 import eventlet
 from nameko.exceptions import RemoteError
+from nameko.messaging import Publisher
 from nameko.rpc import RpcProxy, rpc
 
 from pmp import ratelimit
@@ -23,6 +24,7 @@ from pmp.logs import get_logger
 from pmp.mail import Email
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity import mfa, signup
+from services.identity.access_changes import ACCESS_EXCHANGE, announcer
 from services.identity.approvals import ResetApprovals, ResetRequests
 from services.identity.directory import AccountQueries
 from services.identity.domain import (
@@ -81,12 +83,13 @@ class IdentityService(EventSourcedService):
     tools: Tools = IdentityTools()
     helpdesk = RpcProxy("helpdesk")  # is this an open access ticket of the account?
     registration = RpcProxy("registration")  # a registrant's postal address on file
+    access_changed = Publisher(exchange=ACCESS_EXCHANGE)  # confirmed before an RPC returns
 
     # -- helpers -------------------------------------------------------------------------------
 
     @property
     def accounts(self) -> Accounts:
-        return Accounts(self.kernel)
+        return Accounts(self.kernel, announcer(self.access_changed))
 
     @property
     def sessions(self) -> SessionIndex:
@@ -778,8 +781,8 @@ class IdentityService(EventSourcedService):
         self, account_id: str, permission: str, granted: bool, reason: str
     ) -> dict[str, Any]:
         """Grant (or withdraw) one permission beyond the account's role, as ``GRANTABLE``
-        allows: the registry to a prescriber or pharmacist. Its sessions carry on; the
-        gateway sees the change within its principal cache's few seconds."""
+        allows: the registry to a prescriber or pharmacist. Its sessions carry on; every
+        gateway drops its cached principal before this returns (``access_changes``)."""
 
         def change(account: Account) -> list:
             if granted:
