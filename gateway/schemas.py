@@ -35,10 +35,12 @@ class ComponentHealthSchema(Schema):
 
 
 class ProjectionHealthSchema(Schema):
-    """A projection or reaction as the replica that answered the ping sees it."""
+    """A projection, reaction or relay as the replica that answered the ping sees it."""
 
     service = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["projection", "reaction"]))
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["projection", "reaction", "relay"])
+    )
     status = fields.String(
         required=True,
         validate=validate.OneOf(["ok", "behind", "set_aside"]),

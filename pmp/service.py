@@ -234,9 +234,9 @@ class ServiceKernel(CorrelatedWorkers):
         self.stop()
 
     def consumers(self) -> list[dict[str, Any]]:
-        """Each projection and reaction of this replica as operators see it: whether it
-        leads here, its lag (None where another replica leads), checkpoints and set-aside
-        events. Two small queries: /healthz asks often."""
+        """Each projection and reaction of this replica (and its relay) as operators see it:
+        whether it leads here, its lag (None where another replica leads), checkpoints and
+        set-aside events. Two small queries: /healthz asks often."""
         now = datetime.now(UTC)
         with self.db.read() as conn:
             rows = conn.execute(
@@ -268,6 +268,17 @@ class ServiceKernel(CorrelatedWorkers):
                     counts.get(reactor.name, 0),
                 )
             )
+        relay = self.relay
+        found.append(
+            _consumer(
+                f"{self.service}.relay",
+                "relay",
+                relay.leads,
+                relay.lag_seconds(now),
+                {self.service: positions.get(Relay.checkpoint, 0)},
+                0,
+            )
+        )
         return found
 
     def get_dependency(self, worker_ctx) -> Kernel:

@@ -4,7 +4,8 @@ A dispensation filled on 9999-12-31 reaches the submissions store (written there
 intake now refuses such a date, but a store can hold what an older intake let through).
 The alerts watch cannot evaluate its patient. A patient at 360 MME/day loaded afterwards
 must still get an alert; the bad event is set aside, /healthz and /status say degraded
-with the count, and ``pmp projections set-aside`` lists it.
+with the count, ``pmp projections set-aside`` lists it, ``retry`` (asking the running
+service) leaves it there with its new error, and ``dismiss`` makes the status ok again.
 """
 
 from __future__ import annotations
@@ -132,6 +133,15 @@ def test_a_far_future_fill_is_set_aside_and_later_alerts_are_still_raised(stack,
         error = listed.stdout.split(line, 1)[1].splitlines()[1]
         assert "OverflowError" in error and "services/alerts/" in error
         assert first not in listed.stdout and "MARGO" not in listed.stdout  # no patient data
+
+        # Retried without a fix, through the running alerts service: it fails again and stays.
+        retried = pmp(stack, "retry", "alerts.watch", "--event", str(poison))
+        assert retried.returncode == 1, retried.stdout + retried.stderr
+        assert "alerts.watch: 0 of 1 applied" in retried.stdout
+        assert f"still set aside: event {poison} DispensationsRecorded: OverflowError" in (
+            retried.stdout
+        )
+        assert "tries 4" in pmp(stack, "set-aside").stdout
     finally:
         dismissed = pmp(stack, "dismiss", "alerts.watch", "--event", str(poison))
     assert dismissed.returncode == 0, dismissed.stdout + dismissed.stderr
