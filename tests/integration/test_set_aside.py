@@ -20,6 +20,7 @@ from pmp.config import load_settings
 from pmp.db import open_database
 from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import EventStore
+from pmp.topology import SERVICES
 from services.submissions.schemas import submissions_events
 from tests.helpers.accounts import api
 from tests.helpers.asap import build, pha, record
@@ -146,3 +147,22 @@ def test_a_far_future_fill_is_set_aside_and_later_alerts_are_still_raised(stack,
         dismissed = pmp(stack, "dismiss", "alerts.watch", "--event", str(poison))
     assert dismissed.returncode == 0, dismissed.stdout + dismissed.stderr
     wait_until(lambda: stack.get("/healthz").status_code == 200, 30, "/healthz ok once dismissed")
+
+
+def test_healthz_reports_each_projection_reaction_and_relay_current(stack):
+    expected = {f"{spec.name}.relay" for spec in SERVICES}
+    for spec in SERVICES:
+        kernel = spec.load().kernel
+        expected |= {c.name for c in (*kernel.projection_types, *kernel.reaction_types)}
+    health = wait_until(
+        lambda: (h := stack.get("/healthz")).status_code == 200 and h.json(), 60, "all current"
+    )
+    assert set(health["projections"]) == expected
+    watch = health["projections"]["alerts.watch"]
+    assert (watch["service"], watch["kind"], watch["leads"]) == ("alerts", "projection", True)
+    assert set(watch["positions"]) == {"submissions", "alerts"}
+    assert watch["lag_seconds"] <= health["lag_limit_seconds"] == 60
+    assert health["projections"]["helpdesk.mail"]["kind"] == "reaction"
+    assert all(p["status"] == "ok" and p["set_aside"] == 0 for p in health["projections"].values())
+    page = stack.get("/status").text
+    assert "<code>audit.trail</code>" in page and "<code>query.relay</code>" in page
