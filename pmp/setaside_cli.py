@@ -92,15 +92,25 @@ def _chosen(name: str | None) -> list[Consumer] | str:
     )
 
 
+def _event_id(text: str | None) -> uuid.UUID | None | str:
+    """The event id given, or why it is not one."""
+    if text is None:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return f"--event must be an event id (a UUID), not {text!r}"
+
+
 def dismiss(name: str, event_id: str) -> int:
-    chosen = _chosen(name)
-    if isinstance(chosen, str):
-        print(f"pmp projections dismiss: {chosen}")
+    chosen, wanted = _chosen(name), _event_id(event_id)
+    if isinstance(chosen, str) or isinstance(wanted, str) or wanted is None:
+        print(f"pmp projections dismiss: {chosen if isinstance(chosen, str) else wanted}")
         return 2
     db = _open(load_settings(), chosen[0].service)
     try:
         with db.write() as conn:
-            done = setaside.dismiss(conn, name, uuid.UUID(event_id))
+            done = setaside.dismiss(conn, name, wanted)
     finally:
         db.dispose()
     print(f"{name}: event {event_id} dismissed" if done else f"{name}: no such event set aside")
@@ -108,11 +118,10 @@ def dismiss(name: str, event_id: str) -> int:
 
 
 def retry(name: str | None, event_id: str | None) -> int:
-    chosen = _chosen(name)
-    if isinstance(chosen, str):
-        print(f"pmp projections retry: {chosen}")
+    chosen, wanted = _chosen(name), _event_id(event_id)
+    if isinstance(chosen, str) or isinstance(wanted, str):
+        print(f"pmp projections retry: {chosen if isinstance(chosen, str) else wanted}")
         return 2
-    wanted = uuid.UUID(event_id) if event_id else None
     settings = load_settings()
     failed = tried = 0
     for consumer in chosen:
