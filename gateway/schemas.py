@@ -34,6 +34,33 @@ class ComponentHealthSchema(Schema):
     error = fields.String()
 
 
+class ProjectionHealthSchema(Schema):
+    """A projection, reaction or relay as the replica that answered the ping sees it."""
+
+    service = fields.String(required=True)
+    kind = fields.String(
+        required=True, validate=validate.OneOf(["projection", "reaction", "relay"])
+    )
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["ok", "behind", "set_aside"]),
+        metadata={
+            "description": "behind: lag over PMP_PROJECTION_LAG_LIMIT; set_aside: events it "
+            "could not apply wait for an operator (pmp projections set-aside)."
+        },
+    )
+    lag_seconds = fields.Float(
+        allow_none=True,
+        metadata={
+            "description": "How long the oldest event not yet applied has waited; 0 when "
+            "caught up; null when another replica of the service runs it."
+        },
+    )
+    set_aside = fields.Integer(required=True)
+    leads = fields.Boolean(required=True)
+    positions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
 class HealthSchema(Schema):
     status = fields.String(required=True, validate=validate.OneOf(["ok", "degraded"]))
     checked_at = fields.AwareDateTime(required=True)
@@ -41,6 +68,10 @@ class HealthSchema(Schema):
     services = fields.Dict(
         keys=fields.String(), values=fields.Nested(ComponentHealthSchema), required=True
     )
+    projections = fields.Dict(
+        keys=fields.String(), values=fields.Nested(ProjectionHealthSchema), required=True
+    )
+    lag_limit_seconds = fields.Float(required=True)
 
 
 class ProbeCreatedSchema(Schema):

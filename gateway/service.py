@@ -131,19 +131,25 @@ class GatewayService(
 
     @http("GET", "/healthz")
     def healthz(self, request: Request) -> Response:
-        """Whether the broker and every service answer.
+        """Whether the broker and every service answer, and every projection is current.
         ---
         get:
-          summary: Health of the broker and of every service
-          description: Each service is pinged over RPC with a deadline of PMP_HEALTH_TIMEOUT.
+          summary: Health of the broker, every service, and every projection and reaction
+          description: >
+            Each service is pinged over RPC with a deadline of PMP_HEALTH_TIMEOUT; its answer
+            says, for each projection and reaction it runs, the lag (how long the oldest event
+            not yet applied has waited), the checkpoints and the events set aside. The status
+            is degraded when anything does not answer, a projection or reaction is behind by
+            more than PMP_PROJECTION_LAG_LIMIT seconds, or one has set events aside.
           responses:
             200:
-              description: Everything answered.
+              description: Everything answered, is current, and nothing is set aside.
               content:
                 application/json:
                   schema: Health
             503:
-              description: Something did not answer; the body says what.
+              description: >
+                Something did not answer, is behind, or set events aside; the body says what.
               content:
                 application/json:
                   schema: Health
@@ -162,17 +168,27 @@ class GatewayService(
             broker = {"status": "down", "latency_ms": None, "error": str(exc)}
         outcomes = self.services.call_many(SERVICE_NAMES, "ping", timeout)
         services = {}
+        consumers: dict[str, dict[str, Any]] = {}
         for name, outcome in outcomes.items():
             if outcome.error is None:
                 services[name] = {"status": "ok", "latency_ms": outcome.latency_ms}
+                consumers |= consumer_health(
+                    name, outcome.value.get("consumers", []), self.settings.projection_lag_limit
+                )
             else:
                 services[name] = {"status": "down", "latency_ms": None, "error": str(outcome.error)}
-        healthy = broker["status"] == "ok" and all(s["status"] == "ok" for s in services.values())
+        healthy = (
+            broker["status"] == "ok"
+            and all(s["status"] == "ok" for s in services.values())
+            and all(c["status"] == "ok" for c in consumers.values())
+        )
         return {
             "status": "ok" if healthy else "degraded",
             "checked_at": datetime.now(UTC),
             "broker": broker,
             "services": services,
+            "projections": consumers,
+            "lag_limit_seconds": self.settings.projection_lag_limit,
         }
 
     @http("GET", "/api/openapi.json")
@@ -291,6 +307,23 @@ class GatewayService(
     @http("GET,POST,PUT,PATCH,DELETE", "/<path:path>")
     def not_found(self, request: Request, path: str) -> Response:
         raise Problem(404, "Page not found", "Check the address, or start from the home page.")
+
+
+def consumer_health(
+    service: str, consumers: list[dict[str, Any]], lag_limit: float
+) -> dict[str, dict[str, Any]]:
+    """Each projection and reaction a service's ping reported, judged: set aside before
+    behind, since an event set aside stays until an operator acts."""
+    judged = {}
+    for consumer in consumers:
+        lag = consumer.get("lag_seconds")
+        status = "ok"
+        if consumer["set_aside"]:
+            status = "set_aside"
+        elif lag is not None and lag > lag_limit:
+            status = "behind"
+        judged[consumer["name"]] = {**consumer, "service": service, "status": status}
+    return judged
 
 
 def _ms_since(started: float) -> float:

@@ -22,11 +22,25 @@ def main(argv: list[str] | None = None) -> None:
     service = commands.add_parser("service", help="run one service (or 'gateway') here")
     service.add_argument("name")
 
-    projections = commands.add_parser("projections", help="list or rebuild read models")
+    projections = commands.add_parser(
+        "projections", help="list or rebuild read models; their set-aside events"
+    )
     actions = projections.add_subparsers(dest="action", required=True)
     actions.add_parser("list", help="every projection and its checkpoints")
     rebuild = actions.add_parser("rebuild", help="empty a read model and replay from position 0")
     rebuild.add_argument("name", help="e.g. query.probe_arrivals")
+    listed = actions.add_parser(
+        "set-aside", help="events a projection or reaction could not apply and went past"
+    )
+    listed.add_argument("--dismissed", action="store_true", help="include dismissed ones")
+    retry = actions.add_parser("retry", help="apply set-aside events again (after a fix)")
+    retry.add_argument("name", nargs="?", help="one projection or reaction (default: all)")
+    retry.add_argument("--event", help="only this event id")
+    dismiss = actions.add_parser(
+        "dismiss", help="record that a set-aside event will never apply (no longer counted)"
+    )
+    dismiss.add_argument("name", help="the projection or reaction, e.g. alerts.watch")
+    dismiss.add_argument("--event", required=True, help="the event id")
 
     commands.add_parser("config", help="print every PMP_* variable as a Markdown table")
 
@@ -50,9 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "up":
         sys.exit(_up(args.services, demo=args.demo))
     elif args.command == "projections":
-        from pmp.rebuild import list_projections, rebuild_projection
-
-        sys.exit(list_projections() if args.action == "list" else rebuild_projection(args.name))
+        sys.exit(_projections(args))
     elif args.command == "audit":
         from services.audit.cli import verify_trail
 
@@ -83,6 +95,21 @@ def main(argv: list[str] | None = None) -> None:
                 if v.default
                 else f"| `{v.name}` | (empty) | {v.help} |"
             )
+
+
+def _projections(args: argparse.Namespace) -> int:
+    from pmp import setaside_cli
+    from pmp.rebuild import list_projections, rebuild_projection
+
+    if args.action == "list":
+        return list_projections()
+    if args.action == "rebuild":
+        return rebuild_projection(args.name)
+    if args.action == "set-aside":
+        return setaside_cli.list_set_aside(args.dismissed)
+    if args.action == "retry":
+        return setaside_cli.retry(args.name, args.event)
+    return setaside_cli.dismiss(args.name, args.event)
 
 
 def _up(services: str | None, *, demo: bool = False) -> int:

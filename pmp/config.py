@@ -44,6 +44,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PMP_TIMEZONE", "America/New_York", "The program's time zone for display."),
     Variable("PMP_RPC_TIMEOUT", "10", "Seconds the gateway waits for a service's answer."),
     Variable("PMP_HEALTH_TIMEOUT", "2", "Seconds /healthz waits for each service's ping."),
+    Variable(
+        "PMP_PROJECTION_LAG_LIMIT",
+        "60",
+        "Seconds a projection or reaction may fall behind before /healthz says degraded.",
+    ),
     Variable("PMP_RELAY_BATCH_SIZE", "500", "Events per relay batch (one publisher confirm)."),
     Variable(
         "PMP_POLL_INTERVAL",
@@ -221,6 +226,7 @@ class Settings:
     timezone: ZoneInfo
     rpc_timeout: float
     health_timeout: float
+    projection_lag_limit: float
     relay_batch_size: int
     poll_interval: float
     operator_token: str
@@ -307,6 +313,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         timezone=timezone,
         rpc_timeout=_number(float, "PMP_RPC_TIMEOUT", get("PMP_RPC_TIMEOUT")),
         health_timeout=_number(float, "PMP_HEALTH_TIMEOUT", get("PMP_HEALTH_TIMEOUT")),
+        projection_lag_limit=_number(
+            float, "PMP_PROJECTION_LAG_LIMIT", get("PMP_PROJECTION_LAG_LIMIT")
+        ),
         relay_batch_size=_number(int, "PMP_RELAY_BATCH_SIZE", get("PMP_RELAY_BATCH_SIZE")),
         poll_interval=_number(float, "PMP_POLL_INTERVAL", get("PMP_POLL_INTERVAL")),
         operator_token=get("PMP_OPERATOR_TOKEN"),

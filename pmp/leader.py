@@ -96,17 +96,22 @@ def repeat_while_leading(
     stop: threading.Event,
     wake: threading.Event,
     poll_interval: float,
+    on_lead: Callable[[bool], None] | None = None,
 ) -> None:
     """Until ``stop``: whenever this replica leads ``name``, call ``work`` once per poll.
 
     ``wake`` cuts the wait short. A failing ``work`` is logged and retried with a growing
-    pause (up to a minute), not once per poll forever.
+    pause (up to a minute), not once per poll forever. ``on_lead`` is told at each poll
+    whether this replica leads (for the status operators see).
     """
     leadership = Leadership(db, name)
     failures = 0
     try:
         while not stop.is_set():
-            if leadership.try_acquire():
+            leads = leadership.try_acquire()
+            if on_lead:
+                on_lead(leads)
+            if leads:
                 try:
                     work()
                     failures = 0

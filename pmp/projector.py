@@ -6,18 +6,29 @@ checkpoint advanced in one transaction, so a crash loses nothing and repeats not
 projector catches up from its sources whenever it runs; broker messages only wake it early.
 ``reset`` empties the read model and its checkpoints in one transaction; whichever replica is
 active then replays from position 0 (``pmp projections rebuild``).
+
+No projection stops on one event. When a batch fails it is rolled back and its events are
+applied again one by one, each in its own transaction (``begin_batch``, ``apply``,
+``end_batch``, checkpoint), so a failure at the end of a batch is pinned to one event too.
+An event that fails alone twice more (three tries in all: in its batch, then twice alone)
+is set aside (``pmp.setaside``) in the transaction that moves the checkpoint past it, and
+the projection goes on. A transient failure (database, broker or source unavailable, the
+checkpoint moved) sets nothing aside: it is retried from the checkpoint on the next poll.
+Operators ask for a set-aside event to be tried again (``pmp projections retry``); the
+replica that leads the projection does it between batches, from its checkpoint.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import ClassVar, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from pmp import checkpoints
+from pmp import checkpoints, setaside
 from pmp.db import Database, advisory_key
 from pmp.envelope import RecordedEvent
 from pmp.leader import repeat_while_leading
@@ -59,6 +70,13 @@ class Projection:
         moves: a projection that does its work once per batch rather than per event (the
         alerts watch evaluates each touched person once) does it here."""
 
+    def set_aside(self, conn: Connection, source: str, event: RecordedEvent) -> None:
+        """Called in the transaction that sets ``event`` aside and moves the checkpoint past
+        it: a projection that must not leave a hole (the audit trail) marks the place."""
+
+    #: Whether ``pmp projections retry`` can apply a set-aside event again later.
+    retryable: ClassVar[bool] = True
+
     def clear(self, conn: Connection) -> None:
         """Empty the read model (before a replay)."""
         for table in reversed(self.metadata.sorted_tables):
@@ -88,6 +106,11 @@ class Projector:
         }
         self.after_batch = after_batch  # told of each committed batch (wakes the relay)
         projection.attach(self.sources)
+        # Since when each source has had an event not yet applied (or been unreachable):
+        # the projection's lag, for /healthz. None: caught up at the last look.
+        self.waiting_since: dict[str, datetime | None] = dict.fromkeys(self.sources)
+        self.leads = False  # whether this replica ran the projection at its last poll
+        self._busy = threading.Lock()  # a batch and a retry never interleave
 
     @property
     def name(self) -> str:
@@ -95,7 +118,14 @@ class Projector:
 
     def create_tables(self) -> None:
         self.db.create(checkpoints.metadata)
+        self.db.create(setaside.metadata)
         self.db.create(self.projection.metadata)
+
+    def lag_seconds(self, now: datetime | None = None) -> float:
+        """How long the oldest event not yet applied has waited (0: caught up)."""
+        now = now or datetime.now(UTC)
+        waiting = [w for w in self.waiting_since.values() if w is not None]
+        return max((max(0.0, (now - w).total_seconds()) for w in waiting), default=0.0)
 
     def checkpoint_name(self, source: str) -> str:
         return f"{self.name}:{source}"
@@ -116,23 +146,124 @@ class Projector:
         checkpoint = self.checkpoint_name(source_name)
         with self.db.read() as conn:
             after = checkpoints.read(conn, checkpoint)
-        batch = source.read(after, self.batch_sizes[source_name])
+        try:
+            batch = source.read(after, self.batch_sizes[source_name])
+        except SourceUnavailable:
+            if self.waiting_since[source_name] is None:
+                self.waiting_since[source_name] = datetime.now(UTC)
+            raise
+        self.waiting_since[source_name] = batch[0].metadata.occurred_at if batch else None
         if not batch:
             return 0
-        with self.db.write() as conn:
-            self._exclude_resets(conn)
-            self.projection.begin_batch(conn, source_name, after)
-            for event in batch:
-                with correlation(event.metadata.correlation_id):
-                    self.projection.apply(conn, source_name, event)
-            self.projection.end_batch(conn, source_name, batch[-1].position)
-            # Raises CheckpointMoved (rolling all of it back) if another replica or a reset
-            # moved the checkpoint while this batch was being read.
-            checkpoints.advance(conn, checkpoint, after, batch[-1].position)
+        try:
+            with self._busy:
+                self._apply(source_name, after, batch)
+        except Exception as exc:
+            if setaside.is_transient(exc):
+                raise
+            log.warning(
+                "batch failed; applying its events one by one",
+                projection=self.name,
+                source=source_name,
+                count=len(batch),
+                error=setaside.describe(exc),
+            )
+            self._one_by_one(source_name, after, batch)
         if self.after_batch:
             self.after_batch()
         log.debug("events projected", projection=self.name, source=source_name, count=len(batch))
         return len(batch)
+
+    def _apply(self, source_name: str, after: int, events: Sequence[RecordedEvent]) -> None:
+        """Apply ``events`` and move the checkpoint from ``after`` past them, in one commit."""
+        with self.db.write() as conn:
+            self._exclude_resets(conn)
+            self.projection.begin_batch(conn, source_name, after)
+            for event in events:
+                with correlation(event.metadata.correlation_id):
+                    self.projection.apply(conn, source_name, event)
+            self.projection.end_batch(conn, source_name, events[-1].position)
+            # Raises CheckpointMoved (rolling all of it back) if another replica or a reset
+            # moved the checkpoint while this batch was being read.
+            checkpoints.advance(conn, self.checkpoint_name(source_name), after, events[-1].position)
+
+    def _one_by_one(self, source_name: str, after: int, batch: Sequence[RecordedEvent]) -> None:
+        """Apply each event of a failed batch alone; set aside one that fails twice alone."""
+        for event in batch:
+            self.waiting_since[source_name] = event.metadata.occurred_at
+            error = ""
+            for _ in range(2):
+                try:
+                    with self._busy:
+                        self._apply(source_name, after, [event])
+                    break
+                except Exception as exc:
+                    if setaside.is_transient(exc):
+                        raise
+                    error = setaside.describe(exc)
+            else:
+                with self._busy:
+                    self._set_aside(source_name, after, event, error)
+            after = event.position  # type: ignore[assignment]
+
+    def _set_aside(self, source_name: str, after: int, event: RecordedEvent, error: str) -> None:
+        with self.db.write() as conn:
+            self._exclude_resets(conn)
+            self.projection.set_aside(conn, source_name, event)
+            setaside.record(conn, self.name, source_name, event, error, tries=3)
+            checkpoints.advance(conn, self.checkpoint_name(source_name), after, event.position)
+        log.error(
+            "event set aside",
+            projection=self.name,
+            source=source_name,
+            event_id=str(event.event_id),
+            position=event.position,
+            event_type=event.type,
+            error=error,
+        )
+
+    def retry_requested(self) -> int:
+        """Apply again the set-aside events an operator asked to retry, each at the
+        checkpoint of its source; on success it is no longer set aside, on failure it stays
+        with the new error. Returns how many were tried."""
+        with self.db.read() as conn:
+            entries = setaside.listed(conn, self.name, requested=True)
+        for entry in entries:
+            self._retry(entry)
+        return len(entries)
+
+    def _retry(self, entry: setaside.SetAside) -> None:
+        try:
+            if not self.projection.retryable:
+                raise RuntimeError(f"{self.name} cannot apply an event again once past it")
+            found = self.sources[entry.source].read(entry.position - 1, 1)
+            event = next((e for e in found if e.event_id == entry.event_id), None)
+            if event is None:
+                raise LookupError(f"no such event at position {entry.position} of its source")
+            with self._busy, self.db.write() as conn:
+                self._exclude_resets(conn)
+                at = checkpoints.read(conn, self.checkpoint_name(entry.source))
+                self.projection.begin_batch(conn, entry.source, at)
+                with correlation(event.metadata.correlation_id):
+                    self.projection.apply(conn, entry.source, event)
+                self.projection.end_batch(conn, entry.source, at)
+                setaside.cleared(conn, self.name, entry.event_id)
+        except Exception as exc:
+            if setaside.is_transient(exc):
+                raise
+            error = setaside.describe(exc)
+            with self.db.write() as conn:
+                setaside.failed_again(conn, self.name, entry.event_id, error)
+            log.warning(
+                "set-aside event failed again",
+                projection=self.name,
+                event_id=str(entry.event_id),
+                error=error,
+            )
+            return
+        log.info("set-aside event applied", projection=self.name, event_id=str(entry.event_id))
+        if self.after_batch:
+            self.after_batch()
 
     def _exclude_resets(self, conn: Connection) -> None:
         """Serialise batches and resets of this projection (SQLite serialises all writes)."""
@@ -159,11 +290,19 @@ class Projector:
     def run(self, stop: threading.Event, wake: threading.Event, poll_interval: float) -> None:
         """While ``stop`` is unset: lead if no other replica does, and keep the model current."""
         name = f"projector:{self.name}"
-        repeat_while_leading(self.db, name, self._keep_current, stop, wake, poll_interval)
+        repeat_while_leading(
+            self.db, name, self._keep_current, stop, wake, poll_interval, on_lead=self._leading
+        )
+
+    def _leading(self, leads: bool) -> None:
+        self.leads = leads
+        if not leads:
+            self.waiting_since = dict.fromkeys(self.sources)  # the leader's to tell
 
     def _keep_current(self) -> None:
         while True:
             try:
+                self.retry_requested()
                 self.catch_up()
                 return
             except checkpoints.CheckpointMoved:

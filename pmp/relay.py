@@ -4,11 +4,17 @@ It reads committed events after its checkpoint, publishes them in position order
 the broker to confirm the whole batch, and only then moves its checkpoint. A crash between
 publish and checkpoint republishes the batch on restart (at least once); consumers make that
 harmless by recording processed event ids (``pmp.inbox``).
+
+The relay sets no event aside: its messages only wake consumers, who read the stores
+themselves (``read_events``), so an event it cannot publish costs a wake-up, not an event;
+and a refused or unconfirmed batch says the broker is in trouble, not that one event is
+wrong. It is retried, and its lag (reported like a projection's) shows a relay that is stuck.
 """
 
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Protocol
 
 from pmp import checkpoints
@@ -33,6 +39,13 @@ class Relay:
         self.store = store
         self.publisher = publisher
         self.batch_size = batch_size
+        self.waiting_since: datetime | None = None  # the oldest event not yet published
+        self.leads = False
+
+    def lag_seconds(self, now: datetime | None = None) -> float:
+        if self.waiting_since is None:
+            return 0.0
+        return max(0.0, ((now or datetime.now(UTC)) - self.waiting_since).total_seconds())
 
     def create_tables(self) -> None:
         self.store.db.create(checkpoints.metadata)
@@ -42,6 +55,7 @@ class Relay:
         with self.store.db.read() as conn:
             after = checkpoints.read(conn, self.checkpoint)
         batch = self.store.read_all(after, limit=self.batch_size, as_stored=True)
+        self.waiting_since = batch[0].metadata.occurred_at if batch else None
         if not batch:
             return 0
         self.publisher.publish(batch)
@@ -65,4 +79,11 @@ class Relay:
 
         ``wake`` cuts the wait short after an append in this process.
         """
-        repeat_while_leading(self.store.db, "relay", self.relay_all, stop, wake, poll_interval)
+        repeat_while_leading(
+            self.store.db, "relay", self.relay_all, stop, wake, poll_interval, on_lead=self._leading
+        )
+
+    def _leading(self, leads: bool) -> None:
+        self.leads = leads
+        if not leads:
+            self.waiting_since = None  # the leader's to tell

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 
-from pmp import diagnostics
+from pmp import checkpoints, diagnostics, setaside
 from pmp.broker import EventPublisher
 from pmp.config import Settings, load_settings
 from pmp.db import Database, open_database
@@ -54,6 +54,7 @@ class Kernel:
         self.db: Database = provider.db
         self.settings: Settings = provider.settings
         self.clock: Clock = provider.clock
+        self.consumers = provider.consumers
 
     @property
     def actor_id(self) -> str | None:
@@ -232,8 +233,69 @@ class ServiceKernel(CorrelatedWorkers):
     def kill(self) -> None:
         self.stop()
 
+    def consumers(self) -> list[dict[str, Any]]:
+        """Each projection and reaction of this replica (and its relay) as operators see it:
+        whether it leads here, its lag (None where another replica leads), checkpoints and
+        set-aside events. Two small queries: /healthz asks often."""
+        now = datetime.now(UTC)
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.select(checkpoints.checkpoints.c.name, checkpoints.checkpoints.c.position)
+            )
+            positions = {name: position for name, position in rows}
+            counts = setaside.counts(conn)
+        found: list[dict[str, Any]] = []
+        for running in self.projections:
+            projector = running.projector
+            found.append(
+                _consumer(
+                    projector.name,
+                    "projection",
+                    projector.leads,
+                    projector.lag_seconds(now),
+                    {s: positions.get(projector.checkpoint_name(s), 0) for s in projector.sources},
+                    counts.get(projector.name, 0),
+                )
+            )
+        for reactor in self.reactors:
+            found.append(
+                _consumer(
+                    reactor.name,
+                    "reaction",
+                    reactor.leads,
+                    reactor.lag_seconds(now),
+                    {reactor.source: positions.get(reactor.name, 0)},
+                    counts.get(reactor.name, 0),
+                )
+            )
+        relay = self.relay
+        found.append(
+            _consumer(
+                f"{self.service}.relay",
+                "relay",
+                relay.leads,
+                relay.lag_seconds(now),
+                {self.service: positions.get(Relay.checkpoint, 0)},
+                0,
+            )
+        )
+        return found
+
     def get_dependency(self, worker_ctx) -> Kernel:
         return Kernel(self, worker_ctx.context_data)
+
+
+def _consumer(
+    name: str, kind: str, leads: bool, lag: float, positions: dict[str, int], set_aside: int
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "kind": kind,
+        "leads": leads,
+        "lag_seconds": round(lag, 1) if leads else None,
+        "positions": positions,
+        "set_aside": set_aside,
+    }
 
 
 @dataclass
@@ -252,12 +314,14 @@ class EventSourcedService:
 
     @rpc
     def ping(self) -> dict:
-        """Liveness for /healthz: the service answers and its database is reachable."""
+        """Liveness for /healthz: the service answers and its database is reachable; and
+        each of its projections and reactions: lag, checkpoints, events set aside."""
         return {
             "service": self.name,
             "status": "ok",
             "database": self.kernel.db.dialect,
             "head_position": self.kernel.store.head_position(),
+            "consumers": self.kernel.consumers(),
         }
 
     @rpc

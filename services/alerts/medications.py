@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -55,7 +55,8 @@ class Medication:
 
     def __post_init__(self) -> None:
         # Worked out once: a held person's dispensations are evaluated again and again.
-        last = self.filled + timedelta(days=self.days - 1) if self.days else None
+        # A fill near the end of the calendar covers its days up to the calendar's last.
+        last = _day_after(self.filled, self.days - 1) if self.days else None
         self.last_day = last
         self.is_opioid = self.drug_class == "opioid"
         self.counts_for_mme = self.is_opioid and self.drug != "Buprenorphine"
@@ -85,6 +86,10 @@ class Medication:
         if self._methadone is None or self._methadone[0] != method:
             self._methadone = (method, _in_cents(self.mme_per_day(policy)))
         return self._methadone[1]  # type: ignore[index]
+
+
+def _day_after(day: date, days: int) -> date:
+    return date.fromordinal(min(day.toordinal() + days, date.max.toordinal()))
 
 
 def _in_cents(value: Decimal | None) -> int | None:

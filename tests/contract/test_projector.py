@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from pmp import checkpoints
+from pmp import checkpoints, setaside
 from pmp.projector import Projector
 from pmp.sources import StoreSource
 from tests.helpers import notes
@@ -31,21 +31,78 @@ def test_catch_up_projects_everything_already_in_the_store(notes_store):
     assert projector.catch_up() == 0, "a second catch-up applied events again"
 
 
-def test_a_failing_batch_leaves_read_model_and_checkpoint_untouched(notes_store):
+def test_an_event_that_fails_is_set_aside_and_the_rest_of_its_batch_applied(notes_store):
     notes.write_notes(notes_store, 10)  # "note 0" .. "note 9"
-    broken = projector_for(notes_store, notes.NoteIndex(fail_on="note 7"), batch_size=5)
+    broken = CountingNoteIndex(fail_on="note 7")
+    projector = projector_for(notes_store, broken, batch_size=5)
 
-    assert broken.project_once() == 5  # notes 0-4 commit with their checkpoint
-    with pytest.raises(RuntimeError, match="note 7"):
-        broken.project_once()  # notes 5-9 fail at note 7: nothing of that batch stays
-    assert [row[1] for row in notes.indexed(notes_store.db)] == [f"note {i}" for i in range(5)]
-    position_after_five = broken.positions()[notes.SERVICE]
-
-    fixed = projector_for(notes_store)
-    assert fixed.positions()[notes.SERVICE] == position_after_five
-    assert fixed.catch_up() == 5
+    assert projector.catch_up() == 10
     texts = [row[1] for row in notes.indexed(notes_store.db)]
-    assert texts == sorted(f"note {i}" for i in range(10)), "an event was applied twice or lost"
+    assert texts == [f"note {i}" for i in range(10) if i != 7], "applied twice, lost or kept"
+    assert projector.positions()[notes.SERVICE] == notes_store.head_position()
+    assert broken.tries["note 7"] == 3  # in its batch, then alone twice
+    assert broken.tries["note 5"] == 2  # in its batch (which failed), then alone
+    assert broken.tries["note 8"] == 1  # its batch failed before it; then alone
+    with notes_store.db.read() as conn:
+        [entry] = setaside.listed(conn, broken.name)
+    assert (entry.event_type, entry.tries, entry.source) == ("NoteWritten", 3, notes.SERVICE)
+    assert entry.error.startswith("RuntimeError: cannot project '…' (tests/helpers/notes.py:")
+    assert entry.position == notes_store.read_all(0, 100)[7].position
+
+    # After a fix the operator asks for a retry: the replica that leads applies it.
+    with notes_store.db.write() as conn:
+        assert setaside.request_retry(conn, broken.name) == 1
+    still_broken = projector_for(notes_store, CountingNoteIndex(fail_on="note 7"))
+    assert still_broken.retry_requested() == 1
+    with notes_store.db.read() as conn:
+        [entry] = setaside.listed(conn, broken.name)
+    assert entry.tries == 4 and entry.retry_requested_at is None  # stays, with the new error
+
+    with notes_store.db.write() as conn:
+        setaside.request_retry(conn, broken.name, entry.event_id)
+    fixed = projector_for(notes_store)
+    assert fixed.retry_requested() == 1
+    with notes_store.db.read() as conn:
+        assert setaside.listed(conn, broken.name) == []
+    texts = [row[1] for row in notes.indexed(notes_store.db)]
+    assert texts == [f"note {i}" for i in range(10)]
+    assert fixed.retry_requested() == 0
+
+
+class CountingNoteIndex(notes.NoteIndex):
+    """Counts how often each note was tried."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.tries: dict[str, int] = {}
+
+    def apply(self, conn, source, event):
+        text = event.data["text"]
+        self.tries[text] = self.tries.get(text, 0) + 1
+        super().apply(conn, source, event)
+
+
+class UnavailableNoteIndex(notes.NoteIndex):
+    """Its database goes away at one note: a transient failure, not the note's fault."""
+
+    def apply(self, conn, source, event):
+        if event.data["text"] == self.fail_on:
+            raise sa.exc.OperationalError("INSERT", {}, ConnectionError("server closed"))
+        super().apply(conn, source, event)
+
+
+def test_a_transient_failure_sets_nothing_aside_and_waits_at_the_checkpoint(notes_store):
+    notes.write_notes(notes_store, 6)
+    projector = projector_for(notes_store, UnavailableNoteIndex(fail_on="note 4"), batch_size=3)
+    with pytest.raises(sa.exc.OperationalError):
+        projector.catch_up()
+    assert [row[1] for row in notes.indexed(notes_store.db)] == ["note 0", "note 1", "note 2"]
+    with notes_store.db.read() as conn:
+        assert setaside.listed(conn) == []
+    assert projector.positions()[notes.SERVICE] == notes_store.read_all(0, 100)[2].position
+    assert projector.lag_seconds() > 0, "a projection waiting on its database shows a lag"
+    assert projector_for(notes_store).catch_up() == 3
+    assert projector.lag_seconds() > 0  # the stuck replica's own view until it looks again
 
 
 def test_a_stale_batch_is_refused_when_the_checkpoint_moved(notes_store):
@@ -121,9 +178,9 @@ def test_only_one_replica_projects_and_another_takes_over_when_it_is_killed(
 class BatchedNoteIndex(notes.NoteIndex):
     """Writes a batch's notes in one go at its end, as the alerts watch evaluates once."""
 
-    def __init__(self, fail_at_end: bool = False):
+    def __init__(self, fail_at_end_on: str | None = None):
         super().__init__()
-        self.fail_at_end = fail_at_end
+        self.fail_at_end_on = fail_at_end_on
         self.batches: list[tuple[int, int]] = []  # (checkpoint it began at, last position)
         self.pending: list = []
 
@@ -137,22 +194,29 @@ class BatchedNoteIndex(notes.NoteIndex):
     def end_batch(self, conn, source, last_position):
         for event in self.pending:
             super().apply(conn, source, event)
-        if self.fail_at_end:
+        if any(e.data["text"] == self.fail_at_end_on for e in self.pending):
             raise RuntimeError("failed after writing the batch")
         self.batches.append((self.began, last_position))
 
 
-def test_a_batch_is_opened_at_its_checkpoint_and_closed_in_its_transaction(notes_store):
+def test_a_failure_at_the_end_of_a_batch_is_pinned_to_its_event(notes_store):
     notes.write_notes(notes_store, 7)
-    head = notes_store.head_position()
-    broken = projector_for(notes_store, BatchedNoteIndex(fail_at_end=True), batch_size=5)
-    with pytest.raises(RuntimeError, match="after writing"):
-        broken.project_once()
-    assert notes.indexed(notes_store.db) == [], "what end_batch wrote outlived its rollback"
-
-    batched = BatchedNoteIndex()
+    ids = [e.event_id for e in notes_store.read_all(0, 100)]
+    batched = BatchedNoteIndex(fail_at_end_on="note 3")
     projector = projector_for(notes_store, batched, batch_size=5)
     assert projector.catch_up() == 7
-    assert len(notes.indexed(notes_store.db)) == 7
-    first_end = batched.batches[0][1]
-    assert batched.batches == [(0, first_end), (first_end, head)]
+    texts = [row[1] for row in notes.indexed(notes_store.db)]
+    assert texts == ["note 0", "note 1", "note 2", "note 4", "note 5", "note 6"], (
+        "what end_batch wrote for the failed event outlived its rollback"
+    )
+    with notes_store.db.read() as conn:
+        assert [e.event_id for e in setaside.listed(conn, batched.name)] == [ids[3]]
+    # Each event of the failed batch was its own batch, opened at the checkpoint before it.
+    positions = [e.position for e in notes_store.read_all(0, 100)]
+    assert batched.batches == [
+        (0, positions[0]),
+        (positions[0], positions[1]),
+        (positions[1], positions[2]),
+        (positions[3], positions[4]),
+        (positions[4], positions[6]),
+    ]

@@ -1,7 +1,8 @@
 """Reactions: a service's effects outside its database (emails, calls to other services)
 happen once per event id, in store order, survive restarts and a second replica, are retried
-while they fail, and are given up after ``MAX_ATTEMPTS`` so later events are not held for
-ever. Each test runs on SQLite and on PostgreSQL through the ``database`` fixture.
+while they fail, and are set aside after ``MAX_ATTEMPTS`` so later events are not held for
+ever (an unreachable neighbour is waited for instead). Each test runs on SQLite and on
+PostgreSQL through the ``database`` fixture.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from marshmallow import Schema, fields
 
-from pmp import checkpoints
+from pmp import checkpoints, setaside
 from pmp.envelope import Metadata, NewEvent, RecordedEvent
 from pmp.eventstore import EventStore
 from pmp.inbox import processed_events
@@ -191,6 +192,42 @@ def test_after_max_attempts_the_event_is_given_up_and_later_events_proceed(store
     assert restarted.attempts == []
     written = [e.event_id for e in store.read_all(0, 100)]
     assert handled_ids(store, Outbox.name) == set(written)
+    with store.db.read() as conn:
+        [aside] = setaside.listed(conn, Outbox.name)
+    assert (aside.event_id, aside.tries, aside.source) == (written[1], MAX_ATTEMPTS, "notes")
+    assert aside.error.startswith("RuntimeError: the mail server refused '…'")
+
+    # After a fix (the address takes mail now) an operator asks for a retry.
+    with store.db.write() as conn:
+        setaside.request_retry(conn, Outbox.name)
+    fixed = Outbox(store)
+    assert reactor_for(store, fixed).retry_requested() == 1
+    assert fixed.sent == notes(1)
+    with store.db.read() as conn:
+        assert setaside.listed(conn) == []
+
+
+class Unreachable(Outbox):
+    """The mail server does not answer at all: not the event's fault."""
+
+    def react(self, event: RecordedEvent) -> None:
+        self.attempts.append(event.data["text"])
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_an_unreachable_mail_server_is_waited_for_however_long_and_sets_nothing_aside(store):
+    write(store, *notes(0, 1))
+    down = Unreachable(store)
+    reactor = reactor_for(store, down)
+    for _ in range(MAX_ATTEMPTS + 2):
+        with pytest.raises(ConnectionRefusedError):
+            reactor.catch_up()
+    assert reactor.position() == 0 and reactor.lag_seconds() > 0
+    with store.db.read() as conn:
+        assert setaside.listed(conn) == []
+    back = Outbox(store)
+    assert reactor_for(store, back).catch_up() == 2
+    assert back.sent == notes(0, 1)
 
 
 def test_the_handled_ids_survive_a_reset_of_the_checkpoint(store):

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pmp.config import VARIABLES
@@ -211,3 +212,58 @@ def test_pmp_audit_verify_prints_the_head_hash_or_the_first_broken_entry(tmp_pat
     assert broken.stdout.splitlines()[0] == (
         "BROKEN at entry 2: its hash does not match its contents"
     )
+
+
+def test_pmp_projections_lists_set_aside_events_and_retries_them_itself_when_no_service_runs(
+    tmp_path,
+):
+    """A ticket set aside by a bug since fixed: with no helpdesk service running, ``retry``
+    applies it itself; the read model has the ticket and nothing is set aside any more."""
+    import sqlalchemy as sa
+
+    from pmp import checkpoints, setaside
+    from pmp.config import load_settings
+    from pmp.db import open_database
+    from pmp.envelope import Metadata, NewEvent
+    from pmp.eventstore import EventStore
+    from services.helpdesk.projections import TicketList, tickets
+    from services.helpdesk.schemas import helpdesk_events
+    from services.helpdesk.ticket import Ticket
+
+    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+    db = open_database(load_settings(env), "helpdesk")
+    store = EventStore(db, helpdesk_events())
+    store.create_tables()
+    ticket_id = str(uuid.uuid4())
+    contact = {"name": "Pat Okafor", "email": "pat@example.org", "phone": "860-555-0100"}
+    opened = Ticket.open(ticket_id, "Cannot sign in", "Locked out.", contact)
+    store.append(
+        f"ticket-{ticket_id}", 0, [NewEvent(k, d, Metadata(datetime.now(UTC))) for k, d in opened]
+    )
+    [event] = store.read_all(0, 10)
+    db.create(checkpoints.metadata)
+    db.create(setaside.metadata)
+    db.create(TicketList.metadata)
+    with db.write() as conn:  # what the projector did when a bug, since fixed, failed on it
+        checkpoints.advance(conn, "helpdesk.tickets:helpdesk", 0, event.position)
+        setaside.record(conn, "helpdesk.tickets", "helpdesk", event, "RuntimeError: a bug", 3)
+
+    listed = pmp("projections", "set-aside", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert f"helpdesk.tickets  helpdesk position {event.position}  event {event.event_id}" in (
+        listed.stdout
+    )
+    assert "TicketOpened" in listed.stdout and "RuntimeError: a bug" in listed.stdout
+
+    refused = pmp("projections", "retry", "helpdesk.tickets", "--event", "x", env=env)
+    assert refused.returncode == 2
+    assert "--event must be an event id (a UUID), not 'x'" in refused.stdout
+
+    retried = pmp("projections", "retry", "helpdesk.tickets", env=env)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert "helpdesk.tickets: 1 of 1 applied" in retried.stdout
+    with db.read() as conn:
+        assert conn.scalar(sa.select(sa.func.count()).select_from(tickets)) == 1
+    assert pmp("projections", "set-aside", env=env).stdout.strip() == "No events are set aside."
+    assert pmp("projections", "retry", env=env).returncode == 1  # nothing to retry
+    db.dispose()
