@@ -308,10 +308,8 @@ def _page_filters(request: Request, principal: dict[str, Any]) -> dict[str, Any]
             assignee = str(uuid.UUID(assignee))
         except ValueError:
             assignee = ""
-    try:
-        min_age = max(0, int(args.get("min_age_days") or 0))
-    except ValueError:
-        min_age = 0
+    text = args.get("min_age_days") or ""
+    min_age = int(text) if text.isascii() and text.isdigit() and len(text) < 6 else 0
     return {
         "status": args.get("status") or "active",
         "category": args.get("category", ""),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import binascii
 from datetime import datetime
 
 import pyotp
@@ -26,7 +27,10 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
         return None
     totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // STEP_SECONDS
-    for candidate in (step, step - 1, step + 1):
-        if pyotp.utils.strings_equal(totp.at(candidate * STEP_SECONDS), code):
-            return candidate
+    try:
+        for candidate in (step, step - 1, step + 1):
+            if pyotp.utils.strings_equal(totp.at(candidate * STEP_SECONDS), code):
+                return candidate
+    except binascii.Error:  # not base32: no code can match it
+        return None
     return None
