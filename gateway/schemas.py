@@ -181,7 +181,7 @@ class MfaConfirmationSchema(Schema):
     secret = fields.String(
         required=True,
         validate=[
-            validate.Length(min=16, max=128),
+            validate.Length(min=24, max=128),  # 120 bits at least: pyotp wants 112
             # base32 in whole 8-character groups, as POST /api/me/mfa gives it
             validate.Regexp(r"^(?:[A-Za-z2-7]{8})+$", error="Not a base32 secret."),
         ],

@@ -12,9 +12,16 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.helpdesk import MAX_TICKET_REQUEST, STAFF_ACTIONS, USER_ACTIONS, HelpdeskApi
+from gateway.api.helpdesk import (
+    MAX_AGE_DAYS,
+    MAX_TICKET_REQUEST,
+    STAFF_ACTIONS,
+    USER_ACTIONS,
+    HelpdeskApi,
+)
 from gateway.http import http
 from gateway.pages.accounts import redirect
+from gateway.parameters import whole_number
 from gateway.problems import Problem
 from gateway.responses import download, uploaded_document
 from pmp.documents import MAX_BYTES
@@ -308,8 +315,7 @@ def _page_filters(request: Request, principal: dict[str, Any]) -> dict[str, Any]
             assignee = str(uuid.UUID(assignee))
         except ValueError:
             assignee = ""
-    text = args.get("min_age_days") or ""
-    min_age = int(text) if text.isascii() and text.isdigit() and len(text) < 6 else 0
+    min_age = whole_number(request, "min_age_days", 0, maximum=MAX_AGE_DAYS)
     return {
         "status": args.get("status") or "active",
         "category": args.get("category", ""),
