@@ -17,9 +17,12 @@ from functools import partial
 from eventlet import wsgi
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import HttpOnlyProtocol, WebServer
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 from werkzeug.wrappers import Request, Response
 
+from gateway.parameters import check_path_numbers
 from gateway.problems import PROBLEM_JSON, Problem, Redirect, problem_from_exception
 from gateway.rendering import render_page
 from pmp.logs import correlation, get_logger
@@ -43,6 +46,30 @@ class QuietWebServer(WebServer):
             sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=False, log_output=False
         )
 
+    def get_wsgi_app(self):
+        return ProblemWsgiApp(self)
+
+
+class ProblemWsgiApp(WsgiApp):
+    """nameko's routing, with the answers werkzeug makes itself before any handler runs (a
+    method no route has, such as OPTIONS) given as problems like every other error, not
+    werkzeug's HTML page."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        try:
+            provider, values = self.url_map.bind_to_environ(environ).match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except RequestRedirect as redirect:  # /api//x to /api/x: a redirect, not an error
+            response = redirect.get_response(environ)
+        except HTTPException as exc:
+            problem = Problem(exc.code or 500, exc.name, exc.description or "")
+            response = error_response(request, problem, str(uuid.uuid4()))
+            for name, value in {**SECURITY_HEADERS, **dict(exc.get_headers())}.items():
+                response.headers.setdefault(name, value)
+        return response(environ, start_response)
+
 
 class GatewayHttp(HttpRequestHandler):
     server = QuietWebServer()
@@ -59,6 +86,7 @@ class GatewayHttp(HttpRequestHandler):
         with correlation(correlation_id):
             try:
                 args, kwargs = self.get_entrypoint_parameters(request)
+                check_path_numbers(kwargs)
                 self.check_signature(args, kwargs)
                 done = Event()
                 self.container.spawn_worker(

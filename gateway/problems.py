@@ -8,6 +8,7 @@ status and a title.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,17 +98,25 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
+# A service's refusal names its field first ("at: give a time with its offset ..."): the
+# answer names it in ``errors`` too, as the gateway's own checks do.
+_NAMED_FIELD = re.compile(r"([a-z_][a-z0-9_]*): (.+)", re.DOTALL)
+
+
 def problem_from_exception(exc: BaseException) -> Problem:
     """The problem to show for ``exc``; internal details never reach the client."""
     if isinstance(exc, Problem):
         return exc
     if isinstance(exc, RemoteError) and exc.exc_type in ERRORS:
         status, title = ERRORS[exc.exc_type]
+        detail = str(exc.value)
         headers = {}
-        wait = retry_after(str(exc.value)) if status == 429 else None
+        wait = retry_after(detail) if status == 429 else None
         if wait is not None:  # the service's limiter named the wait in its message
             headers["Retry-After"] = str(wait)
-        return Problem(status, title, detail=str(exc.value), headers=headers)
+        named = _NAMED_FIELD.match(detail) if status == 422 else None
+        extensions = {"errors": {named[1]: [named[2]]}} if named else {}
+        return Problem(status, title, detail=detail, headers=headers, extensions=extensions)
     if isinstance(exc, (RpcTimeout, TimeoutError)):
         return Problem(504, "A service did not answer in time", "Please try again in a minute.")
     if isinstance(exc, UnknownService):

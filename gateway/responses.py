@@ -25,7 +25,7 @@ def download(content: bytes, filename: str, content_type: str) -> Response:
     safe = "".join(c for c in filename if c.isalnum() or c in " -_.'()") or "document"
     return Response(
         content,
-        mimetype=content_type,
+        content_type=content_type,  # as given: ``mimetype`` would add a second charset
         headers={
             "Content-Disposition": f"attachment; filename=\"{safe}\"; filename*=UTF-8''"
             + quote(filename),

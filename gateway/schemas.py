@@ -136,6 +136,15 @@ class ValidationProblemSchema(ProblemSchema):
 STAGES = ["mfa", "change_password", "enrol_mfa", "ready"]
 
 
+class RefusalProblemSchema(ProblemSchema):
+    """A 403: the role does not allow it, or the session must first finish signing in."""
+
+    stage = fields.String(
+        validate=validate.OneOf(STAGES),
+        metadata={"description": "Only when the session must first finish signing in: the step."},
+    )
+
+
 class PrincipalSchema(Schema):
     """Who is signed in, and the sign-in step they are at."""
 
@@ -200,7 +209,15 @@ class MfaEnrolmentSchema(Schema):
 
 
 class MfaConfirmationSchema(Schema):
-    secret = fields.String(required=True, validate=validate.Length(min=16, max=128))
+    secret = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=24, max=128),  # 120 bits at least: pyotp wants 112
+            # base32 in whole 8-character groups, as POST /api/me/mfa gives it
+            validate.Regexp(r"^(?:[A-Za-z2-7]{8})+$", error="Not a base32 secret."),
+        ],
+        metadata={"description": "The secret POST /api/me/mfa gave (base32)."},
+    )
     code = fields.String(required=True, validate=validate.Regexp(r"^\d{6}$"))
 
 
@@ -1287,6 +1304,11 @@ class TicketAttachmentSchema(Schema):
 
 
 class TicketSchema(TicketSummarySchema):
+    """One ticket as its reader may see it: the queue's age (`age_hours`) is not part of it."""
+
+    class Meta:
+        exclude = ("age_hours",)
+
     description = fields.String(required=True)
     contact_email = fields.String(required=True)
     contact_confirmed = fields.Boolean(
@@ -1398,6 +1420,7 @@ DOCUMENTED = (
     "PatientMatchDecided",
     "Problem",
     "ValidationProblem",
+    "RefusalProblem",
     "Health",
     "ProbeCreated",
     "ProbeStatus",

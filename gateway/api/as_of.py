@@ -13,11 +13,10 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.audit import audit_answer
 from gateway.api.registration import problem_response
 from gateway.http import http
-from gateway.problems import Problem
+from gateway.parameters import moment, refused, whole_number
 from gateway.responses import download
 from services.identity.roles import Permission
 
-REFUSED = "The rebuild was refused"
 _AT = """
             - in: query
               name: at
@@ -45,6 +44,8 @@ _REPORT = (
               description: The look-back, 1 to 36 months.
               schema:
                 type: integer
+                minimum: 1
+                maximum: 36
                 default: 12"""
 )
 _ENTRY = """
@@ -72,14 +73,19 @@ _RECORDED = "Each report rebuilt is recorded (`ReportRebuilt`), under the patien
 
 def report_request(request: Request) -> dict[str, Any]:
     """The persons, moment and look-back a rebuilt report asks for."""
-    months = request.args.get("months", "12")
-    if not months.isdigit():
-        raise Problem(422, REFUSED, "months: a whole number of months, 1 to 36.")
     return {
         "person_ids": request.args.getlist("person_id"),
-        "at": request.args.get("at") or "",
-        "months": int(months),
+        "at": required_moment(request),
+        "months": whole_number(request, "months", 12, minimum=1, maximum=36),
     }
+
+
+def required_moment(request: Request) -> str:
+    """The moment to rebuild (``at``): it must be given."""
+    at = moment(request, "at")
+    if at is None:
+        raise refused("at", "give the moment to rebuild, e.g. 2026-11-02T15:00:00-05:00.")
+    return at
 
 
 class AsOfApi:
@@ -115,7 +121,7 @@ class AsOfApi:
             422:{refused}
         """
         self.auth.require(request, self.services, Permission.AUDIT_READ)
-        asked = {"account_id": str(account_id), "at": request.args.get("at") or ""}
+        asked = {"account_id": str(account_id), "at": required_moment(request)}
         return audit_answer(self, "registration_as_of", **asked)
 
     @http("GET", "/api/audit/as-of/report")

@@ -11,8 +11,9 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
 from gateway.http import http
-from gateway.problems import Problem
+from gateway.parameters import moment, page_number, whole_number
 from gateway.responses import NO_STORE, download, json_response
+from services.audit.history import MAX_PAGE_SIZE
 from services.identity.roles import Permission
 
 _TIME_WINDOW = """
@@ -110,18 +111,15 @@ def history_request(request: Request) -> dict[str, Any]:
         "event_type": request.args.get("type") or None,
         **time_window(request),
         "order": request.args.get("order", "newest"),
+        "page": page_number(request),
+        "page_size": whole_number(request, "page_size", 50, minimum=1, maximum=MAX_PAGE_SIZE),
     }
-    for name, default in (("page", 1), ("page_size", 50)):
-        text = request.args.get(name, str(default))
-        if not text.isdigit():
-            raise Problem(422, "The audit history request was refused", f"{name}: a whole number.")
-        asked[name] = int(text)
     return asked
 
 
 def time_window(request: Request) -> dict[str, str | None]:
-    """The since/until the query string chose (the audit service checks them)."""
-    return {"since": request.args.get("since") or None, "until": request.args.get("until") or None}
+    """The since/until the query string chose, each a moment with its offset."""
+    return {"since": moment(request, "since"), "until": moment(request, "until")}
 
 
 class AuditApi:

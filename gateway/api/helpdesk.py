@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.registration import problem_response
 from gateway.auth import client_address
 from gateway.http import http
+from gateway.parameters import whole_number
 from gateway.problems import Problem
 from gateway.responses import NO_STORE, json_response, uploaded_document
 from gateway.schemas import (
@@ -327,7 +328,7 @@ class HelpdeskApi:
               description: An account id, or `none` for unassigned tickets.
             - in: query
               name: min_age_days
-              schema: {type: integer, minimum: 0}
+              schema: {type: integer, minimum: 0, maximum: 36500}
           responses:
             200:
               description: The queue (at most 500 tickets).
@@ -436,14 +437,12 @@ class HelpdeskApi:
     api_helpdesk_report.__doc__ = _documented(api_helpdesk_report.__doc__)
 
 
+MAX_AGE_DAYS = 36_500  # a century: older than any ticket, and still a date to compare with
+
+
 def _queue_filters(request: Request) -> dict[str, Any]:
     args = request.args
-    try:
-        min_age = max(0, int(args.get("min_age_days") or 0))
-    except ValueError:
-        raise Problem(
-            422, "The queue filter was refused", "min_age_days: a whole number."
-        ) from None
+    min_age = whole_number(request, "min_age_days", 0, maximum=MAX_AGE_DAYS)
     status = args.get("status") or "active"
     return {
         "status": status,

@@ -9,7 +9,8 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.audit import audit_answer
 from gateway.api.registration import problem_response
 from gateway.http import http
-from gateway.problems import Problem
+from gateway.parameters import page_number, whole_number
+from services.audit.history import MAX_PAGE_SIZE
 from services.audit.signals import KINDS
 from services.identity.roles import Permission
 
@@ -24,12 +25,9 @@ def signals_request(request: Request) -> dict[str, Any]:
     asked: dict[str, Any] = {
         "kind": request.args.get("kind") or None,
         "account": request.args.get("account") or None,
+        "page": page_number(request),
+        "page_size": whole_number(request, "page_size", 50, minimum=1, maximum=MAX_PAGE_SIZE),
     }
-    for name, default in (("page", 1), ("page_size", 50)):
-        text = request.args.get(name, str(default))
-        if not text.isdigit():
-            raise Problem(422, "The misuse signals request was refused", f"{name}: a whole number.")
-        asked[name] = int(text)
     return asked
 
 

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
 from gateway.http import http
-from gateway.problems import Problem
+from gateway.parameters import page_number
 from gateway.responses import NO_STORE, json_response
 from gateway.schemas import (
     CardRecordSchema,
@@ -210,10 +210,7 @@ class RegistryApi:
             422:{bad_page}
         """
         self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
-        text = request.args.get("page", "1")
-        if not text.isdigit():
-            raise Problem(422, "The request was refused", "page: a whole number from 1.")
-        found = self._dispensations_to_check(int(text))
+        found = self._dispensations_to_check(page_number(request))
         return json_response(DispensationsToCheckSchema().dump(found), **NO_STORE)
 
     api_verify_card.__doc__ = api_verify_card.__doc__.format(**_DOCUMENTED)

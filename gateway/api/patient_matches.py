@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.registration import problem_response
 from gateway.http import http
+from gateway.parameters import page_number
 from gateway.responses import NO_STORE, json_response
 from gateway.schemas import (
     PatientMatchDecidedSchema,
@@ -66,7 +67,7 @@ class PatientMatchesApi:
         found = self._patient_index(
             "patient_matches",
             decided=request.args.get("decided") in {"1", "true"},
-            page=request.args.get("page", 1, type=int),
+            page=page_number(request),
         )
         return json_response(PatientMatchPageSchema().dump(found), **NO_STORE)
 

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.auth import STEP_PAGES, client_address
 from gateway.http import http
+from gateway.redirects import site_path
 from services.identity.domain import CHANGE_PASSWORD, ENROL_MFA, MFA, READY
 from services.identity.mfa import provisioning_uri
 from services.identity.roles import Permission
@@ -91,13 +92,6 @@ def password_problems(message: str) -> list[str]:
     return problems
 
 
-def safe_next(target: str | None) -> str | None:
-    """``target`` if it is a path on this site (not ``//elsewhere``), else None."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
-
-
 def stage_page(principal: dict[str, Any]) -> str:
     return STEP_PAGES.get(principal["stage"], "/account")
 
@@ -155,7 +149,8 @@ class AccountPages:
 
     def _login_form(self, request, principal=None, status=200, **context) -> Response:
         context.setdefault("email", "")
-        context.setdefault("next", safe_next(request.values.get("next")) or "")
+        wanted = request.values.get("next")
+        context.setdefault("next", site_path(wanted) if wanted else "")
         return self.auth.page(
             request, "login.html", principal=principal, status=status, title="Sign in",
             active="login", **context,
@@ -184,9 +179,9 @@ class AccountPages:
         target = stage_page(principal)
         if principal["stage"] == READY and Permission.PATIENT_SEARCH in principal["permissions"]:
             target = "/search"
-        wanted = safe_next(request.form.get("next"))
+        wanted = request.values.get("next")
         if wanted and principal["stage"] == READY:
-            target = wanted
+            target = site_path(wanted)
         response = redirect(target)
         self.auth.forget(self.auth.token(request))
         self.auth.start_session(request, response, signed_in["token"])

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import http
 from gateway.pages.accounts import form_error, parse_time, redirect
 from gateway.pages.credentials import credential_rulings, user_page_actions
+from gateway.parameters import page_number
 from gateway.problems import Problem
 from gateway.responses import download
 from services.identity.domain import ACTIVE, REMOVED, REVOKED, SUSPENDED
@@ -206,10 +207,7 @@ class AdminPages:
         role = request.args.get("role", "")
         status = status if status in STATUS_TITLES else ""
         role = role if role in ROLE_TITLES else ""
-        try:
-            page = max(1, int(request.args.get("page", "1")))
-        except ValueError:
-            page = 1
+        page = page_number(request)
         found = self._identity("list_accounts", query=q, status=status, role=role, page=page)
         for account in found["accounts"]:
             account["last_sign_in"] = parse_time(account["last_sign_in_at"])

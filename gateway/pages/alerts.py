@@ -14,6 +14,7 @@ from gateway.api.alerts import AlertsApi
 from gateway.http import http
 from gateway.pages.accounts import redirect
 from gateway.problems import Problem
+from gateway.redirects import site_path
 from services.alerts.policy import METHADONE_METHODS
 from services.identity.roles import Permission
 from services.registration.forms import FORM_ERROR, errors_in
@@ -45,7 +46,7 @@ class AlertPages(AlertsApi):
     def acknowledge_alert(self, request: Request, alert_id: uuid.UUID) -> Response:
         self.auth.check_csrf(request)
         self.auth.require(request, self.services, Permission.ALERT_ACKNOWLEDGE)
-        back = request.form.get("next", "")
+        back = site_path(request.form.get("next"), default="/search")
         if not REPORT_PATH.match(back):
             back = "/search"
         try:

@@ -87,7 +87,7 @@ def report_link(asked: dict[str, str], zone: ZoneInfo) -> str:
     except ValueError:
         raise ValueError("Patient: give the person id, as the audit history shows it.") from None
     months = asked["months"] or "12"
-    if not months.isdigit() or not 1 <= int(months) <= 36:
+    if months not in {str(n) for n in range(1, 37)}:
         raise ValueError("Look-back: 1 to 36 months.")
     at = moment(asked["day"], asked["time"], zone)
     return "/audit/as-of/report.pdf?" + urlencode({"person_id": person, "at": at, "months": months})

@@ -89,7 +89,7 @@ def _window(first: str, last: str, zone: ZoneInfo) -> dict[str, str | None]:
             if last
             else None
         )
-    except ValueError:
+    except (ValueError, OverflowError):  # 9999-12-31 has no next day
         raise ValueError("From and To: give dates as YYYY-MM-DD.") from None
     if since and until and since >= until:
         raise ValueError("From: the first day comes after the last.")

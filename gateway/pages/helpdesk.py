@@ -12,11 +12,18 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.helpdesk import MAX_TICKET_REQUEST, STAFF_ACTIONS, USER_ACTIONS, HelpdeskApi
+from gateway.api.helpdesk import (
+    MAX_AGE_DAYS,
+    MAX_TICKET_REQUEST,
+    STAFF_ACTIONS,
+    USER_ACTIONS,
+    HelpdeskApi,
+)
 from gateway.auth import client_address
 from gateway.http import http
 from gateway.pages.accounts import redirect
 from gateway.pages.credentials import ticket_actions
+from gateway.parameters import whole_number
 from gateway.problems import Problem
 from gateway.responses import download, uploaded_document
 from pmp.documents import MAX_BYTES
@@ -351,10 +358,7 @@ def _page_filters(request: Request, principal: dict[str, Any]) -> dict[str, Any]
             assignee = str(uuid.UUID(assignee))
         except ValueError:
             assignee = ""
-    try:
-        min_age = max(0, int(args.get("min_age_days") or 0))
-    except ValueError:
-        min_age = 0
+    min_age = whole_number(request, "min_age_days", 0, maximum=MAX_AGE_DAYS)
     return {
         "status": args.get("status") or "active",
         "category": args.get("category", ""),

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 
 from gateway.api.misuse import MisuseApi
 from gateway.http import http
+from gateway.parameters import page_number
 from services.audit.signals import KINDS
 from services.identity.roles import Permission
 
@@ -26,7 +27,7 @@ class MisusePages(MisuseApi):
         principal = self.auth.require(request, self.services, Permission.AUDIT_READ)
         kind = (request.args.get("kind") or "").strip()
         account = (request.args.get("account") or "").strip()
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = page_number(request)
         status, error = 200, None
         found: dict[str, Any] = {"total": 0, "page": 1, "page_size": PAGE_SIZE, "signals": []}
         try:

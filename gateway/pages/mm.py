@@ -32,6 +32,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.mm import REGISTRY_FILE, RegistryApi
 from gateway.http import http
 from gateway.pages.accounts import redirect
+from gateway.parameters import page_number
 from gateway.problems import Problem
 from services.identity.roles import Permission
 from services.query.mm_cards import CARD_NUMBER
@@ -176,7 +177,7 @@ class RegistryPages(RegistryApi):
     @http("GET", "/admin/mm-registry/to-check")
     def dispensations_to_check_page(self, request: Request) -> Response:
         principal = self.auth.require(request, self.services, Permission.MM_REGISTRY_RECORDS)
-        found = self._dispensations_to_check(max(request.args.get("page", 1, type=int), 1))
+        found = self._dispensations_to_check(page_number(request))
 
         def page_link(number: int) -> str:
             return f"/admin/mm-registry/to-check?page={number}"

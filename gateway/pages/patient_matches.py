@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.patient_matches import PatientMatchesApi
 from gateway.http import http
 from gateway.pages.accounts import form_error, parse_time, redirect
+from gateway.parameters import page_number
 from services.identity.roles import Permission
 
 KINDS = {
@@ -42,7 +43,7 @@ class PatientMatchPages(PatientMatchesApi):
     def patient_matches_page(self, request: Request) -> Response:
         principal = self.auth.require(request, self.services, Permission.PATIENT_INDEX_REVIEW)
         decided = request.args.get("decided") == "1"
-        page = max(request.args.get("page", 1, type=int), 1)
+        page = page_number(request)
         found = self._patient_index("patient_matches", decided=decided, page=page)
         for item in found["items"]:
             _times(item)

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.http import http
 from gateway.pages.accounts import NOTICES, form_error, parse_time, redirect
 from gateway.pages.registration import size_text, times
+from gateway.parameters import page_number
 from gateway.problems import Problem
 from gateway.responses import uploaded_document
 from services.identity.roles import ROLE_TITLES, Permission
@@ -137,10 +138,7 @@ class ReviewPages:
         principal = self.auth.require(request, self.services, Permission.REGISTRATION_REVIEW)
         status = request.args.get("status", "submitted")
         status = status if status in QUEUE_STATUSES else "submitted"
-        try:
-            page = max(1, int(request.args.get("page", "1")))
-        except ValueError:
-            page = 1
+        page = page_number(request)
         found = self._review("review_queue", status=status, page=page)
         for item in found["items"]:
             item["submitted_time"] = parse_time(item.get("submitted_at"))

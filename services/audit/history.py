@@ -19,6 +19,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pmp.moments import parse_moment
 from pmp.topology import SERVICE_NAMES
 from services.audit import trail
 
@@ -117,11 +118,8 @@ def person(name: str, text: str) -> uuid.UUID:
 
 
 def moment(name: str, text: str) -> datetime:
-    """A moment with its offset, or a refusal naming the field."""
+    """A moment with its offset, within the calendar's reach, or a refusal naming the field."""
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise HistoryRefused(f"{name}: give a time with its offset, e.g. 2026-11-22T09:00:00Z.")
-    return parsed
+        return parse_moment(text)
+    except ValueError as exc:
+        raise HistoryRefused(f"{name}: {exc}") from None

@@ -24,9 +24,12 @@ def matching_step(secret: str, code: str, now: datetime) -> int | None:
     code = "".join(c for c in code if c.isdigit())
     if len(code) != 6:
         return None
-    totp = pyotp.TOTP(secret)
     step = int(now.timestamp()) // STEP_SECONDS
-    for candidate in (step, step - 1, step + 1):
-        if pyotp.utils.strings_equal(totp.at(candidate * STEP_SECONDS), code):
-            return candidate
+    try:
+        totp = pyotp.TOTP(secret)
+        for candidate in (step, step - 1, step + 1):
+            if pyotp.utils.strings_equal(totp.at(candidate * STEP_SECONDS), code):
+                return candidate
+    except ValueError:  # not base32, or under 112 bits: no code can match it
+        return None
     return None
