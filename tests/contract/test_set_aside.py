@@ -41,6 +41,7 @@ from services.audit.misuse_tables import users
 from services.audit.trail import entries
 from services.helpdesk.projections import tickets
 from services.helpdesk.ticket import Ticket
+from services.identity.approvals import reset_requests
 from services.identity.projections import directory
 from services.query.alerts import patient_alerts
 from services.query.history import dispensations
@@ -98,7 +99,7 @@ def started_application(account_id: str) -> list[tuple[str, dict, str]]:
     return [(kind, data, f"registration-{account_id}") for kind, data in changes]
 
 
-TICKET, APPLICANT, PROBE = (str(uuid.uuid4()) for _ in range(3))
+TICKET, APPLICANT, PROBE, REQUEST = (str(uuid.uuid4()) for _ in range(4))
 CARD = "MM-424242"
 RAISED = raised("daily_mme", "alert", "2026-10-01", "2026-10-30", person=PERSON)
 FAR_FUTURE = {"filled": "9999-12-31"}  # twice for one person: past the calendar's end
@@ -111,6 +112,15 @@ CASES: dict[str, Case] = {
         [("AccountCreated", {"email": "jane@example.org", "first_name": "Jane",
                              "last_name": "Doe", "role": "prescriber"}, f"account-{ACCOUNT}")],
         count(directory, directory.c.account_id == uuid.UUID(ACCOUNT)),
+    ),
+    "identity.reset_requests": Case(
+        "identity",
+        ("CredentialResetRequested", {"action": "unlock"}, f"account-{uuid.uuid4()}"),
+        [("CredentialResetRequested", {"request_id": REQUEST, "action": "reset_mfa",
+                                       "reason": "lost phone", "requested_by": ACCOUNT,
+                                       "expires_at": "2026-11-03T15:00:00+00:00"},
+          f"account-{ACCOUNT}")],
+        count(reset_requests, reset_requests.c.request_id == uuid.UUID(REQUEST)),
     ),
     "registration.applications": Case(
         "registration",
