@@ -45,8 +45,11 @@ def wait_until(
             if result:
                 return result
         time.sleep(every)
+    logs = "".join(f"\n--- end of {p.name}'s log ---\n{p.log()[-3000:]}" for p in watch)
     raise AssertionError(
-        f"within {timeout} s: {what}" + (f" (last error: {last_error})" if last_error else "")
+        f"within {timeout} s: {what}"
+        + (f" (last error: {last_error})" if last_error else "")
+        + logs
     )
 
 
