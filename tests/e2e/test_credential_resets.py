@@ -58,8 +58,8 @@ def test_a_letter_goes_from_the_access_ticket_to_the_mail_room_and_the_post(
     browser, stack, tmp_path, screenshots
 ):
     admin = make_ready(stack, create_first_administrator(stack, tmp_path))
-    staff = make_ready(stack, create_user(stack, admin, "helpdesk", tmp_path, first_name="Dana",
-                                          last_name="Desk"))  # fmt: skip
+    staff = make_ready(stack, create_user(stack, admin, "helpdesk", tmp_path, first_name="Noor",
+                                          last_name="Haddad"))  # fmt: skip
     user = make_ready(stack, create_user(stack, admin, "prescriber", tmp_path, first_name="Rosa",
                                          last_name="Lindqvist"))  # fmt: skip
     other_admin = make_ready(stack, create_user(stack, admin, "administrator", tmp_path,
