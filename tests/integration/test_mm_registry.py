@@ -168,7 +168,7 @@ def test_an_administrator_grants_one_prescriber_the_registry_and_withdraws_it(
     assert set_permission(prescriber, True).status_code == 200
     assert set_permission(prescriber, True).status_code == 409  # already granted
     assert set_permission(auditor, True).status_code == 409  # not for this role
-    wait_until(  # the gateway's principal cache keeps the old permissions a few seconds
+    wait_until(  # the card may still be on its way to the read model (the grant is at once)
         lambda: verify(stack, prescriber, card_number="MM-100001").status_code == 200,
         15,
         "the grant in force",
