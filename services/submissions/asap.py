@@ -1024,7 +1024,9 @@ class _Parser:
         d = _convert(self.specs["TH"], fields, line, segno, "TH", errs)
         for e in errs:
             self._error(*_fields_of(e))
-        r.control_number = d["control_number"] or ""
+        # As sent, so TT01 is compared with what TH02 says even when TH02 broke a rule
+        # of its own (too long: reported on TH02, not again as a mismatch on TT01).
+        r.control_number = d["control_number"] or (f[2].strip() if len(f) > 2 else "")
         r.creation_date, r.creation_time, r.file_type = (
             d["creation_date"],
             d["creation_time"],

@@ -255,6 +255,12 @@ def test_tt_count_wrong():
     assert (e.segment, e.field) == ("TT", "TT02") and "TH through TT" in e.message
 
 
+def test_a_th02_too_long_is_reported_on_th02_alone_when_tt01_repeats_it():
+    control = "C" * 31  # one past TH02's 30 characters
+    report = structure(build(th02=control))
+    assert [(e.segment, e.field) for e in report.errors] == [("TH", "TH02")]
+
+
 def test_tt01_must_match_th02():
     data = build(tt01="9999")
     e = only_error(structure(data))
