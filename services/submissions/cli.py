@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 OPERATOR = "operator"
+SHOWN_ERRORS = 20  # printed; the whole report goes to a CSV beside the file
 
 
 def add_parser(commands) -> None:
@@ -67,6 +68,10 @@ class BulkLoad:
             path, path.name, "bulk", self, system_clock(), progress=progress, **options
         )
 
+    def error_report(self, submission_id: str) -> list[dict[str, Any]]:
+        """The file's whole error report, as the upload pages show it."""
+        return self.desk().tables.errors(submission_id)
+
     def append(self, stream: str, expected: int | None, changes) -> int:  # the intake's sink
         from pmp.envelope import Metadata, NewEvent
         from pmp.service import system_clock
@@ -114,6 +119,9 @@ def ingest(args) -> int:
             progress.update(task, total=max(done, 1), completed=done)
             failed += outcome["status"] == "rejected"
             console.print(_line(path, outcome), soft_wrap=True)
+            if outcome.get("error_count"):
+                errors = load.error_report(outcome["submission_id"])
+                console.print(_errors(path, errors), soft_wrap=True, markup=False)
     load.close()
     return 1 if failed else 0
 
@@ -135,3 +143,27 @@ def _line(path: Path, outcome: dict[str, Any]) -> str:
         f"{counts.get('voided', 0):,} voided, {counts.get('rejected', 0):,} refused "
         f"(submission {outcome['submission_id']})"
     )
+
+
+def _errors(path: Path, errors: list[dict[str, Any]]) -> str:
+    """The first errors, each where the pharmacy finds it, then where the whole report is:
+    a CSV beside the file (the same columns as the pages' CSV), or the page if the file's
+    folder cannot be written."""
+    from pmp.csv_files import csv_text
+    from services.submissions.memory import ERROR_REPORT_COLUMNS as COLUMNS
+
+    lines = [f"  line {e['line']}, {_where(e)}: {e['message']}" for e in errors[:SHOWN_ERRORS]]
+    if len(errors) > SHOWN_ERRORS:
+        lines.append(f"  ... and {len(errors) - SHOWN_ERRORS:,} more")
+    report = path.with_name(path.name + ".errors.csv")
+    try:
+        report.write_text(csv_text(COLUMNS, ([e[c] for c in COLUMNS] for e in errors)))
+        lines.append(f"  all {len(errors):,} errors: {report}")
+    except OSError as exc:
+        lines.append(f"  the whole report is on the submission's page ({exc.strerror}: {report})")
+    return "\n".join(lines)
+
+
+def _where(error: dict[str, Any]) -> str:
+    field = error["field"] or error["segment"]
+    return f"{field} {error['value']!r}" if error["value"] else field

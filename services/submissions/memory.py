@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from pmp.db import Database
 from services.submissions.patients import Patient, PatientIndex
 
+ERROR_REPORT_COLUMNS = ("line", "segment", "field", "value", "message")  # each error, in order
+
 metadata = sa.MetaData()
 
 received_files = sa.Table(
@@ -162,8 +164,7 @@ class IntakeTables:
                 .where(error_reports.c.submission_id == uuid.UUID(submission_id))
                 .order_by(error_reports.c.n)
             ).all()
-        keys = ("line", "segment", "field", "value", "message")
-        return [{k: getattr(row, k) for k in keys} for row in rows]
+        return [{k: getattr(row, k) for k in ERROR_REPORT_COLUMNS} for row in rows]
 
     def load_index(self, index: PatientIndex) -> None:
         """Add to ``index`` the patients learnt since it was loaded (by this process or

@@ -113,6 +113,38 @@ def test_pmp_ingest_loads_files_reports_each_and_fails_on_a_rejected_one(tmp_pat
     assert missing.returncode == 2 and "no such file" in missing.stderr
 
 
+def test_pmp_ingest_prints_the_first_errors_and_writes_the_whole_report_beside_the_file(
+    tmp_path,
+):
+    import csv
+
+    from tests.helpers.asap import build, pha, record
+
+    # 25 records filled on a day that cannot be, and one good one
+    bad = [s for n in range(25) for s in record(n, dsp={5: "99991231"})]
+    mixed = tmp_path / "week3.dat"
+    mixed.write_bytes(build([(pha(), [*bad, *record(99)])]))
+    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+
+    loaded = pmp("ingest", str(mixed), env=env)
+    assert loaded.returncode == 0, loaded.stderr  # accepted: its good record is kept
+    assert "1 recorded" in loaded.stderr and "25 refused" in loaded.stderr
+    shown = [line for line in loaded.stderr.splitlines() if "DSP05 '99991231'" in line]
+    assert len(shown) == 20, loaded.stderr
+    assert "... and 5 more" in loaded.stderr
+    report = tmp_path / "week3.dat.errors.csv"
+    assert f"all 25 errors: {report}" in loaded.stderr.replace("\n", "")
+    rows = list(csv.DictReader(report.open(newline="")))
+    assert len(rows) == 25 and {r["field"] for r in rows} == {"DSP05"}
+    assert list(rows[0]) == ["line", "segment", "field", "value", "message"]
+
+    rejected = tmp_path / "week4.dat"
+    rejected.write_bytes(build([(pha(), record(1))], tt_delta=2))
+    refused = pmp("ingest", str(rejected), env=env)
+    assert refused.returncode == 1 and "REJECTED, nothing recorded" in refused.stderr
+    assert "TT02" in refused.stderr and (tmp_path / "week4.dat.errors.csv").is_file()
+
+
 def _recorded_dispensations(data_dir: Path) -> tuple[int, int]:
     """(dispensations recorded, files received) in the embedded submissions store."""
     import sqlalchemy as sa
