@@ -37,9 +37,17 @@ class ProbeArrivals(Projection):
     def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
         if event.type != PROBE_RECORDED:
             return
+        probe_id = uuid.UUID(event.data["probe_id"])
+        arrived = sa.select(probe_arrivals.c.position).where(
+            probe_arrivals.c.probe_id == probe_id, probe_arrivals.c.service == source
+        )
+        if conn.execute(arrived).first() is not None:
+            # Recorded twice: the probe's RPC was delivered again to a service restarted
+            # mid-call (at least once). The first arrival is the one that counts.
+            return
         conn.execute(
             probe_arrivals.insert().values(
-                probe_id=uuid.UUID(event.data["probe_id"]),
+                probe_id=probe_id,
                 service=source,
                 recorded_at=event.metadata.occurred_at,
                 position=event.position,

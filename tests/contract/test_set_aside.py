@@ -366,3 +366,17 @@ def test_a_reaction_sets_a_bad_event_aside_after_its_tries_and_reacts_to_the_nex
     assert [(e.event_id, e.tries) for e in listed] == [(bad.event_id, MAX_ATTEMPTS)]
     assert good and set(good) <= handled, f"{name} did not react to the events after the bad one"
     assert reactor.position() == store.head_position() and reactor.catch_up() == 0
+
+
+def test_a_probe_recorded_twice_by_one_service_is_one_arrival_not_a_poison(database) -> None:
+    """A service killed while answering ``record_probe`` gets the request again when it
+    restarts and records the probe a second time: that is at-least-once, not a bad event."""
+    feed = Feed(database, "query", running()["query.probe_arrivals"][1]())
+    probe = str(uuid.uuid4())
+    for _ in range(2):
+        feed.add("identity", "ProbeRecorded", {"probe_id": probe, "service": "identity"},
+                 f"probe-{probe}")  # fmt: skip
+    feed.projector.catch_up()
+    with database.read() as conn:
+        assert count(probe_arrivals, probe_arrivals.c.probe_id == uuid.UUID(probe))(conn) == 1
+        assert setaside.listed(conn, "query.probe_arrivals") == []
