@@ -10,24 +10,14 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.helpers.accounts import User, create_first_administrator, create_user, letter_password
 from tests.helpers.accounts import ready as make_ready
+from tests.helpers.browser import new_page
 from tests.helpers.stack import Stack
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
-
-
-def signed_in(browser: Browser, stack: Stack, user: User) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    context.add_cookies([{"name": name, "value": value, "url": stack.url}
-                         for name, value in user.cookies().items()])  # fmt: skip
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.console_errors = errors  # type: ignore[attr-defined]
-    return context, page
 
 
 def shot(page: Page, folder: Path, name: str) -> None:
@@ -67,8 +57,8 @@ def test_a_letter_goes_from_the_access_ticket_to_the_mail_room_and_the_post(
     ticket_id = access_ticket(stack, user, "Forgot my password")
     staff_ticket_id = access_ticket(stack, other_admin, "Administrator locked out")
 
-    desk_context, desk = signed_in(browser, stack, staff)
-    room_context, room = signed_in(browser, stack, admin)
+    desk_context, desk = new_page(browser, stack, staff)
+    room_context, room = new_page(browser, stack, admin)
     try:
         # The help desk acts from the prescriber's access ticket: the letter is posted.
         desk.goto(f"{stack.url}/help/tickets/{ticket_id}")
@@ -150,7 +140,7 @@ def test_a_letter_goes_from_the_access_ticket_to_the_mail_room_and_the_post(
 
     second = make_ready(stack, create_user(stack, admin, "administrator", tmp_path,
                                            first_name="Omar", last_name="Reyes"))  # fmt: skip
-    approver_context, approver = signed_in(browser, stack, second)
+    approver_context, approver = new_page(browser, stack, second)
     try:
         approver.goto(stack.url + "/admin/approvals")
         row = row_of(approver, "Ines Ward")

@@ -11,23 +11,15 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Page, expect
 
 from tests.helpers.accounts import create_first_administrator, create_user, ready
+from tests.helpers.browser import new_page
 from tests.helpers.registration import wait_for_mail
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
 REPLY = "We unlocked your account. Sign in with your usual password."
-
-
-def new_page(browser: Browser) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.console_errors = errors  # type: ignore[attr-defined]
-    return context, page
 
 
 def shot(page: Page, folder: Path, name: str) -> None:

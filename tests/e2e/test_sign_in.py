@@ -10,23 +10,15 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.helpers.accounts import NEW_PASSWORD, create_first_administrator, letter_password
+from tests.helpers.browser import new_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
 PRESCRIBER_PASSWORD = "Otter-Quartz-Meadow-82#"
 STEP = 30
-
-
-def new_page(browser: Browser) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.console_errors = errors  # type: ignore[attr-defined]
-    return context, page
 
 
 def shot(page: Page, folder: Path, name: str) -> None:
