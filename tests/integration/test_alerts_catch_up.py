@@ -14,12 +14,12 @@ from tests.helpers.asap import build, pha, record
 from tests.helpers.commands import pmp_ok
 from tests.helpers.processes import Process, python, wait_until
 
-FILES, RECORDS = 8, 1000  # one person per record
+FILES, RECORDS = 3, 300  # one person per record
 
 
 def test_alerts_answers_pings_while_its_watch_catches_up(env_for, amqp_uri, tmp_path):
-    # Two events per batch: the watch's checkpoint moves several times during the catch-up.
-    env = env_for("sqlite", amqp_uri, PMP_RELAY_BATCH_SIZE="2", PMP_LOG_LEVEL="WARNING")
+    # One event per batch: the watch's checkpoint moves several times during the catch-up.
+    env = env_for("sqlite", amqp_uri, PMP_RELAY_BATCH_SIZE="1", PMP_LOG_LEVEL="WARNING")
     files = [_file(tmp_path, f) for f in range(FILES)]
     pmp_ok("ingest", *map(str, files), env=env, timeout=600)  # the backlog, alerts stopped
     timeout = load_settings(env).health_timeout
