@@ -38,6 +38,17 @@ VARIABLES: tuple[Variable, ...] = (
         "",
         "Prefix of each service's PostgreSQL schema, to keep two deployments in one database.",
     ),
+    Variable(
+        "PMP_DB_POOL_SIZE",
+        "2",
+        "PostgreSQL connections each service process keeps open between requests.",
+    ),
+    Variable(
+        "PMP_DB_MAX_CONNECTIONS",
+        "6",
+        "Most PostgreSQL connections one service process opens for its work at once (those "
+        "above PMP_DB_POOL_SIZE close when done), plus one that holds its advisory locks.",
+    ),
     Variable("PMP_DATA_DIR", "var", "Folder for SQLite files and lock files (embedded mode)."),
     Variable("PMP_GATEWAY_ADDRESS", "127.0.0.1:8000", "host:port the gateway listens on."),
     Variable("PMP_LOG_LEVEL", "INFO", "DEBUG, INFO, WARNING or ERROR."),
@@ -219,6 +230,8 @@ class Settings:
     amqp_uri: str
     database_url: str
     schema_prefix: str
+    db_pool_size: int
+    db_max_connections: int
     data_dir: Path
     gateway_host: str
     gateway_port: int
@@ -306,6 +319,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         amqp_uri=get("PMP_AMQP_URI"),
         database_url=database_url,
         schema_prefix=get("PMP_SCHEMA_PREFIX"),
+        db_pool_size=_int("PMP_DB_POOL_SIZE"),
+        db_max_connections=max(_int("PMP_DB_MAX_CONNECTIONS"), _int("PMP_DB_POOL_SIZE")),
         data_dir=Path(get("PMP_DATA_DIR")).resolve(),
         gateway_host=host or "127.0.0.1",
         gateway_port=_number(int, "PMP_GATEWAY_ADDRESS", port),

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from pmp.config import Settings
+from pmp.locks import AdvisoryLocks
 
 
 def _use_green_waits() -> None:
@@ -73,12 +74,10 @@ class Database:
         engine: Engine,
         schema: str | None,
         path: Path | None = None,
-        autocommit_engine: Engine | None = None,
+        locks: AdvisoryLocks | None = None,
     ):
         self.engine = engine
-        # Connections that stay in autocommit mode, for one-statement writes on the hot path
-        # (event appends): no BEGIN, no COMMIT, no reset when they go back to the pool.
-        self.autocommit_engine = autocommit_engine or engine
+        self.locks = locks  # PostgreSQL: the session advisory locks of this process
         self.schema = schema
         self.path = path
         self.dialect = engine.dialect.name
@@ -114,7 +113,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
-        self.autocommit_engine.dispose()
+        if self.locks is not None:
+            self.locks.close()
 
     def __repr__(self) -> str:
         where = self.path or self.schema
@@ -126,15 +126,21 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-def open_database(settings: Settings, service: str, *, pool_size: int = 5) -> Database:
-    """The database of ``service`` under ``settings``."""
+def open_database(settings: Settings, service: str, *, pool_size: int | None = None) -> Database:
+    """The database of ``service`` under ``settings``; ``pool_size`` (a command's own, small
+    need) stands for both PMP_DB_POOL_SIZE and PMP_DB_MAX_CONNECTIONS."""
     if settings.embedded:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return open_sqlite(settings.data_dir / f"{service}.sqlite")
     if settings.database_url.startswith("sqlite"):
         return open_sqlite(Path(sa.make_url(settings.database_url).database or ":memory:"))
     schema = settings.schema_prefix + service
-    return open_postgresql(settings.database_url, schema, pool_size=pool_size)
+    return open_postgresql(
+        settings.database_url,
+        schema,
+        pool_size=pool_size or settings.db_pool_size,
+        max_connections=pool_size or settings.db_max_connections,
+    )
 
 
 def open_sqlite(path: Path) -> Database:
@@ -169,25 +175,37 @@ def open_sqlite(path: Path) -> Database:
     return Database(engine, schema=None, path=path)
 
 
-def open_postgresql(url: str, schema: str, *, pool_size: int = 5) -> Database:
-    """Connect with ``search_path`` set to the service's own schema, creating it if needed."""
+def open_postgresql(
+    url: str, schema: str, *, pool_size: int = 2, max_connections: int | None = None
+) -> Database:
+    """Connect with ``search_path`` set to the service's own schema, creating it if needed.
+
+    At most ``max_connections`` (default ``pool_size``) at once, of which ``pool_size`` stay
+    open when idle, plus one for the process's advisory locks: several stacks share one
+    server's 100 connections. Each connection names its schema as ``application_name``, so
+    operators see in ``pg_stat_activity`` which service holds it."""
     if not SCHEMA_NAME.match(schema):
         raise ValueError(f"{schema!r} is not a usable PostgreSQL schema name")
     url = _psycopg_url(url)
     with sa.create_engine(url, poolclass=sa.NullPool).begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
 
-    def engine(**options) -> Engine:
-        return sa.create_engine(
-            url,
-            pool_size=pool_size,
-            max_overflow=pool_size,
-            connect_args={"options": f"-c search_path={schema}"},
-            **options,
-        )
+    def connect_args(name: str) -> dict[str, str]:
+        return {"options": f"-c search_path={schema}", "application_name": name}
 
-    autocommit = engine(isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
-    return Database(engine(), schema=schema, autocommit_engine=autocommit)
+    engine = sa.create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max(0, (max_connections or pool_size) - pool_size),
+        connect_args=connect_args(schema),
+    )
+    locks = sa.create_engine(
+        url,
+        poolclass=sa.NullPool,
+        isolation_level="AUTOCOMMIT",
+        connect_args=connect_args(f"{schema} locks"),
+    )
+    return Database(engine, schema=schema, locks=AdvisoryLocks(locks))
 
 
 def _psycopg_url(url: str) -> str:

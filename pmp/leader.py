@@ -1,7 +1,8 @@
 """Leadership: among replicas of one service, exactly one runs a given relay or projector.
 
-PostgreSQL: a session advisory lock held on a dedicated connection; when the leader's
-process dies its connection closes and the lock is free for the next replica to take.
+PostgreSQL: a session advisory lock, held on the one connection that holds every advisory
+lock of the process (``pmp.locks``); when the leader's process dies that connection closes
+and the lock is free for the next replica to take.
 SQLite (embedded, one machine): an exclusive ``flock`` on a lock file beside the database,
 released by the kernel when the holding process exits.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from pmp.db import Database, advisory_key
+from pmp.locks import AdvisoryLocks
 from pmp.logs import get_logger
 
 log = get_logger(__name__)
@@ -28,12 +30,13 @@ class Leadership:
     def __init__(self, db: Database, name: str):
         self.db = db
         self.name = name
-        self._conn: sa.Connection | None = None
+        self._key = advisory_key(f"{db.schema}:leader:{name}")
+        self._generation: int | None = None  # of the lock connection it was taken under
         self._fd: int | None = None
 
     @property
     def held(self) -> bool:
-        return self._conn is not None or self._fd is not None
+        return self._generation is not None or self._fd is not None
 
     def try_acquire(self) -> bool:
         """Become leader if nobody is; return whether this replica now leads."""
@@ -45,37 +48,29 @@ class Leadership:
 
     def still_held(self) -> bool:
         """False once the lock is lost (its connection broke); the caller must stop work."""
-        if self._conn is not None:
-            try:
-                self._conn.exec_driver_sql("SELECT 1")
-            except sa.exc.DBAPIError:
-                self.release()
-                return False
+        if self._generation is not None and not self._locks().holds(self._key, self._generation):
+            self._generation = None
+            return False
         return self.held
 
     def release(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.invalidate()  # closing the session ends the advisory lock
-            finally:
-                self._conn = None
+        if self._generation is not None:
+            generation, self._generation = self._generation, None
+            self._locks().unlock(self._key, generation)
         if self._fd is not None:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
 
+    def _locks(self) -> AdvisoryLocks:
+        assert self.db.locks is not None, "advisory locks are PostgreSQL's"
+        return self.db.locks
+
     def _try_advisory_lock(self) -> bool:
-        key = advisory_key(f"{self.db.schema}:leader:{self.name}")
-        conn = self.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
-            got = conn.scalar(sa.select(sa.func.pg_try_advisory_lock(key)))
+            self._generation = self._locks().try_lock(self._key)
         except sa.exc.DBAPIError:
-            conn.close()
             return False
-        if not got:
-            conn.close()
-            return False
-        self._conn = conn
-        return True
+        return self._generation is not None
 
     def _try_flock(self) -> bool:
         path = Path(f"{self.db.path}.{self.name}.lock")

@@ -92,10 +92,17 @@ def append(
         sql = _APPEND_MANY
     params.update(stream=stream, expected=expected_version, size=len(rows))
     for attempt in (1, 2):
-        pooled = db.autocommit_engine.raw_connection()
+        pooled = db.engine.raw_connection()
         try:
             conn: psycopg.Connection = pooled.driver_connection
-            versions = conn.execute(sql, params).fetchall()
+            # One statement, atomic by itself: no BEGIN, no COMMIT on the hot path. The pool
+            # is shared with transactions, so autocommit is only on while the append runs.
+            conn.autocommit = True
+            try:
+                versions = conn.execute(sql, params).fetchall()
+            finally:
+                if not conn.broken:
+                    conn.autocommit = False
             return max(v for (v,) in versions) if versions else None
         except errors.UniqueViolation:
             raise StreamVersionTaken(stream) from None

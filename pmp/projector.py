@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from pmp import checkpoints, setaside
+from pmp.cooperate import let_others_run
 from pmp.db import Database, advisory_key
 from pmp.envelope import RecordedEvent
 from pmp.leader import repeat_while_leading
@@ -182,6 +183,7 @@ class Projector:
             for event in events:
                 with correlation(event.metadata.correlation_id):
                     self.projection.apply(conn, source_name, event)
+                let_others_run()  # a ping answers while a large batch is applied
             self.projection.end_batch(conn, source_name, events[-1].position)
             # Raises CheckpointMoved (rolling all of it back) if another replica or a reset
             # moved the checkpoint while this batch was being read.

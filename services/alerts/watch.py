@@ -22,6 +22,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from pmp.cooperate import let_others_run
 from pmp.db import insert_rows
 from pmp.envelope import Metadata, NewEvent, RecordedEvent
 from pmp.eventstore import EventStore
@@ -35,6 +36,7 @@ from services.alerts.rules import evaluate
 ALERTS_STREAM = "alerts"
 NAMESPACE = uuid.UUID("6f1d4c0e-5b7a-4f43-9a51-3c2e8b9d0a17")
 EVALUATE_AT_ONCE = 900  # persons per query (SQLite allows 32,766 bound values)
+YIELD_EVERY = 50  # persons evaluated between two turns of the service's other green threads
 
 metadata = sa.MetaData()
 
@@ -233,7 +235,9 @@ class AlertWatch(Projection):
             )
         }
         now: dict[uuid.UUID, tuple[uuid.UUID, dict[str, Any], str]] = {}
-        for person, meds in held.items():
+        for n, (person, meds) in enumerate(held.items()):
+            if n % YIELD_EVERY == 0:
+                let_others_run()  # a ping answers while thousands of persons are evaluated
             for finding in evaluate(meds, policy):
                 alert_id = uuid.uuid5(NAMESPACE, f"{person}|{finding.rule}|{finding.start}")
                 shown = finding.to_json()

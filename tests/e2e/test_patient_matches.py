@@ -4,7 +4,6 @@ close to a known person, the administrator compares the two and merges them."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.test_sign_in import ready_administrator
 from tests.helpers.asap import build, pha, record
-from tests.helpers.processes import python
+from tests.helpers.commands import pmp_ok
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
 
@@ -28,10 +27,7 @@ def test_an_administrator_merges_a_possible_match(browser, stack, tmp_path, scre
     file = tmp_path / "bulk.dat"
     marjorie = {**PATIENT, 8: "MARJORIE"}  # scores in the possible-match band: kept apart
     file.write_bytes(build([(pha(), record(701, pat=PATIENT) + record(702, pat=marjorie))]))
-    subprocess.run(
-        python("-m", "pmp", "ingest", str(file)),
-        env=stack.env_for_commands(), check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+    pmp_ok("ingest", str(file), env=stack.env_for_commands())
 
     _, context, page = ready_administrator(browser, stack, tmp_path, screenshots=None)
     try:

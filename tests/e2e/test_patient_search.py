@@ -5,7 +5,6 @@ reads the Patient History Report and downloads it as a PDF."""
 from __future__ import annotations
 
 import re
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,8 +14,9 @@ from playwright.sync_api import Page, expect
 from tests.e2e.test_sign_in import new_page, sign_in
 from tests.helpers.accounts import api, create_first_administrator, create_user, ready
 from tests.helpers.asap import build, pha, record
+from tests.helpers.commands import pmp_ok
 from tests.helpers.pdf import poppler, words_of
-from tests.helpers.processes import python, wait_until
+from tests.helpers.processes import wait_until
 from tests.helpers.program_day import program_today
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
@@ -52,13 +52,7 @@ def test_a_prescriber_finds_a_patient_and_downloads_the_report(
     file = tmp_path / "patients.dat"
     fills = fill(801, MARISOL, 4, 60) + fill(802, MARISOL, 75, 120) + fill(803, MARISOL_M, 20, 60)
     file.write_bytes(build([(pha(), fills)]))
-    subprocess.run(
-        python("-m", "pmp", "ingest", str(file)),
-        env=stack.env_for_commands(),
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    pmp_ok("ingest", str(file), env=stack.env_for_commands())
     admin = ready(stack, create_first_administrator(stack, tmp_path))
     prescriber = ready(
         stack,

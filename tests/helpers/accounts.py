@@ -20,7 +20,7 @@ import requests
 
 from gateway.auth import SESSION_COOKIE
 from services.identity.roles import Role
-from tests.helpers.processes import python
+from tests.helpers.commands import pmp_ok
 from tests.helpers.stack import Stack
 
 NEW_PASSWORD = "Osprey-Quarry-Velvet-58!"
@@ -68,15 +68,10 @@ def letter_password(pdf: bytes, tmp: Path) -> str:
 def create_first_administrator(stack: Stack, tmp: Path, email: str | None = None) -> User:
     email = email or f"admin-{uuid.uuid4().hex[:8]}@example.gov"
     letter = tmp / f"admin-{uuid.uuid4().hex}.pdf"
-    subprocess.run(
-        python(
-            "-m", "pmp", "accounts", "create", "--email", email, "--first-name", "Ada",
-            "--last-name", "Admin", "--address", ADDRESS[0], "--address", ADDRESS[1],
-            "--letter", str(letter),
-        ),
+    pmp_ok(
+        "accounts", "create", "--email", email, "--first-name", "Ada", "--last-name", "Admin",
+        "--address", ADDRESS[0], "--address", ADDRESS[1], "--letter", str(letter),
         env=stack.env_for_commands(),
-        check=True,
-        capture_output=True,
         timeout=60,
     )  # fmt: skip
     password = letter_password(letter.read_bytes(), tmp)

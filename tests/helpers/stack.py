@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -40,8 +39,9 @@ class Stack:
         return requests.post(self.url + path, timeout=30, **kwargs)
 
     def env_for_commands(self) -> dict[str, str]:
-        """The environment for a ``pmp`` command run against this stack."""
-        return {**os.environ, **self.env}
+        """The settings a ``pmp`` command run against this stack needs (its vhost, schema
+        prefix, data folder and ports), for ``tests.helpers.commands.pmp``."""
+        return dict(self.env)
 
     def log_lines(self) -> list[dict]:
         """Every JSON log line any service has written so far."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import sys
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +16,7 @@ from services.audit import trail
 from services.identity.roles import Permission
 from tests.helpers import accounts, registration
 from tests.helpers.audit import drop_guards, restore_guards
+from tests.helpers.commands import pmp
 from tests.helpers.processes import wait_until
 from tests.integration.test_patient_search_api import search
 from tests.integration.test_stack import open_service_db
@@ -46,10 +46,7 @@ EXPECTED = [
 
 
 def verify(stack) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pmp", "audit", "verify"], capture_output=True, text=True,
-        env=stack.env_for_commands(), timeout=60,
-    )  # fmt: skip
+    return pmp("audit", "verify", env=stack.env_for_commands(), timeout=60)
 
 
 def activity(stack, auditor, account_id: str) -> list[dict]:

@@ -30,11 +30,11 @@ from services.audit.heads import read_heads, write_head
 from services.audit.sources import compare
 from services.identity.service import IdentityService
 from tests.helpers.accounts import create_first_administrator, ready
+from tests.helpers.commands import pmp
 from tests.helpers.processes import wait_until
 from tests.helpers.smtp import running_smtp_server
 from tests.helpers.stack import Stack
 from tests.infrastructure import drop_schemas
-from tests.integration.test_cli import pmp
 from tests.integration.test_stack import open_service_db
 
 AUDITOR = "chief.auditor@state.example"
@@ -93,14 +93,14 @@ def test_an_unreachable_mail_server_still_leaves_the_line_in_the_file(tmp_path) 
     assert heads.read_text() == f"{line}\n"
 
 
-def test_verify_checks_the_trail_still_runs_through_a_held_head(tmp_path) -> None:
+def test_verify_checks_the_trail_still_runs_through_a_held_head(tmp_path, amqp_uri) -> None:
     db = trail_of(tmp_path, 3)
     held = write_head(db, tmp_path / "elsewhere.txt", at(22, 10))
     assert held is not None
     with db.write() as conn:
         trail.append(conn, "identity", events(4, 5))
     db.dispose()
-    env = {"PMP_DATA_DIR": str(tmp_path)}
+    env = {"PMP_DATA_DIR": str(tmp_path), "PMP_AMQP_URI": amqp_uri}
     through = pmp("audit", "verify", "--held", held, env=env)
     assert through.returncode == 0, through.stdout + through.stderr
     assert (

@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pmp.config import VARIABLES
+from tests.helpers.commands import pmp
 from tests.helpers.processes import Process, children_of, python, wait_until
 from tests.helpers.stack import free_port
 
-UNREACHABLE = "amqp://guest:s3cret@127.0.0.1:1/"
-
-
-def pmp(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pmp", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**_clean_env(), **(env or {})},
-        cwd=Path(__file__).resolve().parents[2],
-    )
-
-
-def _clean_env() -> dict[str, str]:
-    import os
-
-    return {k: v for k, v in os.environ.items() if not k.startswith("PMP_")}
+# For a command that must not reach any broker: nothing listens on port 1.
+UNREACHABLE = "amqp://guest:s3cret@127.0.0.1:1/nowhere"
 
 
 def test_pmp_up_says_in_one_line_where_it_looked_for_rabbitmq_and_how_to_start_it(tmp_path):
@@ -39,13 +22,15 @@ def test_pmp_up_says_in_one_line_where_it_looked_for_rabbitmq_and_how_to_start_i
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert "amqp://guest:***@127.0.0.1:1/" in lines[0]
+    assert "amqp://guest:***@127.0.0.1:1/nowhere" in lines[0]
     assert "s3cret" not in lines[0]
     assert "rabbitmq-server -detached" in lines[0]
 
 
 def test_pmp_service_refuses_to_start_without_rabbitmq_in_one_line(tmp_path):
-    result = pmp("service", "identity", env={"PMP_AMQP_URI": UNREACHABLE})
+    result = pmp(
+        "service", "identity", env={"PMP_AMQP_URI": UNREACHABLE, "PMP_DATA_DIR": str(tmp_path)}
+    )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("RabbitMQ is not reachable at")
 
@@ -53,7 +38,6 @@ def test_pmp_service_refuses_to_start_without_rabbitmq_in_one_line(tmp_path):
 def test_pmp_up_stops_every_process_cleanly_on_ctrl_c(broker, tmp_path):
     amqp_uri = broker.create_vhost()
     env = {
-        **_clean_env(),
         "PMP_AMQP_URI": amqp_uri,
         "PMP_DATA_DIR": str(tmp_path / "data"),
         "PMP_GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
@@ -73,32 +57,37 @@ def test_pmp_up_stops_every_process_cleanly_on_ctrl_c(broker, tmp_path):
         broker.delete_vhost(amqp_uri)
 
 
-def test_pmp_config_lists_every_variable_with_its_default():
-    result = pmp("config")
+def nowhere(tmp_path: Path) -> dict[str, str]:
+    """The settings of a command that needs neither a broker nor data."""
+    return {"PMP_AMQP_URI": UNREACHABLE, "PMP_DATA_DIR": str(tmp_path)}
+
+
+def test_pmp_config_lists_every_variable_with_its_default(tmp_path):
+    result = pmp("config", env=nowhere(tmp_path))
     assert result.returncode == 0
     for variable in VARIABLES:
         assert f"`{variable.name}`" in result.stdout
 
 
 def test_rebuilding_an_unknown_projection_names_the_ones_there_are(tmp_path):
-    result = pmp("projections", "rebuild", "query.nothing", env={"PMP_DATA_DIR": str(tmp_path)})
+    result = pmp("projections", "rebuild", "query.nothing", env=nowhere(tmp_path))
     assert result.returncode == 2
     assert "query.probe_arrivals" in result.stderr
 
 
-def test_the_readme_table_of_variables_is_what_pmp_config_prints():
+def test_the_readme_table_of_variables_is_what_pmp_config_prints(tmp_path):
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert pmp("config").stdout.strip() in readme
+    assert pmp("config", env=nowhere(tmp_path)).stdout.strip() in readme
 
 
-def test_pmp_ingest_loads_files_reports_each_and_fails_on_a_rejected_one(tmp_path):
+def test_pmp_ingest_loads_files_reports_each_and_fails_on_a_rejected_one(tmp_path, amqp_uri):
     from tests.helpers.asap import build, pha, record
 
     good = tmp_path / "week1.dat"
     good.write_bytes(build([(pha(), [s for n in range(1500) for s in record(n)])]))
     broken = tmp_path / "week2.dat"
     broken.write_bytes(build([(pha(), record(1))], tt_delta=2))
-    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+    env = {"PMP_DATA_DIR": str(tmp_path / "var"), "PMP_AMQP_URI": amqp_uri}
 
     loaded = pmp("ingest", str(good), env=env)
     assert loaded.returncode == 0, loaded.stderr
@@ -114,7 +103,7 @@ def test_pmp_ingest_loads_files_reports_each_and_fails_on_a_rejected_one(tmp_pat
 
 
 def test_pmp_ingest_prints_the_first_errors_and_writes_the_whole_report_beside_the_file(
-    tmp_path,
+    tmp_path, amqp_uri
 ):
     import csv
 
@@ -124,7 +113,7 @@ def test_pmp_ingest_prints_the_first_errors_and_writes_the_whole_report_beside_t
     bad = [s for n in range(25) for s in record(n, dsp={5: "99991231"})]
     mixed = tmp_path / "week3.dat"
     mixed.write_bytes(build([(pha(), [*bad, *record(99)])]))
-    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+    env = {"PMP_DATA_DIR": str(tmp_path / "var"), "PMP_AMQP_URI": amqp_uri}
 
     loaded = pmp("ingest", str(mixed), env=env)
     assert loaded.returncode == 0, loaded.stderr  # accepted: its good record is kept
@@ -166,7 +155,6 @@ def test_pmp_up_demo_loads_the_small_demo_set_the_first_time_only(broker, tmp_pa
     amqp_uri = broker.create_vhost()
     data = tmp_path / "data"
     env = {
-        **_clean_env(),
         "PMP_AMQP_URI": amqp_uri,
         "PMP_DATA_DIR": str(data),
         "PMP_GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
@@ -200,14 +188,14 @@ def test_pmp_up_demo_loads_the_small_demo_set_the_first_time_only(broker, tmp_pa
     assert _recorded_dispensations(data) == first  # the second start added nothing
 
 
-def test_pmp_audit_verify_prints_the_head_hash_or_the_first_broken_entry(tmp_path):
+def test_pmp_audit_verify_prints_the_head_hash_or_the_first_broken_entry(tmp_path, amqp_uri):
     from datetime import UTC, datetime
 
     from pmp.db import open_sqlite
     from pmp.envelope import Metadata, RecordedEvent
     from services.audit import trail
 
-    env = {"PMP_DATA_DIR": str(tmp_path)}
+    env = {"PMP_DATA_DIR": str(tmp_path), "PMP_AMQP_URI": amqp_uri}
     missing = pmp("audit", "verify", env=env)
     assert missing.returncode == 1 and "no audit trail here yet" in missing.stdout
 
@@ -247,7 +235,7 @@ def test_pmp_audit_verify_prints_the_head_hash_or_the_first_broken_entry(tmp_pat
 
 
 def test_pmp_projections_lists_set_aside_events_and_retries_them_itself_when_no_service_runs(
-    tmp_path,
+    tmp_path, amqp_uri
 ):
     """A ticket set aside by a bug since fixed: with no helpdesk service running, ``retry``
     applies it itself; the read model has the ticket and nothing is set aside any more."""
@@ -262,7 +250,7 @@ def test_pmp_projections_lists_set_aside_events_and_retries_them_itself_when_no_
     from services.helpdesk.schemas import helpdesk_events
     from services.helpdesk.ticket import Ticket
 
-    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+    env = {"PMP_DATA_DIR": str(tmp_path / "var"), "PMP_AMQP_URI": amqp_uri}
     db = open_database(load_settings(env), "helpdesk")
     store = EventStore(db, helpdesk_events())
     store.create_tables()

@@ -97,6 +97,7 @@ def lone_gateway(broker, tmp_path_factory):
     port = free_port()
     env = {
         "PMP_AMQP_URI": amqp_uri,
+        "PMP_DATA_DIR": str(tmp_path_factory.mktemp("lone-data")),
         "PMP_GATEWAY_ADDRESS": f"127.0.0.1:{port}",
         "PMP_OPERATOR_TOKEN": "",
         "PMP_HEALTH_TIMEOUT": "1",

@@ -10,15 +10,17 @@ import pytest
 import requests
 
 from tests.helpers.accounts import User, api, create_user, ready
+from tests.helpers.commands import pmp
 from tests.helpers.processes import wait_until
 from tests.integration.test_audit_history import history
-from tests.integration.test_cli import pmp
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "mm-registry-sample.csv"
 
 
-def test_pmp_mm_import_stores_the_good_lines_reports_each_bad_one_and_is_idempotent(tmp_path):
-    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+def test_pmp_mm_import_stores_the_good_lines_reports_each_bad_one_and_is_idempotent(
+    tmp_path, amqp_uri
+):
+    env = {"PMP_DATA_DIR": str(tmp_path / "var"), "PMP_AMQP_URI": amqp_uri}
 
     loaded = pmp("mm", "import", str(SAMPLE), env=env)
     assert loaded.returncode == 1, loaded.stderr  # some lines were refused
@@ -287,8 +289,8 @@ def test_an_administrator_grants_and_withdraws_the_registry_on_the_users_page(
     assert "Medical marijuana registry" not in auditor_page.text  # not grantable to auditors
 
 
-def test_the_name_index_can_be_rebuilt_by_replay(tmp_path):
-    env = {"PMP_DATA_DIR": str(tmp_path / "var")}
+def test_the_name_index_can_be_rebuilt_by_replay(tmp_path, amqp_uri):
+    env = {"PMP_DATA_DIR": str(tmp_path / "var"), "PMP_AMQP_URI": amqp_uri}
     pmp("mm", "import", str(SAMPLE), env=env)
     rebuilt = pmp("projections", "rebuild", "query.mm_cards", env=env)
     assert rebuilt.returncode == 0, rebuilt.stderr

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +21,7 @@ from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import EventStore
 from pmp.topology import SERVICES
 from services.submissions.schemas import submissions_events
+from tests.helpers import commands
 from tests.helpers.accounts import api
 from tests.helpers.asap import build, pha, record
 from tests.helpers.processes import wait_until
@@ -41,13 +41,7 @@ def fill(rx: int, who: dict, quantity: int) -> list:
 
 
 def pmp(stack, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pmp", "projections", *args],
-        env=stack.env_for_commands(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return commands.pmp("projections", *args, env=stack.env_for_commands())
 
 
 def far_future_dispensations(stack, template_last_name: str) -> uuid.UUID:

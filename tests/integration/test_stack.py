@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ from pmp.db import open_postgresql, open_sqlite
 from pmp.eventstore import events
 from pmp.topology import SERVICE_NAMES
 from services.audit import trail
+from tests.helpers.commands import pmp
 from tests.helpers.processes import Process, children_of, python, wait_until
 from tests.helpers.stack import operator
 
@@ -175,10 +174,7 @@ def assert_the_trail_is_complete_and_verifies(stack) -> None:
     )
     for service, ids in chained.items():
         assert len(ids) == len(set(ids)), f"an event of {service} was chained twice"
-    verified = subprocess.run(
-        [sys.executable, "-m", "pmp", "audit", "verify"], capture_output=True, text=True,
-        env=stack.env_for_commands(), timeout=60,
-    )  # fmt: skip
+    verified = pmp("audit", "verify", env=stack.env_for_commands(), timeout=60)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert verified.stdout.startswith("intact: ")
 
