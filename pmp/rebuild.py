@@ -115,9 +115,11 @@ def _sources(found: Found, db: Database) -> dict[str, StoreSource | RpcSource]:
     for source in found.projection.sources:
         if source == found.service:
             registry = spec_of(found.service).load().kernel.registry
-            sources[source] = StoreSource(EventStore(db, registry), found.projection.own_streams)
+            sources[source] = StoreSource(
+                EventStore(db, registry), found.projection.own_streams, settings.read_bytes
+            )
         else:
-            sources[source] = RpcSource(source, proxy)
+            sources[source] = RpcSource(source, proxy, settings.read_bytes)
     return sources
 
 
