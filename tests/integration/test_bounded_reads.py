@@ -69,6 +69,7 @@ def service(request, broker, tmp_path) -> Iterator[Service]:
         "PMP_OPERATOR_TOKEN": OPERATOR_TOKEN,
         "PMP_GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
         "PMP_POLL_INTERVAL": "0.5",
+        "PMP_SECRET_KEY": "bounded-reads-test-key",
     }
     if request.param == "postgresql":
         env["PMP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
