@@ -44,6 +44,11 @@ class EventSource(Protocol):
     def read(self, after_position: int, limit: int) -> list[RecordedEvent]: ...
 
 
+class NotRebuildable(RuntimeError):
+    """Raised by ``Projection.clear`` of a read model that is never emptied (the audit
+    trail): ``pmp projections rebuild`` refuses it, changing nothing."""
+
+
 class Projection:
     """A read model: its tables, the services it reads, and how each event changes it."""
 
