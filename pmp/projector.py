@@ -300,6 +300,8 @@ class Projector:
         )
 
     def _leading(self, leads: bool) -> None:
+        if leads and not self.leads:  # operators (and the fault suite) see who took over
+            log.info("leading the projection", projection=self.name)
         self.leads = leads
         if not leads:
             self.waiting_since = dict.fromkeys(self.sources)  # the leader's to tell
