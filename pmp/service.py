@@ -37,6 +37,7 @@ from pmp.wakeups import listen_for_wakeups
 log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
+CONCURRENT_READS = 3  # read_events answered at once by one process (a pool holds 10)
 
 
 def system_clock() -> datetime:
@@ -55,6 +56,7 @@ class Kernel:
         self.settings: Settings = provider.settings
         self.clock: Clock = provider.clock
         self.consumers = provider.consumers
+        self.readers = provider.readers
 
     @property
     def actor_id(self) -> str | None:
@@ -149,6 +151,10 @@ class ServiceKernel(CorrelatedWorkers):
         )
         self.relay.create_tables()
         self.stopping = threading.Event()
+        # Catch-up reads by other services wait here rather than in the connection pool,
+        # which they could otherwise fill: the relay and projectors of this service (and its
+        # commands, e.g. a long intake) always find a connection.
+        self.readers = threading.BoundedSemaphore(CONCURRENT_READS)
         self.wake_relay = threading.Event()
         self.projections = [self._running(p()) for p in self.projection_types]
         for running in self.projections:
@@ -351,5 +357,6 @@ class EventSourcedService:
         budget = self.kernel.settings.read_bytes
         if max_bytes is not None:
             budget = max(1, min(int(max_bytes), budget))
-        found = self.kernel.store.read_all(int(after_position), limit, max_bytes=budget)
+        with self.kernel.readers:
+            found = self.kernel.store.read_all(int(after_position), limit, max_bytes=budget)
         return [e.to_json() for e in found]

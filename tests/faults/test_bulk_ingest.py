@@ -45,6 +45,7 @@ def bulk_stack(request, broker, tmp_path_factory) -> Iterator[FaultStack]:
         yield stack
 
 
+@pytest.mark.timeout(size(1200, 14400))
 def test_a_bulk_ingest_converges_with_bounded_messages_and_memory(bulk_stack, tmp_path):
     stack = bulk_stack
     path = tmp_path / "bulk.dat"
