@@ -35,7 +35,11 @@ class ServiceCalls:
         pending = {}
         started = time.monotonic()
         for service in services:
-            proxy = ServiceProxy(self._worker_ctx, service, self._reply_listener)
+            # The request expires in the service's queue when this caller stops waiting:
+            # a service that was down does not run, at its start, requests nobody awaits.
+            proxy = ServiceProxy(
+                self._worker_ctx, service, self._reply_listener, expiration=timeout
+            )
             try:
                 pending[service] = getattr(proxy, method).call_async(**kwargs)
             except Exception as exc:  # e.g. UnknownService, broker gone

@@ -62,6 +62,12 @@ VARIABLES: tuple[Variable, ...] = (
     ),
     Variable("PMP_RELAY_BATCH_SIZE", "500", "Events per relay batch (one publisher confirm)."),
     Variable(
+        "PMP_READ_BYTES",
+        "8388608",
+        "Bytes of event data one read of a store may return, at most (whole events, at least "
+        "one): each `read_events` reply between services, each relay and projector batch.",
+    ),
+    Variable(
         "PMP_POLL_INTERVAL",
         "1.0",
         "Seconds between store polls by relays and projectors when no wake-up arrives.",
@@ -241,6 +247,7 @@ class Settings:
     health_timeout: float
     projection_lag_limit: float
     relay_batch_size: int
+    read_bytes: int
     poll_interval: float
     operator_token: str
     services: tuple[str, ...]
@@ -332,6 +339,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             float, "PMP_PROJECTION_LAG_LIMIT", get("PMP_PROJECTION_LAG_LIMIT")
         ),
         relay_batch_size=_number(int, "PMP_RELAY_BATCH_SIZE", get("PMP_RELAY_BATCH_SIZE")),
+        read_bytes=_int("PMP_READ_BYTES"),
         poll_interval=_number(float, "PMP_POLL_INTERVAL", get("PMP_POLL_INTERVAL")),
         operator_token=get("PMP_OPERATOR_TOKEN"),
         services=_names(get("PMP_SERVICES")),

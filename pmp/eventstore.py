@@ -20,6 +20,12 @@ transaction-level advisory lock. A stamp only sees committed batches, stamps are
 by the lock, and the lock is released only after the stamp's commit is visible, so positions
 are handed out in commit order and each stamp continues above the one before. A writer that
 commits late simply gets its positions late; no reader can have read past them.
+
+Sizes. An event's data may be at most ``MAX_EVENT_BYTES`` encoded (``EventTooLarge`` at
+append), far below RabbitMQ's 128 MiB message limit: each event is one relayed message.
+Readers that pass ``max_bytes`` get whole events up to that many bytes of data (always at
+least one), so a read of many large events (a bulk intake's 1,000-record batches) stays a
+few megabytes however many events it may return; rows past the budget are never fetched.
 """
 
 from __future__ import annotations
@@ -79,6 +85,8 @@ events = sa.Table(
 _position = (appends.c.first_position + events.c.n - 1).label("position")
 _joined = events.join(appends, appends.c.batch == events.c.batch)
 _STAMP_BATCHES = 10_000
+MAX_EVENT_BYTES = 16 * 1024 * 1024
+_FETCH_ROWS = 16  # rows fetched at a time by a read bounded in bytes
 
 
 class ConcurrencyError(Exception):
@@ -87,6 +95,10 @@ class ConcurrencyError(Exception):
     def __init__(self, stream: str, expected: int | None, actual: int):
         self.stream, self.expected, self.actual = stream, expected, actual
         super().__init__(f"stream {stream!r} is at version {actual}, not {expected}")
+
+
+class EventTooLarge(ValueError):
+    """An event's data is over ``MAX_EVENT_BYTES`` encoded; nothing of its append was written."""
 
 
 class EventIdReused(ValueError):
@@ -120,6 +132,7 @@ class EventStore:
         if not new_events:
             raise ValueError("append needs at least one event")
         versions = self.registry.validate_all([(e.type, e.data) for e in new_events])
+        _refuse_oversized(new_events)
         rows = [self._row(event, v) for event, v in zip(new_events, versions, strict=True)]
         for attempt in range(5):
             try:
@@ -171,6 +184,7 @@ class EventStore:
         is no expected version: the one active projector is the only writer of its streams.
         """
         versions = self.registry.validate_all([(e.type, e.data) for e in new_events])
+        _refuse_oversized(new_events)
         rows = [self._row(event, v) for event, v in zip(new_events, versions, strict=True)]
         return self._insert_in(conn, stream, self._version_in(conn, stream), rows)
 
@@ -236,47 +250,71 @@ class EventStore:
             return [self._recorded(row) for row in conn.execute(query)]
 
     def read_all(
-        self, after_position: int = 0, limit: int = 500, *, as_stored: bool = False
+        self,
+        after_position: int = 0,
+        limit: int = 500,
+        *,
+        as_stored: bool = False,
+        max_bytes: int | None = None,
     ) -> list[RecordedEvent]:
-        """Up to ``limit`` events after ``after_position``, in position order.
+        """Up to ``limit`` events after ``after_position``, in position order; with
+        ``max_bytes``, only as many whole events as fit in that many bytes of data (at
+        least one).
 
         ``as_stored``: each current event's data stays its stored JSON text, wrapped in an
         ``orjson.Fragment`` that ``orjson.dumps`` copies as is (the relay publishes without
         decoding and re-encoding a 1,000-record batch); an event stored at an older schema
         version is decoded and upcast as usual."""
         self._stamp()
-        columns = [c for c in events.c if c.name != "data"]
-        data = sa.cast(events.c.data, sa.Text) if as_stored else events.c.data
-        query = (
-            sa.select(*columns, data.label("data"), _position)
-            .select_from(_joined)
-            .where(appends.c.last_position > after_position, _position > after_position)
-            .order_by(appends.c.last_position, events.c.n)
-            .limit(limit)
+        return self._read(
+            sa.true(), after_position, limit, max_bytes=max_bytes, as_stored=as_stored
         )
-        with self.db.read() as conn:
-            return [self._recorded(row, as_stored) for row in conn.execute(query)]
 
     def read_streams(
-        self, streams: Sequence[str], after_position: int = 0, limit: int = 500
+        self,
+        streams: Sequence[str],
+        after_position: int = 0,
+        limit: int = 500,
+        *,
+        max_bytes: int | None = None,
     ) -> list[RecordedEvent]:
         """``read_all`` of only the events of ``streams``: a projection of a few rare streams
         of its own service (the alert policy) need not read past everything else it wrote.
         Found through the stream index, however many other events follow."""
         self._stamp()
+        return self._read(events.c.stream.in_(streams), after_position, limit, max_bytes=max_bytes)
+
+    def _read(
+        self,
+        where: sa.ColumnElement[bool],
+        after_position: int,
+        limit: int,
+        *,
+        max_bytes: int | None,
+        as_stored: bool = False,
+    ) -> list[RecordedEvent]:
+        """Events after ``after_position`` matching ``where``, their data read as its JSON
+        text (which gives each event's size before it is decoded), fetched a few rows at a
+        time and no further than ``max_bytes``."""
+        columns = [c for c in events.c if c.name != "data"]
         query = (
-            sa.select(events, _position)
+            sa.select(*columns, sa.cast(events.c.data, sa.Text).label("data"), _position)
             .select_from(_joined)
-            .where(
-                events.c.stream.in_(streams),
-                appends.c.last_position > after_position,
-                _position > after_position,
-            )
+            .where(where, appends.c.last_position > after_position, _position > after_position)
             .order_by(appends.c.last_position, events.c.n)
             .limit(limit)
         )
+        found: list[RecordedEvent] = []
+        taken = 0
         with self.db.read() as conn:
-            return [self._recorded(row) for row in conn.execute(query)]
+            rows = conn.execution_options(yield_per=_FETCH_ROWS).execute(query)
+            for row in rows:
+                size = len(row.data)
+                if max_bytes is not None and found and taken + size > max_bytes:
+                    break
+                found.append(self._recorded(row, as_stored))
+                taken += size
+        return found
 
     def head_of(self, streams: Sequence[str]) -> int:
         """The position of the newest event of ``streams`` (0: none yet)."""
@@ -303,11 +341,13 @@ class EventStore:
             pass
 
     def _recorded(self, row: sa.Row, as_stored: bool = False) -> RecordedEvent:
+        """``row`` as a recorded event; its data is JSON text when read by position (then
+        decoded, unless ``as_stored`` keeps it as it is), already decoded when read by stream."""
         data, schema_version = row.data, row.schema_version
         if as_stored and self.registry.is_current(row.type, schema_version):
             data = orjson.Fragment(data)
         else:
-            if as_stored:
+            if isinstance(data, str):
                 data = orjson.loads(data)
             data, schema_version = self.registry.upcast(row.type, schema_version, data)
         return RecordedEvent(
@@ -326,3 +366,15 @@ class EventStore:
                 causation_id=row.causation_id,
             ),
         )
+
+
+def _refuse_oversized(new_events: Sequence[NewEvent]) -> None:
+    """Raise ``EventTooLarge`` naming the first event whose data is over the limit."""
+    for event in new_events:
+        size = len(orjson.dumps(event.data))
+        if size > MAX_EVENT_BYTES:
+            raise EventTooLarge(
+                f"a {event.type} event of {size:,} bytes is over the {MAX_EVENT_BYTES:,} bytes "
+                "one event may hold (each event is one broker message and one read); "
+                "append its content as several smaller events"
+            )

@@ -35,10 +35,17 @@ class Relay:
 
     checkpoint = "relay"
 
-    def __init__(self, store: EventStore, publisher: Publisher, batch_size: int = 500):
+    def __init__(
+        self,
+        store: EventStore,
+        publisher: Publisher,
+        batch_size: int = 500,
+        max_bytes: int | None = None,
+    ):
         self.store = store
         self.publisher = publisher
         self.batch_size = batch_size
+        self.max_bytes = max_bytes  # of event data per batch: its memory, one confirm's worth
         self.waiting_since: datetime | None = None  # the oldest event not yet published
         self.leads = False
 
@@ -54,7 +61,9 @@ class Relay:
         """Publish the next batch; return how many events it held (0: nothing new)."""
         with self.store.db.read() as conn:
             after = checkpoints.read(conn, self.checkpoint)
-        batch = self.store.read_all(after, limit=self.batch_size, as_stored=True)
+        batch = self.store.read_all(
+            after, limit=self.batch_size, as_stored=True, max_bytes=self.max_bytes
+        )
         self.waiting_since = batch[0].metadata.occurred_at if batch else None
         if not batch:
             return 0

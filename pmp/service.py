@@ -37,6 +37,7 @@ from pmp.wakeups import listen_for_wakeups
 log = get_logger(__name__)
 
 Clock = Callable[[], datetime]
+CONCURRENT_READS = 3  # read_events answered at once by one process (a pool holds 10)
 
 
 def system_clock() -> datetime:
@@ -55,6 +56,7 @@ class Kernel:
         self.settings: Settings = provider.settings
         self.clock: Clock = provider.clock
         self.consumers = provider.consumers
+        self.readers = provider.readers
 
     @property
     def actor_id(self) -> str | None:
@@ -145,9 +147,14 @@ class ServiceKernel(CorrelatedWorkers):
             self.store,
             EventPublisher(self.settings.amqp_uri, self.service),
             batch_size=self.settings.relay_batch_size,
+            max_bytes=self.settings.read_bytes,
         )
         self.relay.create_tables()
         self.stopping = threading.Event()
+        # Catch-up reads by other services wait here rather than in the connection pool,
+        # which they could otherwise fill: the relay and projectors of this service (and its
+        # commands, e.g. a long intake) always find a connection.
+        self.readers = threading.BoundedSemaphore(CONCURRENT_READS)
         self.wake_relay = threading.Event()
         self.projections = [self._running(p()) for p in self.projection_types]
         for running in self.projections:
@@ -162,10 +169,11 @@ class ServiceKernel(CorrelatedWorkers):
 
     def _running(self, projection: Projection) -> _RunningProjection:
         proxy = ClusterProxy(self.settings.amqp_uri, self.settings.rpc_timeout)
+        budget = self.settings.read_bytes
         sources: dict[str, EventSource] = {
-            source: StoreSource(self.store, projection.own_streams)
+            source: StoreSource(self.store, projection.own_streams, max_bytes=budget)
             if source == self.service
-            else RpcSource(source, proxy)
+            else RpcSource(source, proxy, max_bytes=budget)
             for source in projection.sources
         }
         projector = Projector(
@@ -336,7 +344,19 @@ class EventSourcedService:
         return {"service": self.name, "probe_id": probe_id, "version": version}
 
     @rpc
-    def read_events(self, after_position: int = 0, limit: int = 500) -> list[dict]:
-        """Events after ``after_position`` in order: catch-up for projectors and the audit."""
+    def read_events(
+        self, after_position: int = 0, limit: int = 500, max_bytes: int | None = None
+    ) -> list[dict]:
+        """Events after ``after_position`` in order: catch-up for projectors and the audit.
+
+        Whole events up to ``max_bytes`` of data (at least one), never more than this
+        service's own ``PMP_READ_BYTES``: a reply is a few megabytes however large the events
+        (a bulk intake's are about 1 MB each), so it is quick to send and far below the
+        broker's message limit."""
         limit = max(1, min(int(limit), 5000))
-        return [e.to_json() for e in self.kernel.store.read_all(int(after_position), limit)]
+        budget = self.kernel.settings.read_bytes
+        if max_bytes is not None:
+            budget = max(1, min(int(max_bytes), budget))
+        with self.kernel.readers:
+            found = self.kernel.store.read_all(int(after_position), limit, max_bytes=budget)
+        return [e.to_json() for e in found]

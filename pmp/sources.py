@@ -12,21 +12,27 @@ from pmp.eventstore import EventStore
 class StoreSource:
     """The projecting service's own event store; with ``streams``, only their events."""
 
-    def __init__(self, store: EventStore, streams: Sequence[str] = ()):
+    def __init__(
+        self, store: EventStore, streams: Sequence[str] = (), max_bytes: int | None = None
+    ):
         self.store = store
         self.streams = tuple(streams)
+        self.max_bytes = max_bytes  # of event data per read (whole events, at least one)
 
     def read(self, after_position: int, limit: int) -> list[RecordedEvent]:
         if self.streams:
-            return self.store.read_streams(self.streams, after_position, limit)
-        return self.store.read_all(after_position, limit)
+            return self.store.read_streams(
+                self.streams, after_position, limit, max_bytes=self.max_bytes
+            )
+        return self.store.read_all(after_position, limit, max_bytes=self.max_bytes)
 
     def head(self) -> int:
         return self.store.head_of(self.streams) if self.streams else self.store.head_position()
 
 
 class ClusterProxy:
-    """A standalone nameko RPC client, started on first use by the thread that uses it."""
+    """A standalone nameko RPC client, started on first use by the thread that uses it; a
+    request it sends expires in the queue once its ``timeout`` has passed unanswered."""
 
     def __init__(self, amqp_uri: str, timeout: float):
         self._config = {"AMQP_URI": amqp_uri}
@@ -36,9 +42,9 @@ class ClusterProxy:
 
     def __call__(self) -> Any:
         if self._proxy is None:
-            from nameko.standalone.rpc import ClusterRpcProxy
+            from pmp.rpc_client import ExpiringClusterRpcProxy
 
-            self._cluster = ClusterRpcProxy(self._config, timeout=self._timeout)
+            self._cluster = ExpiringClusterRpcProxy(self._config, timeout=self._timeout)
             self._proxy = self._cluster.start()
         return self._proxy
 
@@ -53,14 +59,18 @@ class SourceUnavailable(Exception):
 
 
 class RpcSource:
-    """Another service's store, read through its ``read_events`` RPC."""
+    """Another service's store, read through its ``read_events`` RPC (each reply at most
+    ``max_bytes`` of event data, or the source's own bound if lower)."""
 
-    def __init__(self, service: str, proxy: ClusterProxy):
+    def __init__(self, service: str, proxy: ClusterProxy, max_bytes: int | None = None):
         self.service = service
         self.proxy = proxy
+        self.max_bytes = max_bytes
 
     def read(self, after_position: int, limit: int) -> list[RecordedEvent]:
-        bodies = self._call("read_events", after_position=after_position, limit=limit)
+        bodies = self._call(
+            "read_events", after_position=after_position, limit=limit, max_bytes=self.max_bytes
+        )
         return [RecordedEvent.from_json(body) for body in bodies]
 
     def head(self) -> int:
