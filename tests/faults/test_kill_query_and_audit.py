@@ -33,6 +33,8 @@ def test_query_and_audit_killed_while_events_flow_converge_to_a_rebuild(fault_st
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             failures.append(exc)
 
+    # The services reach their broker and database only through the fault suite's proxies.
+    assert fault_stack.broker_proxy.connections and fault_stack.database_proxy.connections
     loader = threading.Thread(target=load)
     loader.start()
     wait_until(lambda: loaded or failures, 300, "the first file recorded")
@@ -41,6 +43,7 @@ def test_query_and_audit_killed_while_events_flow_converge_to_a_rebuild(fault_st
     for name, pid in killed.items():
         wait_restarted(fault_stack, name, pid)
     loader.join(timeout=900)
+    assert "query exited with -9; restarting" in fault_stack.process.log()
     assert not failures, failures
     assert len(loaded) == FILES
 

@@ -36,7 +36,7 @@ def test_a_killed_query_replica_fails_no_lookup_and_the_survivor_leads(fault_sta
 
     def client() -> None:
         with requests.Session() as session:
-            session.headers.update(prescriber.headers)
+            session.headers.update(prescriber.headers())
             while not stop.is_set():
                 for attempt in ("first", "retry"):
                     try:
