@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from services.query.history import metadata as patient_history
 from tests.faults.converge import REPO, converge
 from tests.faults.processes import kill_service, wait_restarted
@@ -16,6 +18,9 @@ from tests.faults.readmodel import rows
 from tests.faults.sizes import size
 from tests.faults.workload import asap_file, ingest
 from tests.helpers.processes import wait_until
+
+# A stack per test and its experiment outlast the suite's default 300 s in make faults.
+pytestmark = pytest.mark.timeout(size(600, 3600))
 
 FILES = size(4, 50)
 RECORDS = size(250, 1000)  # per file: 1,000 and 50,000 in all

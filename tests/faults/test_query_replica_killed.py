@@ -9,6 +9,7 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 import requests
 
 from tests.faults.converge import converge
@@ -17,6 +18,9 @@ from tests.faults.sizes import size
 from tests.faults.workload import asap_file, ingest
 from tests.helpers.accounts import create_first_administrator, create_user, ready
 from tests.helpers.processes import Process, python, wait_until
+
+# A stack per test and its experiment outlast the suite's default 300 s in make faults.
+pytestmark = pytest.mark.timeout(size(600, 3600))
 
 CLIENTS = 4
 LOOKUPS = size(100, 1000)  # answered before the kill, and again after it
