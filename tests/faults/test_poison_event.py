@@ -20,14 +20,16 @@ from pmp.db import open_database
 from pmp.eventstore import EventStore
 from services.submissions.schemas import submissions_events
 from tests.faults.converge import check, converge
-from tests.faults.sizes import size
+from tests.faults.sizes import full_only, size
 from tests.faults.workload import asap_file, ingest
 from tests.helpers.asap import build, pha
 from tests.helpers.processes import wait_until
 from tests.integration.test_set_aside import far_future_dispensations, fill, patient
 
 # A stack per test and its experiment outlast the suite's default 300 s in make faults.
-pytestmark = pytest.mark.timeout(size(600, 3600))
+# make test has the same poison on a stack (tests/integration/test_set_aside.py) and one per
+# projection and reaction (tests/contract/test_set_aside.py).
+pytestmark = [pytest.mark.timeout(size(600, 3600)), full_only]
 
 RECORDS = 200
 
