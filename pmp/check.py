@@ -12,6 +12,8 @@ system to vouch for itself:
   the same ids, none missing, none extra;
 - the audit trail: per source, as many entries as the source's store has events, each
   position once (no hole, no duplicate);
+- events set aside by any projection or reaction and not dismissed (what they carried is
+  missing downstream: the check says so rather than pass);
 - then, once all that agrees, ``pmp audit verify --sources`` (chain, held heads, stores).
 
 ``--wait SECONDS`` looks again every second until everything agrees or the time is up,
@@ -134,6 +136,7 @@ class Consistency:
             self._submissions(),
             *self._read_models(),
             *self._audit(),
+            self._set_aside(),
         ]
 
     def _submissions(self) -> Part:
@@ -212,6 +215,20 @@ class Consistency:
             if top > head:
                 problems.append(f"ahead: chained to {top}, the store has only {head}")
             yield Part(f"audit trail: {spec.name}", count, problems, f"store events {head}")
+
+    def _set_aside(self) -> Part:
+        """Events a projection or reaction went past: what they held is missing downstream
+        until an operator retries them after a fix (``pmp projections set-aside``)."""
+        from pmp import setaside
+
+        found: dict[str, int] = {}
+        for spec in SERVICES:
+            db = self.databases.get(spec.name)
+            if db is not None and _has(db, setaside.set_aside.name):
+                with db.read() as conn:
+                    found |= setaside.counts(conn)
+        problems = [f"{consumer}: {n} events set aside" for consumer, n in sorted(found.items())]
+        return Part("set aside (not dismissed)", sum(found.values()), problems)
 
     def audit_verification(self, settings: Settings) -> Part:
         """``pmp audit verify --sources``, its report kept for the table."""

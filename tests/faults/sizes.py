@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 FULL = os.environ.get("PMP_FAULTS_FULL") == "1"
+
+#: For an experiment whose bounded form ``make test`` already has elsewhere: it runs only
+#: under ``make faults`` (each stack costs half a minute to two; ``make test`` must stay short).
+full_only = pytest.mark.skipif(not FULL, reason="make faults only (PMP_FAULTS_FULL=1)")
 
 
 def size(bounded: int, full: int) -> int:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from pmp.config import load_settings
 from pmp.db import open_database
 from pmp.envelope import Metadata, NewEvent
@@ -16,7 +18,11 @@ from services.submissions.intake import submission_stream
 from services.submissions.schemas import submissions_events
 from tests.faults.converge import check, converge
 from tests.faults.processes import paused
+from tests.faults.sizes import size
 from tests.faults.workload import asap_file, ingest
+
+# A stack per test and its experiment outlast the suite's default 300 s in make faults.
+pytestmark = pytest.mark.timeout(size(600, 3600))
 
 
 def test_pmp_check_passes_when_consistent_and_names_what_is_behind_or_doubled(

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 
+import pytest
+
 from services.query.history import metadata as patient_history
 from tests.faults.converge import REPO, converge
 from tests.faults.processes import kill_service, wait_restarted
@@ -16,6 +18,9 @@ from tests.faults.readmodel import rows
 from tests.faults.sizes import size
 from tests.faults.workload import asap_file, ingest
 from tests.helpers.processes import wait_until
+
+# A stack per test and its experiment outlast the suite's default 300 s in make faults.
+pytestmark = pytest.mark.timeout(size(600, 3600))
 
 FILES = size(4, 50)
 RECORDS = size(250, 1000)  # per file: 1,000 and 50,000 in all
@@ -33,6 +38,8 @@ def test_query_and_audit_killed_while_events_flow_converge_to_a_rebuild(fault_st
         except BaseException as exc:  # noqa: BLE001 - reported by the test below
             failures.append(exc)
 
+    # The services reach their broker and database only through the fault suite's proxies.
+    assert fault_stack.broker_proxy.connections and fault_stack.database_proxy.connections
     loader = threading.Thread(target=load)
     loader.start()
     wait_until(lambda: loaded or failures, 300, "the first file recorded")
@@ -41,6 +48,7 @@ def test_query_and_audit_killed_while_events_flow_converge_to_a_rebuild(fault_st
     for name, pid in killed.items():
         wait_restarted(fault_stack, name, pid)
     loader.join(timeout=900)
+    assert "query exited with -9; restarting" in fault_stack.process.log()
     assert not failures, failures
     assert len(loaded) == FILES
 
