@@ -142,11 +142,11 @@ def outage_during_ingest_and_lookups(
         restored_at = time.monotonic()
         loader.join(timeout=900)
         seconds = converge(stack, size(240, 900))
-        wait_until(
-            lambda: requests.get(stack.url + "/healthz", timeout=HEALTH_WITHIN).status_code == 200,
-            120,
-            "/healthz saying 200 once everything converged",
-        )
+        last: list[str] = []
+        try:
+            wait_until(lambda: _healthy(stack, last), 120, "/healthz 200 after converging")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\nlast /healthz: {last[-1:]}") from None
         healthy_after = time.monotonic() - restored_at
     assert not failures, failures
     assert len(loaded) == FILES
@@ -162,3 +162,9 @@ def outage_during_ingest_and_lookups(
     assert not restarted, "a service crashed:\n" + "\n".join(restarted)
     assert not watch.wrong, "\n".join(watch.wrong[:20])
     assert watch.health["outage 503"] > 0, "/healthz was never asked during the outage"
+
+
+def _healthy(stack: FaultStack, seen: list[str]) -> bool:
+    answer = requests.get(stack.url + "/healthz", timeout=HEALTH_WITHIN)
+    seen.append(answer.text)
+    return answer.status_code == 200
