@@ -104,6 +104,7 @@ class Reactor:
             after = event.position
             passed += 1
         self.waiting_since = None  # all passed; the next read says whether more wait
+        self.trouble(None)  # under steady appends ``catch_up`` may not return for long
         return passed
 
     def _handled(self, event: RecordedEvent) -> bool:

@@ -61,6 +61,7 @@ class Relay:
             return 0
         self.publisher.publish(batch)
         self._checkpoint(after, batch[-1].position)
+        self.trouble(None)  # under steady appends ``relay_all`` may not return for long
         log.debug("events relayed", count=len(batch), through_position=batch[-1].position)
         return len(batch)
 

@@ -57,7 +57,7 @@ def _rabbitmqctl(*args: str) -> subprocess.CompletedProcess:
 @pytest.fixture
 def echo(amqp_uri: str, broker: Broker, tmp_path: Path) -> Iterator[Process]:
     """The echo service in its own process; ``echo.release`` lets its ``slow`` answer."""
-    assert broker.api_uri or shutil.which("rabbitmqctl"), "no way to delete and create the test's vhost"
+    assert broker.api_uri or shutil.which("rabbitmqctl"), "cannot delete and create a vhost"
     release = tmp_path / "release"
     process = Process(
         "echo", python("-m", "tests.helpers.echo_service", amqp_uri, str(release)), {}, tmp_path
