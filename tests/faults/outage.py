@@ -25,7 +25,10 @@ from tests.faults.workload import asap_file, ingest
 from tests.helpers.accounts import create_first_administrator, create_user, ready
 from tests.helpers.processes import wait_until
 
-OUTAGE_SECONDS = size(6, 30)
+OUTAGE_SECONDS = size(8, 30)
+# The gateway's deadline per call: shorter than the outage, so users meet it (503) rather
+# than waiting the outage out; the full run keeps the default.
+RPC_TIMEOUT = size(3, 10)
 FILES = size(3, 20)
 RECORDS = size(200, 1000)  # per file
 CLIENTS = 2
@@ -33,10 +36,10 @@ SEARCH = {
     "criteria": {"first_name": "Nobody", "last_name": "Atall", "birth_date": "1970-01-01"},
     "purpose": {"kind": "treating", "attested": True},
 }
-# The gateway answers within PMP_RPC_TIMEOUT (10 s) and /healthz within PMP_HEALTH_TIMEOUT
+# The gateway answers within PMP_RPC_TIMEOUT per call and /healthz within PMP_HEALTH_TIMEOUT
 # (2 s), each plus the time the gateway takes around the call; a client that waited longer
 # saw a hang.
-ANSWER_WITHIN = 15
+ANSWER_WITHIN = 2 * RPC_TIMEOUT + 5  # a lookup asks identity, then query
 HEALTH_WITHIN = 5
 
 
@@ -134,7 +137,6 @@ def outage_during_ingest_and_lookups(
         wait_until(lambda: loaded or failures, 300, "the first file recorded")
         in_flight = (FILES - len(loaded)) * RECORDS
         watch.phase = "outage"
-        cut_at = time.monotonic()
         proxy.cut()
         time.sleep(OUTAGE_SECONDS)  # the outage itself, not a wait for something to happen
         watch.phase = "after"
@@ -142,6 +144,7 @@ def outage_during_ingest_and_lookups(
         restored_at = time.monotonic()
         loader.join(timeout=900)
         seconds = converge(stack, size(240, 900))
+        converged_after = time.monotonic() - restored_at
         last: list[str] = []
         try:
             wait_until(lambda: _healthy(stack, last), 120, "/healthz 200 after converging")
@@ -153,8 +156,9 @@ def outage_during_ingest_and_lookups(
     restarted = [line for line in stack.process.log().splitlines() if "restarting" in line]
     print(
         f"{name}: {FILES * RECORDS} records, {in_flight} still to ingest at the cut, "
-        f"0 lost, 0 doubled (pmp check); outage {time.monotonic() - cut_at:.0f} s in all, "
-        f"cut for {OUTAGE_SECONDS} s; converged {seconds:.1f} s after the check began; "
+        f"0 lost, 0 doubled (pmp check); cut for {OUTAGE_SECONDS} s; pmp check passed "
+        f"{converged_after:.1f} s after the restore (the ingest still running) "
+        f"(its own wait {seconds:.1f} s); "
         f"/healthz 200 again {healthy_after:.1f} s after the restore; "
         f"lookups {dict(watch.lookups)}; /healthz {dict(watch.health)}; "
         f"services restarted: {len(restarted)}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from tests.faults.outage import outage_during_ingest_and_lookups
 
 
-def test_a_broker_outage_heals_by_itself(fault_stack, tmp_path):
+def test_a_broker_outage_heals_by_itself(outage_stack, tmp_path):
     outage_during_ingest_and_lookups(
-        fault_stack, fault_stack.broker_proxy, tmp_path, "experiment 2 (broker outage)"
+        outage_stack, outage_stack.broker_proxy, tmp_path, "experiment 2 (broker outage)"
     )
