@@ -16,7 +16,6 @@ import uuid
 from typing import Protocol
 
 import kombu
-from amqp.exceptions import AMQPError
 
 from pmp.broker import event_exchange
 from pmp.logs import get_logger
@@ -64,7 +63,7 @@ def listen_for_access_changes(
                         conn.drain_events(timeout=poll_interval)
                     except TimeoutError:
                         continue
-        except (OSError, AMQPError, kombu.exceptions.OperationalError) as exc:
+        except Exception as exc:  # a managed thread that raises stops the whole gateway
             log.warning("access changes not heard; caching no principals", error=str(exc))
         finally:
             cache.offline()

@@ -16,6 +16,10 @@ from nameko.exceptions import RpcTimeout
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ReplyListener, ServiceProxy
 
+# Publishing a request: one reconnect (a pooled connection the broker dropped), then give up
+# (nameko's default, three tries two seconds apart and more, outlasts the gateway's deadline).
+FAIL_FAST = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
+
 
 class ServiceCalls:
     """What a gateway worker uses to call services."""
@@ -31,39 +35,41 @@ class ServiceCalls:
     def call_many(
         self, services: Iterable[str], method: str, timeout: float, **kwargs: Any
     ) -> dict[str, _Outcome]:
-        """Call ``method`` on each of ``services`` at once; wait at most ``timeout`` in all."""
-        pending = {}
+        """Call ``method`` on each of ``services`` at once; wait at most ``timeout`` in all.
+
+        The deadline covers sending the request too: while the broker is down, nameko's
+        publish would retry for longer than any deadline (a /healthz that hung).
+        """
+        services = list(services)
         started = time.monotonic()
-        for service in services:
-            # The request expires in the service's queue when this caller stops waiting:
-            # a service that was down does not run, at its start, requests nobody awaits.
-            proxy = ServiceProxy(
-                self._worker_ctx, service, self._reply_listener, expiration=timeout
-            )
-            try:
-                pending[service] = getattr(proxy, method).call_async(**kwargs)
-            except Exception as exc:  # e.g. UnknownService, broker gone
-                pending[service] = exc
         outcomes: dict[str, _Outcome] = {}
 
-        def collect(service: str, reply: Any) -> None:
-            # Each reply is awaited in its own greenthread, so a stuck service costs the
-            # deadline only for itself and every latency is measured when its answer came.
+        def ask(service: str) -> None:
+            # Each call runs in its own greenthread, so a stuck service costs the deadline
+            # only for itself and every latency is measured when its answer came.
+            left = max(0.0, timeout - (time.monotonic() - started))
             try:
-                with eventlet.Timeout(timeout, RpcTimeout(f"no answer within {timeout} s")):
-                    value = reply.result()
+                with eventlet.Timeout(left, RpcTimeout(f"no answer within {timeout} s")):
+                    # The request expires in the service's queue when this caller stops
+                    # waiting: a service that was down does not run, at its start,
+                    # requests nobody awaits.
+                    proxy = ServiceProxy(
+                        self._worker_ctx,
+                        service,
+                        self._reply_listener,
+                        retry_policy=FAIL_FAST,
+                        expiration=left,
+                    )
+                    value = getattr(proxy, method).call_async(**kwargs).result()
                 outcomes[service] = _Outcome(value=value, started=started)
-            except Exception as exc:
+            except Exception as exc:  # RpcTimeout, UnknownService, the broker gone, ...
                 outcomes[service] = _Outcome(error=exc)
 
         waiting = eventlet.GreenPool()
-        for service, reply in pending.items():
-            if isinstance(reply, Exception):
-                outcomes[service] = _Outcome(error=reply)
-            else:
-                waiting.spawn_n(collect, service, reply)
+        for service in services:
+            waiting.spawn_n(ask, service)
         waiting.waitall()
-        return {service: outcomes[service] for service in pending}
+        return {service: outcomes[service] for service in services}
 
 
 class _Outcome:

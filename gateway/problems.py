@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import kombu.exceptions
+from amqp.exceptions import AMQPError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 from pmp.ratelimit import retry_after
@@ -52,6 +54,9 @@ class Redirect(Exception):
         super().__init__(location)
         self.location = location
 
+
+UNAVAILABLE = "A service is unavailable for a moment"
+RETRY_AFTER_SECONDS = 10  # what a 503 asks the client to wait: outages are retried this often
 
 # Exception names raised inside services -> (status, title). Anything else is a 500.
 ERRORS: dict[str, tuple[int, str]] = {
@@ -95,6 +100,19 @@ ERRORS: dict[str, tuple[int, str]] = {
     "NotYourTicket": (404, "Not found"),
     "TicketError": (422, "The request was refused"),
     "ReportRefused": (422, "The report was refused"),
+    # A service that answered, but could not reach what it needs (its database, the broker,
+    # another service): an outage, not a bug, so 503 with Retry-After, never 500.
+    "OperationalError": (503, UNAVAILABLE),  # SQLAlchemy/psycopg/kombu: connection failed
+    "InterfaceError": (503, UNAVAILABLE),
+    "DisconnectionError": (503, UNAVAILABLE),
+    "TimeoutError": (503, UNAVAILABLE),  # e.g. no database connection free in time
+    "ConnectionError": (503, UNAVAILABLE),
+    "ConnectionRefusedError": (503, UNAVAILABLE),
+    "ConnectionResetError": (503, UNAVAILABLE),
+    "BrokerUnavailable": (503, UNAVAILABLE),
+    "SourceUnavailable": (503, UNAVAILABLE),
+    "UnknownService": (503, UNAVAILABLE),
+    "RpcTimeout": (503, UNAVAILABLE),
 }
 
 
@@ -109,6 +127,8 @@ def problem_from_exception(exc: BaseException) -> Problem:
         return exc
     if isinstance(exc, RemoteError) and exc.exc_type in ERRORS:
         status, title = ERRORS[exc.exc_type]
+        if status == 503:  # the detail names hosts and internals: not for the client
+            return unavailable(title)
         detail = str(exc.value)
         headers = {}
         wait = retry_after(detail) if status == 429 else None
@@ -118,12 +138,24 @@ def problem_from_exception(exc: BaseException) -> Problem:
         extensions = {"errors": {named[1]: [named[2]]}} if named else {}
         return Problem(status, title, detail=detail, headers=headers, extensions=extensions)
     if isinstance(exc, (RpcTimeout, TimeoutError)):
-        return Problem(504, "A service did not answer in time", "Please try again in a minute.")
+        return unavailable("A service did not answer in time")
     if isinstance(exc, UnknownService):
-        return Problem(503, "A service is not running", "Please try again in a minute.")
+        return unavailable("A service is not running")
+    if isinstance(exc, (OSError, AMQPError, kombu.exceptions.OperationalError)):
+        return unavailable("The message broker cannot be reached")  # the gateway's own call
     return Problem(
         500,
         "Something went wrong on our side",
         "The error has been logged. If it persists, contact the help desk and quote the "
         "correlation id shown below.",
+    )
+
+
+def unavailable(title: str) -> Problem:
+    """503 with Retry-After: something the request needs is down or not answering now."""
+    return Problem(
+        503,
+        title,
+        "Please try again in a minute.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )

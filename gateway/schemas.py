@@ -43,11 +43,20 @@ class ProjectionHealthSchema(Schema):
     )
     status = fields.String(
         required=True,
-        validate=validate.OneOf(["ok", "behind", "set_aside"]),
+        validate=validate.OneOf(["ok", "behind", "failing", "set_aside"]),
         metadata={
-            "description": "behind: lag over PMP_PROJECTION_LAG_LIMIT; set_aside: events it "
-            "could not apply wait for an operator (pmp projections set-aside)."
+            "description": "behind: lag over PMP_PROJECTION_LAG_LIMIT; failing: its last try "
+            "failed (see error) and it is retrying; set_aside: events it could not apply wait "
+            "for an operator (pmp projections set-aside)."
         },
+    )
+    error = fields.String(
+        allow_none=True,
+        metadata={"description": "Why its last try failed; null when it succeeded."},
+    )
+    failing_since = fields.String(
+        allow_none=True,
+        metadata={"description": "When its tries started failing (ISO 8601); null if not."},
     )
     lag_seconds = fields.Float(
         allow_none=True,

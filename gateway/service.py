@@ -16,6 +16,7 @@ from importlib import resources
 from importlib.metadata import version
 from typing import Any
 
+import eventlet
 from werkzeug.wrappers import Request, Response
 
 from gateway.api.accounts import AccountApi
@@ -140,7 +141,9 @@ class GatewayService(
             says, for each projection and reaction it runs, the lag (how long the oldest event
             not yet applied has waited), the checkpoints and the events set aside. The status
             is degraded when anything does not answer, a projection or reaction is behind by
-            more than PMP_PROJECTION_LAG_LIMIT seconds, or one has set events aside.
+            more than PMP_PROJECTION_LAG_LIMIT seconds, failed its last try (a source, the
+            broker or its database unreachable), or one has set events aside. It answers
+            within PMP_HEALTH_TIMEOUT even while the broker is down.
           responses:
             200:
               description: Everything answered, is current, and nothing is set aside.
@@ -160,13 +163,9 @@ class GatewayService(
 
     def _health(self) -> dict[str, Any]:
         timeout = self.settings.health_timeout
-        started = time.monotonic()
-        try:
-            check_broker(self.settings.amqp_uri, timeout=timeout)
-            broker = {"status": "ok", "latency_ms": _ms_since(started)}
-        except BrokerUnreachable as exc:
-            broker = {"status": "down", "latency_ms": None, "error": str(exc)}
+        checking = eventlet.spawn(self._broker_health, timeout)  # alongside the pings
         outcomes = self.services.call_many(SERVICE_NAMES, "ping", timeout)
+        broker = checking.wait()
         services = {}
         consumers: dict[str, dict[str, Any]] = {}
         for name, outcome in outcomes.items():
@@ -190,6 +189,17 @@ class GatewayService(
             "projections": consumers,
             "lag_limit_seconds": self.settings.projection_lag_limit,
         }
+
+    def _broker_health(self, timeout: float) -> dict[str, Any]:
+        """The broker's answer to a fresh connection, within ``timeout`` (kombu's own
+        connection retries would outlast it while the broker is down)."""
+        started = time.monotonic()
+        try:
+            with eventlet.Timeout(timeout, BrokerUnreachable(f"no answer within {timeout} s")):
+                check_broker(self.settings.amqp_uri, timeout=timeout)
+        except BrokerUnreachable as exc:
+            return {"status": "down", "latency_ms": None, "error": str(exc)}
+        return {"status": "ok", "latency_ms": _ms_since(started)}
 
     @http("GET", "/api/openapi.json")
     def openapi(self, request: Request) -> Response:
@@ -313,13 +323,17 @@ def consumer_health(
     service: str, consumers: list[dict[str, Any]], lag_limit: float
 ) -> dict[str, dict[str, Any]]:
     """Each projection and reaction a service's ping reported, judged: set aside before
-    behind, since an event set aside stays until an operator acts."""
+    failing before behind, since an event set aside stays until an operator acts, and a
+    projection whose last try failed (its source or database unreachable) is stuck now,
+    long before its lag passes the limit."""
     judged = {}
     for consumer in consumers:
         lag = consumer.get("lag_seconds")
         status = "ok"
         if consumer["set_aside"]:
             status = "set_aside"
+        elif consumer.get("error"):
+            status = "failing"
         elif lag is not None and lag > lag_limit:
             status = "behind"
         judged[consumer["name"]] = {**consumer, "service": service, "status": status}

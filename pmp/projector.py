@@ -32,7 +32,7 @@ from pmp import checkpoints, setaside
 from pmp.cooperate import let_others_run
 from pmp.db import Database, advisory_key
 from pmp.envelope import RecordedEvent
-from pmp.leader import repeat_while_leading
+from pmp.leader import Trouble, repeat_while_leading
 from pmp.logs import correlation, get_logger
 from pmp.sources import SourceUnavailable
 
@@ -116,6 +116,7 @@ class Projector:
         # the projection's lag, for /healthz. None: caught up at the last look.
         self.waiting_since: dict[str, datetime | None] = dict.fromkeys(self.sources)
         self.leads = False  # whether this replica ran the projection at its last poll
+        self.trouble = Trouble()  # a source or the database failing its last try
         self._busy = threading.Lock()  # a batch and a retry never interleave
 
     @property
@@ -146,7 +147,8 @@ class Projector:
         applied = 0
         for source_name, source in self.sources.items():
             applied += self._project_batch(source_name, source)
-        return applied
+        self.trouble(None)  # every source answered: under steady appends ``catch_up`` may
+        return applied  # not return for long, and the failure is over all the same
 
     def _project_batch(self, source_name: str, source: EventSource) -> int:
         checkpoint = self.checkpoint_name(source_name)
@@ -298,7 +300,14 @@ class Projector:
         """While ``stop`` is unset: lead if no other replica does, and keep the model current."""
         name = f"projector:{self.name}"
         repeat_while_leading(
-            self.db, name, self._keep_current, stop, wake, poll_interval, on_lead=self._leading
+            self.db,
+            name,
+            self._keep_current,
+            stop,
+            wake,
+            poll_interval,
+            on_lead=self._leading,
+            on_outcome=self.trouble,
         )
 
     def _leading(self, leads: bool) -> None:
@@ -316,6 +325,3 @@ class Projector:
                 return
             except checkpoints.CheckpointMoved:
                 log.info("checkpoint moved under the projector; re-reading", name=self.name)
-            except SourceUnavailable as exc:  # starting up, or a service is down
-                log.warning("waiting for a source", projection=self.name, reason=str(exc))
-                return

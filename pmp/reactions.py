@@ -32,7 +32,7 @@ from pmp.db import Database
 from pmp.envelope import RecordedEvent
 from pmp.eventstore import EventStore
 from pmp.inbox import processed_events
-from pmp.leader import repeat_while_leading
+from pmp.leader import Trouble, repeat_while_leading
 from pmp.logs import correlation, get_logger
 
 log = get_logger(__name__)
@@ -65,6 +65,7 @@ class Reactor:
         self._failures: dict[str, int] = {}
         self.waiting_since: datetime | None = None  # the oldest event not yet passed
         self.leads = False
+        self.trouble = Trouble()  # its effect or the database failing its last try
 
     @property
     def source(self) -> str:
@@ -103,6 +104,7 @@ class Reactor:
             after = event.position
             passed += 1
         self.waiting_since = None  # all passed; the next read says whether more wait
+        self.trouble(None)  # under steady appends ``catch_up`` may not return for long
         return passed
 
     def _handled(self, event: RecordedEvent) -> bool:
@@ -202,6 +204,7 @@ class Reactor:
             wake,
             poll_interval,
             on_lead=self._leading,
+            on_outcome=self.trouble,
         )
 
     def _leading(self, leads: bool) -> None:

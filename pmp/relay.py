@@ -20,7 +20,7 @@ from typing import Protocol
 from pmp import checkpoints
 from pmp.envelope import RecordedEvent
 from pmp.eventstore import EventStore
-from pmp.leader import repeat_while_leading
+from pmp.leader import Trouble, repeat_while_leading
 from pmp.logs import get_logger
 
 log = get_logger(__name__)
@@ -48,6 +48,7 @@ class Relay:
         self.max_bytes = max_bytes  # of event data per batch: its memory, one confirm's worth
         self.waiting_since: datetime | None = None  # the oldest event not yet published
         self.leads = False
+        self.trouble = Trouble()  # the broker or the database failing its last try
 
     def lag_seconds(self, now: datetime | None = None) -> float:
         if self.waiting_since is None:
@@ -69,6 +70,7 @@ class Relay:
             return 0
         self.publisher.publish(batch)
         self._checkpoint(after, batch[-1].position)
+        self.trouble(None)  # under steady appends ``relay_all`` may not return for long
         log.debug("events relayed", count=len(batch), through_position=batch[-1].position)
         return len(batch)
 
@@ -89,7 +91,14 @@ class Relay:
         ``wake`` cuts the wait short after an append in this process.
         """
         repeat_while_leading(
-            self.store.db, "relay", self.relay_all, stop, wake, poll_interval, on_lead=self._leading
+            self.store.db,
+            "relay",
+            self.relay_all,
+            stop,
+            wake,
+            poll_interval,
+            on_lead=self._leading,
+            on_outcome=self.trouble,
         )
 
     def _leading(self, leads: bool) -> None:

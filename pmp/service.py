@@ -17,7 +17,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 
 from pmp import checkpoints, diagnostics, setaside
 from pmp.broker import EventPublisher
@@ -26,11 +25,13 @@ from pmp.db import Database, open_database
 from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import EventStore
 from pmp.inbox import Inbox
+from pmp.leader import Trouble
 from pmp.logs import bind_correlation, configure_logging, get_logger
 from pmp.projector import EventSource, Projection, Projector
 from pmp.reactions import Reaction, Reactor
 from pmp.registry import EventRegistry
 from pmp.relay import Relay
+from pmp.rpc import rpc
 from pmp.sources import ClusterProxy, RpcSource, StoreSource
 from pmp.wakeups import listen_for_wakeups
 
@@ -263,6 +264,7 @@ class ServiceKernel(CorrelatedWorkers):
                     projector.lag_seconds(now),
                     {s: positions.get(projector.checkpoint_name(s), 0) for s in projector.sources},
                     counts.get(projector.name, 0),
+                    projector.trouble,
                 )
             )
         for reactor in self.reactors:
@@ -274,6 +276,7 @@ class ServiceKernel(CorrelatedWorkers):
                     reactor.lag_seconds(now),
                     {reactor.source: positions.get(reactor.name, 0)},
                     counts.get(reactor.name, 0),
+                    reactor.trouble,
                 )
             )
         relay = self.relay
@@ -285,6 +288,7 @@ class ServiceKernel(CorrelatedWorkers):
                 relay.lag_seconds(now),
                 {self.service: positions.get(Relay.checkpoint, 0)},
                 0,
+                relay.trouble,
             )
         )
         return found
@@ -294,7 +298,13 @@ class ServiceKernel(CorrelatedWorkers):
 
 
 def _consumer(
-    name: str, kind: str, leads: bool, lag: float, positions: dict[str, int], set_aside: int
+    name: str,
+    kind: str,
+    leads: bool,
+    lag: float,
+    positions: dict[str, int],
+    set_aside: int,
+    trouble: Trouble,
 ) -> dict[str, Any]:
     return {
         "name": name,
@@ -303,6 +313,8 @@ def _consumer(
         "lag_seconds": round(lag, 1) if leads else None,
         "positions": positions,
         "set_aside": set_aside,
+        "error": trouble.error,
+        "failing_since": trouble.since.isoformat() if trouble.since else None,
     }
 
 

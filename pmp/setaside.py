@@ -54,7 +54,10 @@ _FIELD_NAME = re.compile(r"[a-z_][a-z0-9_.]*")
 
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` says something around the event is unavailable, not the event wrong."""
+    from kombu.exceptions import OperationalError as BrokerError
     from nameko.exceptions import RpcTimeout, UnknownService
+
+    from pmp.broker import PublishFailed
 
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return True
@@ -70,6 +73,8 @@ def is_transient(exc: BaseException) -> bool:
             TimeoutError,
             RpcTimeout,
             UnknownService,
+            BrokerError,  # the broker cannot be reached
+            PublishFailed,  # the broker refused or did not confirm a relay batch
         ),
     )
 

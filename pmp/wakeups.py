@@ -2,7 +2,8 @@
 
 The messages' content is ignored: a projector reads events from its sources in order, from
 its checkpoint. A message only says "something new happened at <service>, look now", so a
-lost wake-up costs at most one poll interval and never an event.
+lost wake-up costs at most one poll interval and never an event. The listener outlives
+broker outages: it reconnects with a growing pause, and wakes its projector once it is back.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import uuid
 from collections.abc import Callable, Sequence
 
 import kombu
-from amqp.exceptions import AMQPError
 
 from pmp.broker import event_exchange
+from pmp.leader import retry_pause
 from pmp.logs import get_logger
 
 log = get_logger(__name__)
@@ -41,17 +42,21 @@ def listen_for_wakeups(
     def handle(_body, message) -> None:
         on_wake(by_exchange.get(message.delivery_info.get("exchange"), ""))
 
+    failures = 0
     while not stop.is_set():
         try:
             with (
                 kombu.Connection(amqp_uri, heartbeat=0) as conn,
                 conn.Consumer(queue, callbacks=[handle], no_ack=True, accept=["json"]),
             ):
+                failures = 0
+                on_wake("")  # wake-ups sent while we were away are lost: look now
                 while not stop.is_set():
                     try:
                         conn.drain_events(timeout=poll_interval)
                     except TimeoutError:
                         continue
-        except (OSError, AMQPError, kombu.exceptions.OperationalError) as exc:
+        except Exception as exc:  # a managed thread that raises stops the whole service
+            failures += 1
             log.warning("wake-up listener lost the broker; retrying", error=str(exc))
-            stop.wait(poll_interval)
+            stop.wait(retry_pause(exc, failures, poll_interval))

@@ -9,12 +9,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from nameko.rpc import rpc
-
 from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import ConcurrencyError, EventStore
 from pmp.months import add_months
 from pmp.registry import load_or_refuse
+from pmp.rpc import rpc
 from pmp.service import EventSourcedService, ServiceKernel
 from services.alerts import notices
 from services.alerts.notices import PrescriberNotices

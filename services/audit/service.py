@@ -16,10 +16,10 @@ import base64
 import uuid
 from typing import Any
 
-from nameko.rpc import rpc
 from nameko.timer import timer
 
 from pmp.mail import Mailer
+from pmp.rpc import rpc
 from pmp.service import EventSourcedService, ServiceKernel
 from services.audit import history
 from services.audit.activity import activity_entries, activity_pdf, activity_rows

@@ -22,12 +22,13 @@ from datetime import datetime
 from typing import Any
 
 from nameko.exceptions import RemoteError
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from pmp import documents, ratelimit
 from pmp.documents import DocumentRejected, DocumentStore, inspect_document
 from pmp.logs import get_logger
 from pmp.registry import load_or_refuse
+from pmp.rpc import rpc
 from pmp.service import EventSourcedService, ServiceKernel
 from services.helpdesk.links import read_link
 from services.helpdesk.mail import HelpdeskMail

@@ -16,12 +16,13 @@ from typing import Any, NoReturn
 import eventlet
 from nameko.exceptions import RemoteError
 from nameko.messaging import Publisher
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from pmp import ratelimit
 from pmp.eventstore import ConcurrencyError
 from pmp.logs import get_logger
 from pmp.mail import Email
+from pmp.rpc import rpc
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity import mfa, signup
 from services.identity.access_changes import ACCESS_EXCHANGE, announcer

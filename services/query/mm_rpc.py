@@ -14,10 +14,9 @@ import io
 import uuid
 from typing import Any
 
-from nameko.rpc import rpc
-
 from pmp.logs import get_logger
 from pmp.registry import load_or_refuse
+from pmp.rpc import rpc
 from services.identity.roles import Permission, require_granted
 from services.query import mm_dispensations
 from services.query.mm_cards import CARD_NUMBER, Card, CardHistory, card_stream, validity

@@ -13,11 +13,12 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 
 from pmp.eventstore import EventStore
 from pmp.logs import get_logger
 from pmp.registry import load_or_refuse
+from pmp.rpc import rpc
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity.roles import Permission, Role, require_granted
 from services.query import access, lookups, report

@@ -6,9 +6,8 @@ import base64
 from datetime import date
 from typing import Any
 
-from nameko.rpc import rpc
-
 from pmp.csv_files import csv_text
+from pmp.rpc import rpc
 from services.identity.roles import Permission, Role, require_granted
 from services.query import statistics
 from services.query.documents import statistics_pdf

@@ -15,13 +15,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from pmp import documents, ratelimit
 from pmp.config import load_settings
 from pmp.documents import DocumentRejected, DocumentStore, inspect_document
 from pmp.logs import get_logger
+from pmp.rpc import rpc
 from pmp.service import EventSourcedService, ServiceKernel
 from services.identity.roles import NotAuthorized, Permission, allows, require
 from services.registration import forms

@@ -14,9 +14,9 @@ import uuid
 from typing import Any
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
 
 from pmp.logs import get_logger
+from pmp.rpc import rpc
 from pmp.service import EventSourcedService, Kernel, ServiceKernel
 from services.identity.roles import Permission, allows, require
 from services.submissions import matches, memory

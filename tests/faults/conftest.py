@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.faults.outage import RPC_TIMEOUT
 from tests.faults.stack import FaultStack, fault_stack_of
 
 
@@ -14,4 +15,13 @@ def fault_stack(request, broker, tmp_path_factory) -> Iterator[FaultStack]:
     """This test's own stack behind proxies (PostgreSQL; parametrize it indirectly with
     ``"sqlite"`` for the embedded stores)."""
     with fault_stack_of(request, broker, tmp_path_factory) as stack:
+        yield stack
+
+
+@pytest.fixture(params=["postgresql"])
+def outage_stack(request, broker, tmp_path_factory) -> Iterator[FaultStack]:
+    """A fault stack whose gateway gives each call ``outage.RPC_TIMEOUT`` seconds, shorter
+    than the outage, so users meet the deadline (503) rather than wait the outage out."""
+    settings = {"PMP_RPC_TIMEOUT": str(RPC_TIMEOUT)}
+    with fault_stack_of(request, broker, tmp_path_factory, settings) as stack:
         yield stack

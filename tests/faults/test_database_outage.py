@@ -1,0 +1,13 @@
+"""Experiment 3 (and 7) of issue 23: PostgreSQL goes away from every service during an ingest
+and lookups, and comes back. No service crashes; relays, projectors, reactions and wake-ups
+resume; nothing is lost or doubled; users see 503 with Retry-After meanwhile."""
+
+from __future__ import annotations
+
+from tests.faults.outage import outage_during_ingest_and_lookups
+
+
+def test_a_database_outage_heals_by_itself(outage_stack, tmp_path):
+    outage_during_ingest_and_lookups(
+        outage_stack, outage_stack.database_proxy, tmp_path, "experiment 3 (database outage)"
+    )
