@@ -20,8 +20,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from pmp import setaside
 from pmp.db import Database, advisory_key
 from pmp.locks import AdvisoryLocks
@@ -75,10 +73,9 @@ class Leadership:
         return self.db.locks
 
     def _try_advisory_lock(self) -> bool:
-        try:
-            self._generation = self._locks().try_lock(self._key)
-        except sa.exc.DBAPIError:
-            return False
+        """Raises the database's error when it cannot be reached (the caller waits it out
+        and reports it: a database outage is not "another replica leads")."""
+        self._generation = self._locks().try_lock(self._key)
         return self._generation is not None
 
     def _try_flock(self) -> bool:

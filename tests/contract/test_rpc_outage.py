@@ -59,9 +59,9 @@ def echo(amqp_uri: str, broker: Broker, tmp_path: Path) -> Iterator[Process]:
     """The echo service in its own process; ``echo.release`` lets its ``slow`` answer."""
     assert broker.api_uri or shutil.which("rabbitmqctl"), "cannot delete and create a vhost"
     release = tmp_path / "release"
-    process = Process(
-        "echo", python("-m", "tests.helpers.echo_service", amqp_uri, str(release)), {}, tmp_path
-    )
+    own = {"PMP_AMQP_URI": amqp_uri, "PMP_DATA_DIR": str(tmp_path)}
+    command = python("-m", "tests.helpers.echo_service", amqp_uri, str(release))
+    process = Process("echo", command, own, tmp_path)
     process.release = release  # type: ignore[attr-defined]
     try:
         wait_until(lambda: "echo started" in process.log(), 60, "echo started", watch=[process])

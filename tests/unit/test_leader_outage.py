@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from pmp.db import Database
 from pmp.leader import MAX_OUTAGE_PAUSE, Trouble, repeat_while_leading
+from pmp.locks import AdvisoryLocks
 
 
 def _unreachable_postgresql() -> Database:
@@ -21,7 +22,8 @@ def _unreachable_postgresql() -> Database:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/test"
-    return Database(sa.create_engine(url, connect_args={"connect_timeout": 2}), schema="nowhere")
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 2})
+    return Database(engine, schema="nowhere", locks=AdvisoryLocks(engine))
 
 
 class CountingStop(threading.Event):
