@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench demo lint format clean
+.PHONY: run test faults bench demo lint format clean
 
 $(VENV)/.run-installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(None if sys.version_info[:2] == (3, 11) else "CPMRS needs Python 3.11: make PYTHON=python3.11 ...")'
@@ -19,9 +19,14 @@ $(VENV)/.dev-installed: $(VENV)/.run-installed
 run: $(VENV)/.run-installed
 	$(BIN)/pmp up --demo
 
+# `make test` runs the fault suite (tests/faults/) too, with small sizes; `make faults` runs
+# it alone at the sizes of the outside fault study (PMP_FAULTS_FULL=1).
 test: $(VENV)/.dev-installed
 	scripts/ensure-test-tools
 	$(BIN)/pytest
+
+faults: $(VENV)/.dev-installed
+	PMP_FAULTS_FULL=1 $(BIN)/pytest tests/faults
 
 # A larger set of realistic ASAP files of a synthetic population, loaded into the embedded
 # stores (before `make run`, which then loads no small set of its own, or while it runs).

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
 
     commands.add_parser("config", help="print every PMP_* variable as a Markdown table")
 
+    from pmp.check import add_parser as add_check_parser
     from services.audit.cli import add_parser as add_audit_parser
     from services.identity.cli import add_parser as add_accounts_parser
     from services.query.mm_cli import add_parser as add_mm_parser
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     add_ingest_parser(commands)
     add_demo_parser(commands)
     add_mm_parser(commands)
+    add_check_parser(commands)
 
     args = parser.parse_args(argv)
     if args.command == "service":
@@ -85,6 +87,10 @@ def main(argv: list[str] | None = None) -> None:
         from services.query.mm_cli import run as mm_import
 
         sys.exit(mm_import(args))
+    elif args.command == "check":
+        from pmp.check import run as check
+
+        sys.exit(check(args))
     elif args.command == "config":
         from pmp.config import VARIABLES
 

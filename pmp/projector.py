@@ -44,6 +44,11 @@ class EventSource(Protocol):
     def read(self, after_position: int, limit: int) -> list[RecordedEvent]: ...
 
 
+class NotRebuildable(RuntimeError):
+    """Raised by ``Projection.clear`` of a read model that is never emptied (the audit
+    trail): ``pmp projections rebuild`` refuses it, changing nothing."""
+
+
 class Projection:
     """A read model: its tables, the services it reads, and how each event changes it."""
 
@@ -295,6 +300,8 @@ class Projector:
         )
 
     def _leading(self, leads: bool) -> None:
+        if leads and not self.leads:  # operators (and the fault suite) see who took over
+            log.info("leading the projection", projection=self.name)
         self.leads = leads
         if not leads:
             self.waiting_since = dict.fromkeys(self.sources)  # the leader's to tell

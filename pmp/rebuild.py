@@ -7,7 +7,6 @@ command follows its progress; otherwise this command replays it itself.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pmp.config import load_settings
 from pmp.db import Database, open_database
 from pmp.eventstore import EventStore
 from pmp.leader import Leadership
-from pmp.projector import Projection, Projector
+from pmp.projector import NotRebuildable, Projection, Projector
 from pmp.sources import ClusterProxy, RpcSource, SourceUnavailable, StoreSource
 from pmp.topology import SERVICES, spec_of
 
@@ -32,12 +31,10 @@ class Found:
 
 
 def all_projections() -> Iterator[Found]:
+    """Every projection the services run: what each service's kernel was given, the one
+    list there is (``pmp projections set-aside`` reads the same)."""
     for spec in SERVICES:
-        try:
-            module = importlib.import_module(f"services.{spec.name}.projections")
-        except ModuleNotFoundError:
-            continue
-        for projection in module.PROJECTIONS:
+        for projection in spec.load().kernel.projection_types:
             yield Found(spec.name, projection)
 
 
@@ -65,7 +62,13 @@ def rebuild_projection(name: str) -> int:
     sources = _sources(found, db)
     projector = Projector(db, found.projection(), sources, settings.relay_batch_size)
     projector.create_tables()
-    projector.reset()
+    try:
+        projector.reset()
+    except NotRebuildable as exc:
+        console.print(f"pmp projections rebuild: {name} is not rebuilt: {exc}", soft_wrap=True)
+        _close(sources)
+        db.dispose()
+        return 2
     console.print(f"{name}: read model emptied, checkpoints reset to 0")
     leadership = Leadership(db, f"projector:{name}")
     started = time.monotonic()

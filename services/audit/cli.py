@@ -42,29 +42,35 @@ def add_parser(commands) -> None:
 
 def verify_trail(args) -> int:
     from pmp.config import load_settings
+
+    return 0 if verify(load_settings(), args.held, args.sources) else 1
+
+
+def verify(settings, held_line: str | None = None, sources: bool = False) -> bool:
+    """The whole verification, printed; True when all is intact (``pmp check`` runs it
+    too)."""
     from pmp.db import open_database
     from services.audit import trail
     from services.audit.heads import HeldHead, read_heads
 
-    settings = load_settings()
     heads = read_heads(settings.audit_heads_file)
-    held = HeldHead.parse(args.held) if args.held else None
-    if args.held and held is None:
-        raise SystemExit(f"--held: {args.held!r} is not '<time> <entries> <hash>'")
+    held = HeldHead.parse(held_line) if held_line else None
+    if held_line and held is None:
+        raise SystemExit(f"--held: {held_line!r} is not '<time> <entries> <hash>'")
     db = open_database(settings, "audit")
     try:
         with db.read() as conn:
             if not sa.inspect(conn).has_table(trail.entries.name):
                 print("no audit trail here yet: the audit service has not started on this database")
-                return 1
+                return False
             verdict = trail.verify(conn)
             ok = _report_chain(verdict)
             ok = _report_heads(conn, heads, held, settings.audit_heads_file) and ok
-            if args.sources:
+            if sources:
                 ok = _report_sources(conn, settings) and ok
     finally:
         db.dispose()
-    return 0 if ok else 1
+    return ok
 
 
 def _report_chain(verdict) -> bool:

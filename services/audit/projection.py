@@ -21,7 +21,7 @@ from typing import ClassVar
 from sqlalchemy.engine import Connection
 
 from pmp.envelope import RecordedEvent
-from pmp.projector import Projection
+from pmp.projector import NotRebuildable, Projection
 from pmp.topology import SERVICE_NAMES
 from services.audit import trail
 
@@ -57,4 +57,4 @@ class AuditTrail(Projection):
         trail.append(conn, source, [stand_in])
 
     def clear(self, conn: Connection) -> None:
-        raise RuntimeError(f"{trail.REFUSAL}: it is never emptied or rebuilt")
+        raise NotRebuildable(f"{trail.REFUSAL}: it is never emptied or rebuilt")

@@ -766,7 +766,7 @@ def _zero_marker(fields: list[str]) -> bool:
     )
 
 
-def _pharmacy_key(ph: dict) -> tuple[str, str | None]:
+def pharmacy_key(ph: dict) -> tuple[str, str | None]:
     if ph.get("ncpdp"):
         return "ncpdp", ph["ncpdp"]
     if ph.get("npi"):
@@ -902,7 +902,7 @@ class _Parser:
                         )
                     refuse("PHA must follow IS or a TP segment")
                 pharmacy = self._pharmacy(f, line, segno)
-                ph_key = _pharmacy_key(pharmacy)
+                ph_key = pharmacy_key(pharmacy)
                 ph_summary = {
                     "line": line,
                     "npi": pharmacy["npi"],

@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -61,14 +61,21 @@ def stack(request, broker, tmp_path_factory) -> Iterator[Stack]:
 
 
 def _stack(
-    request, broker, tmp_path_factory, mail: SmtpServer, settings: dict[str, str] | None = None
+    request,
+    broker,
+    tmp_path_factory,
+    mail: SmtpServer,
+    settings: dict[str, str] | None = None,
+    address: Callable[[str], str] = str,
 ) -> Iterator[Stack]:
-    """``pmp up`` with the test settings below, and ``settings`` over them."""
+    """``pmp up`` with the test settings below, and ``settings`` over them. ``address``
+    rewrites the broker's and the database's URL as the services get them (the fault
+    suite puts its TCP proxies there)."""
     backend = request.param
     amqp_uri = broker.create_vhost()
     port = free_port()
     env = {
-        "PMP_AMQP_URI": amqp_uri,
+        "PMP_AMQP_URI": address(amqp_uri),
         "PMP_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "PMP_DATABASE_URL": "",
         "PMP_GATEWAY_ADDRESS": f"127.0.0.1:{port}",
@@ -88,7 +95,7 @@ def _stack(
         **(settings or {}),
     }
     if backend == "postgresql":
-        env["PMP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        env["PMP_DATABASE_URL"] = address(request.getfixturevalue("postgres_url"))
         env["PMP_SCHEMA_PREFIX"] = f"stack{port}_"
     up = Process("pmp-up", python("-m", "pmp", "up"), env, tmp_path_factory.mktemp("logs"))
     stack = Stack(f"http://127.0.0.1:{port}", env, up, mail)
