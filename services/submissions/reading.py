@@ -316,6 +316,9 @@ class _InWorker(Reading):
         self.process.join(timeout=5)
         if self.process.is_alive():
             self.process.terminate()
+            self.process.join(timeout=5)
+        if self.process.is_alive():  # stopped (SIGSTOP), or deaf to SIGTERM
+            self.process.kill()
             self.process.join()
 
 

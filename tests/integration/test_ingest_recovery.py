@@ -12,21 +12,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
-from pmp.config import load_settings
-from pmp.db import open_database
-from pmp.eventstore import events
-from tests.contract.test_intake_recovery import names
-from tests.helpers.asap import build, pha, record
+from tests.faults.workload import asap_file
 from tests.helpers.processes import Process, children_of, python, wait_until
+from tests.helpers.submissions_store import SubmissionsStore
 
 RECORDS = 30_000
-OUTCOMES = {"SubmissionAccepted", "SubmissionRejected", "SubmissionInterrupted"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -47,37 +41,7 @@ def pmp_ingest(env: dict[str, str], *files: Path) -> subprocess.CompletedProcess
     )  # fmt: skip
 
 
-class Store:
-    """The submissions store as the test reads it: streams, records, their counts."""
-
-    def __init__(self, env: dict[str, str]):
-        self.db = open_database(load_settings(env), "submissions", pool_size=1)
-
-    def rows(self) -> list:
-        with self.db.read() as conn:
-            return conn.execute(sa.select(events.c.stream, events.c.type, events.c.data)).all()
-
-    def recorded(self) -> Counter:
-        """How often each prescription number is stored."""
-        return Counter(
-            r["dispensation"]["prescription_number"]
-            for _, kind, data in self.rows()
-            if kind == "DispensationsRecorded"
-            for r in data["records"]
-        )
-
-    def outcomes(self) -> dict[str, list[str]]:
-        """Each submission's stream and the outcome events in it, in order."""
-        found: dict[str, list[str]] = {}
-        for stream, kind, _ in self.rows():
-            if stream.startswith("submission-"):
-                found.setdefault(stream, [])
-                if kind in OUTCOMES:
-                    found[stream].append(kind)
-        return found
-
-
-def killed_mid_file(env: dict[str, str], path: Path, store: Store, logs: Path) -> int:
+def killed_mid_file(env: dict[str, str], path: Path, store: SubmissionsStore, logs: Path) -> int:
     """Start ``pmp ingest path``, kill it once some records are stored; how many were."""
     ingest = Process("ingest", python("-m", "pmp", "ingest", str(path)), env, logs)
     try:
@@ -94,12 +58,9 @@ def killed_mid_file(env: dict[str, str], path: Path, store: Store, logs: Path) -
 
 
 def test_a_killed_ingest_gets_an_outcome_and_the_resend_finishes_it_once(env, tmp_path):
-    path = tmp_path / "week.dat"
-    segments = [s for n in range(RECORDS) for s in record(n, pat={7: "DOE" + names(n % 300)})]
-    path.write_bytes(build([(pha(), segments)]))
-    other = tmp_path / "other.dat"
-    other.write_bytes(build([(pha(), record(RECORDS + 1))]))
-    store = Store(env)
+    path = asap_file(tmp_path / "week.dat", 0, RECORDS)
+    other = asap_file(tmp_path / "other.dat", RECORDS, 1)
+    store = SubmissionsStore(env)
     try:
         stored = killed_mid_file(env, path, store, tmp_path)
         assert 0 < stored < RECORDS, "the kill landed mid-file"
@@ -119,8 +80,46 @@ def test_a_killed_ingest_gets_an_outcome_and_the_resend_finishes_it_once(env, tm
         assert again.returncode == 0, again.stderr
         assert "Traceback" not in again.stderr
         assert store.outcomes()[killed] == ["SubmissionInterrupted", "SubmissionAccepted"]
-        recorded = store.recorded()
-        twice = sum(1 for n in recorded.values() if n > 1)
-        assert (twice, len(recorded)) == (0, RECORDS + 1), "each record stored once"
+        assert (store.doubled(), len(store.recorded())) == (0, RECORDS + 1), "each stored once"
     finally:
-        store.db.dispose()
+        store.close()
+
+
+def test_pmp_ingest_with_its_database_stopped_says_so_in_one_line(tmp_path):
+    path = asap_file(tmp_path / "week.dat", 0, 10)
+    stopped = {"PMP_DATABASE_URL": "postgresql://cpmrs:secret@127.0.0.1:1/cpmrs",
+               "PMP_SCHEMA_PREFIX": "nowhere_"}  # fmt: skip
+    done = pmp_ingest(stopped, path)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "cannot be used" in lines[0] and "nothing was loaded" in lines[0]
+    assert "Traceback" not in done.stderr and "secret" not in done.stderr
+
+
+def test_pmp_ingest_stopped_by_ctrl_c_says_what_is_stored_and_the_resend_finishes(tmp_path):
+    env = {"PMP_DATA_DIR": str(tmp_path / "data"), "PMP_DATABASE_URL": ""}
+    path = asap_file(tmp_path / "week.dat", 0, RECORDS)
+    store = SubmissionsStore(env)
+    try:
+        ingest = Process("ingest", python("-m", "pmp", "ingest", str(path)), env, tmp_path)
+        wait_until(lambda: store.recorded(), 120, "the first records stored", watch=[ingest])
+        readers = children_of(ingest.pid)
+        for pid in readers:
+            os.kill(pid, signal.SIGSTOP)  # mid-file, however fast the machine
+        ingest.popen.send_signal(signal.SIGINT)
+        assert ingest.wait(60) == 130  # its reading process ended with it
+        said = ingest.log()
+        assert "Traceback" not in said and "INSERT" not in said
+        (line,) = [line for line in said.splitlines() if "NOT FINISHED" in line]
+        stored = sum(store.recorded().values())
+        assert f"{stored:,} recorded" in line and "submission " in line, said
+        assert "Run pmp ingest on the same file again to finish it" in line
+        assert list(store.outcomes().values()) == [["SubmissionInterrupted"]]
+
+        again = pmp_ingest(env, path)
+        assert again.returncode == 0, again.stderr
+        assert f"continued after {stored:,} records" in again.stderr, again.stderr
+        assert (store.doubled(), len(store.recorded())) == (0, RECORDS)
+    finally:
+        store.close()

@@ -1,0 +1,51 @@
+"""The submissions store as a test reads it: which dispensations are stored, how often, and
+each submission's outcome events (the intake's recovery tests and fault experiments)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+
+from pmp.config import load_settings
+from pmp.db import open_database
+from pmp.eventstore import events
+
+OUTCOMES = {"SubmissionAccepted", "SubmissionRejected", "SubmissionInterrupted"}
+
+
+class SubmissionsStore:
+    """Read-only looks at the submissions service's database under ``env``."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.db = open_database(load_settings(env), "submissions", pool_size=1)
+
+    def _rows(self, *types: str) -> list:
+        query = sa.select(events.c.stream, events.c.type, events.c.data)
+        with self.db.read() as conn:
+            return conn.execute(query.where(events.c.type.in_(types))).all()
+
+    def recorded(self) -> Counter:
+        """How often each prescription number is stored as a new dispensation."""
+        return Counter(
+            r["dispensation"]["prescription_number"]
+            for _, _, data in self._rows("DispensationsRecorded")
+            for r in data["records"]
+        )
+
+    def doubled(self) -> int:
+        """Prescriptions stored more than once."""
+        return sum(1 for n in self.recorded().values() if n > 1)
+
+    def outcomes(self) -> dict[str, list[str]]:
+        """Each submission's stream and its outcome events, in order."""
+        found: dict[str, list[str]] = {}
+        for stream, kind, _ in self._rows("SubmissionReceived", *OUTCOMES):
+            found.setdefault(stream, [])
+            if kind in OUTCOMES:
+                found[stream].append(kind)
+        return found
+
+    def close(self) -> None:
+        self.db.dispose()
