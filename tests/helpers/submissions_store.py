@@ -3,14 +3,18 @@ each submission's outcome events (the intake's recovery tests and fault experime
 
 from __future__ import annotations
 
+import os
+import signal
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 
 import sqlalchemy as sa
 
 from pmp.config import load_settings
 from pmp.db import open_database
 from pmp.eventstore import events
+from tests.helpers.processes import Process, children_of, python, wait_until
 
 OUTCOMES = {"SubmissionAccepted", "SubmissionRejected", "SubmissionInterrupted"}
 
@@ -49,3 +53,23 @@ class SubmissionsStore:
 
     def close(self) -> None:
         self.db.dispose()
+
+
+def kill_ingest_mid_file(
+    env: Mapping[str, str], path: Path, store: SubmissionsStore, logs: Path
+) -> int:
+    """Start ``pmp ingest path``; once its first records are stored, freeze its reading
+    process (so the kill lands mid-file however fast the machine is) and kill -9 both, as a
+    crash would. Returns how many records were stored."""
+    ingest = Process("ingest", python("-m", "pmp", "ingest", str(path)), dict(env), logs)
+    try:
+        wait_until(store.recorded, 300, "the first records stored", watch=[ingest])
+        readers = children_of(ingest.pid)
+        for pid in readers:
+            os.kill(pid, signal.SIGSTOP)
+        ingest.kill()
+        for pid in readers:
+            os.kill(pid, signal.SIGKILL)
+    finally:
+        ingest.stop()
+    return sum(store.recorded().values())
