@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import requests
 
 from tests.faults.converge import converge
@@ -24,6 +25,7 @@ RECORDS = size(30_000, 50_000)
 UPLOAD_WAIT = 300  # longer than the gateway's own deadline for an upload
 
 
+@pytest.mark.timeout(size(900, 1800))
 def test_a_killed_pmp_ingest_gets_its_outcome_and_the_resend_finishes_it(fault_stack, tmp_path):
     path = asap_file(tmp_path / "backlog.dat", 0, RECORDS)
     store = SubmissionsStore(fault_stack.direct_env)
@@ -62,6 +64,7 @@ def upload(stack, user, content: bytes, answers: list) -> None:
     )  # fmt: skip
 
 
+@pytest.mark.timeout(size(900, 1800))
 def test_submissions_killed_during_an_upload_records_each_once_and_tells_the_truth(
     fault_stack, tmp_path
 ):

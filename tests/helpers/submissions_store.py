@@ -51,6 +51,19 @@ class SubmissionsStore:
                 found[stream].append(kind)
         return found
 
+    def summary(self) -> dict:
+        """Records stored, distinct prescriptions, doubled ones, keys, outcomes: as JSON."""
+        recorded = self.recorded()
+        with self.db.read() as conn:
+            keys = conn.exec_driver_sql("SELECT count(*) FROM dispensation_keys").scalar()
+        return {
+            "stored": sum(recorded.values()),
+            "distinct": len(recorded),
+            "doubled": self.doubled(),
+            "keys": keys,
+            "outcomes": list(self.outcomes().values()),
+        }
+
     def close(self) -> None:
         self.db.dispose()
 
@@ -73,3 +86,12 @@ def kill_ingest_mid_file(
     finally:
         ingest.stop()
     return sum(store.recorded().values())
+
+
+if __name__ == "__main__":  # a look from inside another mount namespace (tests/faults)
+    import json
+    import sys
+
+    store = SubmissionsStore({"PMP_DATA_DIR": sys.argv[1]})
+    print(json.dumps(store.summary()))
+    store.close()
