@@ -1438,7 +1438,6 @@ DOCUMENTED = (
     "Problem",
     "ValidationProblem",
     "RefusalProblem",
-    "UnfinishedProblem",
     "Health",
     "ProbeCreated",
     "ProbeStatus",
@@ -1491,4 +1490,5 @@ DOCUMENTED = (
     "Submission",
     "SubmissionError",
     "SubmissionErrors",
+    "UnfinishedProblem",
 )
