@@ -16,6 +16,7 @@ prefix, so a revision or void finds only a dispensation of its own kind.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -43,6 +44,7 @@ Change = tuple[str, dict[str, Any]]
 KEPT_ERRORS = 100  # structural errors carried in the rejection event (all go to the report)
 REMEMBERED = 200_000  # patients a run remembers (bounds its memory)
 GROUP = 5  # batches of MAX_BATCH records written in one append
+YIELD_EVERY = 1000  # records between yields to other green threads (a file is CPU work)
 COUNTS = ("records", "recorded", "revised", "voided", "rejected", "unknown_ndc", "marijuana")
 _UNSEEN = object()
 
@@ -160,7 +162,11 @@ class Intake:
                 self.memory.store(stream, chunk)
                 return Outcome(start.submission_id, "rejected", end.counts, end.errors)
             run = _Run(self, stream, start.snapshot())
-            for item in islice(reading.items(), start.done, None):
+            items = reading.items()
+            for skipped, _ in enumerate(islice(items, start.done), 1):  # taken before
+                if skipped % YIELD_EVERY == 0:
+                    time.sleep(0)
+            for item in items:
                 run.take(item)
         end = run.finish(structure.version)
         return Outcome(start.submission_id, "accepted", end.counts, end.errors)
@@ -208,8 +214,10 @@ class _Run:
 
     def _count(self) -> None:
         self.counts["records"] += 1
-        if self.intake.progress and self.counts["records"] % 1000 == 0:
-            self.intake.progress(self.counts["records"])
+        if self.counts["records"] % YIELD_EVERY == 0:
+            time.sleep(0)  # in the service (eventlet), let pings and other requests in
+            if self.intake.progress:
+                self.intake.progress(self.counts["records"])
 
     def _reject(self, errors: Iterable[dict[str, Any]]) -> None:
         self.counts["rejected"] += 1

@@ -83,7 +83,7 @@ def test_submissions_killed_during_an_upload_records_each_once_and_tells_the_tru
         sender.join(UPLOAD_WAIT + 30)  # the restarted service may be busy finishing the file
         (first,) = answers
         answered_after = time.monotonic() - killed_at
-        wait_restarted(fault_stack, "submissions", pid)
+        wait_restarted(fault_stack, "submissions", pid, timeout=UPLOAD_WAIT)
         assert store.doubled() == 0
         if first.status_code == 201:  # the request came again and the file was finished
             body = first.json()
