@@ -17,6 +17,7 @@ from tests.e2e.test_submissions import fact, shot
 from tests.helpers.accounts import create_first_administrator, ready
 from tests.helpers.asap import build, pha, record
 from tests.helpers.browser import new_page
+from tests.helpers.processes import wait_until
 from tests.helpers.submissions_store import SubmissionsStore, kill_ingest_mid_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], indirect=True)]
@@ -35,15 +36,19 @@ def test_a_file_that_did_not_finish_says_so_and_the_resend_finishes_it(
     try:
         before = sum(store.recorded().values())
         stored = kill_ingest_mid_file(stack.env, path, store, tmp_path) - before
+        submission = _submission_of(store, path)
+        wait_until(  # the service's timer gives the dead intake's submission its outcome
+            lambda: store.outcomes()[f"submission-{submission}"] == ["SubmissionInterrupted"],
+            120, "the killed ingest's submission interrupted", watch=[stack.process],
+        )  # fmt: skip
     finally:
         store.close()
     assert 0 < stored < RECORDS
     admin = ready(stack, create_first_administrator(stack, tmp_path))
-    submission = _submission_of(stack, path)
 
     context, page = new_page(browser, stack, admin)
     page.goto(f"{stack.url}/submissions/{submission}")
-    expect(page.locator(".badges")).to_have_text("Not finished", timeout=60_000)
+    expect(page.locator(".badges")).to_have_text("Not finished")
     notice = page.get_by_role("status")
     expect(notice).to_contain_text("This file did not finish")
     expect(notice).to_contain_text("Send the same file again to finish it")
@@ -65,16 +70,12 @@ def test_a_file_that_did_not_finish_says_so_and_the_resend_finishes_it(
     context.close()
 
 
-def _submission_of(stack, path) -> str:
+def _submission_of(store: SubmissionsStore, path) -> str:
     """The submission that holds the file (the operator's ``pmp ingest`` printed nothing
     before it was killed): by its digest, in the store."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    store = SubmissionsStore(stack.env)
-    try:
-        with store.db.read() as conn:
-            found = conn.exec_driver_sql(
-                "SELECT submission_id FROM received_files WHERE sha256 = ?", (digest,)
-            ).scalar()
-    finally:
-        store.close()
+    with store.db.read() as conn:
+        found = conn.exec_driver_sql(
+            "SELECT submission_id FROM received_files WHERE sha256 = ?", (digest,)
+        ).scalar()
     return str(uuid.UUID(str(found)))
