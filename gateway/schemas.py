@@ -774,17 +774,34 @@ class SubmissionSchema(Schema):
     submission_id = fields.UUID(required=True)
     status = fields.String(
         required=True,
-        metadata={"description": "received, accepted, rejected (the whole file) or duplicate."},
+        metadata={
+            "description": "received (being recorded), accepted, rejected (the whole file), "
+            "duplicate, or interrupted (stopped part-way: send the same file again to finish "
+            "it; nothing is recorded twice)."
+        },
     )
     filename = fields.String()
     size = fields.Integer()
     received_at = fields.String(metadata={"format": "date-time"})
-    reason = fields.String(metadata={"description": "Why the file was rejected."})
+    reason = fields.String(
+        metadata={"description": "Why the file was rejected, or why it did not finish."}
+    )
     duplicate_of = fields.UUID(
         metadata={"description": "The earlier submission of the same file, counted once."}
     )
     counts = fields.Nested(SubmissionCountsSchema)
     error_count = fields.Integer()
+
+
+class UnfinishedProblemSchema(ProblemSchema):
+    """A file that did not finish: what of it is recorded (once), under which submission."""
+
+    submission_id = fields.UUID(
+        metadata={"description": "The file's submission, when the service could say."}
+    )
+    counts = fields.Nested(
+        SubmissionCountsSchema, metadata={"description": "What is recorded of it so far."}
+    )
 
 
 class SubmissionErrorSchema(Schema):
@@ -1482,4 +1499,5 @@ DOCUMENTED = (
     "Submission",
     "SubmissionError",
     "SubmissionErrors",
+    "UnfinishedProblem",
 )

@@ -100,6 +100,11 @@ class Kernel:
         self._provider.events_appended()
         return version
 
+    def events_appended(self) -> None:
+        """Wake the relay after a caller committed events of its own transaction
+        (``EventStore.append_in``)."""
+        self._provider.events_appended()
+
 
 class CorrelatedWorkers(DependencyProvider):
     """Every log line a worker writes carries the correlation id of what started it."""

@@ -6,9 +6,11 @@ service checks the caller again and shows a submission only to whoever sent it a
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 from typing import Any
 
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from werkzeug.wrappers import Request, Response
 
 from gateway.http import http
@@ -45,13 +47,47 @@ class SubmissionsApi:
         )
 
     def _send_submission(self, request: Request) -> dict[str, Any]:
+        """The submission the file made. When no answer came (the service died, or took
+        longer than the deadline), the submission that holds the file, if the service can
+        say; else ``Unfinished``: the truth is not known, and a resend is safe either way."""
         filename, content = ASAP_FILE.read(request)
-        return self._submissions(
-            "submit_file",
-            UPLOAD_TIMEOUT,
-            filename=filename,
-            content=base64.b64encode(content).decode(),
-        )
+        try:
+            return self._submissions(
+                "submit_file",
+                UPLOAD_TIMEOUT,
+                filename=filename,
+                content=base64.b64encode(content).decode(),
+            )
+        except (RpcTimeout, UnknownService, TimeoutError) as exc:
+            try:
+                found = self._submissions("submission_of_file", sha256=_sha256(content))
+            except (RpcTimeout, UnknownService, TimeoutError, RemoteError):
+                raise Unfinished(None) from exc
+            if found["status"] in {"received", "interrupted"}:
+                raise Unfinished(found) from exc
+            return found
+
+    @staticmethod
+    def _unfinished_problem(found: dict[str, Any] | None) -> Problem:
+        """503 with what is stored of the file and what sending it again does."""
+        extensions: dict[str, Any] = {}
+        if found is None:
+            detail = (
+                "The file's answer did not come, and we could not find out how far it got. "
+                "Send the same file again: whatever of it was recorded is not recorded twice."
+            )
+        else:
+            counts = found.get("counts") or {}
+            detail = (
+                f"The file did not finish: {counts.get('recorded', 0):,} of its records are "
+                "recorded so far. Send the same file again to finish it: it continues where "
+                "it stopped and nothing is recorded twice."
+            )
+            extensions = {"submission_id": found["submission_id"], "counts": counts}
+        return Problem(
+            503, "The file did not finish", detail, extensions=extensions,
+            headers={"Retry-After": "30"},
+        )  # fmt: skip
 
     @http("POST", "/api/submissions")
     def api_submit_file(self, request: Request) -> Response:
@@ -94,9 +130,25 @@ class SubmissionsApi:
               content:
                 application/problem+json:
                   schema: ValidationProblem
+            503:
+              description: >
+                The file did not finish (the service stopped, the database failed). What is
+                stored is stored once; send the same file again to finish it.
+              headers:
+                Retry-After:
+                  schema:
+                    type: integer
+              content:
+                application/problem+json:
+                  schema: UnfinishedProblem
         """
         self.auth.require(request, self.services, Permission.SUBMISSION_UPLOAD)
-        outcome = self._send_submission(request)
+        try:
+            outcome = self._send_submission(request)
+        except Unfinished as unfinished:
+            raise self._unfinished_problem(unfinished.found) from None
+        if outcome["status"] == "interrupted":
+            raise self._unfinished_problem(outcome)
         return json_response(SubmissionSchema().dump(outcome), 201)
 
     @http("GET", "/api/submissions/<uuid:submission_id>")
@@ -168,3 +220,16 @@ class SubmissionsApi:
 
     api_submission.__doc__ = api_submission.__doc__.format(submission=_SUBMISSION)
     api_submission_errors.__doc__ = api_submission_errors.__doc__.format(submission=_SUBMISSION)
+
+
+class Unfinished(Exception):
+    """An upload got no answer; ``found``: its submission, not finished, if the service
+    could say."""
+
+    def __init__(self, found: dict[str, Any] | None):
+        super().__init__("the file did not finish")
+        self.found = found
+
+
+def _sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()

@@ -9,7 +9,7 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.submissions import ASAP_FILE, REPORT_COLUMNS, SubmissionsApi
+from gateway.api.submissions import ASAP_FILE, REPORT_COLUMNS, SubmissionsApi, Unfinished
 from gateway.http import http
 from gateway.pages.accounts import parse_time, redirect
 from gateway.problems import Problem
@@ -51,8 +51,16 @@ class SubmissionPages(SubmissionsApi):
             if exc.exc_type != "SubmissionRefused":
                 raise
             return self._upload_page(request, principal, 422, errors={"file": str(exc.value)})
-        duplicate = "?duplicate=1" if outcome["status"] == "duplicate" else ""
-        return redirect(f"/submissions/{outcome['submission_id']}{duplicate}")
+        except Unfinished as unfinished:
+            if unfinished.found is None:  # not even where it got: say so, and what to do
+                return self._upload_page(request, principal, 503, unknown_outcome=True)
+            outcome = {**unfinished.found, "status": "interrupted"}
+        if outcome["status"] == "interrupted" and not outcome.get("submission_id"):
+            return self._upload_page(request, principal, 503, unknown_outcome=True)
+        marks = {"duplicate": "?duplicate=1", "interrupted": "?unfinished=1"}
+        return redirect(
+            f"/submissions/{outcome['submission_id']}{marks.get(outcome['status'], '')}"
+        )
 
     @http("GET", "/submissions/<uuid:submission_id>")
     def submission_page(self, request: Request, submission_id: uuid.UUID) -> Response:
@@ -64,6 +72,7 @@ class SubmissionPages(SubmissionsApi):
             request, "submission.html", principal, title=found.get("filename") or "Submission",
             active="submissions", submission=found, errors=errors,
             duplicate=request.args.get("duplicate") == "1",
+            unfinished=request.args.get("unfinished") == "1",
         )  # fmt: skip
 
     @http("GET", "/submissions/<uuid:submission_id>/errors.csv")

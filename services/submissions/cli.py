@@ -72,14 +72,14 @@ class BulkLoad:
         """The file's whole error report, as the upload pages show it."""
         return self.desk().tables.errors(submission_id)
 
-    def append(self, stream: str, expected: int | None, changes) -> int:  # the intake's sink
-        from pmp.envelope import Metadata, NewEvent
+    def metadata(self):  # the intake's recorder (``ledger.Recorder``): as the operator
+        from pmp.envelope import Metadata
         from pmp.service import system_clock
 
-        metadata = Metadata(occurred_at=system_clock(), actor_id=OPERATOR)
-        return self.store.append(
-            stream, expected, [NewEvent(kind, data, metadata) for kind, data in changes]
-        )
+        return Metadata(occurred_at=system_clock(), actor_id=OPERATOR)
+
+    def events_appended(self) -> None:
+        """Nothing to wake here: the running service's relay finds the events by polling."""
 
     def close(self) -> None:
         self.db.dispose()
@@ -90,6 +90,7 @@ def ingest(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from pmp.config import load_settings
+    from services.submissions.desk import failure
     from services.submissions.reading import read_in_worker
 
     console = Console(stderr=True)
@@ -97,9 +98,14 @@ def ingest(args) -> int:
     if missing:
         console.print(f"pmp ingest: no such file: {missing[0]}")
         return 2
-    load = BulkLoad(load_settings())
-    with console.status("loading the drug reference and the patient index"):
-        load.desk()
+    try:
+        load = BulkLoad(load_settings())
+        with console.status("loading the drug reference and the patient index"):
+            load.desk()
+    except Exception as exc:  # the database is unreachable, refuses writes, disk full...
+        console.print(f"pmp ingest: the submissions store cannot be used ({failure(exc)}); "
+                      "nothing was loaded", soft_wrap=True, markup=False)  # fmt: skip
+        return 1
     failed = 0
     columns = (
         TextColumn("{task.description}"),
@@ -110,16 +116,23 @@ def ingest(args) -> int:
     with Progress(*columns, console=console) as progress:
         for path in args.files:
             task = progress.add_task(path.name, total=None)
-            outcome = load.ingest(
-                path,
-                progress=lambda n, t=task: progress.update(t, completed=n),
-                read=read_in_worker,  # a second process reads while this one records
-            )
+            try:
+                outcome = load.ingest(
+                    path,
+                    progress=lambda n, t=task: progress.update(t, completed=n),
+                    read=read_in_worker,  # a second process reads while this one records
+                )
+            except KeyboardInterrupt as exc:
+                stopped = load.desk().stopped or _not_loaded(failure(exc))
+                console.print(_line(path, stopped), soft_wrap=True, markup=False)
+                return 130
+            except Exception as exc:  # before its intake began: the lock, the index, the file
+                outcome = _not_loaded(failure(exc))
             done = outcome.get("counts", {}).get("records", 0)
             progress.update(task, total=max(done, 1), completed=done)
-            failed += outcome["status"] == "rejected"
-            console.print(_line(path, outcome), soft_wrap=True)
-            if outcome.get("error_count"):
+            failed += outcome["status"] in {"rejected", "interrupted"}
+            console.print(_line(path, outcome), soft_wrap=True, markup=False)
+            if outcome.get("error_count") and outcome["status"] != "interrupted":
                 errors = load.error_report(outcome["submission_id"])
                 console.print(_errors(path, errors), soft_wrap=True, markup=False)
     load.close()
@@ -127,21 +140,42 @@ def ingest(args) -> int:
 
 
 def _line(path: Path, outcome: dict[str, Any]) -> str:
-    status = outcome["status"]
+    """The one line a file gets: what became of it and, if it did not finish, what is stored
+    and what sending it again does."""
+    status, submission = outcome["status"], outcome.get("submission_id")
     if status == "duplicate":
-        return (
-            f"{path}: already received as submission {outcome['submission_id']}; not counted again"
-        )
+        return f"{path}: already received as submission {submission}; not counted again"
     counts = outcome.get("counts", {})
+    if status == "interrupted" and submission is None:
+        return (
+            f"{path}: NOT LOADED ({outcome['reason']}); nothing more of it was stored. "
+            "Run pmp ingest on the same file again: nothing is recorded twice"
+        )
+    if status == "interrupted":
+        return (
+            f"{path}: NOT FINISHED ({outcome['reason']}). Stored so far, once: "
+            f"{counts.get('records', 0):,} records read, {_tally(counts)} "
+            f"(submission {submission}). Run pmp ingest on the same file again to finish it: "
+            "it continues where it stopped and records nothing twice"
+        )
     if status == "rejected":
         return (
             f"{path}: REJECTED, nothing recorded ({outcome['error_count']} structural errors; "
-            f"submission {outcome['submission_id']})"
+            f"submission {submission})"
         )
+    earlier = outcome.get("continued") or 0
+    resumed = f"finished (continued after {earlier:,} records stored before); " if earlier else ""
+    return f"{path}: {resumed}{_tally(counts)} (submission {submission})"
+
+
+def _not_loaded(reason: str) -> dict[str, Any]:
+    return {"submission_id": None, "status": "interrupted", "reason": reason}
+
+
+def _tally(counts: dict[str, Any]) -> str:
     return (
-        f"{path}: {counts.get('recorded', 0):,} recorded, {counts.get('revised', 0):,} revised, "
-        f"{counts.get('voided', 0):,} voided, {counts.get('rejected', 0):,} refused "
-        f"(submission {outcome['submission_id']})"
+        f"{counts.get('recorded', 0):,} recorded, {counts.get('revised', 0):,} revised, "
+        f"{counts.get('voided', 0):,} voided, {counts.get('rejected', 0):,} refused"
     )
 
 

@@ -1,14 +1,21 @@
-"""The submissions desk: one intake at a time for the whole deployment.
+"""The submissions desk: one intake at a time for the whole deployment, and every file's
+submission brought to an outcome.
 
 The patient index lives in memory, so two intakes running at once (two replicas, or the
 service and ``pmp ingest``) could each make a new person for the same patient. The desk
 takes a lock shared by every process on the service's database before each file, and first
 brings its index up to date with the patients other processes have learnt since and the
 administrators' merges and splits.
+
+Whoever holds the lock is the only intake running, so a submission still marked running
+then belongs to an intake that died (a killed process, a failed database): the desk gives
+it its outcome, interrupted, with what it stored (``sweep`` does the same at service start
+and on a timer). The same file sent again continues that submission where it stopped.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import tempfile
 import threading
@@ -20,13 +27,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from pmp.db import Database
 from pmp.leader import Leadership
+from pmp.logs import get_logger
 from services.submissions.drugs import DrugReference, load_reference
-from services.submissions.intake import EventSink, Intake, Outcome
+from services.submissions.intake import Change, Intake, Outcome, Progress
+from services.submissions.ledger import Ledger, Recorder
 from services.submissions.memory import IntakeTables
 from services.submissions.patients import PatientIndex
 from services.submissions.reading import OpenFile, Reading, read_inline
+
+log = get_logger(__name__)
 
 LOCK = "submissions.intake"
 
@@ -39,49 +52,138 @@ class Desk:
         self.index = PatientIndex()
         self.changes = 0  # the last change to the index (merge, split) applied
         self._local = threading.Lock()
+        self.stopped: dict[str, Any] | None = None  # the last intake that did not finish
 
     def ingest(
         self,
         path: Path,
         filename: str,
         channel: str,
-        sink: EventSink,
+        recorder: Recorder,
         received_at: datetime,
         progress: Callable[[int], None] | None = None,
         read: Callable[[OpenFile, datetime], AbstractContextManager[Reading]] = read_inline,
     ) -> dict[str, Any]:
-        """Take the file at ``path``, received at ``received_at``: recognise a repeat, else
-        record it. Returns the submission's id, status, counts and the number of errors in
-        its report. ``read``: ``reading.read_in_worker`` reads the file in a second process
-        (bulk loads)."""
+        """Take the file at ``path``, received at ``received_at``: recognise a repeat, continue
+        a submission of it that stopped part-way, else record it. Returns the submission's
+        id, status (accepted, rejected, duplicate, or interrupted: stopped by a failure, with
+        what was stored and why), counts and the number of errors in its report, and
+        ``continued``: the records an earlier run had taken. ``read``:
+        ``reading.read_in_worker`` reads the file in a second process (bulk loads)."""
+        self.stopped = None
         digest = _sha256(path)
         with self._local, _held(self.db):
+            ledger = Ledger(self.tables, recorder)
+            _interrupt_dead(self.tables, ledger)
             earlier = self.tables.received(digest)
-            if earlier:
-                return {"submission_id": earlier, "status": "duplicate", "duplicate_of": earlier}
+            if earlier and (earlier[1] is None or earlier[1].state != "interrupted"):
+                return {
+                    "submission_id": earlier[0],
+                    "status": "duplicate",
+                    "duplicate_of": earlier[0],
+                }
             self.tables.load_index(self.index)
             self.changes = self.tables.apply_changes(self.index, self.changes)
-            submission_id = str(uuid.uuid4())
-            received = {
-                "submission_id": submission_id,
-                "sha256": digest,
-                "filename": filename[:200] or "submission",
-                "size": path.stat().st_size,
-                "channel": channel,
-            }
-            intake = Intake(sink, self.reference, self.index, self.tables, progress=progress)
-            outcome: Outcome = intake.ingest(
-                lambda: path.open("rb"), submission_id, received, received_at, read
-            )
-            self.tables.save_errors(submission_id, outcome.errors)
-            if outcome.status == "accepted":
-                self.tables.claim(digest, submission_id)
+            if earlier:
+                start = earlier[1]
+                first: Change = ("SubmissionResumed", {"records": start.counts["records"]})
+            else:
+                start = Progress(str(uuid.uuid4()), digest, received_at)
+                first = ("SubmissionReceived", _received(start, filename, path, channel))
+            intake = Intake(ledger, self.reference, self.index, progress=progress)
+            try:
+                outcome: Outcome = intake.ingest(lambda: path.open("rb"), start, first, read)
+            except BaseException as exc:
+                self.stopped = self._stopped(ledger, start, earlier is not None, exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return self.stopped
         return {
-            "submission_id": submission_id,
+            "submission_id": outcome.submission_id,
             "status": outcome.status,
             "counts": outcome.counts,
-            "error_count": len(outcome.errors),
+            "error_count": outcome.error_count,
+            "continued": start.counts["records"],
         }
+
+    def _stopped(
+        self, ledger: Ledger, start: Progress, resuming: bool, exc: BaseException
+    ) -> dict[str, Any]:
+        """The intake failed: forget what the index learnt (it may not be stored), give the
+        submission its outcome if the database still takes it (else ``sweep`` will), and
+        say what is stored."""
+        self.index, self.changes = PatientIndex(), 0
+        stored = ledger.stored or (start if resuming else None)
+        cause = failure(exc)
+        log.warning("intake stopped", submission_id=start.submission_id, cause=cause)
+        if stored is not None and stored.state != "running":  # its outcome was stored
+            return {
+                "submission_id": stored.submission_id,
+                "status": stored.state,
+                "counts": stored.counts,
+                "error_count": stored.errors,
+                "continued": start.counts["records"],
+            }
+        if stored is not None:
+            with contextlib.suppress(Exception):
+                ledger.interrupt(stored)
+        return {
+            "submission_id": stored.submission_id if stored else None,
+            "status": "interrupted",
+            "counts": stored.counts if stored else {},
+            "error_count": stored.errors if stored else 0,
+            "continued": start.counts["records"],
+            "reason": cause,
+        }
+
+
+def sweep(db: Database, recorder: Recorder) -> int:
+    """Give every submission whose intake died its outcome (interrupted), if no intake is
+    running; how many. Cheap when there is none: one small query."""
+    tables = IntakeTables(db)
+    if not tables.running():
+        return 0
+    lock = Leadership(db, LOCK)
+    if not lock.try_acquire():
+        return 0  # an intake is running; it does this when it starts its next file
+    try:
+        return _interrupt_dead(tables, Ledger(tables, recorder))
+    finally:
+        lock.release()
+
+
+def _interrupt_dead(tables: IntakeTables, ledger: Ledger) -> int:
+    """With the intake lock held: every submission still running has lost its intake."""
+    dead = tables.running()
+    for progress in dead:
+        ledger.interrupt(progress)
+        log.warning("submission interrupted", submission_id=progress.submission_id)
+    return len(dead)
+
+
+def _received(start: Progress, filename: str, path: Path, channel: str) -> dict[str, Any]:
+    return {
+        "submission_id": start.submission_id,
+        "sha256": start.sha256,
+        "filename": filename[:200] or "submission",
+        "size": path.stat().st_size,
+        "channel": channel,
+    }
+
+
+def failure(exc: BaseException) -> str:
+    """What stopped an intake, in one line for a person: the database's own message, never
+    the statement and its thousand parameters."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "stopped by the operator (Ctrl-C)"
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    elif isinstance(exc, sa.exc.StatementError):
+        return f"the database failed ({type(exc.orig or exc).__name__})"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text[:300]
 
 
 def _sha256(path: Path) -> str:
@@ -100,6 +202,8 @@ class _held:
 
     def __enter__(self) -> None:
         while not self.lock.try_acquire():
+            with self.lock.db.read() as conn:  # a database that is gone fails here, not hangs
+                conn.exec_driver_sql("SELECT 1")
             time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:

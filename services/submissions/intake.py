@@ -16,12 +16,14 @@ prefix, so a revision or void finds only a dispensation of its own kind.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import partial
+from itertools import islice
 from typing import Any, Protocol
 
 from services.submissions.asap_segments import MARIJUANA
@@ -42,32 +44,64 @@ Change = tuple[str, dict[str, Any]]
 KEPT_ERRORS = 100  # structural errors carried in the rejection event (all go to the report)
 REMEMBERED = 200_000  # patients a run remembers (bounds its memory)
 GROUP = 5  # batches of MAX_BATCH records written in one append
+YIELD_EVERY = 1000  # records between yields to other green threads (a file is CPU work)
+COUNTS = ("records", "recorded", "revised", "voided", "rejected", "unknown_ndc", "marijuana")
 _UNSEEN = object()
 
 
-class EventSink(Protocol):
-    def append(self, stream: str, expected: int | None, changes: Sequence[Change]) -> int: ...
+def no_counts() -> dict[str, int]:
+    return dict.fromkeys(COUNTS, 0)
+
+
+@dataclass
+class Progress:
+    """How far a file's intake got, stored with every chunk: a resend of the file continues
+    from here, so nothing stored is taken twice. The file is the same (same digest) and read
+    against the same ``received_at``, so its first ``done`` items are the ones taken."""
+
+    submission_id: str
+    sha256: str
+    received_at: datetime
+    state: str = "running"  # running, accepted, rejected or interrupted
+    done: int = 0  # items of the file taken (its records, and a zero report's mark)
+    counts: dict[str, int] = field(default_factory=no_counts)
+    zero_report: bool = False
+    errors: int = 0  # error report lines stored
+
+    def snapshot(self, **changed: Any) -> Progress:
+        return replace(self, counts=dict(self.counts), **changed)
+
+
+@dataclass
+class Chunk:
+    """What one transaction stores: the events, the keys and patients they name, the error
+    report lines of the records taken since the last chunk, and the progress after them. A
+    crash loses a whole chunk or nothing, never events without their keys."""
+
+    changes: list[Change]
+    progress: Progress
+    keys: list[tuple[str, str]] = field(default_factory=list)
+    patients: list[tuple[int, Patient, uuid.UUID]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 class IntakeMemory(Protocol):
-    """What the intake keeps between files: which dispensation a (pharmacy, prescription,
-    refill, date filled) key names, and the patients the index learnt."""
+    """Where the intake keeps what it takes: which dispensation a (pharmacy, prescription,
+    refill, date filled) key names, and each chunk in one transaction."""
 
     def find(self, key: str) -> str | None: ...
 
     def find_many(self, keys: Sequence[str]) -> dict[str, str]: ...
 
-    def remember(
-        self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[int, Patient, uuid.UUID]]
-    ) -> None: ...
+    def store(self, stream: str, chunk: Chunk) -> None: ...
 
 
 @dataclass
 class Outcome:
     submission_id: str
     status: str  # "accepted" or "rejected"
-    counts: dict[str, int] = field(default_factory=dict)
-    errors: list[dict[str, Any]] = field(default_factory=list)  # the whole error report
+    counts: dict[str, int]  # the whole file's, earlier runs of a resumed submission included
+    error_count: int  # lines in the error report
 
 
 def submission_stream(submission_id: str) -> str:
@@ -89,34 +123,33 @@ def uuid4_texts() -> Iterator[str]:
 class Intake:
     def __init__(
         self,
-        sink: EventSink,
+        memory: IntakeMemory,
         reference: DrugReference,
         index: PatientIndex,
-        memory: IntakeMemory,
         new_id: Callable[[], uuid.UUID | str] | None = None,
         progress: Callable[[int], None] | None = None,
     ):
-        self.sink = sink
+        self.memory = memory
         self.reference = reference
         self.index = index
-        self.memory = memory
         self.new_id = new_id or partial(next, uuid4_texts())
         self.progress = progress
 
     def ingest(
         self,
         open_file: OpenFile,
-        submission_id: str,
-        received: dict[str, Any],
-        received_at: datetime,
+        start: Progress,
+        first: Change,
         read: Callable[[OpenFile, datetime], AbstractContextManager[Reading]] = read_inline,
     ) -> Outcome:
-        """Record the file ``open_file`` opens (it is read twice); ``received`` is the
-        ``SubmissionReceived`` data, ``received_at`` when it came (no date in it may be
-        later than the next day); ``read`` reads it here or in a worker process."""
-        stream = submission_stream(submission_id)
-        version = self.sink.append(stream, 0, [("SubmissionReceived", received)])
-        with read(open_file, received_at) as reading:
+        """Record the file ``open_file`` opens (it is read twice) from ``start``: a new
+        submission, or one that stopped part-way. ``first`` is stored before anything else
+        (``SubmissionReceived``, or ``SubmissionResumed``); ``read`` reads the file here or
+        in a worker process. No date in the file may be after the day after
+        ``start.received_at``."""
+        stream = submission_stream(start.submission_id)
+        self.memory.store(stream, Chunk([first], start.snapshot()))
+        with read(open_file, start.received_at) as reading:
             structure = reading.structure
             if not structure.ok:
                 rejected = {
@@ -124,50 +157,67 @@ class Intake:
                     "errors": structure.errors[:KEPT_ERRORS],
                     "error_count": structure.error_count,
                 }
-                self.sink.append(stream, version, [("SubmissionRejected", rejected)])
-                return Outcome(submission_id, "rejected", {"records": 0}, structure.errors)
-            run = _Run(self, submission_id, stream, version)
-            for item in reading.items():
+                end = start.snapshot(state="rejected", errors=len(structure.errors))
+                chunk = Chunk([("SubmissionRejected", rejected)], end, errors=structure.errors)
+                self.memory.store(stream, chunk)
+                return Outcome(start.submission_id, "rejected", end.counts, end.errors)
+            run = _Run(self, stream, start.snapshot())
+            items = reading.items()
+            for skipped, _ in enumerate(islice(items, start.done), 1):  # taken before
+                if skipped % YIELD_EVERY == 0:
+                    time.sleep(0)
+            for item in items:
                 run.take(item)
-        run.finish(structure.version)
-        return Outcome(submission_id, "accepted", run.counts, run.errors)
+        end = run.finish(structure.version)
+        return Outcome(start.submission_id, "accepted", end.counts, end.errors)
 
 
 class _Run:
-    """One file's records on their way to events."""
+    """One file's records on their way to events, a chunk (one transaction) at a time."""
 
-    def __init__(self, intake: Intake, submission_id: str, stream: str, version: int):
-        self.intake, self.submission_id, self.stream = intake, submission_id, stream
-        self.version = version
+    def __init__(self, intake: Intake, stream: str, progress: Progress):
+        self.intake, self.stream, self.progress = intake, stream, progress
+        self.submission_id = progress.submission_id
         self.pending: list[tuple[str, Dispensation, str]] = []  # key, record, dispensation id
         self.new_patients: list[tuple[int, Patient, uuid.UUID]] = []  # record number first
-        self.links: list[Change] = []  # PatientLinked events to append with the next change
-        self.unwritten: list[Change] = []  # batches made, not yet appended
+        self.links: list[Change] = []  # PatientLinked events to store with the next chunk
+        self.unwritten: list[Change] = []  # batches and changes made, not yet stored
         self.unwritten_keys: list[tuple[str, str]] = []  # their keys and dispensation ids
-        self.seen: dict[str, str] = {}  # keys recorded by this file, not yet remembered
-        self.errors: list[dict[str, Any]] = []
-        self.counts = dict.fromkeys(
-            ("records", "recorded", "revised", "voided", "rejected", "unknown_ndc", "marijuana"),
-            0,
-        )
-        self.zero_report = False
+        self.seen: dict[str, str] = {}  # keys recorded by this file, not yet stored
+        self.errors: list[dict[str, Any]] = []  # error report lines not yet stored
+        self.counts = progress.counts
         # what the file repeats, found once: patients' persons, drugs
         self.people: dict[int, tuple[dict, tuple[str, str, int]]] = {}  # id(patient) -> ...
         self.drugs: dict[str, dict[str, Any] | None] = {}
 
     def take(self, item: Item) -> None:
+        """Take the file's next item. Chunks are stored only between items, so the progress
+        stored with one counts whole items."""
         if item == ZERO:
-            self.zero_report = True
-            return
-        self.counts["records"] += 1
-        if type(item) is Rejected:
+            self.progress.zero_report = True
+        elif type(item) is Rejected:
+            self._count()
             self._reject(item.errors)
         elif item.status == "new":
+            self._count()
             self._new(item)
         else:
+            self._flush(write=True)  # a change may refer to a pending record: it comes first
+            self._count()
             self._change(item)
-        if self.intake.progress and self.counts["records"] % 1000 == 0:
-            self.intake.progress(self.counts["records"])
+            self.progress.done += 1
+            self._write()
+            return
+        self.progress.done += 1
+        if len(self.pending) >= MAX_BATCH:
+            self._flush()
+
+    def _count(self) -> None:
+        self.counts["records"] += 1
+        if self.counts["records"] % YIELD_EVERY == 0:
+            time.sleep(0)  # in the service (eventlet), let pings and other requests in
+            if self.intake.progress:
+                self.intake.progress(self.counts["records"])
 
     def _reject(self, errors: Iterable[dict[str, Any]]) -> None:
         self.counts["rejected"] += 1
@@ -184,12 +234,9 @@ class _Run:
         dispensation_id = str(self.intake.new_id())
         self.seen[key] = dispensation_id
         self.pending.append((key, record, dispensation_id))
-        if len(self.pending) >= MAX_BATCH:
-            self._flush()
 
     def _change(self, record: Dispensation) -> None:
         key = _key(record)
-        self._flush(write=True)  # a change may refer to a pending record: it comes first
         dispensation_id = self._known(key)
         if dispensation_id is None:
             self._reject([_record_problem(record, "DSP01", "nothing-to-change")])
@@ -199,7 +246,7 @@ class _Run:
         kind = "MarijuanaDispensation" if marijuana else "Dispensation"
         if record.status == "void":
             data = {"dispensation_id": dispensation_id, "submission_id": self.submission_id}
-            self._append([(f"{kind}Voided", data)])
+            self.unwritten.append((f"{kind}Voided", data))
             self.counts["voided"] += 1
             return
         data = {
@@ -207,7 +254,7 @@ class _Run:
             "submission_id": self.submission_id,
             "record": self._any_entry(record, dispensation_id),
         }
-        self._append([(f"{kind}Revised", data)])
+        self.unwritten.append((f"{kind}Revised", data))
         self.counts["revised"] += 1
 
     def _any_entry(self, record: Dispensation, dispensation_id: str) -> dict[str, Any]:
@@ -259,7 +306,7 @@ class _Run:
 
     def _flush(self, write: bool = False) -> None:
         """Make the pending records a batch, less what earlier files already reported (one
-        query for the whole batch, not one per record); write the batches when there are
+        query for the whole batch, not one per record); store the batches when there are
         ``GROUP`` of them, or now if ``write`` (one commit for several: each costs a sync)."""
         if self.pending:
             reported = self.intake.memory.find_many([key for key, _, _ in self.pending])
@@ -287,24 +334,31 @@ class _Run:
         if write or len(self.unwritten) >= GROUP:
             self._write()
 
-    def _write(self) -> None:
-        if self.unwritten or self.links:
-            self._append(self.unwritten)
-        self.intake.memory.remember(self.unwritten_keys, self.new_patients)
+    def _write(self, last: Change | None = None) -> None:
+        """Store what the items taken so far made, with the progress after them, as one
+        chunk; ``last``: the submission's outcome, which ends it."""
+        changes = self.unwritten + self.links + ([last] if last else [])
+        if not (changes or self.unwritten_keys or self.new_patients or self.errors):
+            return
+        self.progress.errors += len(self.errors)
+        progress = self.progress.snapshot(state="accepted" if last else "running")
+        chunk = Chunk(changes, progress, self.unwritten_keys, self.new_patients, self.errors)
+        self.intake.memory.store(self.stream, chunk)
         for key, _ in self.unwritten_keys:
             self.seen.pop(key, None)
         self.unwritten, self.unwritten_keys, self.new_patients = [], [], []
+        self.links, self.errors = [], []
 
-    def _append(self, changes: list[Change]) -> None:
-        """Append ``changes`` with the uncertain links their records made, in one go."""
-        self.version = self.intake.sink.append(self.stream, self.version, changes + self.links)
-        self.links = []
-
-    def finish(self, asap_version: str) -> None:
-        self._flush(write=True)
-        self.errors.sort(key=lambda e: e["line"])  # batch checks report late; show in order
-        accepted = {"version": asap_version, **self.counts, "zero_report": self.zero_report}
-        self._append([("SubmissionAccepted", accepted)])
+    def finish(self, asap_version: str) -> Progress:
+        """Store the rest with ``SubmissionAccepted``; the progress at the end."""
+        self._flush()
+        accepted = {
+            "version": asap_version,
+            **self.counts,
+            "zero_report": self.progress.zero_report,
+        }
+        self._write(last=("SubmissionAccepted", accepted))
+        return self.progress
 
 
 MESSAGES = {

@@ -1,10 +1,12 @@
-"""What the submissions service keeps beside its events: files already received (so the same
-file is not counted twice), the dispensation each key names, the patients the index has
+"""What the submissions service keeps beside its events: files received (so the same file is
+not counted twice), how far each file's intake got (so a file that stopped part-way is
+continued, not taken again), the dispensation each key names, the patients the index has
 learnt (to rebuild it at start), the administrators' changes to the index (merges and
 splits, written by the ``patient_matches`` projection), and each submission's error report.
 
-These are operational tables of the service's own database, written as the intake goes.
-The events stay the record of what was received and recorded.
+These are operational tables of the service's own database, written with the events of
+each chunk in one transaction (``ledger.py``). The events stay the record of what was
+received and recorded.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from pmp.db import Database
+from pmp.db import Database, UtcDateTime
+from services.submissions.intake import Progress
 from services.submissions.patients import Patient, PatientIndex
 
 ERROR_REPORT_COLUMNS = ("line", "segment", "field", "value", "message")  # each error, in order
@@ -29,6 +32,21 @@ received_files = sa.Table(
     metadata,
     sa.Column("sha256", sa.String(64), primary_key=True),
     sa.Column("submission_id", sa.Uuid, nullable=False),
+)
+
+# One row per submission from its first event: where its intake got (``intake.Progress``).
+# A file received before these rows existed has none and counts as finished.
+intake_runs = sa.Table(
+    "intake_runs",
+    metadata,
+    sa.Column("submission_id", sa.Uuid, primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(12), nullable=False, index=True),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+    sa.Column("done", sa.Integer, nullable=False),
+    sa.Column("counts", sa.JSON, nullable=False),
+    sa.Column("zero_report", sa.Boolean, nullable=False),
+    sa.Column("errors", sa.Integer, nullable=False),
 )
 
 dispensation_keys = sa.Table(
@@ -103,44 +121,88 @@ class IntakeTables:
             ).all()
         return dict(rows)
 
-    def remember(
-        self, keys: Iterable[tuple[str, str]], patients: Iterable[tuple[int, Patient, uuid.UUID]]
+    @staticmethod
+    def remember_in(
+        conn: sa.Connection,
+        keys: Sequence[tuple[str, str]],
+        patients: Iterable[tuple[int, Patient, uuid.UUID]],
     ) -> None:
-        key_rows = list(keys)
+        """Store the keys and patients of a chunk, in the chunk's transaction."""
         patient_rows = [_patient_row(n, p, person) for n, p, person in patients]
-        with self.db.write() as conn:
-            if key_rows:
-                mark = _mark(conn)
-                conn.exec_driver_sql(
-                    f"INSERT INTO dispensation_keys (key, dispensation_id) VALUES ({mark}, {mark})",
-                    key_rows,
-                )
-            if patient_rows:
-                conn.execute(patient_records.insert(), patient_rows)
+        if keys:
+            mark = _mark(conn)
+            conn.exec_driver_sql(
+                f"INSERT INTO dispensation_keys (key, dispensation_id) VALUES ({mark}, {mark})",
+                list(keys),
+            )
+        if patient_rows:
+            conn.execute(patient_records.insert(), patient_rows)
 
-    def received(self, sha256: str) -> str | None:
-        """The submission that already brought this file, if any."""
+    def received(self, sha256: str) -> tuple[str, Progress | None] | None:
+        """The submission that already brought this file, if any, and how far its intake
+        got (None: a file received before progress was kept, finished)."""
         with self.db.read() as conn:
             found = conn.scalar(
                 sa.select(received_files.c.submission_id).where(received_files.c.sha256 == sha256)
             )
-        return str(found) if found else None
+            if found is None:
+                return None
+            row = conn.execute(
+                sa.select(intake_runs).where(intake_runs.c.submission_id == found)
+            ).first()
+        return str(found), _progress(row) if row else None
 
-    def claim(self, sha256: str, submission_id: str) -> str | None:
-        """Record that ``submission_id`` brings this file; the earlier submission's id if
-        another got there first."""
-        try:
-            with self.db.write() as conn:
-                conn.execute(
-                    received_files.insert().values(
-                        sha256=sha256, submission_id=uuid.UUID(submission_id)
-                    )
+    def progress(self, submission_id: str) -> Progress | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                sa.select(intake_runs).where(
+                    intake_runs.c.submission_id == uuid.UUID(submission_id)
                 )
-            return None
-        except sa.exc.IntegrityError:
-            return self.received(sha256)
+            ).first()
+        return _progress(row) if row else None
 
-    def save_errors(self, submission_id: str, errors: list[dict[str, Any]]) -> None:
+    def running(self) -> list[Progress]:
+        """Submissions whose intake has not ended: live, or dead if nobody holds the lock."""
+        with self.db.read() as conn:
+            rows = conn.execute(sa.select(intake_runs).where(intake_runs.c.state == "running"))
+            return [_progress(row) for row in rows]
+
+    @staticmethod
+    def save_progress_in(conn: sa.Connection, progress: Progress) -> None:
+        """Where the submission's intake got; a new submission claims its file, a rejected
+        one gives it back (the same file may be sent again, to be rejected again)."""
+        submission_id = uuid.UUID(progress.submission_id)
+        values = {
+            "state": progress.state,
+            "done": progress.done,
+            "counts": progress.counts,
+            "zero_report": progress.zero_report,
+            "errors": progress.errors,
+        }
+        updated = conn.execute(
+            intake_runs.update().where(intake_runs.c.submission_id == submission_id), values
+        ).rowcount
+        if not updated:
+            conn.execute(
+                intake_runs.insert(),
+                {
+                    **values,
+                    "submission_id": submission_id,
+                    "sha256": progress.sha256,
+                    "received_at": progress.received_at,
+                },
+            )
+            conn.execute(
+                received_files.insert(), {"sha256": progress.sha256, "submission_id": submission_id}
+            )
+        if progress.state == "rejected":
+            conn.execute(received_files.delete().where(received_files.c.sha256 == progress.sha256))
+
+    @staticmethod
+    def save_errors_in(
+        conn: sa.Connection, submission_id: str, first: int, errors: list[dict[str, Any]]
+    ) -> None:
+        """Error report lines ``first``, ``first + 1``, ... of the submission."""
         rows = [
             {
                 "submission_id": uuid.UUID(submission_id),
@@ -151,18 +213,18 @@ class IntakeTables:
                 "value": e["value"][:200],
                 "message": e["message"][:500],
             }
-            for n, e in enumerate(errors)
+            for n, e in enumerate(errors, start=first)
         ]
         if rows:
-            with self.db.write() as conn:
-                conn.execute(error_reports.insert(), rows)
+            conn.execute(error_reports.insert(), rows)
 
     def errors(self, submission_id: str) -> list[dict[str, Any]]:
+        """The report in the file's order (a batch's checks find their errors late)."""
         with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(error_reports)
                 .where(error_reports.c.submission_id == uuid.UUID(submission_id))
-                .order_by(error_reports.c.n)
+                .order_by(error_reports.c.line, error_reports.c.n)
             ).all()
         return [{k: getattr(row, k) for k in ERROR_REPORT_COLUMNS} for row in rows]
 
@@ -221,3 +283,16 @@ def _patient_row(n: int, p: Patient, person_id: uuid.UUID) -> dict[str, Any]:
 
 def _patient(row: Any) -> Patient:
     return Patient(**{f.name: getattr(row, f.name) for f in fields(Patient)})
+
+
+def _progress(row: Any) -> Progress:
+    return Progress(
+        submission_id=str(row.submission_id),
+        sha256=row.sha256,
+        received_at=row.received_at,
+        state=row.state,
+        done=row.done,
+        counts=dict(row.counts),
+        zero_report=row.zero_report,
+        errors=row.errors,
+    )

@@ -258,6 +258,7 @@ class _InWorker(Reading):
         # this process commits (a commit waits for the disk, with the GIL released).
         self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=BUFFERED)
         self.stopping = threading.Event()
+        self.finished = False  # every record was read
         self.drain = threading.Thread(target=self._drain, daemon=True)
         self.drain.start()
 
@@ -309,14 +310,21 @@ class _InWorker(Reading):
                         yield Rejected(raw["rejected"])
                 else:
                     yield raw
+        self.finished = True
 
     def close(self) -> None:
+        """End the worker (at once if the intake stopped before the end: it may be blocked
+        on a full pipe, or stopped), then the drain thread, then the pipe: closing the pipe
+        under the drain's read would fail in that thread."""
         self.stopping.set()
-        self.pipe.close()
-        self.process.join(timeout=5)
-        if self.process.is_alive():
+        if not self.finished:
             self.process.terminate()
+        self.process.join(timeout=5)
+        if self.process.is_alive():  # stopped (SIGSTOP), or deaf to SIGTERM
+            self.process.kill()
             self.process.join()
+        self.drain.join(timeout=5)  # the worker's end is closed: its read ends
+        self.pipe.close()
 
 
 @contextmanager

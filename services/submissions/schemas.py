@@ -53,6 +53,27 @@ class SubmissionAccepted(Schema):
     marijuana = fields.Integer(load_default=0)
 
 
+class SubmissionInterrupted(Schema):
+    """The file's intake stopped before its end (its process killed, its database failed):
+    what it stored, once, and what to do (send the same file again to finish it)."""
+
+    records = fields.Integer(required=True)  # records of the file taken so far
+    recorded = fields.Integer(required=True)
+    revised = fields.Integer(required=True)
+    voided = fields.Integer(required=True)
+    rejected = fields.Integer(required=True)
+    unknown_ndc = fields.Integer(required=True)
+    marijuana = fields.Integer(required=True)
+    reason = fields.String(required=True)
+
+
+class SubmissionResumed(Schema):
+    """The same file came again: its intake continues after the ``records`` taken before;
+    the ``SubmissionAccepted`` that ends it counts the whole file."""
+
+    records = fields.Integer(required=True)
+
+
 def _batch(records: object) -> None:
     if not isinstance(records, list) or not 1 <= len(records) <= MAX_BATCH:
         raise ValidationError(f"A batch is a list of 1 to {MAX_BATCH} records.")
@@ -129,6 +150,8 @@ def submissions_events() -> EventRegistry:
         ("SubmissionReceived", SubmissionReceived),
         ("SubmissionRejected", SubmissionRejected),
         ("SubmissionAccepted", SubmissionAccepted),
+        ("SubmissionInterrupted", SubmissionInterrupted),
+        ("SubmissionResumed", SubmissionResumed),
         ("DispensationsRecorded", DispensationsRecorded),
         ("DispensationRevised", DispensationRevised),
         ("DispensationVoided", DispensationVoided),

@@ -2,8 +2,10 @@
 
 A data submitter uploads a file through the gateway (``submit_file``); the desk records it
 (``desk.py``) and the submitter reads the outcome and its error report. Bulk loads run the
-same desk from ``pmp ingest``. Every RPC checks the caller's permission here as well as in
-the gateway; a submission's report is shown to whoever sent it and to administrators.
+same desk from ``pmp ingest``. A request redelivered after this service died mid-file
+continues the file's submission; a timer gives a submission whose intake died its outcome.
+Every RPC checks the caller's permission here as well as in the gateway; a submission's
+report is shown to whoever sent it and to administrators.
 """
 
 from __future__ import annotations
@@ -13,20 +15,23 @@ import binascii
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 
 from pmp.logs import get_logger
 from pmp.rpc import rpc
 from pmp.service import EventSourcedService, Kernel, ServiceKernel
 from services.identity.roles import Permission, allows, require
 from services.submissions import matches, memory
-from services.submissions.desk import Desk, discard, spooled
+from services.submissions.desk import Desk, discard, spooled, sweep
 from services.submissions.intake import submission_stream
 from services.submissions.schemas import submissions_events
 
 log = get_logger(__name__)
 
 MAX_WEB_BYTES = 20 * 1024 * 1024  # larger files go through `pmp ingest`
+SWEEP_SECONDS = 15  # how soon a submission whose intake died gets its outcome
 
 
 class NotFound(LookupError):
@@ -88,9 +93,32 @@ class SubmissionsService(EventSourcedService):
         )
         return outcome
 
+    @timer(interval=SWEEP_SECONDS, eager=True)
+    def finish_dead_intakes(self) -> None:
+        """At start and then often: a submission whose intake died (this service killed
+        mid-file, ``pmp ingest`` killed, a failed database) gets its outcome, interrupted."""
+        try:
+            swept = sweep(self.kernel.db, self.kernel)
+        except sa.exc.DBAPIError as exc:
+            log.warning("cannot look for interrupted submissions", error=type(exc).__name__)
+            return
+        if swept:
+            log.info("interrupted submissions given their outcome", count=swept)
+
+    @rpc
+    def submission_of_file(self, sha256: str) -> dict[str, Any]:
+        """The submission that holds the file with this SHA-256 (the gateway asks when an
+        upload's answer did not come), as ``submission`` shows it."""
+        found = memory.IntakeTables(self.kernel.db).received(str(sha256).lower())
+        if found is None:
+            raise NotFound("There is no such submission.")
+        return self.submission(found[0])
+
     @rpc
     def submission(self, submission_id: str) -> dict[str, Any]:
-        """What became of a submission: received, rejected or accepted with its counts."""
+        """What became of a submission: received (being recorded), interrupted (stopped
+        part-way: what it stored, and to send the file again), rejected or accepted, with
+        its counts."""
         events = self._events_of(submission_id)
         summary: dict[str, Any] = {"submission_id": submission_id, "status": "received"}
         for event in events:
@@ -104,6 +132,15 @@ class SubmissionsService(EventSourcedService):
                 summary.update(status="rejected", reason=event.data["reason"])
             elif event.type == "SubmissionAccepted":
                 summary.update(status="accepted", counts=dict(event.data))
+            elif event.type == "SubmissionInterrupted":
+                counts = {k: v for k, v in event.data.items() if k != "reason"}
+                summary.update(status="interrupted", reason=event.data["reason"], counts=counts)
+            elif event.type == "SubmissionResumed":
+                summary.update(status="received")
+        if summary["status"] == "received":  # being recorded: how far it got
+            progress = memory.IntakeTables(self.kernel.db).progress(submission_id)
+            if progress is not None:
+                summary["counts"] = dict(progress.counts)
         return summary
 
     @rpc

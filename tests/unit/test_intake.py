@@ -1,47 +1,32 @@
-"""The intake: from an ASAP file to events, with fakes for the store and the key table."""
+"""The intake: from an ASAP file to events, with a fake of the store and its tables."""
 
 from __future__ import annotations
 
 import io
 import uuid
-from collections.abc import Iterable, Sequence
 from functools import cache
 
 import pytest
 
 from services.submissions.drugs import load_reference
-from services.submissions.intake import Intake, submission_stream
+from services.submissions.intake import Chunk, Intake, Progress, submission_stream
 from services.submissions.patients import PatientIndex
 from tests.helpers.asap import RECEIVED_AT, air, build, dsp, pat, pha, pre, record
 
 OXYCODONE_10MG = "00093002401"  # factor 1.5 in the CDC file
 
 
-class FakeSink:
-    """An event store in a dict, with the store's expected-version rule."""
+class FakeLedger:
+    """The intake's memory in dicts: events per stream (with the store's rule that a stream
+    starts once), keys, patients, error reports; each chunk kept as one store."""
 
     def __init__(self) -> None:
         self.streams: dict[str, list[tuple[str, dict]]] = {}
-        self.appends: list[list[str]] = []  # the event types of each append
-
-    def append(self, stream: str, expected: int | None, changes: Sequence) -> int:
-        self.appends.append([kind for kind, _ in changes])
-        events = self.streams.setdefault(stream, [])
-        assert expected is None or expected == len(events), "concurrent change"
-        events.extend(changes)
-        return len(events)
-
-    def kinds(self, stream: str) -> list[str]:
-        return [kind for kind, _ in self.streams[stream]]
-
-    def of(self, stream: str, kind: str) -> list[dict]:
-        return [data for k, data in self.streams[stream] if k == kind]
-
-
-class FakeMemory:
-    def __init__(self) -> None:
+        self.appends: list[list[str]] = []  # the event types of each chunk
         self.known: dict[str, str] = {}
         self.patients: list = []
+        self.errors: dict[str, list[dict]] = {}
+        self.progress: list[Progress] = []
 
     def find(self, key: str) -> str | None:
         return self.known.get(key)
@@ -49,9 +34,23 @@ class FakeMemory:
     def find_many(self, keys) -> dict[str, str]:
         return {k: self.known[k] for k in keys if k in self.known}
 
-    def remember(self, keys: Iterable[tuple[str, str]], patients: Iterable) -> None:
-        self.known.update(keys)
-        self.patients.extend(patients)
+    def store(self, stream: str, chunk: Chunk) -> None:
+        kinds = [kind for kind, _ in chunk.changes]
+        assert ("SubmissionReceived" in kinds) == (stream not in self.streams)
+        self.appends.append(kinds)
+        self.streams.setdefault(stream, []).extend(chunk.changes)
+        self.known.update(chunk.keys)
+        self.patients.extend(chunk.patients)
+        report = self.errors.setdefault(chunk.progress.submission_id, [])
+        assert len(report) + len(chunk.errors) == chunk.progress.errors
+        report.extend(chunk.errors)
+        self.progress.append(chunk.progress)
+
+    def kinds(self, stream: str) -> list[str]:
+        return [kind for kind, _ in self.streams[stream]]
+
+    def of(self, stream: str, kind: str) -> list[dict]:
+        return [data for k, data in self.streams[stream] if k == kind]
 
 
 @cache
@@ -63,20 +62,28 @@ class Desk:
     """A submissions desk: one intake, one sink, one index, files in and events out."""
 
     def __init__(self) -> None:
-        self.sink, self.memory = FakeSink(), FakeMemory()
-        self.intake = Intake(self.sink, reference(), PatientIndex(), self.memory)
+        self.sink = self.memory = FakeLedger()
+        self.intake = Intake(self.memory, reference(), PatientIndex())
 
     def submit(self, data: bytes):
-        submission_id = str(uuid.uuid4())
+        start = Progress(str(uuid.uuid4()), "0" * 64, RECEIVED_AT)
         received = {
-            "submission_id": submission_id,
-            "sha256": "0" * 64,
+            "submission_id": start.submission_id,
+            "sha256": start.sha256,
             "filename": "test.dat",
             "size": len(data),
             "channel": "bulk",
         }
-        outcome = self.intake.ingest(lambda: io.BytesIO(data), submission_id, received, RECEIVED_AT)
-        return outcome, submission_stream(submission_id)
+        outcome = self.intake.ingest(
+            lambda: io.BytesIO(data), start, ("SubmissionReceived", received)
+        )
+        return outcome, submission_stream(start.submission_id)
+
+    def errors(self, outcome) -> list[dict]:
+        """The outcome's error report, in the file's order (as the tables give it)."""
+        report = self.memory.errors[outcome.submission_id]
+        assert len(report) == outcome.error_count
+        return sorted(report, key=lambda e: e["line"])
 
     def recorded(self, stream: str) -> list[dict]:
         return [
@@ -100,7 +107,7 @@ def test_good_records_are_recorded_and_a_bad_one_is_reported_alone():
         "RX1001",
         "RX1002",
     ]
-    (error,) = outcome.errors
+    (error,) = desk.errors(outcome)
     assert (error["segment"], error["field"], error["value"]) == ("DSP", "DSP08", "12345")
     assert error["line"] >= 1 and "NDC" in error["message"]
 
@@ -156,19 +163,19 @@ def test_revisions_and_voids_change_the_earlier_dispensation():
     assert voided["dispensation_id"] == original["RX1002"]["dispensation_id"]
     counts = desk.sink.of(second, "SubmissionAccepted")[0]
     assert (counts["revised"], counts["voided"], counts["rejected"]) == (1, 1, 0)
-    assert outcome.errors == []
+    assert desk.errors(outcome) == []
 
 
 def test_a_revision_of_nothing_and_a_repeated_new_record_are_refused():
     desk = Desk()
     outcome, stream = desk.submit(build([(pha(), record(1, dsp={1: "01"}))]))
-    assert [e["field"] for e in outcome.errors] == ["DSP01"]
+    assert [e["field"] for e in desk.errors(outcome)] == ["DSP01"]
     assert "DispensationRevised" not in desk.sink.kinds(stream)
 
     desk.submit(build([(pha(), record(5))]))
     outcome, again = desk.submit(build([(pha(), record(5))]))
-    assert [e["field"] for e in outcome.errors] == ["DSP02"]
-    assert "revise" in outcome.errors[0]["message"]
+    assert [e["field"] for e in desk.errors(outcome)] == ["DSP02"]
+    assert "revise" in desk.errors(outcome)[0]["message"]
     assert "DispensationsRecorded" not in desk.sink.kinds(again)
 
 
@@ -211,7 +218,7 @@ def test_batches_of_a_thousand_are_written_five_at_a_time_and_a_revision_waits_f
     batches = desk.sink.of(stream, "DispensationsRecorded")
     assert [len(b["records"]) for b in batches] == [1000] * 6 + [500, 1]
     recorded = [kinds.count("DispensationsRecorded") for kinds in desk.sink.appends]
-    assert recorded == [0, 5, 2, 0, 1, 0]  # received; 5; 2 before the revision; it; 1; end
+    assert recorded == [0, 5, 2, 0, 1]  # received; 5; 2 before the revision; it; 1 and end
     assert desk.sink.kinds(stream)[-3:] == [
         "DispensationRevised",
         "DispensationsRecorded",
@@ -234,7 +241,7 @@ def test_a_dispensarys_marijuana_records_are_kept_apart_with_the_card_number():
     oxycodone = record(1, dsp={8: OXYCODONE_10MG})
     outcome, stream = desk.submit(build([(pha(), oxycodone + marijuana(2, card="mm-1001"))]))
 
-    assert outcome.errors == []
+    assert desk.errors(outcome) == []
     assert [r["dispensation"]["prescription_number"] for r in desk.recorded(stream)] == ["RX1001"]
     (batch,) = desk.sink.of(stream, "MarijuanaDispensationsRecorded")
     (entry,) = batch["records"]
@@ -252,11 +259,14 @@ def test_a_marijuana_record_without_a_card_number_is_refused_naming_the_field():
     no_card = marijuana(2, pat={3: "MM 1001!"})
     outcome, stream = desk.submit(build([(pha(), no_qualifier + no_card + marijuana(3))]))
 
-    assert [(e["segment"], e["field"]) for e in outcome.errors] == [
+    assert [(e["segment"], e["field"]) for e in desk.errors(outcome)] == [
         ("PAT", "PAT02"),
         ("PAT", "PAT03"),
     ]
-    assert "DSP07 MM" in outcome.errors[0]["message"] and "card" in outcome.errors[1]["message"]
+    assert (
+        "DSP07 MM" in desk.errors(outcome)[0]["message"]
+        and "card" in desk.errors(outcome)[1]["message"]
+    )
     (batch,) = desk.sink.of(stream, "MarijuanaDispensationsRecorded")
     assert [r["dispensation"]["prescription_number"] for r in batch["records"]] == ["RX1003"]
 
@@ -278,7 +288,7 @@ def test_a_marijuana_record_is_revised_and_voided_as_its_own_kind():
     (voided,) = desk.sink.of(second, "MarijuanaDispensationVoided")
     assert voided["dispensation_id"] == ids["RX1002"]
     assert "DispensationVoided" not in desk.sink.kinds(second)
-    assert [e["field"] for e in outcome.errors] == ["DSP01"]
+    assert [e["field"] for e in desk.errors(outcome)] == ["DSP01"]
     counts = desk.sink.of(second, "SubmissionAccepted")[0]
     assert (counts["revised"], counts["voided"], counts["marijuana"]) == (1, 1, 2)
 
@@ -290,7 +300,7 @@ def test_who_picked_up_a_marijuana_dispensation_is_kept_and_a_pharmacys_air_is_n
     pharmacy = record(2, dsp={8: OXYCODONE_10MG})[:3] + [caregiver]
     outcome, stream = desk.submit(build([(pha(), picked_up + pharmacy)]))
 
-    assert outcome.errors == []
+    assert desk.errors(outcome) == []
     (batch,) = desk.sink.of(stream, "MarijuanaDispensationsRecorded")
     assert batch["records"][0]["dispensation"]["picked_up_by"] == {
         "person_relationship": "04",
@@ -299,3 +309,73 @@ def test_who_picked_up_a_marijuana_dispensation_is_kept_and_a_pharmacys_air_is_n
     }
     (filled,) = desk.recorded(stream)
     assert "picked_up_by" not in filled["dispensation"]
+
+
+class Refusing(FakeLedger):
+    """Stores chunks until the ``fail_at``-th, which fails as a full disk would."""
+
+    def __init__(self, fail_at: int) -> None:
+        super().__init__()
+        self.fail_at = fail_at
+
+    def store(self, stream: str, chunk: Chunk) -> None:
+        if len(self.appends) + 1 == self.fail_at:
+            self.fail_at = 0
+            raise OSError(28, "No space left on device")
+        super().store(stream, chunk)
+
+
+def mixed_file() -> bytes:
+    """New records, a bad one, one sent twice, revisions and voids, across several chunks."""
+    body = [s for n in range(5200) for s in record(n, pat={7: f"DOE{'ABCDEFG'[n % 7]}"})]
+    body += record(7, dsp={8: "12345"})  # a bad NDC
+    body += record(9)  # already in the file
+    body += record(11, dsp={1: "01", 9: "60"}) + record(12, dsp={1: "02"})
+    body += [s for n in range(5300, 6400) for s in record(n)]
+    body += record(5350, dsp={1: "01", 9: "90"}) + record(9999, dsp={1: "02"})
+    return build([(pha(), body)])
+
+
+def ingest_until_done(data: bytes, ledger: FakeLedger) -> tuple[str, list]:
+    """Send the file until it is accepted, as a pharmacy resending it would: each time
+    with the index rebuilt from what was stored, from the progress stored last."""
+    start = Progress(str(uuid.uuid4()), "0" * 64, RECEIVED_AT)
+    received = {"submission_id": start.submission_id, "sha256": "0" * 64, "filename": "t.dat",
+                "size": len(data), "channel": "bulk"}  # fmt: skip
+    first: tuple[str, dict] = ("SubmissionReceived", received)
+    while True:
+        index = PatientIndex()
+        for _, patient, person in ledger.patients:
+            index.add(patient, person)
+        try:
+            Intake(ledger, reference(), index).ingest(lambda: io.BytesIO(data), start, first)
+            return submission_stream(start.submission_id), ledger.errors[start.submission_id]
+        except OSError:
+            if ledger.progress:
+                start = ledger.progress[-1]
+                first = ("SubmissionResumed", {"records": start.counts["records"]})
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4, 5, 6])
+def test_a_file_stopped_at_any_chunk_and_sent_again_is_stored_as_if_sent_once(fail_at):
+    data = mixed_file()
+    clean = FakeLedger()
+    stream, errors = ingest_until_done(data, clean)
+    stopped = Refusing(fail_at)
+    resent, resent_errors = ingest_until_done(data, stopped)
+
+    def recorded(ledger: FakeLedger, stream: str) -> list[str]:
+        kinds = ("DispensationsRecorded", "DispensationRevised", "DispensationVoided")
+        return sorted(
+            f"{kind}:{r['dispensation']['prescription_number'] if 'dispensation' in r else ''}"
+            for kind in kinds
+            for data in ledger.of(stream, kind)
+            for r in data.get("records", [data.get("record", {})])
+        )
+
+    assert recorded(stopped, resent) == recorded(clean, stream)
+    assert stopped.of(resent, "SubmissionAccepted") == clean.of(stream, "SubmissionAccepted")
+    assert sorted(stopped.known) == sorted(clean.known)
+    assert len(stopped.patients) == len(clean.patients)
+    line_and_field = sorted((e["line"], e["field"]) for e in errors)
+    assert sorted((e["line"], e["field"]) for e in resent_errors) == line_and_field
