@@ -8,7 +8,7 @@ restarted, that no message came near RabbitMQ's 128 MiB limit (the largest event
 relay publishes as one message, and the largest ``read_events`` reply, read the way the
 projectors read), and each service's peak memory (VmHWM), printed and bounded.
 
-``make faults``: 1,000,000 records with default settings. ``make test``: 20,000 records and
+``make faults``: 1,000,000 records with default settings. ``make test``: 5,000 records and
 a read budget of one such event, so every read between services is cut by bytes.
 """
 
@@ -31,7 +31,7 @@ from tests.faults.sizes import FULL, size
 from tests.faults.stack import FaultStack, fault_stack_of
 from tests.faults.workload import ingest
 
-RECORDS = size(20_000, 1_000_000)
+RECORDS = size(5_000, 1_000_000)
 READ_BYTES = 1_500_000  # bounded form: about one 1,000-record event per read
 BROKER_LIMIT = 128 * 1024 * 1024
 NEAR = BROKER_LIMIT // 4  # "near the limit": no message may reach a quarter of it

@@ -10,21 +10,21 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.faults.workload import asap_file
+from tests.helpers.commands import pmp
 from tests.helpers.processes import Process, children_of, python, wait_until
 from tests.helpers.submissions_store import SubmissionsStore, kill_ingest_mid_file
 
-RECORDS = 30_000
+RECORDS = 12_000  # past two chunks of 5,000: the kill lands after the first
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def env(request, tmp_path: Path) -> dict[str, str]:
-    env = {"PMP_DATA_DIR": str(tmp_path / "data"), "PMP_DATABASE_URL": ""}
+def env(request, tmp_path: Path, amqp_uri: str) -> dict[str, str]:
+    env = {"PMP_DATA_DIR": str(tmp_path / "data"), "PMP_DATABASE_URL": "", "PMP_AMQP_URI": amqp_uri}
     if request.param == "postgresql":
         env["PMP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
         env["PMP_SCHEMA_PREFIX"] = request.getfixturevalue("schema_prefix")
@@ -32,12 +32,7 @@ def env(request, tmp_path: Path) -> dict[str, str]:
 
 
 def pmp_ingest(env: dict[str, str], *files: Path) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("PMP_")}
-    return subprocess.run(
-        [sys.executable, "-m", "pmp", "ingest", *map(str, files)],
-        capture_output=True, text=True, timeout=300, env={**clean, **env},
-        cwd=Path(__file__).resolve().parents[2],
-    )  # fmt: skip
+    return pmp("ingest", *map(str, files), env=env, timeout=300)
 
 
 def test_a_killed_ingest_gets_an_outcome_and_the_resend_finishes_it_once(env, tmp_path):
@@ -68,10 +63,11 @@ def test_a_killed_ingest_gets_an_outcome_and_the_resend_finishes_it_once(env, tm
         store.close()
 
 
-def test_pmp_ingest_with_its_database_stopped_says_so_in_one_line(tmp_path):
+def test_pmp_ingest_with_its_database_stopped_says_so_in_one_line(tmp_path, amqp_uri):
     path = asap_file(tmp_path / "week.dat", 0, 10)
     stopped = {"PMP_DATABASE_URL": "postgresql://cpmrs:secret@127.0.0.1:1/cpmrs",
-               "PMP_SCHEMA_PREFIX": "nowhere_"}  # fmt: skip
+               "PMP_SCHEMA_PREFIX": "nowhere_", "PMP_AMQP_URI": amqp_uri,
+               "PMP_DATA_DIR": str(tmp_path / "data")}  # fmt: skip
     done = pmp_ingest(stopped, path)
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
@@ -80,8 +76,10 @@ def test_pmp_ingest_with_its_database_stopped_says_so_in_one_line(tmp_path):
     assert "Traceback" not in done.stderr and "secret" not in done.stderr
 
 
-def test_pmp_ingest_stopped_by_ctrl_c_says_what_is_stored_and_the_resend_finishes(tmp_path):
-    env = {"PMP_DATA_DIR": str(tmp_path / "data"), "PMP_DATABASE_URL": ""}
+def test_pmp_ingest_stopped_by_ctrl_c_says_what_is_stored_and_the_resend_finishes(
+    tmp_path, amqp_uri
+):
+    env = {"PMP_DATA_DIR": str(tmp_path / "data"), "PMP_DATABASE_URL": "", "PMP_AMQP_URI": amqp_uri}
     path = asap_file(tmp_path / "week.dat", 0, RECORDS)
     store = SubmissionsStore(env)
     try:
