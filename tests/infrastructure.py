@@ -36,9 +36,10 @@ class Broker:
     amqp_uri: str  # the default vhost
     api_uri: str | None  # RabbitMQ management API, when it answers
 
-    def create_vhost(self) -> str:
-        """A new, empty vhost; returns the AMQP URI that points into it."""
-        name = f"pmp-test-{uuid.uuid4().hex[:12]}"
+    def create_vhost(self, name: str | None = None) -> str:
+        """A new, empty vhost (``name``: one deleted earlier, made again); returns the AMQP
+        URI that points into it."""
+        name = name or f"pmp-test-{uuid.uuid4().hex[:12]}"
         if self.api_uri:
             base, auth = _api(self.api_uri)
             requests.put(f"{base}/api/vhosts/{name}", auth=auth, timeout=10).raise_for_status()

@@ -98,13 +98,9 @@ class Desk:
                 if not isinstance(exc, Exception):
                     raise
                 return self.stopped
-        return {
-            "submission_id": outcome.submission_id,
-            "status": outcome.status,
-            "counts": outcome.counts,
-            "error_count": outcome.error_count,
-            "continued": start.counts["records"],
-        }
+        return _result(
+            outcome.submission_id, outcome.status, outcome.counts, outcome.error_count, start
+        )
 
     def _stopped(
         self, ledger: Ledger, start: Progress, resuming: bool, exc: BaseException
@@ -117,13 +113,7 @@ class Desk:
         cause = failure(exc)
         log.warning("intake stopped", submission_id=start.submission_id, cause=cause)
         if stored is not None and stored.state != "running":  # its outcome was stored
-            return {
-                "submission_id": stored.submission_id,
-                "status": stored.state,
-                "counts": stored.counts,
-                "error_count": stored.errors,
-                "continued": start.counts["records"],
-            }
+            return _result(stored.submission_id, stored.state, stored.counts, stored.errors, start)
         if stored is not None:
             with contextlib.suppress(Exception):
                 ledger.interrupt(stored)
@@ -135,6 +125,20 @@ class Desk:
             "continued": start.counts["records"],
             "reason": cause,
         }
+
+
+def _result(
+    submission_id: str, status: str, counts: dict[str, int], errors: int, start: Progress
+) -> dict[str, Any]:
+    """What ``Desk.ingest`` answers of a submission with an outcome: ``continued`` is the
+    records an earlier run had taken."""
+    return {
+        "submission_id": submission_id,
+        "status": status,
+        "counts": counts,
+        "error_count": errors,
+        "continued": start.counts["records"],
+    }
 
 
 def sweep(db: Database, recorder: Recorder) -> int:

@@ -8,50 +8,18 @@ nothing another test or stack uses is touched.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from pmp.sources import BrokerUnavailable, ClusterProxy, RpcSource, SourceUnavailable
 from tests.faults.proxy import TcpProxy
 from tests.faults.stack import through
 from tests.helpers.processes import Process, python, wait_until
-from tests.infrastructure import Broker, _api
-
-
-def _vhost(amqp_uri: str) -> str:
-    return unquote(urlsplit(amqp_uri).path.lstrip("/"))
-
-
-def restore_vhost(broker: Broker, amqp_uri: str) -> None:
-    """Create the test's (deleted) vhost again under the same name."""
-    name = _vhost(amqp_uri)
-    user = urlsplit(amqp_uri).username or "guest"
-    if broker.api_uri:
-        base, auth = _api(broker.api_uri)
-        requests.put(f"{base}/api/vhosts/{name}", auth=auth, timeout=10).raise_for_status()
-        requests.put(
-            f"{base}/api/permissions/{name}/{user}",
-            json={"configure": ".*", "write": ".*", "read": ".*"},
-            auth=auth,
-            timeout=10,
-        ).raise_for_status()
-        return
-    _rabbitmqctl("add_vhost", name)
-    _rabbitmqctl("set_permissions", "-p", name, user, ".*", ".*", ".*")
-
-
-def _rabbitmqctl(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        ["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, f"rabbitmqctl {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done
+from tests.infrastructure import Broker
 
 
 @pytest.fixture
@@ -110,7 +78,7 @@ def test_a_worker_whose_reply_cannot_be_sent_does_not_stop_its_service(echo, bro
     )
     assert echo.alive(), f"a reply the broker refused stopped the service:\n{echo.log()[-3000:]}"
 
-    restore_vhost(broker, amqp_uri)
+    broker.create_vhost(unquote(urlsplit(amqp_uri).path.lstrip("/")))  # the same name again
     proxy = ClusterProxy(amqp_uri, timeout=5)
     try:
         wait_until(
