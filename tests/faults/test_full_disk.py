@@ -49,7 +49,13 @@ class SmallDisk:
     def store(self) -> dict:
         """The submissions store in the tmpfs (``SubmissionsStore.summary``), looked at from
         inside the namespace: SQLite resolves ``/proc/<pid>/root`` to this side's root."""
-        look = self.run(sys.executable, "-m", "tests.helpers.submissions_store", str(self.data))
+        look = self.run(
+            sys.executable,
+            "-m",
+            "tests.helpers.submissions_store",
+            str(self.data),
+            env={**os.environ, "PYTHONPATH": str(REPO)},  # nsenter starts it outside the clone
+        )
         assert look.returncode == 0, look.stderr
         return json.loads(look.stdout)
 

@@ -88,7 +88,10 @@ def test_pmp_ingest_stopped_by_ctrl_c_says_what_is_stored_and_the_resend_finishe
         readers = children_of(ingest.pid)
         for pid in readers:
             os.kill(pid, signal.SIGSTOP)  # mid-file, however fast the machine
-        ingest.popen.send_signal(signal.SIGINT)
+        for pid in [ingest.pid, *readers]:  # Ctrl-C reaches the terminal's whole job
+            os.kill(pid, signal.SIGINT)
+        for pid in readers:
+            os.kill(pid, signal.SIGCONT)
         assert ingest.wait(60) == 130  # its reading process ended with it
         said = ingest.log()
         assert "Traceback" not in said and "INSERT" not in said
