@@ -21,7 +21,7 @@ from tests.faults.converge import converge
 from tests.faults.proxy import TcpProxy
 from tests.faults.sizes import size
 from tests.faults.stack import FaultStack
-from tests.faults.workload import asap_file, ingest
+from tests.faults.workload import Loader, asap_file
 from tests.helpers.accounts import create_first_administrator, create_user, ready
 from tests.helpers.processes import wait_until
 
@@ -120,22 +120,11 @@ def outage_during_ingest_and_lookups(
     admin = ready(stack, create_first_administrator(stack, tmp_path))
     prescriber = ready(stack, create_user(stack, admin, "prescriber", tmp_path))
     files = [asap_file(tmp_path / f"day{n}.dat", n * RECORDS, RECORDS) for n in range(FILES)]
-    loaded: list[str] = []
-    failures: list[BaseException] = []
-
-    def load() -> None:
-        try:
-            for path in files:
-                loaded.append(ingest(stack, path))  # straight to the store: the operator's
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            failures.append(exc)
+    loader = Loader(stack, files)
 
     with Watch(stack, prescriber.headers()) as watch:
         wait_until(lambda: watch.lookups["before 200"] >= 5, 120, "lookups answered")
-        loader = threading.Thread(target=load)
-        loader.start()
-        wait_until(lambda: loaded or failures, 300, "the first file recorded")
-        in_flight = (FILES - len(loaded)) * RECORDS
+        in_flight = loader.begin() * RECORDS
         watch.phase = "outage"
         proxy.cut()
         time.sleep(OUTAGE_SECONDS)  # the outage itself, not a wait for something to happen
@@ -151,8 +140,8 @@ def outage_during_ingest_and_lookups(
         except AssertionError as exc:
             raise AssertionError(f"{exc}\nlast /healthz: {last[-1:]}") from None
         healthy_after = time.monotonic() - restored_at
-    assert not failures, failures
-    assert len(loaded) == FILES
+    assert not loader.failures, loader.failures
+    assert len(loader.loaded) == FILES
     restarted = [line for line in stack.process.log().splitlines() if "restarting" in line]
     print(
         f"{name}: {FILES * RECORDS} records, {in_flight} still to ingest at the cut, "

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -16,8 +15,7 @@ from tests.faults.converge import REPO, converge
 from tests.faults.processes import kill_service, wait_restarted
 from tests.faults.readmodel import rows
 from tests.faults.sizes import size
-from tests.faults.workload import asap_file, ingest
-from tests.helpers.processes import wait_until
+from tests.faults.workload import Loader, asap_file
 
 # A stack per test and its experiment outlast the suite's default 300 s in make faults.
 pytestmark = pytest.mark.timeout(size(600, 3600))
@@ -28,29 +26,18 @@ RECORDS = size(250, 1000)  # per file: 1,000 and 50,000 in all
 
 def test_query_and_audit_killed_while_events_flow_converge_to_a_rebuild(fault_stack, tmp_path):
     files = [asap_file(tmp_path / f"week{n}.dat", n * RECORDS, RECORDS) for n in range(FILES)]
-    loaded: list[str] = []
-    failures: list[BaseException] = []
-
-    def load() -> None:
-        try:
-            for path in files:
-                loaded.append(ingest(fault_stack, path))
-        except BaseException as exc:  # noqa: BLE001 - reported by the test below
-            failures.append(exc)
+    loader = Loader(fault_stack, files)
 
     # The services reach their broker and database only through the fault suite's proxies.
     assert fault_stack.broker_proxy.connections and fault_stack.database_proxy.connections
-    loader = threading.Thread(target=load)
-    loader.start()
-    wait_until(lambda: loaded or failures, 300, "the first file recorded")
-    in_flight = (FILES - len(loaded)) * RECORDS  # not yet in the store at the kills
+    in_flight = loader.begin() * RECORDS  # not yet in the store at the kills
     killed = {name: kill_service(fault_stack, name) for name in ("query", "audit")}
     for name, pid in killed.items():
         wait_restarted(fault_stack, name, pid)
     loader.join(timeout=900)
     assert "query exited with -9; restarting" in fault_stack.process.log()
-    assert not failures, failures
-    assert len(loaded) == FILES
+    assert not loader.failures, loader.failures
+    assert len(loader.loaded) == FILES
 
     seconds = converge(fault_stack, size(180, 900))
     before = rows(fault_stack, "query", patient_history)
