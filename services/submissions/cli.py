@@ -106,6 +106,9 @@ def ingest(args) -> int:
         console.print(f"pmp ingest: the submissions store cannot be used ({failure(exc)}); "
                       "nothing was loaded", soft_wrap=True, markup=False)  # fmt: skip
         return 1
+    except KeyboardInterrupt:
+        console.print("pmp ingest: stopped by the operator (Ctrl-C); nothing was loaded")
+        return 130
     failed = 0
     columns = (
         TextColumn("{task.description}"),
@@ -114,27 +117,30 @@ def ingest(args) -> int:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        for path in args.files:
+        for number, path in enumerate(args.files):
             task = progress.add_task(path.name, total=None)
             try:
-                outcome = load.ingest(
-                    path,
-                    progress=lambda n, t=task: progress.update(t, completed=n),
-                    read=read_in_worker,  # a second process reads while this one records
-                )
-            except KeyboardInterrupt as exc:
-                stopped = load.desk().stopped or _not_loaded(failure(exc))
-                console.print(_line(path, stopped), soft_wrap=True, markup=False)
+                try:
+                    outcome = load.ingest(
+                        path,
+                        progress=lambda n, t=task: progress.update(t, completed=n),
+                        read=read_in_worker,  # a second process reads while this one records
+                    )
+                except Exception as exc:  # before its intake began: the lock, the index, the file
+                    outcome = _not_loaded(failure(exc))
+                done = outcome.get("counts", {}).get("records", 0)
+                progress.update(task, total=max(done, 1), completed=done)
+                failed += outcome["status"] in {"rejected", "interrupted"}
+                console.print(_line(path, outcome), soft_wrap=True, markup=False)
+                if outcome.get("error_count") and outcome["status"] != "interrupted":
+                    errors = load.error_report(outcome["submission_id"])
+                    console.print(_errors(path, errors), soft_wrap=True, markup=False)
+            except KeyboardInterrupt:  # wherever it lands: in the intake, or around it
+                console.print(_line(path, _after_ctrl_c(load, path)), soft_wrap=True, markup=False)
+                if rest := args.files[number + 1 :]:
+                    console.print(f"pmp ingest: not started: {', '.join(map(str, rest))}",
+                                  soft_wrap=True, markup=False)  # fmt: skip
                 return 130
-            except Exception as exc:  # before its intake began: the lock, the index, the file
-                outcome = _not_loaded(failure(exc))
-            done = outcome.get("counts", {}).get("records", 0)
-            progress.update(task, total=max(done, 1), completed=done)
-            failed += outcome["status"] in {"rejected", "interrupted"}
-            console.print(_line(path, outcome), soft_wrap=True, markup=False)
-            if outcome.get("error_count") and outcome["status"] != "interrupted":
-                errors = load.error_report(outcome["submission_id"])
-                console.print(_errors(path, errors), soft_wrap=True, markup=False)
     load.close()
     return 1 if failed else 0
 
@@ -166,6 +172,18 @@ def _line(path: Path, outcome: dict[str, Any]) -> str:
     earlier = outcome.get("continued") or 0
     resumed = f"finished (continued after {earlier:,} records stored before); " if earlier else ""
     return f"{path}: {resumed}{_tally(counts)} (submission {submission})"
+
+
+def _after_ctrl_c(load: BulkLoad, path: Path) -> dict[str, Any]:
+    """What the store holds of the file Ctrl-C stopped, read back rather than remembered:
+    the commit of its last chunk, or its outcome, may have landed after the intake last
+    heard. A file that finished says so; one that did not says what is stored."""
+    reason = "stopped by the operator (Ctrl-C)"
+    try:
+        standing = load.desk().standing(path)
+    except Exception:  # the store went too: what the intake last saw
+        standing = load.desk().stopped
+    return {**standing, "reason": reason} if standing else _not_loaded(reason)
 
 
 def _not_loaded(reason: str) -> dict[str, Any]:

@@ -99,7 +99,11 @@ class Desk:
                     raise
                 return self.stopped
         return _result(
-            outcome.submission_id, outcome.status, outcome.counts, outcome.error_count, start
+            outcome.submission_id,
+            outcome.status,
+            outcome.counts,
+            outcome.error_count,
+            start.counts["records"],
         )
 
     def _stopped(
@@ -109,11 +113,17 @@ class Desk:
         submission its outcome if the database still takes it (else ``sweep`` will), and
         say what is stored."""
         self.index, self.changes = PatientIndex(), 0
-        stored = ledger.stored or (start if resuming else None)
+        stored = self._last_stored(start) or ledger.stored or (start if resuming else None)
         cause = failure(exc)
         log.warning("intake stopped", submission_id=start.submission_id, cause=cause)
         if stored is not None and stored.state != "running":  # its outcome was stored
-            return _result(stored.submission_id, stored.state, stored.counts, stored.errors, start)
+            return _result(
+                stored.submission_id,
+                stored.state,
+                stored.counts,
+                stored.errors,
+                start.counts["records"],
+            )
         if stored is not None:
             with contextlib.suppress(Exception):
                 ledger.interrupt(stored)
@@ -126,9 +136,27 @@ class Desk:
             "reason": cause,
         }
 
+    def _last_stored(self, start: Progress) -> Progress | None:
+        """The submission's progress as the database holds it: a chunk's commit can land
+        after the ledger last heard (Ctrl-C between the commit and its return), and an
+        outcome written from that stale view would undercount what is stored."""
+        try:
+            return self.tables.progress(start.submission_id)
+        except Exception:  # the database failed: the ledger's view, and ``sweep`` later
+            return None
+
+    def standing(self, path: Path) -> dict[str, Any] | None:
+        """What the store holds of the file at ``path``: its submission's state and counts,
+        or None if it was never received (``pmp ingest`` asks after a Ctrl-C)."""
+        found = self.tables.received(_sha256(path))
+        if found is None or found[1] is None:
+            return None
+        progress = found[1]
+        return _result(found[0], progress.state, progress.counts, progress.errors)
+
 
 def _result(
-    submission_id: str, status: str, counts: dict[str, int], errors: int, start: Progress
+    submission_id: str, status: str, counts: dict[str, int], errors: int, continued: int = 0
 ) -> dict[str, Any]:
     """What ``Desk.ingest`` answers of a submission with an outcome: ``continued`` is the
     records an earlier run had taken."""
@@ -137,7 +165,7 @@ def _result(
         "status": status,
         "counts": counts,
         "error_count": errors,
-        "continued": start.counts["records"],
+        "continued": continued,
     }
 
 
