@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from tests.faults.sizes import size
 from tests.faults.stack import FaultStack
 from tests.helpers.asap import build, pha, record
 from tests.helpers.commands import pmp_ok
@@ -33,7 +34,7 @@ def ingest(stack: FaultStack, path: Path, *, through_proxies: bool = False) -> s
     """``pmp ingest path`` into the stack's submissions store; its output. Direct to the
     database unless ``through_proxies``."""
     env = stack.env if through_proxies else stack.direct_env
-    done = pmp_ok("ingest", str(path), env=env, timeout=600)
+    done = pmp_ok("ingest", str(path), env=env, timeout=size(600, 7200))  # 1,000,000 records
     return done.stderr + done.stdout
 
 
