@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pmp.db import Database, open_postgresql, open_sqlite
+from tests.helpers.processes import TIMEOUT_SCALE, scaled
 from tests.infrastructure import (
     Broker,
     InfrastructureMissing,
@@ -18,6 +19,19 @@ from tests.infrastructure import (
 )
 
 pytest_plugins = ["tests.helpers.stack", "tests.helpers.smtp"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Stretch every test's pytest-timeout by PMP_TEST_TIMEOUT_SCALE, as its own deadlines
+    are (``scaled``): a busy machine gives more time to the whole test, not only its waits."""
+    if TIMEOUT_SCALE == 1:
+        return
+    default = float(config.getini("timeout") or 0)
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        seconds = float(marker.args[0]) if marker and marker.args else default
+        if seconds:
+            item.add_marker(pytest.mark.timeout(scaled(seconds)), append=False)
 
 
 def _session_resource(find) -> Iterator:

@@ -4,7 +4,13 @@ checkpoints, nothing is lost or doubled; users see 503 with Retry-After meanwhil
 
 from __future__ import annotations
 
+import pytest
+
 from tests.faults.outage import outage_during_ingest_and_lookups
+from tests.faults.sizes import size
+
+# An ingest, a cut, convergence and /healthz afterwards: minutes, more on a busy machine.
+pytestmark = pytest.mark.timeout(size(900, 3600))
 
 
 def test_a_broker_outage_heals_by_itself(outage_stack, tmp_path):
