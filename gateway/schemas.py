@@ -752,6 +752,8 @@ class RenewalPolicySchema(Schema):
 
 # Every schema named in the handlers' docstrings: the OpenAPI document's components.
 class SubmissionCountsSchema(Schema):
+    """What the file recorded; of a test file, what it would have recorded."""
+
     version = fields.String(metadata={"description": "The ASAP version the file declared."})
     records = fields.Integer(metadata={"description": "Dispensation records in the file."})
     recorded = fields.Integer(metadata={"description": "New dispensations recorded."})
@@ -775,10 +777,23 @@ class SubmissionSchema(Schema):
     status = fields.String(
         required=True,
         metadata={
-            "description": "received (being recorded), accepted, rejected (the whole file), "
-            "duplicate, or interrupted (stopped part-way: send the same file again to finish "
-            "it; nothing is recorded twice)."
+            "description": "received (being recorded), accepted, tested (a test file, TH07 "
+            "T: checked, nothing recorded), rejected (the whole file), duplicate, or "
+            "interrupted (stopped part-way: send the same file again to finish it; nothing "
+            "is recorded twice)."
         },
+    )
+    test_file = fields.Boolean(
+        metadata={
+            "description": "A test file (TH07 T): its counts and report are what a production "
+            "file would have done; nothing of it is recorded."
+        }
+    )
+    summary = fields.String(
+        metadata={
+            "description": "A tested file's outcome in one line: 'test file: N records would "
+            "have been accepted, M refused; nothing was recorded'."
+        }
     )
     filename = fields.String()
     size = fields.Integer()

@@ -76,6 +76,12 @@ class SubmissionsApi:
                 "The file's answer did not come, and we could not find out how far it got. "
                 "Send the same file again: whatever of it was recorded is not recorded twice."
             )
+        elif found.get("test_file"):
+            detail = (
+                "The test file was not checked to its end; nothing of it was recorded. Send "
+                "the same file again for its whole report: it continues where it stopped."
+            )
+            extensions = {"submission_id": found["submission_id"]}
         else:
             counts = found.get("counts") or {}
             detail = (
@@ -98,7 +104,10 @@ class SubmissionsApi:
           description: >
             Needs the permission `submission.upload`. A structural error rejects the whole
             file; a record with errors is refused alone and the rest are recorded. The same
-            file sent again is recognised (status `duplicate`) and not counted twice.
+            file sent again is recognised (status `duplicate`) and not counted twice. A test
+            file (TH07 `T`) is checked the same way and answered with its report (status
+            `tested`, `test_file` true, the counts of what would have been recorded) and
+            records nothing.
           security:
             - sessionToken: []
           requestBody:
@@ -114,7 +123,7 @@ class SubmissionsApi:
                       format: binary
           responses:
             201:
-              description: Taken; the status says whether it was accepted or rejected.
+              description: Taken; the status says whether it was accepted, tested or rejected.
               content:
                 application/json:
                   schema: Submission

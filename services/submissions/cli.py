@@ -48,7 +48,7 @@ class BulkLoad:
         return self._desk
 
     def has_submissions(self) -> bool:
-        """Whether any file was ever received (accepted, rejected, by any channel)."""
+        """Whether any file was ever received (accepted, tested, rejected, by any channel)."""
         import sqlalchemy as sa
 
         from pmp.eventstore import events
@@ -149,9 +149,20 @@ def _line(path: Path, outcome: dict[str, Any]) -> str:
     """The one line a file gets: what became of it and, if it did not finish, what is stored
     and what sending it again does."""
     status, submission = outcome["status"], outcome.get("submission_id")
+    test = outcome.get("test_file")
+    if status == "duplicate" and test:
+        return f"{path}: test file already checked as submission {submission}; its report stands"
     if status == "duplicate":
         return f"{path}: already received as submission {submission}; not counted again"
     counts = outcome.get("counts", {})
+    if status == "tested":
+        return f"{path}: {outcome['summary']} (submission {submission})"
+    if status == "interrupted" and test:
+        return (
+            f"{path}: NOT FINISHED ({outcome['reason']}): a test file, nothing of it recorded; "
+            f"{counts.get('records', 0):,} records checked (submission {submission}). Run pmp "
+            "ingest on the same file again for its whole report: it continues where it stopped"
+        )
     if status == "interrupted" and submission is None:
         return (
             f"{path}: NOT LOADED ({outcome['reason']}); nothing more of it was stored. "
@@ -166,8 +177,8 @@ def _line(path: Path, outcome: dict[str, Any]) -> str:
         )
     if status == "rejected":
         return (
-            f"{path}: REJECTED, nothing recorded ({outcome['error_count']} structural errors; "
-            f"submission {submission})"
+            f"{path}: REJECTED{', a test file' if test else ''}, nothing recorded "
+            f"({outcome['error_count']} structural errors; submission {submission})"
         )
     earlier = outcome.get("continued") or 0
     resumed = f"finished (continued after {earlier:,} records stored before); " if earlier else ""

@@ -11,6 +11,11 @@ Whoever holds the lock is the only intake running, so a submission still marked 
 then belongs to an intake that died (a killed process, a failed database): the desk gives
 it its outcome, interrupted, with what it stored (``sweep`` does the same at service start
 and on a timer). The same file sent again continues that submission where it stopped.
+
+A test file (TH07 ``T``) is a submission like any other: received, given an outcome
+(``tested``, with its report) and recognised when its bytes come again (a duplicate: its
+report stands, and nothing was recorded that a second check could change but later files).
+A production file with the same records differs in TH07, so it is a file of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from pmp.db import Database
 from pmp.leader import Leadership
 from pmp.logs import get_logger
 from services.submissions.drugs import DrugReference, load_reference
-from services.submissions.intake import Change, Intake, Outcome, Progress
+from services.submissions.intake import RUNNING, Change, Intake, Outcome, Progress, test_summary
 from services.submissions.ledger import Ledger, Recorder
 from services.submissions.memory import IntakeTables
 from services.submissions.patients import PatientIndex
@@ -66,10 +71,11 @@ class Desk:
     ) -> dict[str, Any]:
         """Take the file at ``path``, received at ``received_at``: recognise a repeat, continue
         a submission of it that stopped part-way, else record it. Returns the submission's
-        id, status (accepted, rejected, duplicate, or interrupted: stopped by a failure, with
-        what was stored and why), counts and the number of errors in its report, and
-        ``continued``: the records an earlier run had taken. ``read``:
-        ``reading.read_in_worker`` reads the file in a second process (bulk loads)."""
+        id, status (accepted, tested: a test file, checked and nothing recorded, rejected,
+        duplicate, or interrupted: stopped by a failure, with what was stored and why),
+        counts and the number of errors in its report, ``continued``: the records an earlier
+        run had taken, and ``test_file``. ``read``: ``reading.read_in_worker`` reads the
+        file in a second process (bulk loads)."""
         self.stopped = None
         digest = _sha256(path)
         with self._local, _held(self.db):
@@ -81,6 +87,7 @@ class Desk:
                     "submission_id": earlier[0],
                     "status": "duplicate",
                     "duplicate_of": earlier[0],
+                    "test_file": earlier[1] is not None and earlier[1].state == "tested",
                 }
             self.tables.load_index(self.index)
             self.changes = self.tables.apply_changes(self.index, self.changes)
@@ -104,6 +111,7 @@ class Desk:
             outcome.counts,
             outcome.error_count,
             start.counts["records"],
+            outcome.test_file,
         )
 
     def _stopped(
@@ -116,13 +124,14 @@ class Desk:
         stored = self._last_stored(start) or ledger.stored or (start if resuming else None)
         cause = failure(exc)
         log.warning("intake stopped", submission_id=start.submission_id, cause=cause)
-        if stored is not None and stored.state != "running":  # its outcome was stored
+        if stored is not None and stored.state not in RUNNING:  # its outcome was stored
             return _result(
                 stored.submission_id,
                 stored.state,
                 stored.counts,
                 stored.errors,
                 start.counts["records"],
+                stored.state == "tested",
             )
         if stored is not None:
             with contextlib.suppress(Exception):
@@ -134,6 +143,7 @@ class Desk:
             "error_count": stored.errors if stored else 0,
             "continued": start.counts["records"],
             "reason": cause,
+            "test_file": stored is not None and stored.state == "testing",
         }
 
     def _last_stored(self, start: Progress) -> Progress | None:
@@ -152,21 +162,32 @@ class Desk:
         if found is None or found[1] is None:
             return None
         progress = found[1]
-        return _result(found[0], progress.state, progress.counts, progress.errors)
+        test = progress.state in ("testing", "tested")
+        return _result(found[0], progress.state, progress.counts, progress.errors, 0, test)
 
 
 def _result(
-    submission_id: str, status: str, counts: dict[str, int], errors: int, continued: int = 0
+    submission_id: str,
+    status: str,
+    counts: dict[str, int],
+    errors: int,
+    continued: int = 0,
+    test_file: bool = False,
 ) -> dict[str, Any]:
     """What ``Desk.ingest`` answers of a submission with an outcome: ``continued`` is the
-    records an earlier run had taken."""
-    return {
+    records an earlier run had taken; a tested file's ``summary`` says what it would have
+    done."""
+    result = {
         "submission_id": submission_id,
         "status": status,
         "counts": counts,
         "error_count": errors,
         "continued": continued,
+        "test_file": test_file,
     }
+    if status == "tested":
+        result["summary"] = test_summary(counts)
+    return result
 
 
 def sweep(db: Database, recorder: Recorder) -> int:

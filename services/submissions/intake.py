@@ -11,6 +11,11 @@ A medical marijuana dispensary's record (DSP07 ``MM``) takes the same path with 
 events (``MarijuanaDispensationsRecorded``, ``...Revised``, ``...Voided``): no drug reference,
 no patient index person, the registry card number from PAT03 instead. Its keys have their own
 prefix, so a revision or void finds only a dispensation of its own kind.
+
+A test file (TH07 ``T``: a pharmacy trying its software or its connection) gets every check
+a production file gets, against what is recorded, and its counts and error report as what
+would have happened; it records nothing: no dispensation event, no key, no patient in the
+index, so the same records sent later in production are new (``_Trial``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ REMEMBERED = 200_000  # patients a run remembers (bounds its memory)
 GROUP = 5  # batches of MAX_BATCH records written in one append
 YIELD_EVERY = 1000  # records between yields to other green threads (a file is CPU work)
 COUNTS = ("records", "recorded", "revised", "voided", "rejected", "unknown_ndc", "marijuana")
+TEST_FILE = "T"  # TH07 File Type: P production, T test
+RUNNING = ("running", "testing")  # the states of an intake that has not ended
 _UNSEEN = object()
 
 
@@ -62,7 +69,9 @@ class Progress:
     submission_id: str
     sha256: str
     received_at: datetime
-    state: str = "running"  # running, accepted, rejected or interrupted
+    #: running, or testing (a test file), until its outcome: accepted, tested, rejected or
+    #: interrupted
+    state: str = "running"
     done: int = 0  # items of the file taken (its records, and a zero report's mark)
     counts: dict[str, int] = field(default_factory=no_counts)
     zero_report: bool = False
@@ -99,9 +108,20 @@ class IntakeMemory(Protocol):
 @dataclass
 class Outcome:
     submission_id: str
-    status: str  # "accepted" or "rejected"
+    status: str  # "accepted", "tested" (a test file: nothing recorded) or "rejected"
     counts: dict[str, int]  # the whole file's, earlier runs of a resumed submission included
     error_count: int  # lines in the error report
+    test_file: bool = False
+
+
+def test_summary(counts: dict[str, int]) -> str:
+    """A test file's outcome in one line, as the page, the API and ``pmp ingest`` give it."""
+    accepted = counts["recorded"] + counts["revised"] + counts["voided"]
+    records = "record" if accepted == 1 else "records"
+    return (
+        f"test file: {accepted:,} {records} would have been accepted, "
+        f"{counts['rejected']:,} refused; nothing was recorded"
+    )
 
 
 def submission_stream(submission_id: str) -> str:
@@ -151,29 +171,35 @@ class Intake:
         self.memory.store(stream, Chunk([first], start.snapshot()))
         with read(open_file, start.received_at) as reading:
             structure = reading.structure
+            test = structure.file_type == TEST_FILE
             if not structure.ok:
                 rejected = {
                     "reason": "The file's structure is not valid ASAP; nothing was recorded.",
                     "errors": structure.errors[:KEPT_ERRORS],
                     "error_count": structure.error_count,
+                    "test_file": test,
                 }
                 end = start.snapshot(state="rejected", errors=len(structure.errors))
                 chunk = Chunk([("SubmissionRejected", rejected)], end, errors=structure.errors)
                 self.memory.store(stream, chunk)
-                return Outcome(start.submission_id, "rejected", end.counts, end.errors)
-            run = _Run(self, stream, start.snapshot())
+                return Outcome(start.submission_id, "rejected", end.counts, end.errors, test)
+            run = (_Trial if test else _Run)(self, stream, start.snapshot())
+            run.begin()
             items = reading.items()
-            for skipped, _ in enumerate(islice(items, start.done), 1):  # taken before
+            for skipped, item in enumerate(islice(items, start.done), 1):  # taken before
+                run.skip(item)
                 if skipped % YIELD_EVERY == 0:
                     time.sleep(0)
             for item in items:
                 run.take(item)
         end = run.finish(structure.version)
-        return Outcome(start.submission_id, "accepted", end.counts, end.errors)
+        return Outcome(start.submission_id, run.ended, end.counts, end.errors, test)
 
 
 class _Run:
     """One file's records on their way to events, a chunk (one transaction) at a time."""
+
+    running, ended, outcome = "running", "accepted", "SubmissionAccepted"  # states, last event
 
     def __init__(self, intake: Intake, stream: str, progress: Progress):
         self.intake, self.stream, self.progress = intake, stream, progress
@@ -189,6 +215,12 @@ class _Run:
         # what the file repeats, found once: patients' persons, drugs
         self.people: dict[int, tuple[dict, tuple[str, str, int]]] = {}  # id(patient) -> ...
         self.drugs: dict[str, dict[str, Any] | None] = {}
+
+    def begin(self) -> None:
+        """Before the file's first item (a test run marks its submission)."""
+
+    def skip(self, item: Item) -> None:
+        """An item an earlier run of this submission took (its effects are stored)."""
 
     def take(self, item: Item) -> None:
         """Take the file's next item. Chunks are stored only between items, so the progress
@@ -264,12 +296,7 @@ class _Run:
 
     def _entry(self, record: Dispensation, dispensation_id: str) -> dict[str, Any]:
         person_id, kind, number = self._person(record.patient)
-        ndc = record.dispensation.get("ndc") or ""
-        drug = self.drugs.get(ndc, _UNSEEN)
-        if drug is _UNSEEN:
-            drug = self.drugs[ndc] = _drug(self.intake.reference.get(ndc))
-        if drug is None:
-            self.counts["unknown_ndc"] += 1
+        drug = self._drug(record)
         return {
             "dispensation_id": dispensation_id,
             "person_id": person_id,
@@ -282,6 +309,16 @@ class _Run:
             "prescriber": record.prescriber,
             "drug": drug,
         }
+
+    def _drug(self, record: Dispensation) -> dict[str, Any] | None:
+        """The record's drug from the reference (None, and counted, if its NDC is not there)."""
+        ndc = record.dispensation.get("ndc") or ""
+        drug = self.drugs.get(ndc, _UNSEEN)
+        if drug is _UNSEEN:
+            drug = self.drugs[ndc] = _drug(self.intake.reference.get(ndc))
+        if drug is None:
+            self.counts["unknown_ndc"] += 1
+        return drug
 
     def _person(self, patient: dict[str, Any]) -> tuple[str, str, int]:
         """The person, how they were linked and the index record. A patient sent again in
@@ -341,7 +378,7 @@ class _Run:
         if not (changes or self.unwritten_keys or self.new_patients or self.errors):
             return
         self.progress.errors += len(self.errors)
-        progress = self.progress.snapshot(state="accepted" if last else "running")
+        progress = self.progress.snapshot(state=self.ended if last else self.running)
         chunk = Chunk(changes, progress, self.unwritten_keys, self.new_patients, self.errors)
         self.intake.memory.store(self.stream, chunk)
         for key, _ in self.unwritten_keys:
@@ -350,15 +387,75 @@ class _Run:
         self.links, self.errors = [], []
 
     def finish(self, asap_version: str) -> Progress:
-        """Store the rest with ``SubmissionAccepted``; the progress at the end."""
+        """Store the rest with the outcome (``SubmissionAccepted``); the progress at the end."""
         self._flush()
-        accepted = {
-            "version": asap_version,
-            **self.counts,
-            "zero_report": self.progress.zero_report,
-        }
-        self._write(last=("SubmissionAccepted", accepted))
+        counts = {"version": asap_version, **self.counts, "zero_report": self.progress.zero_report}
+        self._write(last=(self.outcome, counts))
         return self.progress
+
+
+class _Trial(_Run):
+    """A test file's run: what a production run would record is counted, and nothing is kept
+    but the error report and the progress (so a test stopped part-way is continued, as any
+    file is). Keys are checked against the store and the file, as in production; the file's
+    own keys are held in memory to the end, since none is stored (about 100 bytes each)."""
+
+    running, ended, outcome = "testing", "tested", "SubmissionTested"
+    SEEN = "tested"  # ``seen``'s value for a key of this file: no dispensation has it
+
+    def __init__(self, intake: Intake, stream: str, progress: Progress):
+        super().__init__(intake, stream, progress)
+        self.stored_at = progress.done  # the items taken when progress was last stored
+
+    def begin(self) -> None:
+        """Mark the submission a test file being checked: an interruption then says so."""
+        self.intake.memory.store(self.stream, Chunk([], self.progress.snapshot(state="testing")))
+
+    def skip(self, item: Item) -> None:
+        """Remember the file's keys taken before: a later record may repeat or change one."""
+        if item != ZERO and type(item) is not Rejected and item.status == "new":
+            self.seen[_key(item)] = self.SEEN
+
+    def _change(self, record: Dispensation) -> None:
+        if self._known(_key(record)) is None:
+            self._reject([_record_problem(record, "DSP01", "nothing-to-change")])
+            return
+        marijuana = _is_marijuana(record)
+        self.counts["marijuana"] += marijuana
+        if record.status == "void":
+            self.counts["voided"] += 1
+            return
+        if not marijuana:
+            self._drug(record)
+        self.counts["revised"] += 1
+
+    def _flush(self, write: bool = False) -> None:
+        if self.pending:
+            reported = self.intake.memory.find_many([key for key, _, _ in self.pending])
+            for key, record, _ in self.pending:
+                if key in reported:
+                    self._reject([_record_problem(record, "DSP02", "already-reported")])
+                    continue
+                if _is_marijuana(record):
+                    self.counts["marijuana"] += 1
+                else:
+                    self._drug(record)
+                self.counts["recorded"] += 1
+            self.pending = []
+        self._write()
+
+    def _write(self, last: Change | None = None) -> None:
+        """Store the error report's new lines and the progress every ``GROUP`` batches'
+        worth of items, and with the outcome: there is nothing else to store."""
+        if last is None and self.progress.done - self.stored_at < GROUP * MAX_BATCH:
+            return
+        self.stored_at = self.progress.done
+        self.progress.errors += len(self.errors)
+        progress = self.progress.snapshot(state=self.ended if last else self.running)
+        self.intake.memory.store(
+            self.stream, Chunk([last] if last else [], progress, errors=self.errors)
+        )
+        self.errors = []
 
 
 MESSAGES = {

@@ -21,6 +21,10 @@ UNFINISHED = (
     "The file stopped being recorded before its end. What is counted here is stored, once; "
     "send the same file again to finish it: nothing already recorded is recorded twice."
 )
+TEST_UNFINISHED = (
+    "The test file stopped being checked before its end; nothing of it was recorded. Send the "
+    "same file again for its whole report: it continues where it stopped."
+)
 
 
 class Recorder(Protocol):
@@ -64,6 +68,8 @@ class Ledger:
     def interrupt(self, progress: Progress) -> None:
         """Give the submission its outcome, "interrupted", with what it stored: its intake
         died (or failed) and nobody is running it (the caller holds the intake lock)."""
-        data = {**progress.counts, "reason": UNFINISHED}
+        test = progress.state == "testing"
+        data = {**progress.counts, "reason": TEST_UNFINISHED if test else UNFINISHED}
+        data["test_file"] = test
         chunk = Chunk([("SubmissionInterrupted", data)], progress.snapshot(state="interrupted"))
         self.store(submission_stream(progress.submission_id), chunk)

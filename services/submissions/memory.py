@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from pmp.db import Database, UtcDateTime
-from services.submissions.intake import Progress
+from services.submissions.intake import RUNNING, Progress
 from services.submissions.patients import Patient, PatientIndex
 
 ERROR_REPORT_COLUMNS = ("line", "segment", "field", "value", "message")  # each error, in order
@@ -164,7 +164,7 @@ class IntakeTables:
     def running(self) -> list[Progress]:
         """Submissions whose intake has not ended: live, or dead if nobody holds the lock."""
         with self.db.read() as conn:
-            rows = conn.execute(sa.select(intake_runs).where(intake_runs.c.state == "running"))
+            rows = conn.execute(sa.select(intake_runs).where(intake_runs.c.state.in_(RUNNING)))
             return [_progress(row) for row in rows]
 
     @staticmethod

@@ -70,6 +70,7 @@ class Structure:
     version: str = ""
     errors: list[dict[str, Any]] = field(default_factory=list)  # error report lines
     error_count: int = 0
+    file_type: str = ""  # TH07: P production, T test (the intake records nothing of a test)
 
 
 def key_text(key: tuple) -> str:
@@ -118,7 +119,9 @@ def _structure(open_file: OpenFile) -> Structure:
     with open_file() as file:
         found = check_structure(file)
     errors = [problem(e) for e in found.errors]
-    return Structure(found.ok, found.version or "", errors, found.error_count)
+    return Structure(
+        found.ok, found.version or "", errors, found.error_count, found.file_type or ""
+    )
 
 
 class _Shared:

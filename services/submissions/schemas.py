@@ -37,6 +37,7 @@ class SubmissionRejected(Schema):
     reason = fields.String(required=True)
     errors = fields.List(fields.Nested(Problem), required=True)  # the first ones
     error_count = fields.Integer(required=True)
+    test_file = fields.Boolean(required=True)  # TH07 T: a test file, rejected as any other
 
 
 class SubmissionAccepted(Schema):
@@ -53,9 +54,17 @@ class SubmissionAccepted(Schema):
     marijuana = fields.Integer(load_default=0)
 
 
+class SubmissionTested(SubmissionAccepted):
+    """A test file's outcome (TH07 ``T``): the counts are what a production file would have
+    recorded, revised, voided and refused (its error report is kept as any file's), and
+    nothing was recorded. A submission all the same: its sender reads its report; the
+    dispensation counts every consumer keeps never see it."""
+
+
 class SubmissionInterrupted(Schema):
     """The file's intake stopped before its end (its process killed, its database failed):
-    what it stored, once, and what to do (send the same file again to finish it)."""
+    what it stored, once, and what to do (send the same file again to finish it). A test
+    file's counts are would-haves, as in ``SubmissionTested``: nothing of it is stored."""
 
     records = fields.Integer(required=True)  # records of the file taken so far
     recorded = fields.Integer(required=True)
@@ -65,6 +74,7 @@ class SubmissionInterrupted(Schema):
     unknown_ndc = fields.Integer(required=True)
     marijuana = fields.Integer(required=True)
     reason = fields.String(required=True)
+    test_file = fields.Boolean(required=True)
 
 
 class SubmissionResumed(Schema):
@@ -150,6 +160,7 @@ def submissions_events() -> EventRegistry:
         ("SubmissionReceived", SubmissionReceived),
         ("SubmissionRejected", SubmissionRejected),
         ("SubmissionAccepted", SubmissionAccepted),
+        ("SubmissionTested", SubmissionTested),
         ("SubmissionInterrupted", SubmissionInterrupted),
         ("SubmissionResumed", SubmissionResumed),
         ("DispensationsRecorded", DispensationsRecorded),
@@ -168,5 +179,18 @@ def submissions_events() -> EventRegistry:
         ("PatientLinkConfirmed", PatientLinkConfirmed),
         ("PatientsKeptApart", PatientsKeptApart),
     ]:
-        registry.register(name, schema)
+        registry.register(name, schema, *VERSIONS.get(name, ()))
     return registry
+
+
+def _production_file(data: dict) -> dict:
+    """Version 1 of the outcomes was written before test files were told apart (issue 24):
+    every file was taken as production."""
+    return {**data, "test_file": False}
+
+
+#: Event types past version 1: their version and upcasters.
+VERSIONS = {
+    "SubmissionRejected": (2, {1: _production_file}),
+    "SubmissionInterrupted": (2, {1: _production_file}),
+}

@@ -25,7 +25,7 @@ from pmp.service import EventSourcedService, Kernel, ServiceKernel
 from services.identity.roles import Permission, allows, require
 from services.submissions import matches, memory
 from services.submissions.desk import Desk, discard, spooled, sweep
-from services.submissions.intake import submission_stream
+from services.submissions.intake import submission_stream, test_summary
 from services.submissions.schemas import submissions_events
 
 log = get_logger(__name__)
@@ -117,10 +117,15 @@ class SubmissionsService(EventSourcedService):
     @rpc
     def submission(self, submission_id: str) -> dict[str, Any]:
         """What became of a submission: received (being recorded), interrupted (stopped
-        part-way: what it stored, and to send the file again), rejected or accepted, with
-        its counts."""
+        part-way: what it stored, and to send the file again), rejected, accepted or tested
+        (a test file: nothing recorded, ``summary`` says what would have been), with its
+        counts, and whether it is a test file."""
         events = self._events_of(submission_id)
-        summary: dict[str, Any] = {"submission_id": submission_id, "status": "received"}
+        summary: dict[str, Any] = {
+            "submission_id": submission_id,
+            "status": "received",
+            "test_file": False,
+        }
         for event in events:
             if event.type == "SubmissionReceived":
                 summary.update(
@@ -129,18 +134,33 @@ class SubmissionsService(EventSourcedService):
                     received_at=event.metadata.occurred_at.isoformat(),
                 )
             elif event.type == "SubmissionRejected":
-                summary.update(status="rejected", reason=event.data["reason"])
+                summary.update(
+                    status="rejected",
+                    reason=event.data["reason"],
+                    test_file=event.data["test_file"],
+                )
             elif event.type == "SubmissionAccepted":
                 summary.update(status="accepted", counts=dict(event.data))
+            elif event.type == "SubmissionTested":
+                counts = dict(event.data)
+                summary.update(
+                    status="tested", counts=counts, test_file=True, summary=test_summary(counts)
+                )
             elif event.type == "SubmissionInterrupted":
-                counts = {k: v for k, v in event.data.items() if k != "reason"}
-                summary.update(status="interrupted", reason=event.data["reason"], counts=counts)
+                counts = {k: v for k, v in event.data.items() if k not in ("reason", "test_file")}
+                summary.update(
+                    status="interrupted",
+                    reason=event.data["reason"],
+                    counts=counts,
+                    test_file=event.data["test_file"],
+                )
             elif event.type == "SubmissionResumed":
                 summary.update(status="received")
         if summary["status"] == "received":  # being recorded: how far it got
             progress = memory.IntakeTables(self.kernel.db).progress(submission_id)
             if progress is not None:
                 summary["counts"] = dict(progress.counts)
+                summary["test_file"] = progress.state == "testing"
         return summary
 
     @rpc

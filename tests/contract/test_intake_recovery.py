@@ -12,10 +12,8 @@ import contextlib
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
-from pmp.config import load_settings
 from pmp.eventstore import events
 from services.submissions.cli import BulkLoad
 from tests.helpers.asap import build, pha, record
@@ -50,17 +48,6 @@ class DatabaseRefuses:
 
     def stop(self) -> None:
         sa.event.remove(self.engine, "before_cursor_execute", self)
-
-
-@pytest.fixture
-def load(backend: str, tmp_path: Path, request):
-    env = {"PMP_DATA_DIR": str(tmp_path / "data"), "PMP_DATABASE_URL": ""}
-    if backend == "postgresql":
-        env["PMP_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-        env["PMP_SCHEMA_PREFIX"] = request.getfixturevalue("schema_prefix")
-    bulk = BulkLoad(load_settings(env))
-    yield bulk
-    bulk.close()
 
 
 def stored(load: BulkLoad) -> tuple[Counter, int, set[str]]:

@@ -32,7 +32,7 @@ def fact(page: Page, term: str):
     return page.locator("dl.facts > div", has=terms).locator("dd")
 
 
-def asap_file(folder: Path) -> Path:
+def asap_file(folder: Path, file_type: str = "P") -> Path:
     """Three dispensations, the second with a bad NDC. Prescription numbers of their own, so
     no other test's file (the stack is shared) makes these records revisions or repeats."""
     tag = uuid.uuid4().hex[:6].upper()
@@ -42,7 +42,9 @@ def asap_file(folder: Path) -> Path:
         record(3, dsp={2: f"RX{tag}3", 8: HYDROCODONE}),
     ]
     path = folder / "march-2024.dat"
-    path.write_bytes(build([(pha(), [s for r in records for s in r])], eol="\n"))
+    path.write_bytes(
+        build([(pha(), [s for r in records for s in r])], eol="\n", file_type=file_type)
+    )
     return path
 
 
@@ -118,4 +120,33 @@ def test_a_data_submitter_sends_a_file_reads_its_error_report_and_sends_it_again
     # the only failed request is the send without a file (422, by design)
     errors = page.console_errors  # type: ignore[attr-defined]
     assert [e for e in errors if "status of 422" not in e] == [] and len(errors) == 1
+    context.close()
+
+
+def test_a_test_file_shows_what_it_would_have_done_and_that_nothing_was_recorded(
+    stack, browser, screenshots, tmp_path
+):
+    """Issue 24: a pharmacy trying its software sends a test file (TH07 = T) and reads its
+    whole report, each count saying what would have happened."""
+    admin = ready(stack, create_first_administrator(stack, tmp_path))
+    submitter = ready(stack, create_user(stack, admin, "data_submitter", tmp_path))
+    path = asap_file(tmp_path, file_type="T")
+
+    context, page = new_page(browser, stack, submitter)
+    page.goto(stack.url + "/submissions")
+    page.get_by_label("ASAP file").set_input_files(path)
+    page.get_by_role("button", name="Send file").click()
+    expect(page).to_have_url(re.compile(r"/submissions/[0-9a-f-]{36}$"))
+    expect(page.locator(".badge")).to_have_text(["Test file", "Checked: nothing recorded"])
+    notice = page.get_by_role("status")
+    expect(notice).to_contain_text(
+        "Test file: 2 records would have been accepted, 1 refused; nothing was recorded."
+    )
+    expect(notice).to_contain_text("recorded as new")
+    expect(fact(page, "Records in the file")).to_have_text("3")
+    expect(fact(page, "Would be recorded")).to_have_text("2")
+    expect(fact(page, "Would be refused")).to_have_text("1")
+    expect(page.get_by_role("table").get_by_role("row")).to_have_count(2)  # one error
+    shot(page, screenshots, "05-test-file")
+    assert page.console_errors == []  # type: ignore[attr-defined]
     context.close()

@@ -132,16 +132,18 @@ def build(
     tp_delta=0,
     tt_delta=0,
     th09_once=False,
+    file_type="P",
 ) -> bytes:
     """A whole file: TH, IS, one PHA..TP block per (pha, segments) in ``blocks``, TT.
 
     Counts are computed (then shifted by tp_delta / tt_delta); ``eol`` is written after every
-    terminator (e.g. "\\r\\n"); ``th09_once`` writes the TH09 character only once.
+    terminator (e.g. "\\r\\n"); ``th09_once`` writes the TH09 character only once;
+    ``file_type`` is TH07: P (production) or T (a test file).
     """
     if blocks is None:
         blocks = [(pha(), record(1) + record(2))]
     segs = [
-        ["TH", version, th02, "01", "", "20240105", "1230", "P", "", term],
+        ["TH", version, th02, "01", "", "20240105", "1230", file_type, "", term],
         ["IS", "ISID01", "MAIN ST PHARMACY", ""],
     ]
     for ph, body in blocks:

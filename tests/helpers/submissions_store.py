@@ -16,7 +16,7 @@ from pmp.db import open_database
 from pmp.eventstore import events
 from tests.helpers.processes import Process, children_of, python, wait_until
 
-OUTCOMES = {"SubmissionAccepted", "SubmissionRejected", "SubmissionInterrupted"}
+OUTCOMES = {"SubmissionAccepted", "SubmissionTested", "SubmissionRejected", "SubmissionInterrupted"}
 
 
 class SubmissionsStore:

@@ -134,6 +134,24 @@ def test_pmp_ingest_prints_the_first_errors_and_writes_the_whole_report_beside_t
     assert "TT02" in refused.stderr and (tmp_path / "week4.dat.errors.csv").is_file()
 
 
+def test_pmp_ingest_checks_a_test_file_prints_its_report_and_records_nothing(tmp_path, amqp_uri):
+    from tests.helpers.asap import build, pha, record
+
+    trial = tmp_path / "trial.dat"
+    trial.write_bytes(build([(pha(), record(1) + record(2, dsp={8: "12345"}))], file_type="T"))
+    env = {"PMP_DATA_DIR": str(tmp_path / "var"), "PMP_AMQP_URI": amqp_uri}
+
+    checked = pmp("ingest", str(trial), env=env)
+    assert checked.returncode == 0, checked.stderr
+    said = checked.stderr.replace("\n", "")
+    expected = "test file: 1 record would have been accepted, 1 refused; nothing was recorded"
+    assert expected in said and "DSP08 '12345'" in said
+    assert _recorded_dispensations(tmp_path / "var") == (0, 1)
+
+    again = pmp("ingest", str(trial), env=env)
+    assert "test file already checked" in again.stderr.replace("\n", "")
+
+
 def _recorded_dispensations(data_dir: Path) -> tuple[int, int]:
     """(dispensations recorded, files received) in the embedded submissions store."""
     import sqlalchemy as sa

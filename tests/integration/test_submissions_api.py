@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import time
+import uuid
+from datetime import timedelta
 
 import kombu
 import pytest
@@ -15,6 +17,7 @@ from pmp.broker import event_exchange
 from tests.helpers.accounts import User, api
 from tests.helpers.asap import build, pha, record
 from tests.helpers.processes import wait_until
+from tests.helpers.program_day import program_today
 
 SQLITE = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
 
@@ -179,3 +182,75 @@ def test_a_formula_in_the_error_report_is_neutralised_in_the_csv(stack, people):
         (row,) = csv.DictReader(io.StringIO(text))
         assert row["value"] == "'" + error["value"], text
         assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row.values())
+
+
+OXYCODONE_ER_10MG = "00093002401"  # MME factor 1.5: 120 tablets over 30 days, 60 MME/day
+
+
+def fill(tag: str, n: int, patient: dict[int, str]) -> list[list[str]]:
+    """An oxycodone fill of 30 days, three days ago: a daily MME alert on its own."""
+    when = (program_today() - timedelta(days=3)).strftime("%Y%m%d")
+    over = {2: f"RX{tag}{n}", 3: when, 5: when, 8: OXYCODONE_ER_10MG, 9: "120", 10: "30"}
+    return record(0, pat=patient, dsp=over)
+
+
+def test_a_test_file_is_answered_with_its_report_and_leaves_no_trace(stack, people):
+    """Issue 24: a file with TH07 = T was recorded as real data and its patient could be
+    searched. It is checked and answered with its whole report; nothing of it reaches the
+    patient index, the patient histories or the alerts, and the same records sent afterwards
+    in a production file are new."""
+    tag = uuid.uuid4().hex[:6].upper()
+    tessa = {7: "TRIALSDOTTIR", 8: "TESSA", 18: "19770420", 19: "F"}
+    records = fill(tag, 1, tessa) + record(2, pat=tessa, dsp={2: f"RX{tag}2", 8: "12345"})
+    pharmacy, prescriber = people["pharmacy"], people["prescriber"]
+
+    sent = send(stack, pharmacy, build([(pha(), records)], file_type="T"), "trial.dat")
+    assert sent.status_code == 201, sent.text
+    outcome = sent.json()
+    summary = "test file: 1 record would have been accepted, 1 refused; nothing was recorded"
+    assert (outcome["status"], outcome["test_file"], outcome["summary"]) == (
+        "tested", True, summary
+    )  # fmt: skip
+    assert (outcome["counts"]["recorded"], outcome["counts"]["rejected"]) == (1, 1)
+    path = f"/api/submissions/{outcome['submission_id']}"
+    shown = api(stack, "GET", path, pharmacy).json()
+    assert (shown["status"], shown["summary"], shown["counts"]["records"]) == ("tested", summary, 2)
+    (error,) = api(stack, "GET", path + "/errors", pharmacy).json()["errors"]
+    assert (error["field"], error["value"]) == ("DSP08", "12345")
+    page = stack.get(f"/submissions/{outcome['submission_id']}", cookies=pharmacy.cookies())
+    assert "Test file" in page.text and "nothing was recorded" in page.text
+
+    # a production file sent after it: once its patient and its alert are shown, whatever
+    # the test file could have brought to the patient histories and the alerts is there too
+    marker = {7: "MARKWORTHY", 8: "MILO", 18: "19690101", 19: "M"}
+    assert send(stack, pharmacy, build([(pha(), fill(tag, 3, marker))])).status_code == 201
+    alerts_of(stack, prescriber, "MILO", "MARKWORTHY", "1969-01-01")
+    assert found(stack, prescriber, "TESSA", "TRIALSDOTTIR", "1977-04-20")["persons"] == []
+
+    # the same records in production: new, not "reported before"
+    sent = send(stack, pharmacy, build([(pha(), records)]), "production.dat")
+    recorded = sent.json()
+    assert (recorded["status"], recorded["test_file"]) == ("accepted", False), sent.text
+    assert (recorded["counts"]["recorded"], recorded["counts"]["rejected"]) == (1, 1)
+    path = f"/api/submissions/{recorded['submission_id']}/errors"
+    assert [e["field"] for e in api(stack, "GET", path, pharmacy).json()["errors"]] == ["DSP08"]
+    report, alerts = alerts_of(stack, prescriber, "TESSA", "TRIALSDOTTIR", "1977-04-20")
+    assert len(report["dispensations"]) == 1, "the production record, once"
+    (alert,) = alerts["items"]
+    assert "Peak 60.00 MME/day" in alert["evidence"], "of the production record alone"
+
+
+def alerts_of(stack, user: User, first: str, last: str, born: str) -> tuple[dict, dict]:
+    """The report of the one person a search finds, once it shows an alert, and its alerts."""
+
+    def report_with_alerts():
+        search = found(stack, user, first, last, born)
+        if not search["persons"]:
+            return None
+        (person,) = search["persons"]
+        params = {"person": person["person_id"]}
+        path = f"/api/searches/{search['search_id']}/report"
+        report = api(stack, "GET", path, user, params=params).json()
+        return report["alerts"]["items"] and (report, report["alerts"])
+
+    return wait_until(report_with_alerts, 60, f"{last}'s report with an alert", 0.5)

@@ -11,6 +11,7 @@ import pytest
 from services.submissions.drugs import load_reference
 from services.submissions.intake import Chunk, Intake, Progress, submission_stream
 from services.submissions.patients import PatientIndex
+from services.submissions.schemas import submissions_events
 from tests.helpers.asap import RECEIVED_AT, air, build, dsp, pat, pha, pre, record
 
 OXYCODONE_10MG = "00093002401"  # factor 1.5 in the CDC file
@@ -325,7 +326,7 @@ class Refusing(FakeLedger):
         super().store(stream, chunk)
 
 
-def mixed_file() -> bytes:
+def mixed_file(file_type: str = "P") -> bytes:
     """New records, a bad one, one sent twice, revisions and voids, across several chunks."""
     body = [s for n in range(5200) for s in record(n, pat={7: f"DOE{'ABCDEFG'[n % 7]}"})]
     body += record(7, dsp={8: "12345"})  # a bad NDC
@@ -333,7 +334,7 @@ def mixed_file() -> bytes:
     body += record(11, dsp={1: "01", 9: "60"}) + record(12, dsp={1: "02"})
     body += [s for n in range(5300, 6400) for s in record(n)]
     body += record(5350, dsp={1: "01", 9: "90"}) + record(9999, dsp={1: "02"})
-    return build([(pha(), body)])
+    return build([(pha(), body)], file_type=file_type)
 
 
 def ingest_until_done(data: bytes, ledger: FakeLedger) -> tuple[str, list]:
@@ -379,3 +380,67 @@ def test_a_file_stopped_at_any_chunk_and_sent_again_is_stored_as_if_sent_once(fa
     assert len(stopped.patients) == len(clean.patients)
     line_and_field = sorted((e["line"], e["field"]) for e in errors)
     assert sorted((e["line"], e["field"]) for e in resent_errors) == line_and_field
+
+
+def test_a_test_file_is_checked_against_what_is_recorded_and_records_nothing():
+    """TH07 = T: every check a production file gets, and its counts as would-haves, but no
+    dispensation event, no key, no patient; the same records sent later are new."""
+    desk = Desk()
+    desk.submit(build([(pha(), record(5))]))  # recorded before: RX1005
+    known, patients = dict(desk.memory.known), list(desk.memory.patients)
+    bad = record(2, dsp={8: "12345"})  # an NDC of 5 digits
+    revise = record(5, dsp={1: "01", 9: "60"})  # of the record sent before
+    void = record(1, dsp={1: "02"})  # of the first record of this very file
+    body = record(1) + bad + record(5) + revise + void + record(1) + record(3, dsp={1: "01"})
+    outcome, stream = desk.submit(build([(pha(), body)], file_type="T"))
+
+    assert outcome.status == "tested" and outcome.test_file
+    assert desk.sink.kinds(stream) == ["SubmissionReceived", "SubmissionTested"]
+    (tested,) = desk.sink.of(stream, "SubmissionTested")
+    assert (tested["records"], tested["recorded"], tested["revised"], tested["voided"]) == (
+        7, 1, 1, 1,
+    )  # fmt: skip
+    assert tested["rejected"] == 4 and tested["version"] == "4.2"
+    fields = [e["field"] for e in desk.errors(outcome)]
+    assert fields == ["DSP08", "DSP02", "DSP02", "DSP01"]  # bad NDC, sent before, twice, none
+    assert desk.memory.known == known and desk.memory.patients == patients
+
+    outcome, stream = desk.submit(build([(pha(), record(1) + record(3))]))
+    assert outcome.status == "accepted" and desk.errors(outcome) == []
+    assert len(desk.recorded(stream)) == 2  # new: the test file recorded nothing
+
+
+def test_a_test_file_with_a_structural_error_is_rejected_as_a_test():
+    desk = Desk()
+    outcome, stream = desk.submit(build(tt_delta=1, file_type="T"))
+    assert (outcome.status, outcome.test_file) == ("rejected", True)
+    assert desk.sink.kinds(stream) == ["SubmissionReceived", "SubmissionRejected"]
+    assert desk.sink.of(stream, "SubmissionRejected")[0]["test_file"] is True
+    _, production = desk.submit(build(tt_delta=1))
+    assert desk.sink.of(production, "SubmissionRejected")[0]["test_file"] is False
+
+
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4])
+def test_a_test_file_stopped_at_any_chunk_and_sent_again_reports_as_if_sent_once(fail_at):
+    data = mixed_file(file_type="T")
+    clean = FakeLedger()
+    stream, errors = ingest_until_done(data, clean)
+    stopped = Refusing(fail_at)
+    resent, resent_errors = ingest_until_done(data, stopped)
+
+    assert len(clean.appends) >= 4, "the file is long enough to stop at every chunk"
+    for ledger, s in ((clean, stream), (stopped, resent)):
+        assert set(ledger.kinds(s)) <= {"SubmissionReceived", "SubmissionResumed",
+                                        "SubmissionTested"}  # fmt: skip
+        assert (ledger.known, ledger.patients) == ({}, [])
+    assert stopped.of(resent, "SubmissionTested") == clean.of(stream, "SubmissionTested")
+    assert clean.of(stream, "SubmissionTested")[0]["rejected"] == 3
+    line_and_field = sorted((e["line"], e["field"]) for e in errors)
+    assert sorted((e["line"], e["field"]) for e in resent_errors) == line_and_field
+
+
+def test_outcomes_stored_before_test_files_were_told_apart_read_as_production_files():
+    registry = submissions_events()
+    for kind in ("SubmissionRejected", "SubmissionInterrupted"):
+        data, version = registry.upcast(kind, 1, {"reason": "stored before issue 24"})
+        assert (data["test_file"], version) == (False, 2)
