@@ -9,8 +9,6 @@ from urllib.parse import quote
 
 from werkzeug.wrappers import Response
 
-from pmp.csv_files import csv_text
-
 #: For answers with patient, holder or account data: no cache keeps them.
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -40,8 +38,7 @@ def uploaded_document(found: dict[str, str]) -> Response:
     return download(base64.b64decode(found["content"]), found["filename"], found["content_type"])
 
 
-def csv_download(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
-    """``rows`` as a CSV file with a header line, to open in a spreadsheet (no cell can run
-    as a formula: ``pmp.csv_files``)."""
-    text = csv_text(columns, ([row.get(column) for column in columns] for row in rows))
+def csv_download(text: str, filename: str) -> Response:
+    """A CSV file written by ``pmp.csv_files`` (no cell can run as a formula), to save and
+    open in a spreadsheet."""
     return download(text.encode("utf-8"), filename, "text/csv; charset=utf-8")

@@ -820,7 +820,30 @@ class UnfinishedProblemSchema(ProblemSchema):
 
 
 class SubmissionErrorSchema(Schema):
-    line = fields.Integer(required=True)
+    """One error of a submission's report: where it is in the file, what was sent, what to
+    do. ASAP allows a file without line breaks, where every error is on line 1: the segment's
+    place and first byte find it there."""
+
+    segment_number = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The segment's place in the file, counting from 1 (the TH segment "
+            "is 1). Null for errors reported before it was given."
+        },
+    )
+    line = fields.Integer(
+        required=True, metadata={"description": "The line the segment starts on, from 1."}
+    )
+    byte_offset = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Where the segment starts: the number of bytes before its first "
+            "character (the file's first byte is 0). Null for errors reported before it was "
+            "given."
+        },
+    )
     segment = fields.String(required=True)
     field = fields.String(required=True)
     value = fields.String(required=True)

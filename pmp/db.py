@@ -108,8 +108,16 @@ class Database:
             yield conn
 
     def create(self, metadata: sa.MetaData) -> None:
-        """Create the tables of ``metadata`` that do not exist yet."""
+        """Create the tables of ``metadata`` that do not exist yet, and add to those that do
+        the nullable columns they lack: a store made by an earlier version gains the columns
+        added since (NULL in its rows). That is the only change to a table done here."""
         metadata.create_all(self.engine, checkfirst=True)
+        with self.read() as conn:
+            missing = _missing_columns(conn, metadata)
+        if missing:
+            with self.write() as conn:  # checked again: another process may have added them
+                for table, column in _missing_columns(conn, metadata):
+                    _add_column(conn, table, column)
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -119,6 +127,26 @@ class Database:
     def __repr__(self) -> str:
         where = self.path or self.schema
         return f"<Database {self.dialect} {where}>"
+
+
+def _missing_columns(conn: Connection, metadata: sa.MetaData) -> list[tuple[sa.Table, sa.Column]]:
+    inspector = sa.inspect(conn)
+    missing = []
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name, schema=table.schema)}
+        missing += [(table, c) for c in table.columns if c.nullable and c.name not in present]
+    return missing
+
+
+def _add_column(conn: Connection, table: sa.Table, column: sa.Column) -> None:
+    quote = conn.dialect.identifier_preparer
+    kind = column.type.compile(dialect=conn.dialect)
+    # PostgreSQL: IF NOT EXISTS, as replicas starting together may both add it
+    exists = " IF NOT EXISTS" if conn.dialect.name == "postgresql" else ""
+    conn.exec_driver_sql(
+        f"ALTER TABLE {quote.format_table(table)} "
+        f"ADD COLUMN{exists} {quote.format_column(column)} {kind}"
+    )
 
 
 def advisory_key(name: str) -> int:

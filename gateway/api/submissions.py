@@ -19,9 +19,9 @@ from gateway.responses import csv_download, json_response
 from gateway.schemas import SubmissionErrorsSchema, SubmissionSchema
 from gateway.uploads import DataFile
 from services.identity.roles import Permission
+from services.submissions.error_report import report_csv
 
 UPLOAD_TIMEOUT = 120.0  # seconds: a 20 MB file holds about 100,000 records
-REPORT_COLUMNS = ["line", "segment", "field", "value", "message"]
 _SUBMISSION = """
             - in: path
               name: submission_id
@@ -191,8 +191,11 @@ class SubmissionsApi:
         get:
           summary: Every error of a submission, as JSON or (with Accept text/csv) CSV
           description: >
-            One entry per error: the line, segment, field, value and what to do. Send
-            `Accept: text/csv` for a CSV file to open in a spreadsheet.
+            One entry per error, in the file's order: where it is (the segment's place in
+            the file, its line and the byte it starts at: in a file without line breaks
+            every error is on line 1), the segment, field, value and what to do. Send
+            `Accept: text/csv` for a CSV file to open in a spreadsheet, with the same
+            columns in the same order.
           security:
             - sessionToken: []
           parameters:{submission}
@@ -212,7 +215,7 @@ class SubmissionsApi:
         self._require_submission_reader(request)
         errors = self._submissions("error_report", submission_id=str(submission_id))
         if request.accept_mimetypes.best == "text/csv":
-            return csv_download(errors, REPORT_COLUMNS, f"errors-{submission_id}.csv")
+            return csv_download(report_csv(errors), f"errors-{submission_id}.csv")
         return json_response(SubmissionErrorsSchema().dump({"errors": errors}))
 
     def _require_submission_reader(self, request: Request) -> dict[str, Any]:

@@ -9,12 +9,13 @@ from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Request, Response
 
-from gateway.api.submissions import ASAP_FILE, REPORT_COLUMNS, SubmissionsApi, Unfinished
+from gateway.api.submissions import ASAP_FILE, SubmissionsApi, Unfinished
 from gateway.http import http
 from gateway.pages.accounts import parse_time, redirect
 from gateway.problems import Problem
 from gateway.responses import csv_download
 from services.identity.roles import Permission
+from services.submissions.error_report import report_csv
 
 
 class SubmissionPages(SubmissionsApi):
@@ -79,4 +80,4 @@ class SubmissionPages(SubmissionsApi):
     def submission_errors_csv(self, request: Request, submission_id: uuid.UUID) -> Response:
         self._require_submission_reader(request)
         errors = self._submissions("error_report", submission_id=str(submission_id))
-        return csv_download(errors, REPORT_COLUMNS, f"errors-{submission_id}.csv")
+        return csv_download(report_csv(errors), f"errors-{submission_id}.csv")

@@ -120,6 +120,8 @@ class AsapError:
     field: str | None
     value: str = field(repr=False)
     message: str
+    #: Where the segment's first byte is in the file (0: the file's first byte).
+    byte_offset: int = 0
 
     def __str__(self) -> str:
         where = f"line {self.line}, segment {self.segment_number} ({self.segment}"
@@ -131,6 +133,7 @@ class AsapError:
         return {
             "line": self.line,
             "segment_number": self.segment_number,
+            "byte_offset": self.byte_offset,
             "segment": self.segment,
             "field": self.field,
             "value": self.value,
@@ -203,6 +206,8 @@ class Record:
     compounds: list[dict[str, Any]]
     additional: dict[str, Any] | None
     key: tuple
+    #: Where its DSP segment's first byte is in the file, as in :class:`AsapError`.
+    byte_offset: int = 0
 
     @property
     def status(self) -> str:

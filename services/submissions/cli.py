@@ -212,15 +212,14 @@ def _errors(path: Path, errors: list[dict[str, Any]]) -> str:
     """The first errors, each where the pharmacy finds it, then where the whole report is:
     a CSV beside the file (the same columns as the pages' CSV), or the page if the file's
     folder cannot be written."""
-    from pmp.csv_files import csv_text
-    from services.submissions.memory import ERROR_REPORT_COLUMNS as COLUMNS
+    from services.submissions.error_report import place, report_csv
 
-    lines = [f"  line {e['line']}, {_where(e)}: {e['message']}" for e in errors[:SHOWN_ERRORS]]
+    lines = [f"  {place(e)}, {_where(e)}: {e['message']}" for e in errors[:SHOWN_ERRORS]]
     if len(errors) > SHOWN_ERRORS:
         lines.append(f"  ... and {len(errors) - SHOWN_ERRORS:,} more")
     report = path.with_name(path.name + ".errors.csv")
     try:
-        report.write_text(csv_text(COLUMNS, ([e[c] for c in COLUMNS] for e in errors)))
+        report.write_text(report_csv(errors), encoding="utf-8", newline="")
         lines.append(f"  all {len(errors):,} errors: {report}")
     except OSError as exc:
         lines.append(f"  the whole report is on the submission's page ({exc.strerror}: {report})")

@@ -496,7 +496,9 @@ def _marijuana_entry(record: Dispensation, dispensation_id: str) -> dict[str, An
 def _record_problem(record: Dispensation, field_id: str, what: str) -> dict[str, Any]:
     value = record.dispensation.get("prescription_number", "")
     return {
+        "segment_number": record.segment_number,
         "line": record.line,
+        "byte_offset": record.byte_offset,
         "segment": "DSP",
         "field": field_id,
         "value": str(value)[:40],

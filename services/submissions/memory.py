@@ -20,10 +20,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from pmp.db import Database, UtcDateTime
+from services.submissions import error_report
 from services.submissions.intake import RUNNING, Progress
 from services.submissions.patients import Patient, PatientIndex
 
-ERROR_REPORT_COLUMNS = ("line", "segment", "field", "value", "message")  # each error, in order
+ERROR_REPORT_COLUMNS = error_report.KEYS  # each error, in order
 
 metadata = sa.MetaData()
 
@@ -92,6 +93,10 @@ error_reports = sa.Table(
     sa.Column("field", sa.String(10), nullable=False),
     sa.Column("value", sa.String(200), nullable=False),
     sa.Column("message", sa.String(500), nullable=False),
+    # Added for issue 24 (``Database.create`` adds them to an older store): NULL in the
+    # lines stored before. A bulk file may be larger than 2 GB.
+    sa.Column("segment_number", sa.Integer),
+    sa.Column("byte_offset", sa.BigInteger),
 )
 
 
@@ -207,7 +212,9 @@ class IntakeTables:
             {
                 "submission_id": uuid.UUID(submission_id),
                 "n": n,
+                "segment_number": e["segment_number"],
                 "line": e["line"],
+                "byte_offset": e["byte_offset"],
                 "segment": e["segment"][:10],
                 "field": e["field"][:10],
                 "value": e["value"][:200],
@@ -219,12 +226,14 @@ class IntakeTables:
             conn.execute(error_reports.insert(), rows)
 
     def errors(self, submission_id: str) -> list[dict[str, Any]]:
-        """The report in the file's order (a batch's checks find their errors late)."""
+        """The report in the file's order (a batch's checks find their errors late): by
+        segment, which tells apart the errors of a file on one line."""
+        table = error_reports.c
         with self.db.read() as conn:
             rows = conn.execute(
                 sa.select(error_reports)
-                .where(error_reports.c.submission_id == uuid.UUID(submission_id))
-                .order_by(error_reports.c.line, error_reports.c.n)
+                .where(table.submission_id == uuid.UUID(submission_id))
+                .order_by(table.line, table.segment_number, table.n)
             ).all()
         return [{k: getattr(row, k) for k in ERROR_REPORT_COLUMNS} for row in rows]
 

@@ -45,6 +45,8 @@ class Dispensation(NamedTuple):
     per pharmacy block (shared: do not change it)."""
 
     line: int
+    segment_number: int  # of its DSP segment in the file (TH is 1)
+    byte_offset: int  # where that segment starts in the file
     status: str  # "new", "revise" or "void"
     key: str  # pharmacy, prescription number, refill number, date filled: see ``key_text``
     pharmacy: dict[str, Any]
@@ -80,9 +82,11 @@ def key_text(key: tuple) -> str:
 
 
 def problem(error: AsapError) -> dict[str, Any]:
-    """An error report line."""
+    """An error report line (``error_report.COLUMNS``)."""
     return {
+        "segment_number": error.segment_number,
         "line": error.line,
+        "byte_offset": error.byte_offset,
         "segment": error.segment or "",
         "field": error.field or "",
         "value": error.value or "",
@@ -155,6 +159,8 @@ def _items(open_file: OpenFile, received_at: datetime) -> Iterator[Item]:
                     dispensation["picked_up_by"] = picked_up_by(item.additional)
                 yield Dispensation(
                     item.line,
+                    item.segment_number,
+                    item.byte_offset,
                     item.status,
                     key_text(item.key),
                     pharmacy[1],
@@ -227,12 +233,13 @@ class _Encoder:
 
     def __call__(self, item: Item, chunk: list) -> None:
         if isinstance(item, Dispensation):
-            line, status, key, pharmacy, patient, dispensation, prescriber = item
+            # where: the line, segment number and byte offset
+            *where, status, key, pharmacy, patient, dispensation, prescriber = item
             if len(self.numbers) + 3 > 2 * SHARED:  # before numbering: a record's three
                 self.numbers.clear()  # numbers must all belong to the same count
                 chunk.append({"forget": True})
             numbers = [self._number(d, chunk) for d in (pharmacy, patient, prescriber)]
-            chunk.append([line, status, key, *numbers, dispensation])
+            chunk.append([*where, status, key, *numbers, dispensation])
         elif isinstance(item, Rejected):
             chunk.append({"rejected": item.errors})
         else:
@@ -299,9 +306,9 @@ class _InWorker(Reading):
         while (chunk := self._receive()) != "done":
             for raw in chunk:
                 if type(raw) is list:
-                    line, status, key, pharmacy, patient, prescriber, dispensation = raw
+                    *where, status, key, pharmacy, patient, prescriber, dispensation = raw
                     yield Dispensation(
-                        line, status, key, shared[pharmacy], shared[patient], dispensation,
+                        *where, status, key, shared[pharmacy], shared[patient], dispensation,
                         shared[prescriber],
                     )  # fmt: skip
                 elif type(raw) is dict:

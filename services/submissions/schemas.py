@@ -16,9 +16,12 @@ _CHANNEL = validate.OneOf(["web", "bulk"])
 
 
 class Problem(Schema):
-    """One line of an error report, as the submitter reads it."""
+    """One line of an error report, as the submitter reads it (``error_report.COLUMNS``).
+    Events recorded before a line gave its segment's place and byte have neither."""
 
+    segment_number = fields.Integer()
     line = fields.Integer(required=True)
+    byte_offset = fields.Integer()
     segment = fields.String(required=True)
     field = fields.String(required=True)
     value = fields.String(required=True)

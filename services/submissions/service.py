@@ -165,7 +165,7 @@ class SubmissionsService(EventSourcedService):
 
     @rpc
     def error_report(self, submission_id: str) -> list[dict[str, Any]]:
-        """Every error of the submission: line, segment, field, value, message."""
+        """Every error of the submission, in the file's order (``error_report.COLUMNS``)."""
         self._events_of(submission_id)
         return memory.IntakeTables(self.kernel.db).errors(submission_id)
 

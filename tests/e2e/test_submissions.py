@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.parametrize("stack", ["sqlite"], 
 
 HYDROCODONE = "00029136533"  # in the CDC reference: hydrocodone 5 mg tablets
 BAD_NDC = "12345"  # five digits: an NDC has eleven
+PHONE = {"width": 390, "height": 844}
 
 
 def shot(page: Page, folder: Path, name: str) -> None:
@@ -87,14 +88,30 @@ def test_a_data_submitter_sends_a_file_reads_its_error_report_and_sends_it_again
     expect(page.get_by_text("1 error.")).to_be_visible()
     rows = page.get_by_role("table").get_by_role("row")
     expect(rows).to_have_count(2)  # the header and one error
+    headings = rows.nth(0).get_by_role("columnheader")
+    expect(headings).to_have_text(
+        ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message"]
+    )
     cells = rows.nth(1).get_by_role("cell")
-    expect(cells.nth(0)).to_have_text(str(bad_line))
-    expect(cells.nth(1)).to_have_text("DSP")
-    expect(cells.nth(2)).to_have_text("DSP08")
-    expect(cells.nth(3)).to_have_text(BAD_NDC)
-    expect(cells.nth(4)).to_contain_text("11-digit NDC")
-    message = cells.nth(4).inner_text()
+    expect(cells.nth(0)).to_have_text(str(bad_line))  # one segment a line in this file
+    expect(cells.nth(1)).to_have_text(str(bad_line))
+    expect(cells.nth(2)).to_have_text(re.compile(r"^\d+$"))
+    expect(cells.nth(3)).to_have_text("DSP")
+    expect(cells.nth(4)).to_have_text("DSP08")
+    expect(cells.nth(5)).to_have_text(BAD_NDC)
+    expect(cells.nth(6)).to_contain_text("11-digit NDC")
+    byte_offset, message = cells.nth(2).inner_text(), cells.nth(6).inner_text()
     shot(page, screenshots, "03-outcome")
+
+    # on a phone the page does not scroll sideways: each error is a block of labelled lines
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    cells.nth(6).scroll_into_view_if_needed()
+    expect(cells.nth(6)).to_be_in_viewport(ratio=1)  # the whole message, in view
+    box = cells.nth(6).bounding_box()
+    assert box and box["x"] + box["width"] <= PHONE["width"]
+    shot(page, screenshots, "03-outcome-phone")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     with page.expect_download() as download:
         page.get_by_role("link", name="Download as CSV").click()
@@ -103,8 +120,8 @@ def test_a_data_submitter_sends_a_file_reads_its_error_report_and_sends_it_again
     with open(report.path(), newline="", encoding="utf-8") as handle:
         lines = list(csv.reader(handle))
     assert lines == [
-        ["line", "segment", "field", "value", "message"],
-        [str(bad_line), "DSP", "DSP08", BAD_NDC, message],
+        ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message"],
+        [str(bad_line), str(bad_line), byte_offset, "DSP", "DSP08", BAD_NDC, message],
     ]
 
     # the same file again is recognised: the first outcome, not counted twice

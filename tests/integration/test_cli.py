@@ -120,12 +120,19 @@ def test_pmp_ingest_prints_the_first_errors_and_writes_the_whole_report_beside_t
     assert "1 recorded" in loaded.stderr and "25 refused" in loaded.stderr
     shown = [line for line in loaded.stderr.splitlines() if "DSP05 '99991231'" in line]
     assert len(shown) == 20, loaded.stderr
+    # one line of a file: each error says its segment (TH IS PHA, then PAT DSP PRE each)
+    assert [re.match(r"  segment (\d+) \(line 1, byte offset \d+\), ", s)[1] for s in shown] == [
+        str(5 + 3 * n) for n in range(20)
+    ]
     assert "... and 5 more" in loaded.stderr
     report = tmp_path / "week3.dat.errors.csv"
     assert f"all 25 errors: {report}" in loaded.stderr.replace("\n", "")
     rows = list(csv.DictReader(report.open(newline="")))
-    assert len(rows) == 25 and {r["field"] for r in rows} == {"DSP05"}
-    assert list(rows[0]) == ["line", "segment", "field", "value", "message"]
+    assert len(rows) == 25 and {r["Field"] for r in rows} == {"DSP05"}
+    assert list(rows[0]) == ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value",
+                             "Message"]  # fmt: skip
+    assert [r["Segment #"] for r in rows] == [str(5 + 3 * n) for n in range(25)]
+    assert all(r["Line"] == "1" and r["Byte offset"].isdigit() for r in rows)
 
     rejected = tmp_path / "week4.dat"
     rejected.write_bytes(build([(pha(), record(1))], tt_delta=2))

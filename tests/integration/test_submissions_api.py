@@ -20,6 +20,8 @@ from tests.helpers.processes import wait_until
 from tests.helpers.program_day import program_today
 
 SQLITE = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
+REPORT_KEYS = ["segment_number", "line", "byte_offset", "segment", "field", "value", "message"]
+REPORT_HEADINGS = ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message"]
 
 
 def found(stack, user: User, first: str, last: str, born: str) -> dict:
@@ -81,11 +83,14 @@ def test_a_pharmacy_sends_a_file_reads_its_report_and_the_records_reach_consumer
         (error,) = api(stack, "GET", path + "/errors", people["pharmacy"]).json()["errors"]
         assert (error["segment"], error["field"], error["value"]) == ("DSP", "DSP08", "12345")
         assert "11-digit NDC" in error["message"]
+        # a file without line breaks: line 1, so the segment (TH is 1) and its first byte
+        assert (error["segment_number"], error["line"]) == (8, 1)
+        assert type(error["byte_offset"]) is int
         csv_headers = {**people["pharmacy"].headers(), "Accept": "text/csv"}
         as_csv = stack.get(path + "/errors", headers=csv_headers)
         assert as_csv.headers["Content-Type"].startswith("text/csv")
-        rows = list(csv.DictReader(io.StringIO(as_csv.text)))
-        assert rows == [{k: str(v) for k, v in error.items()}]
+        rows = list(csv.reader(io.StringIO(as_csv.text)))
+        assert rows == [REPORT_HEADINGS, [str(error[k]) for k in REPORT_KEYS]]
 
         recorded = listener.records(2)
         numbers = sorted(r["dispensation"]["prescription_number"] for r in recorded)
@@ -105,8 +110,9 @@ def test_a_pharmacy_sends_a_file_reads_its_report_and_the_records_reach_consumer
     page = stack.get(f"/submissions/{outcome['submission_id']}", cookies=cookies)
     assert page.status_code == 200
     assert "Accepted" in page.text and "DSP08" in page.text and "Download as CSV" in page.text
+    assert "Segment #" in page.text and "Byte offset" in page.text
     download = stack.get(f"/submissions/{outcome['submission_id']}/errors.csv", cookies=cookies)
-    assert download.text.splitlines()[0] == "line,segment,field,value,message"
+    assert download.text == as_csv.text
 
 
 @SQLITE
@@ -180,7 +186,7 @@ def test_a_formula_in_the_error_report_is_neutralised_in_the_csv(stack, people):
     ]
     for text in downloads:
         (row,) = csv.DictReader(io.StringIO(text))
-        assert row["value"] == "'" + error["value"], text
+        assert row["Value"] == "'" + error["value"], text
         assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row.values())
 
 

@@ -6,11 +6,14 @@ import io
 
 import pytest
 
+from services.submissions import error_report
+from services.submissions.asap import AsapError
 from services.submissions.intake import uuid4_texts
 from services.submissions.reading import (
     ZERO,
     Dispensation,
     Rejected,
+    problem,
     read_in_worker,
     read_inline,
 )
@@ -44,12 +47,14 @@ def test_the_worker_reads_what_the_service_reads():
     assert kinds == ["Dispensation", "Rejected", "Dispensation", "Dispensation", "Dispensation"]
     first = items[0]
     assert isinstance(first, Dispensation) and first.status == "new"
+    assert (first.line, first.segment_number) == (1, 5)  # its DSP: after TH, IS, PHA, PAT
     assert first.dispensation["date_filled"] == "2024-01-03"  # JSON-ready text
     assert items[2].status == "revise"
     assert items[3].pharmacy is items[4].pharmacy  # one dict per pharmacy block
     assert items[0].pharmacy != items[3].pharmacy
     [error] = items[1].errors
     assert isinstance(items[1], Rejected) and error["field"] == "DSP08"
+    assert (error["line"], error["segment_number"]) == (1, 8)
 
 
 def test_a_structural_error_is_read_alike_and_no_record_is_read():
@@ -101,3 +106,22 @@ def test_the_worker_forgets_numbered_dicts_between_records_never_within_one(monk
         f"SURNAME{n:03d}" for n in range(12)
     ]
     assert all(item.pharmacy == inline[1][0].pharmacy for item in worker[1])
+
+
+def test_an_error_report_line_says_where_the_error_is_in_the_file():
+    """The segment's place in the file and the byte it starts at, beside its line: in a file
+    without line breaks every error is on line 1."""
+    error = AsapError(
+        line=1, segment_number=8, segment="DSP", field="DSP08", value="12345",
+        message="Give an 11-digit NDC.", byte_offset=412,
+    )  # fmt: skip
+    assert problem(error) == {
+        "segment_number": 8,
+        "line": 1,
+        "byte_offset": 412,
+        "segment": "DSP",
+        "field": "DSP08",
+        "value": "12345",
+        "message": "Give an 11-digit NDC.",
+    }
+    assert list(problem(error)) == list(error_report.KEYS)  # the report's column order
