@@ -1,7 +1,7 @@
 """Streaming parser and validator for ASAP dispensation files (versions 4.2, 4.2A, 4.2B).
 
-Two passes over a binary file object, each in constant memory (the file is read in chunks of
-``chunk_size`` bytes, split on the segment terminator with ``str.split``):
+Passes over a binary file object, each in constant memory (the file is read in chunks of
+``chunk_size`` bytes, split on the segment terminator):
 
 * :func:`check_structure` reads the whole file once and returns a :class:`StructureReport`:
   version, separators, control numbers, counts, pharmacies, number of dispensation records,
@@ -9,9 +9,20 @@ Two passes over a binary file object, each in constant memory (the file is read 
   rejected as a whole (:attr:`StructureReport.ok` is false).
 * :func:`read_records` reads it again and yields one item per dispensation group
   (PAT..DSP..PRE..CDI..AIR): a :class:`Record`, a :class:`RecordRejected` (a bad field in PAT,
-  DSP, PRE, CDI or AIR rejects that group only) or a :class:`ZeroReport`. If it meets a
-  structural error it raises :class:`FileRejected` (after the items before it), so run
-  :func:`check_structure` first and do not store anything from a file it rejects.
+  DSP, PRE, CDI or AIR rejects that group only) or a :class:`ZeroReport`. If the file has a
+  structural error it raises :class:`FileRejected` at the end (no item after the error, but
+  the items before it were yielded), so run :func:`check_structure` first and do not store
+  anything from a file it rejects.
+* :func:`error_report`, for a file :func:`check_structure` rejected, reads it once more and
+  lists every error, structural and of each record, in file order: the pharmacy gets one
+  complete report instead of finding the next error after each correction.
+
+After a structural error every pass goes on at the next segment (see :class:`_Parser`), so a
+report lists all the file's errors: the first ``MAX_ERRORS`` (1,000), then a line saying how
+many more were found. Whether the file is refused is known once it has been read to the end.
+Only a file whose separators cannot be read (no TH, no element separator, no TH09) is given up
+at once. An unknown version in TH01 is reported and the file checked with the newest
+version's tables (the message says so).
 
 Counts, as the ASAP 4.2 standard defines them and as checked here:
 
@@ -21,14 +32,22 @@ Counts, as the ASAP 4.2 standard defines them and as checked here:
   ``TH`` header and the ``TT`` trailer (``TH``, ``IS``, every pharmacy's segments, ``TT``).
 * ``TT01`` must equal ``TH02`` (Transaction Control Number).
 
-Decoding: bytes are decoded as UTF-8 with replacement (U+FFFD for invalid bytes), with an
-incremental decoder so that a character split across chunks is kept whole. Plain ASCII files,
-which is what the standard asks for, decode the same under any choice.
+Decoding: ASAP asks for ASCII text. UTF-8 is read as well (accents in names). An element whose
+bytes are not UTF-8 is read as Latin-1 (ISO 8859-1: every byte is the character of that
+number, so ``b"MU\\xd1OZ"`` reads "MUÑOZ") and the record is kept: a pharmacy system writing
+a one-byte Western code page means those letters, and refusing the record would leave a
+controlled-substance dispensation out of the program over an accent. Each such element is
+noted in :attr:`StructureReport.notes` (not an error: the file is not refused for it), naming
+the field and where it is, so the pharmacy can correct its export. The file is split on the
+terminator byte before decoding, a stretch of whole segments at a time, so a character cut
+by a chunk boundary is read whole.
 
 Separators: the data element separator is the character right after ``TH``; the segment
-terminator is the character in ``TH09``. Carriage returns, line feeds, spaces and tabs around
-segments are stripped (a file may put each segment on its own line, with LF or CRLF), and a
-line feed may itself be the terminator. Field values are stripped of surrounding blanks.
+terminator is the character in ``TH09``; both are one ASCII character. Carriage returns, line
+feeds, spaces and tabs around segments are stripped (a file may put each segment on its own
+line, with LF or CRLF), and a line feed may itself be the terminator. Field values are
+stripped of surrounding blanks. A last TT without a terminator is taken as it is; any other
+segment without one means the file was cut short, which is reported on that segment.
 
 Dates are checked against the day the file was received (``received_at``, passed in by the
 caller): a fill (DSP05), written (DSP03) or birth (PAT18) date may be neither before
@@ -38,11 +57,13 @@ is refused, naming the field; a void (DSP01 02) is not held to these dates, so a
 with an impossible date can still be withdrawn.
 
 Errors are :class:`AsapError` values: line number (physical line of the file where the segment
-starts, 1-based), segment number (ordinal of the segment in the file, 1-based; useful when the
-whole file is one line), segment id, field id such as ``"DSP08"``, the offending value (at most
-40 characters, for the report shown to the submitting pharmacy; it may be patient data) and a
-message a pharmacist can act on. ``str()`` and ``repr()`` of an error, of :class:`FileRejected`
-and of :class:`RecordRejected` never contain a value from the file, so they are safe to log.
+starts, 1-based), segment number (ordinal of the segment in the file, 1-based) and byte offset
+(0-based offset in the file of the segment's first byte): with the last two an error is found
+in a file written on one line, as ASAP allows. Then the segment id, field id such as
+``"DSP08"``, the offending value (at most 40 characters, for the report shown to the
+submitting pharmacy; it may be patient data) and a message a pharmacist can act on. ``str()``
+and ``repr()`` of an error, of :class:`FileRejected` and of :class:`RecordRejected` never
+contain a value from the file, so they are safe to log.
 
 Nothing but :class:`FileRejected` is raised for any content of the file; errors raised by the
 stream's own ``read`` (``OSError``) pass through.
@@ -50,14 +71,13 @@ stream's own ``read`` (``OSError``) pass through.
 
 from __future__ import annotations
 
-import codecs
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from itertools import compress, repeat
-from operator import itemgetter
+from operator import attrgetter, itemgetter, sub
 from typing import Any, BinaryIO
 
 from services.query.mm_cards import CARD_NUMBER
@@ -78,6 +98,7 @@ __all__ = [
     "StructureReport",
     "ZeroReport",
     "check_structure",
+    "error_report",
     "latest_date",
     "read_records",
 ]
@@ -85,8 +106,9 @@ __all__ = [
 CHUNK_SIZE = 1 << 20
 #: A segment longer than this (no terminator found) is a structural error.
 MAX_SEGMENT = 64 * 1024
-#: At most this many structural errors are kept in a report (the count keeps going).
-MAX_ERRORS = 100
+#: At most this many errors are listed in a report (the count keeps going, and a last line
+#: says how many more there were).
+MAX_ERRORS = 1000
 VALUE_LIMIT = 40
 #: At most this many CDI segments a dispensation (keeps memory bounded).
 MAX_CDI = 100
@@ -98,6 +120,8 @@ DAYS_AHEAD = 1
 
 _STATUS = {"00": "new", "01": "revise", "02": "void"}
 _BLANKS = " \t\r\n"
+_BLANK_BYTES = _BLANKS.encode()
+_BOM = "\ufeff".encode()
 _KNOWN = frozenset(SEGMENT_NAMES)
 #: The segments of a dispensation group.
 _GROUP = frozenset(("PAT", "DSP", "PRE", "CDI", "AIR"))
@@ -108,7 +132,8 @@ _GROUP = frozenset(("PAT", "DSP", "PRE", "CDI", "AIR"))
 
 @dataclass(slots=True, frozen=True)
 class AsapError:
-    """One error: where (line, segment number, segment, field), what value, what to do.
+    """One error: where (line, segment number, byte offset, segment, field), what value, what
+    to do.
 
     ``value`` may hold patient data: it is meant for the pharmacy's error report only, and is
     left out of ``str()`` and ``repr()``.
@@ -116,6 +141,8 @@ class AsapError:
 
     line: int
     segment_number: int
+    #: Where the segment starts in the file: the 0-based offset of its first byte.
+    byte_offset: int
     segment: str
     field: str | None
     value: str = field(repr=False)
@@ -124,8 +151,8 @@ class AsapError:
     byte_offset: int = 0
 
     def __str__(self) -> str:
-        where = f"line {self.line}, segment {self.segment_number} ({self.segment}"
-        where += f", {self.field})" if self.field else ")"
+        where = f"line {self.line}, segment {self.segment_number} at byte {self.byte_offset}"
+        where += f" ({self.segment}, {self.field})" if self.field else f" ({self.segment})"
         return f"{where}: {self.message}"
 
     def as_dict(self) -> dict[str, Any]:
@@ -144,15 +171,17 @@ class AsapError:
 class FileRejected(Exception):
     """The file has structural errors and is rejected as a whole."""
 
-    def __init__(self, errors: list[AsapError]):
+    def __init__(self, errors: list[AsapError], count: int | None = None):
         self.errors = list(errors)
         first = str(self.errors[0]) if self.errors else "no detail"
-        super().__init__(f"ASAP file rejected: {len(self.errors)} structural error(s); {first}")
+        count = len(self.errors) if count is None else count
+        super().__init__(f"ASAP file rejected: {count} structural error(s); {first}")
 
 
 @dataclass(slots=True)
 class StructureReport:
-    """What :func:`check_structure` learnt in one pass; no record is kept."""
+    """What :func:`check_structure` (or :func:`error_report`) learnt in one pass; no record is
+    kept."""
 
     version: str | None = None
     element_separator: str | None = None
@@ -169,13 +198,22 @@ class StructureReport:
     record_count: int = 0
     zero_report_count: int = 0
     segment_count: int = 0
+    #: The first MAX_ERRORS errors in file order; when there were more, a last line says how
+    #: many more were found, from which segment on.
     errors: list[AsapError] = field(default_factory=list)
-    #: Number of structural errors found (``errors`` keeps the first MAX_ERRORS).
+    #: Errors found, listed or not.
     error_count: int = 0
+    #: Structural errors found: any one refuses the whole file. (``check_structure`` finds
+    #: nothing else; ``error_report`` finds the records' errors too.)
+    structural_error_count: int = 0
+    #: Not errors: elements that were not UTF-8 and were read as Latin-1 (the first
+    #: MAX_ERRORS of them; ``note_count`` counts them all).
+    notes: list[AsapError] = field(default_factory=list)
+    note_count: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.error_count == 0
+        return self.structural_error_count == 0
 
     @property
     def zero_report(self) -> bool:
@@ -183,8 +221,8 @@ class StructureReport:
         return self.zero_report_count > 0 and self.record_count == 0
 
     def raise_if_rejected(self) -> None:
-        if self.error_count:
-            raise FileRejected(self.errors)
+        if not self.ok:
+            raise FileRejected(self.errors, self.structural_error_count)
 
 
 @dataclass(slots=True)
@@ -293,36 +331,36 @@ class _Dates:
         message = f"{fid} ({name}) {why}; {advice}"
         return [AsapError(*where, fid[:3], fid, _ccyymmdd(day), message)]
 
-    def birth(self, patient: dict, line: int, segno: int) -> list:
+    def birth(self, patient: dict, where: tuple) -> list:
         """PAT18: not in the future, not before 1900."""
         day = patient["birth_date"]
         if day is None:
             return []
         advice = "send the patient's real date of birth"
-        return self._outside(day, "PAT18", "Patient Date of Birth", advice, (line, segno))
+        return self._outside(day, "PAT18", "Patient Date of Birth", advice, where)
 
-    def dispensation(self, dsp: dict, line: int, segno: int) -> list:
+    def dispensation(self, dsp: dict, where: tuple) -> list:
         """DSP03 and DSP05 within the range, and the fill not before the prescription."""
         written, filled = dsp["date_written"], dsp["date_filled"]
         errors = []
         if written is not None:
             advice = "send the day the prescription was written"
-            errors += self._outside(written, "DSP03", "Date Written", advice, (line, segno))
+            errors += self._outside(written, "DSP03", "Date Written", advice, where)
         if filled is not None:
             advice = "send the day the prescription was filled"
-            errors += self._outside(filled, "DSP05", "Date Filled", advice, (line, segno))
+            errors += self._outside(filled, "DSP05", "Date Filled", advice, where)
         if not errors and written is not None and filled is not None and filled < written:
             message = (
                 f"DSP05 (Date Filled) is before DSP03 (Date Written, {written.isoformat()}); "
                 "a prescription is filled on or after the day it was written"
             )
-            errors.append(AsapError(line, segno, "DSP", "DSP05", _ccyymmdd(filled), message))
+            errors.append(AsapError(*where, "DSP", "DSP05", _ccyymmdd(filled), message))
         return errors
 
-    def report_day(self, day: date, line: int, segno: int) -> list:
+    def report_day(self, day: date, where: tuple) -> list:
         """DSP05 of a zero report: the day the report is for."""
         advice = "send the last day of the period the zero report covers"
-        return self._outside(day, "DSP05", "Date Filled", advice, (line, segno))
+        return self._outside(day, "DSP05", "Date Filled", advice, where)
 
 
 def _npi_ok(v: str) -> bool:
@@ -515,7 +553,9 @@ def _clip(v: str) -> str:
     return v if len(v) <= VALUE_LIMIT else v[:VALUE_LIMIT]
 
 
-def _convert(spec: _Spec, fields: list[str], line: int, segno: int, seg: str, errors: list):
+def _convert(
+    spec: _Spec, fields: list[str], line: int, segno: int, offset: int, seg: str, errors: list
+):
     """The segment's dict (key -> converted value or None); errors appended to ``errors``.
 
     This is the path of the usual segment, without error: at the first bad element, or when
@@ -538,11 +578,11 @@ def _convert(spec: _Spec, fields: list[str], line: int, segno: int, seg: str, er
     else:  # no bad element: are the required ones all there?
         if len(fields) >= spec.required_width and all(spec.required_of(fields)):
             return out
-    return _convert_each(spec, fields, line, segno, seg, errors)
+    return _convert_each(spec, fields, line, segno, offset, seg, errors)
 
 
 def _convert_recurring(
-    spec: _Spec, fields: list[str], line: int, segno: int, seg: str, errors: list
+    spec: _Spec, fields: list[str], line: int, segno: int, offset: int, seg: str, errors: list
 ):
     """:func:`_convert` for a segment that recurs from record to record (a prescriber).
 
@@ -555,7 +595,7 @@ def _convert_recurring(
     if seen is not None:
         return seen.copy()
     n = len(errors)
-    out = _convert(spec, fields, line, segno, seg, errors)
+    out = _convert(spec, fields, line, segno, offset, seg, errors)
     if len(errors) == n:
         if len(spec.seen) >= CACHE_SIZE:
             spec.seen.clear()
@@ -563,7 +603,9 @@ def _convert_recurring(
     return out
 
 
-def _convert_each(spec: _Spec, fields: list[str], line: int, segno: int, seg: str, errors: list):
+def _convert_each(
+    spec: _Spec, fields: list[str], line: int, segno: int, offset: int, seg: str, errors: list
+):
     """:func:`_convert` one element at a time, appending an error for each bad one.
 
     Only the non-empty elements are visited (most elements of a real file are empty).
@@ -583,7 +625,7 @@ def _convert_each(spec: _Spec, fields: list[str], line: int, segno: int, seg: st
         else:
             r = conv[v]
         if r is _BAD:
-            errors.append(AsapError(line, segno, seg, fid, _clip(v), bad))
+            errors.append(AsapError(line, segno, offset, seg, fid, _clip(v), bad))
         else:
             out[key] = r
     req = spec.required
@@ -591,7 +633,7 @@ def _convert_each(spec: _Spec, fields: list[str], line: int, segno: int, seg: st
         missing = spec.missing
         for no in sorted(req.difference(got)):
             fid, msg = missing[no]
-            errors.append(AsapError(line, segno, seg, fid, "", msg))
+            errors.append(AsapError(line, segno, offset, seg, fid, "", msg))
     return out
 
 
@@ -629,135 +671,259 @@ def _stripped(fields: list[str]) -> list[str]:
     return [fields[0]] + [v.strip(_BLANKS) for v in fields[1:]]
 
 
-class _Tokens:
-    """Splits the stream into segments: yields (line, segment number, fields).
+def _shown(raw: bytes) -> str:
+    """Raw bytes of the file as an error's value: their text, at most VALUE_LIMIT characters."""
+    return raw[: 4 * VALUE_LIMIT].decode("utf-8", "replace")[:VALUE_LIMIT]
 
-    The fields after the segment id come stripped of blanks. With ``partial`` (for
-    :func:`check_structure`), the segments of a dispensation group (PAT, DSP, PRE, CDI, AIR)
-    are split only up to their 9th element and not stripped: it reads only the zero report
-    mark, PAT07 and PAT08.
+
+def _head(raw: bytes) -> bytes:
+    """``raw`` without the blanks and byte order marks (UTF-8) before TH."""
+    body = raw.lstrip(_BLANK_BYTES)
+    while body.startswith(_BOM):
+        body = body[len(_BOM) :].lstrip(_BLANK_BYTES)
+    return body
+
+
+class _Tokens:
+    """Splits the stream into segments: yields (line, segment number, byte offset, fields).
+
+    The stream is split on the terminator byte, then decoded a stretch of whole segments at a
+    time, so a character is never cut and each segment's byte offset is known: where the
+    stretch is ASCII (the usual file), a character is a byte. The fields after the segment id
+    come stripped of blanks. With ``partial`` (for :func:`check_structure`), the segments of
+    a dispensation group (PAT, DSP, PRE, CDI, AIR) are split only up to their 9th element and
+    not stripped: it reads only the zero report mark, PAT07 and PAT08.
+
+    A file that ends without a terminator after its last segment: a TT is yielded as it is,
+    anything else is kept in ``cut`` (line, segment number, byte offset, fields), not yielded.
     """
 
-    def __init__(self, stream: BinaryIO, chunk_size: int, fail, partial: bool = False):
+    def __init__(self, stream: BinaryIO, chunk_size: int, fail, error, note, partial=False):
         self.stream = stream
         self.partial = partial
         self.chunk_size = max(16, int(chunk_size))
-        self.fail = fail  # fail(line, segno, seg, field, value, message) -> raises _Stop
-        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        self.sep = ""
-        self.term = ""
+        # fail(line, segno, offset, seg, field, value, message) records an error and raises
+        # _Stop; error(...) records one, and reading goes on; note(line, segno, offset, seg,
+        # element number, value) notes an element read as Latin-1.
+        self.fail, self.error, self.note = fail, error, note
+        self.sep = self.term = ""
+        self.sep_byte = self.term_byte = b""
         self.eof = False
+        self.cut: tuple[int, int, int, list[str]] | None = None
 
-    def _more(self) -> str:
+    def _more(self) -> bytes:
         if self.eof:
-            return ""
+            return b""
         data = _read(self.stream, self.chunk_size)
         if not data:
             self.eof = True
-            return self.decoder.decode(b"", final=True)
-        return self.decoder.decode(data)
+        return data
 
-    def __iter__(self) -> Iterator[tuple[int, int, list[str]]]:
+    def _header(self):
+        """Yields TH, having found the separators; returns what follows it: (the bytes read
+        after TH, their line, their byte offset)."""
         fail = self.fail
-        text = self._more()
-        while not self.eof and len(text) < 4096:
-            text += self._more()
-        body = text.lstrip(_BLANKS + "\ufeff")
-        line = 1 + text.count("\n", 0, len(text) - len(body))
-        text = body
-        if not text.startswith("TH"):
-            fail(
-                line,
-                1,
-                "TH",
-                None,
-                _clip(text[:3]),
-                "The file must start with a TH (Transaction Header) segment",
+        raw = self._more()
+        while not self.eof and len(_head(raw)) < 3:
+            raw += self._more()
+        body = _head(raw)
+        offset = len(raw) - len(body)
+        line = 1 + raw.count(b"\n", 0, offset)
+        if not body.startswith(b"TH"):
+            message = "The file must start with a TH (Transaction Header) segment"
+            fail(line, 1, offset, "TH", None, _shown(body[:3]), message)
+        sep = body[2:3]
+        if not sep or not sep.isascii() or sep.isalnum() or sep in _BLANK_BYTES:
+            message = (
+                "The character right after TH must be the data element separator, such as * "
+                "(one ASCII character)"
             )
-        sep = text[2:3]
-        if not sep or sep.isalnum() or sep in _BLANKS or sep == "\ufffd":
-            fail(
-                line,
-                1,
-                "TH",
-                None,
-                _clip(sep),
-                "The character right after TH must be the data element separator, such as *",
-            )
+            fail(line, 1, offset, "TH", None, _shown(sep), message)
         # TH09 (segment terminator) follows the 9th separator.
         pos = -1
         for _ in range(9):
             start = pos + 1
-            pos = text.find(sep, start)
-            while pos == -1 and not self.eof and len(text) < MAX_SEGMENT:
-                text += self._more()
-                pos = text.find(sep, start)
-            if pos == -1 or "\n" in text[start:pos]:
-                fail(
-                    line,
-                    1,
-                    "TH",
-                    "TH09",
-                    "",
-                    "TH must have 9 elements; TH09 (Segment Terminator Character) is missing",
-                )
-        while len(text) < pos + 4 and not self.eof:
-            text += self._more()
+            pos = body.find(sep, start)
+            while pos == -1 and not self.eof and len(body) < MAX_SEGMENT:
+                body += self._more()
+                pos = body.find(sep, start)
+            if pos == -1 or b"\n" in body[start:pos]:
+                message = "TH must have 9 elements; TH09 (Segment Terminator Character) is missing"
+                fail(line, 1, offset, "TH", "TH09", "", message)
+        while len(body) < pos + 4 and not self.eof:
+            body += self._more()
         p = pos + 1
-        term = text[p : p + 1]
-        if term == "\r" and text[p + 1 : p + 2] == "\n":
-            term = "\n"
+        term = body[p : p + 1]
+        if term == b"\r" and body[p + 1 : p + 2] == b"\n":
+            term = b"\n"
             p += 1
-        if not term or term == sep or term.isalnum() or term in " \t\ufffd":
-            fail(
-                line,
-                1,
-                "TH",
-                "TH09",
-                _clip(term),
-                "TH09 must hold the segment terminator character, such as ~",
-            )
+        if not term or term == sep or not term.isascii() or term.isalnum() or term in b" \t":
+            message = "TH09 must hold the segment terminator character, such as ~"
+            fail(line, 1, offset, "TH", "TH09", _shown(term), message)
         p += 1
-        if text[p : p + 1] == term:
+        if body[p : p + 1] == term:
             p += 1
-        elif term == "\n" and text[p : p + 2] == "\r\n":
+        elif term == b"\n" and body[p : p + 2] == b"\r\n":
             p += 2
-        self.sep, self.term = sep, term
-        yield line, 1, _stripped(text[:pos].split(sep)) + [term]
-        line += text.count("\n", 0, p)
-        buf = text[p:]
+        self.sep_byte, self.term_byte = sep, term
+        self.sep, self.term = sep.decode(), term.decode()
+        text = self._text(body[:pos], line, 1, offset)
+        yield line, 1, offset, _stripped(text.split(self.sep)) + [self.term]
+        return body[p:], line + body.count(b"\n", 0, p), offset + p
+
+    def _text(self, raw: bytes, line: int, segno: int, offset: int) -> str:
+        """A segment's text: UTF-8; an element that is not UTF-8 is read as Latin-1 (each
+        byte one character), and noted."""
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            pass
+        elements = raw.split(self.sep_byte)
+        latin = []
+        for i, element in enumerate(elements):
+            try:
+                elements[i] = element.decode()
+            except UnicodeDecodeError:
+                elements[i] = element.decode("latin-1")
+                latin.append(i)
+        for i in latin:
+            self.note(line, segno, offset, elements[0], i, elements[i])
+        return self.sep.join(elements)
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, list[str]]]:
+        buf, line, offset = yield from self._header()
+        sep, term, term_byte = self.sep, self.term, self.term_byte
         segno = 1
         nl_term = term == "\n"
         partial = self.partial
         while True:
-            parts = buf.split(term)
-            rest = parts.pop()
+            whole = buf.rfind(term_byte) + 1  # the segments read to their terminator
+            if whole:
+                stretch, buf = buf[:whole], buf[whole:]
+                pieces = self._pieces(stretch)
+                if pieces is None:
+                    line, segno, offset = yield from self._latin(stretch, line, segno, offset)
+                    continue
+                parts, lefts, sizes, layout = pieces
+                if layout is not None:
+                    # The usual layouts: one line, or a segment a line. Every segment has
+                    # the same blanks before it (none, or a line end) and no line feed.
+                    lead, feeds = layout
+                    step = feeds + nl_term
+                    segments = map(str.rstrip, lefts, repeat(_BLANKS))
+                    for s, size in zip(segments, sizes, strict=True):
+                        if s:
+                            segno += 1
+                            yield line + feeds, segno, offset + lead, _split(s, sep, partial)
+                        line += step
+                        offset += size + 1
+                else:
+                    # For each piece, in C: its segment, its line feeds, those after its
+                    # leading blanks, the size of its leading blanks (blanks are ASCII: as
+                    # many bytes as characters).
+                    segments = map(str.rstrip, lefts, repeat(_BLANKS))
+                    feeds = map(str.count, parts, repeat("\n"))
+                    later = map(str.count, lefts, repeat("\n"))
+                    leads = map(sub, map(len, parts), map(len, lefts))
+                    for s, nl, after, size, lead in zip(
+                        segments, feeds, later, sizes, leads, strict=True
+                    ):
+                        if s:
+                            segno += 1
+                            yield line + nl - after, segno, offset + lead, _split(s, sep, partial)
+                        line += nl + nl_term
+                        offset += size + 1
             if self.eof:
-                if rest.strip(_BLANKS):
-                    parts.append(rest)  # a last segment without terminator is tolerated
-                rest = ""
-            # For each piece, in C: its segment, its line feeds, those after its leading blanks.
-            segments = map(str.strip, parts, repeat(_BLANKS))
-            feeds = map(str.count, parts, repeat("\n"))
-            later = map(str.count, map(str.lstrip, parts, repeat(_BLANKS)), repeat("\n"))
-            for s, nl, after in zip(segments, feeds, later, strict=True):
-                if s:
-                    segno += 1
-                    yield line + nl - after, segno, _split(s, sep, partial)
-                line += nl + nl_term
-            if self.eof:
+                if buf.strip(_BLANK_BYTES):
+                    yield from self._last(buf, line, segno, offset)
                 return
-            if len(rest) > MAX_SEGMENT:
-                fail(
-                    line,
-                    segno + 1,
-                    "?",
-                    None,
-                    _clip(rest),
-                    f"A segment is longer than {MAX_SEGMENT} characters: the segment "
-                    f"terminator declared in TH09 is missing or wrong",
-                )
-            buf = rest + self._more()
+            if len(buf) > MAX_SEGMENT:
+                segno += 1
+                buf, line, offset = self._skip(buf, line, segno, offset)
+            buf += self._more()
+
+    def _pieces(self, stretch: bytes):
+        """A stretch of whole segments split on the terminator, or None when the stretch is
+        not all UTF-8: (the pieces' text, the same without leading blanks, their sizes in
+        bytes, the layout). The layout is (blanks before each segment, line feeds among them)
+        when every piece starts with the same blanks and holds no other line feed, else
+        None."""
+        try:
+            text = stretch.decode()
+        except UnicodeDecodeError:
+            return None
+        parts = text.split(self.term)
+        del parts[-1]  # empty: after the last terminator
+        if len(text) == len(stretch):  # ASCII: a character is a byte
+            sizes = map(len, parts)
+        else:
+            raw = stretch.split(self.term_byte)
+            del raw[-1]
+            sizes = map(len, raw)
+        lefts = list(map(str.lstrip, parts, repeat(_BLANKS)))
+        n = len(parts)
+        if lefts == parts:
+            blanks = ""
+        else:
+            blanks = parts[0][: len(parts[0]) - len(lefts[0])]
+            same = all(map(str.startswith, parts, repeat(blanks)))
+            if not same or sum(map(len, parts)) - sum(map(len, lefts)) != len(blanks) * n:
+                return parts, lefts, sizes, None
+        feeds = blanks.count("\n")
+        if text.count("\n") != n * (feeds + (self.term == "\n")):
+            return parts, lefts, sizes, None
+        return parts, lefts, sizes, (len(blanks), feeds)
+
+    def _latin(self, stretch: bytes, line: int, segno: int, offset: int):
+        """The loop of :meth:`__iter__`, segment by segment, for a stretch that is not all
+        UTF-8 (see :meth:`_text`); returns the line, segment number and offset after it."""
+        sep, partial, nl_term = self.sep, self.partial, self.term == "\n"
+        parts = stretch.split(self.term_byte)
+        del parts[-1]
+        for part in parts:
+            left = part.lstrip(_BLANK_BYTES)
+            s = left.rstrip(_BLANK_BYTES)
+            if s:
+                segno += 1
+                lead = len(part) - len(left)
+                at, where = line + part.count(b"\n", 0, lead), offset + lead
+                yield at, segno, where, _split(self._text(s, at, segno, where), sep, partial)
+            line += part.count(b"\n") + nl_term
+            offset += len(part) + 1
+        return line, segno, offset
+
+    def _last(self, rest: bytes, line: int, segno: int, offset: int):
+        """The last segment, which has no terminator: a TT is taken as it is (a missing last
+        terminator is common); anything else means the file was cut short."""
+        left = rest.lstrip(_BLANK_BYTES)
+        lead = len(rest) - len(left)
+        line, offset, segno = line + rest.count(b"\n", 0, lead), offset + lead, segno + 1
+        text = self._text(left.rstrip(_BLANK_BYTES), line, segno, offset)
+        fields = _split(text, self.sep, self.partial)
+        if fields[0] == "TT":
+            yield line, segno, offset, fields
+        else:
+            self.cut = (line, segno, offset, fields)
+
+    def _skip(self, buf: bytes, line: int, segno: int, offset: int) -> tuple[bytes, int, int]:
+        """A segment longer than MAX_SEGMENT without a terminator: reported, then passed over
+        to its terminator; returns the bytes after it, their line and byte offset."""
+        left = buf.lstrip(_BLANK_BYTES)
+        lead = len(buf) - len(left)
+        message = (
+            f"A segment is longer than {MAX_SEGMENT} bytes: the segment terminator declared "
+            "in TH09 is missing or wrong; the file is read on from the next terminator"
+        )
+        at = line + buf.count(b"\n", 0, lead)
+        self.error(at, segno, offset + lead, "?", None, _shown(left), message)
+        while True:
+            end = buf.find(self.term_byte) + 1
+            if end:
+                return buf[end:], line + buf.count(b"\n", 0, end), offset + end
+            line, offset = line + buf.count(b"\n"), offset + len(buf)
+            buf = self._more()
+            if not buf:
+                return b"", line, offset
 
 
 # --------------------------------------------------------------------------- the parser
@@ -779,59 +945,133 @@ def pharmacy_key(ph: dict) -> tuple[str, str | None]:
     return "dea", ph.get("dea")
 
 
+#: Segments that end the dispensation group before them.
+_ENDS_GROUP = frozenset(("DSP", "PAT", "TP", "PHA", "TT"))
+#: States in which any segment gets a look first: after TT, and right after TH.
+_EDGES = frozenset(("TT", "IS_EXPECTED"))
+
+
 class _Parser:
+    """One pass over a file. ``mode`` is what the pass is for:
+
+    * ``"structure"``: the structure only (:func:`check_structure`);
+    * ``"records"``: the items (:func:`read_records`), none after a structural error;
+    * ``"report"``: every error, the records' included (:func:`error_report`).
+
+    After a structural error the pass goes on at the next segment, in a state that follows
+    the file as far as it can (``ADRIFT``: among segments of a dispensation group that has
+    no place, skipped until a PAT inside a pharmacy block, a PHA, TP or TT), so one pass
+    finds every error. Only a file whose separators cannot be read stops it.
+    """
+
     def __init__(
-        self, stream: BinaryIO, build: bool, chunk_size: int, received_at: datetime | None = None
+        self, stream: BinaryIO, mode: str, chunk_size: int, received_at: datetime | None = None
     ):
-        self.build = build
+        self.mode = mode
+        self.build = mode != "structure"
         self.dates = _Dates(received_at) if received_at is not None else None
         self.report = StructureReport()
-        self.tokens = _Tokens(stream, chunk_size, self._fatal, partial=not build)
+        self.tokens = _Tokens(
+            stream, chunk_size, self._fatal, self._error, self._note, partial=not self.build
+        )
         self.specs: dict | None = None
+        self.unlisted: AsapError | None = None  # the first error past MAX_ERRORS
 
     # errors -------------------------------------------------------------
-    def _error(self, line, segno, seg, fld, value, message) -> None:
+    def _list(self, error: AsapError) -> None:
         r = self.report
         r.error_count += 1
         if len(r.errors) < MAX_ERRORS:
-            r.errors.append(AsapError(line, segno, seg, fld, value, message))
+            r.errors.append(error)
+        elif self.unlisted is None:
+            self.unlisted = error
 
-    def _fatal(self, line, segno, seg, fld, value, message):
-        self._error(line, segno, seg, fld, value, message)
+    def _structural(self, error: AsapError) -> None:
+        self.report.structural_error_count += 1
+        self._list(error)
+
+    def _error(self, line, segno, offset, seg, fld, value, message) -> None:
+        """A structural error: the file is refused; the pass goes on."""
+        self._structural(AsapError(line, segno, offset, seg, fld, value, message))
+
+    def _fatal(self, line, segno, offset, seg, fld, value, message):
+        """A structural error after which the file cannot be read on."""
+        self._error(line, segno, offset, seg, fld, value, message)
         raise _Stop
+
+    def _note(self, line, segno, offset, seg, number, value) -> None:
+        r = self.report
+        r.note_count += 1
+        if len(r.notes) < MAX_ERRORS:
+            fid = f"{seg}{number:02d}" if seg in _KNOWN and number else None
+            message = (
+                f"{fid or 'An element'} is not UTF-8 text: it was read as Latin-1 (ISO 8859-1) "
+                "and kept; check that it reads right, and send ASCII (as ASAP asks) or UTF-8"
+            )
+            value = _clip(value.strip(_BLANKS))
+            r.notes.append(AsapError(line, segno, offset, _clip(seg), fid, value, message))
+
+    def _close(self) -> None:
+        """The errors listed in file order (a record's are found when it ends, after the
+        structural errors inside it), then a line saying how many were not listed, if any."""
+        first, r = self.unlisted, self.report
+        r.errors.sort(key=attrgetter("segment_number"))
+        if first is not None:
+            more = r.error_count - MAX_ERRORS
+            message = (
+                f"{more:,} more errors were found from this segment on and are not listed: "
+                f"a report lists the first {MAX_ERRORS:,}; correct these and send the file again"
+            )
+            where = (first.line, first.segment_number, first.byte_offset, first.segment)
+            r.errors.append(AsapError(*where, None, "", message))
 
     # main loop ----------------------------------------------------------
     def run(self) -> Iterator[Record | RecordRejected | ZeroReport]:
+        r = self.report
         try:
-            yield from self._run()
+            if self.mode == "records":
+                for item in self._run():
+                    if not r.structural_error_count:
+                        yield item
+            elif self.mode == "report":
+                for item in self._run():
+                    if type(item) is RecordRejected:
+                        for error in item.errors:
+                            self._list(error)
+            else:
+                for _ in self._run():  # pragma: no cover - yields nothing without build
+                    pass
         except _Stop:
             pass
         except RecursionError:  # pragma: no cover - defensive
-            self._error(0, 0, "?", None, "", "The file could not be read")
-        if self.build and self.report.error_count:
-            raise FileRejected(self.report.errors)
+            self._error(0, 0, 0, "?", None, "", "The file could not be read")
+        self._close()
+        if self.mode == "records" and not r.ok:
+            raise FileRejected(r.errors, r.structural_error_count)
 
     def _run(self):
         r = self.report
-        fatal = self._fatal
+        error = self._error
 
         def refuse(message: str) -> None:
             """A structural error at the current segment, about no one field."""
-            fatal(line, segno, seg, None, "", message)
+            error(line, segno, offset, seg, None, "", message)
 
         build = self.build
         state = "TH"
-        total = 0
-        ph_count = 0
+        block = False  # inside a pharmacy block: after its PHA, before its TP
+        pha_segno = 0
         pharmacy: dict | None = None
         ph_key: tuple = ()
         ph_summary: dict | None = None
         # current patient
-        pat_fields = pat_line = pat_segno = None
+        pat_fields = pat_where = None
         pat_zero = False
-        pat_cache = None  # (dict, errors, line, segment number, date errors) once validated
+        pat_cache = None  # (dict, errors, (line, segno, offset), date errors) once validated
         # current dispensation group
-        grp: list | None = None  # [line, segno, dsp, pre, cdis, air, errors, sub]
+        grp: list | None = None  # [line, segno, offset, dsp, pre, cdis, air, errors, sub]
+        line = segno = offset = 0
+        seg = ""
 
         def flush():
             nonlocal pat_cache
@@ -848,65 +1088,79 @@ class _Parser:
             if build:
                 if pat_cache is None:
                     errs: list = []
-                    pdict = _convert(
-                        self.specs["PAT"], pat_fields, pat_line, pat_segno, "PAT", errs
-                    )
-                    self._patient_rules(pdict, pat_fields, pat_line, pat_segno, errs)
-                    born = self.dates.birth(pdict, pat_line, pat_segno)
-                    pat_cache = (pdict, errs, pat_line, pat_segno, born)
+                    pdict = _convert(self.specs["PAT"], pat_fields, *pat_where, "PAT", errs)
+                    self._patient_rules(pdict, pat_fields, pat_where, errs)
+                    born = self.dates.birth(pdict, pat_where)
+                    pat_cache = (pdict, errs, pat_where, born)
                 return self._record(grp, pharmacy, ph_key, pat_cache)
             return None
 
         tokens = iter(self.tokens)
-        for line, segno, f in tokens:
-            total += 1
+        for line, segno, offset, f in tokens:
             seg = f[0]
+            if state in _EDGES:
+                if state == "TT":
+                    message = (
+                        "Segments found after TT (Transaction Trailer): a file holds one "
+                        "transaction; nothing after TT is read"
+                    )
+                    error(line, segno, offset, "?", None, "", message)
+                    break
+                if seg != "IS":
+                    refuse("IS (Information Source) is missing: it must come right after TH")
+                    state = "IS"
             if seg not in _KNOWN:
-                fatal(
+                error(
                     line,
                     segno,
+                    offset,
                     "?",
                     None,
                     _clip(seg),
                     "Unknown segment id; ASAP 4.2 segments are "
                     "TH, IS, PHA, PAT, DSP, PRE, CDI, AIR, TP, TT",
                 )
-            ph_count += 1
-            if state == "DSP" and (seg == "DSP" or seg == "PAT" or seg == "TP"):
+                continue
+            if state == "DSP" and seg in _ENDS_GROUP:
                 item = flush()
                 grp = None
                 if item is not None:
                     yield item
             if seg == "DSP":
-                if state not in ("PAT", "DSP"):
-                    refuse("DSP must follow a PAT (Patient) segment or another DSP")
-                grp = [line, segno, f, None, [], None, [], 0]
-                state = "DSP"
+                if state == "PAT" or state == "DSP":
+                    grp = [line, segno, offset, f, None, [], None, [], 0]
+                    state = "DSP"
+                else:
+                    if state != "ADRIFT":
+                        refuse("DSP must follow a PAT (Patient) segment or another DSP")
+                    state = "ADRIFT"
             elif seg == "PRE" or seg == "CDI" or seg == "AIR":
-                if state != "DSP":
+                if state == "DSP":
+                    if build:
+                        self._sub(grp, seg, f, line, segno, offset)
+                elif state != "ADRIFT":
                     refuse(f"{seg} must follow the DSP (Dispensing Record) it belongs to")
-                if build:
-                    self._sub(grp, seg, f, line, segno)
+                    state = "ADRIFT"
             elif seg == "PAT":
-                if state == "PAT":
-                    refuse("The previous PAT segment has no DSP (Dispensing Record)")
-                if state not in ("PHA", "DSP"):
-                    refuse("PAT must be inside a pharmacy block (after PHA, before TP)")
-                pat_fields, pat_line, pat_segno = f, line, segno
+                if state != "DSP" and state != "PHA":
+                    if state == "PAT":
+                        refuse("The previous PAT segment has no DSP (Dispensing Record)")
+                    elif not block:
+                        if state != "ADRIFT":
+                            refuse("PAT must be inside a pharmacy block (after PHA, before TP)")
+                        state = "ADRIFT"
+                        continue
+                pat_fields, pat_where = f, (line, segno, offset)
                 pat_zero = _zero_marker(f)
                 pat_cache = None
                 state = "PAT"
             elif seg == "PHA":
-                if state == "IS_EXPECTED":
-                    refuse("IS (Information Source) is missing: it must come right after TH")
-                if state not in ("IS", "TP"):
-                    if state in ("PHA", "PAT", "DSP"):
-                        refuse(
-                            "A new PHA starts before a TP (Pharmacy Trailer) closed the "
-                            "previous pharmacy"
-                        )
-                    refuse("PHA must follow IS or a TP segment")
-                pharmacy = self._pharmacy(f, line, segno)
+                if block:
+                    refuse(
+                        "A new PHA starts before a TP (Pharmacy Trailer) closed the "
+                        "previous pharmacy"
+                    )
+                pharmacy = self._pharmacy(f, line, segno, offset)
                 ph_key = pharmacy_key(pharmacy)
                 ph_summary = {
                     "line": line,
@@ -918,117 +1172,124 @@ class _Parser:
                     "zero_report": False,
                 }
                 r.pharmacies.append(ph_summary)
-                ph_count = 1
-                state = "PHA"
+                block, pha_segno, state = True, segno, "PHA"
             elif seg == "TP":
                 if state == "PHA":
                     refuse(
                         "The pharmacy block has no PAT/DSP segments; send a zero report "
                         "when nothing was dispensed"
                     )
-                if state == "PAT":
+                elif state == "PAT":
                     refuse("The previous PAT segment has no DSP (Dispensing Record)")
-                if state != "DSP":
+                elif not block and state != "ADRIFT":
                     refuse("TP must close a pharmacy block")
-                self._count(
-                    f,
-                    line,
-                    segno,
-                    "TP",
-                    "TP01",
-                    ph_count,
-                    "TP01 (Detail Segment Count) must equal the number of segments "
-                    "from PHA through TP inclusive",
-                )
-                state = "TP"
-            elif seg == "TT":
-                if state != "TP":
-                    if state in ("PHA", "PAT", "DSP"):
-                        refuse("TT found before a TP (Pharmacy Trailer) closed the pharmacy")
-                    fatal(
-                        line, segno, seg, None, "", "TT must follow a pharmacy block (PHA ... TP)"
+                if block:
+                    self._count(
+                        f,
+                        line,
+                        segno,
+                        offset,
+                        "TP",
+                        "TP01",
+                        segno - pha_segno + 1,
+                        "TP01 (Detail Segment Count) must equal the number of segments "
+                        "from PHA through TP inclusive",
                     )
+                block, state = False, "TP"
+            elif seg == "TT":
+                if block:
+                    refuse("TT found before a TP (Pharmacy Trailer) closed the pharmacy")
+                elif state != "TP" and state != "ADRIFT":
+                    refuse("TT must follow a pharmacy block (PHA ... TP)")
                 self._count(
                     f,
                     line,
                     segno,
+                    offset,
                     "TT",
                     "TT02",
-                    total,
+                    segno,
                     "TT02 (Segment Count) must equal the number of segments in the "
                     "file from TH through TT inclusive",
                 )
                 tt01 = f[1] if len(f) > 1 else ""
                 if r.control_number is not None and tt01 != r.control_number:
-                    self._error(
+                    error(
                         line,
                         segno,
+                        offset,
                         "TT",
                         "TT01",
                         _clip(tt01),
                         "TT01 (Transaction Control Number) must equal TH02",
                     )
-                state = "TT"
-                r.segment_count = total
+                block, state = False, "TT"
+                r.segment_count = segno
             elif seg == "IS":
-                if state != "IS_EXPECTED":
+                if state == "IS_EXPECTED":
+                    errs: list = []
+                    d = _convert(self.specs["IS"], f, line, segno, offset, "IS", errs)
+                    for e in errs:
+                        self._structural(e)
+                    r.source_id, r.source_name = d["source_id"], d["source_name"]
+                    state = "IS"
+                else:
                     refuse("IS (Information Source) must come right after TH, once")
-                errs: list = []
-                d = _convert(self.specs["IS"], f, line, segno, "IS", errs)
-                for e in errs:
-                    self._error(*_fields_of(e))
-                r.source_id, r.source_name = d["source_id"], d["source_name"]
-                state = "IS"
-            elif seg == "TH":
-                if state != "TH":
-                    refuse(
-                        "TH must appear only once, at the start of the file; send "
-                        "concatenated files separately"
-                    )
-                self._header(f, line, segno)
+            elif state == "TH":
+                self._header(f, line, segno, offset)
                 state = "IS_EXPECTED"
-            if state == "TT":
-                # Nothing may follow TT.
-                for line2, segno2, _f2 in tokens:
-                    fatal(
-                        line2,
-                        segno2,
-                        "?",
-                        None,
-                        "",
-                        "Segments found after TT (Transaction Trailer)",
-                    )
-                break
-        if state != "TT":
-            where = {"TH": "IS", "IS_EXPECTED": "IS", "IS": "PHA"}.get(state, "TP and TT")
-            fatal(
-                0,
-                r.segment_count or total,
-                "TT",
-                None,
-                "",
-                f"The file ends early: {where} missing (a complete file ends with a TT segment)",
-            )
+            else:
+                refuse(
+                    "TH must appear only once, at the start of the file; send "
+                    "concatenated files separately"
+                )
+        else:
+            self._end(state, line, segno, offset, seg)
+
+    def _end(self, state: str, line: int, segno: int, offset: int, seg: str) -> None:
+        """The file has ended: was it whole?"""
+        cut = self.tokens.cut
+        if state == "TT":
+            if cut is not None:
+                message = (
+                    "Segments found after TT (Transaction Trailer): a file holds one "
+                    "transaction; nothing after TT is read"
+                )
+                self._error(*cut[:3], "?", None, "", message)
+            return
+        missing = {"IS_EXPECTED": "IS, PHA ... TP and TT", "IS": "PHA ... TP and TT", "TP": "TT"}
+        end = f"{missing.get(state, 'TP and TT')} missing (a complete file ends with a TT segment)"
+        if cut is not None:
+            line, segno, offset, f = cut
+            seg = _clip(f[0])
+            message = f"The file ends early, inside this segment (no terminator follows): {end}"
+        else:
+            message = f"The file ends early, after this segment: {end}"
+        self._error(line, segno, offset, seg, None, "", message)
 
     # segment helpers -----------------------------------------------------
-    def _header(self, f, line, segno):
+    def _header(self, f, line, segno, offset):
         r = self.report
         r.element_separator, r.segment_terminator = self.tokens.sep, self.tokens.term
         version = f[1].upper() if len(f) > 1 else ""
-        if version not in VERSIONS:
+        if version in VERSIONS:
+            r.version = version
+        else:
+            newest = VERSIONS[-1]
             if version in UNSUPPORTED_VERSIONS:
                 msg = f"ASAP version {version} is not accepted yet; send ASAP 4.2, 4.2A or 4.2B"
             else:
                 msg = "TH01 must be an ASAP version: 4.2, 4.2A or 4.2B"
-            self._fatal(line, segno, "TH", "TH01", _clip(version), msg)
-        r.version = version
+            msg += f" (the file was checked as {newest}, to find its other errors)"
+            self._error(line, segno, offset, "TH", "TH01", _clip(version), msg)
+            version = newest
         self.specs = _SPECS[version]
         errs: list = []
         fields = list(f)
         fields[1] = version
-        d = _convert(self.specs["TH"], fields, line, segno, "TH", errs)
+        d = _convert(self.specs["TH"], fields, line, segno, offset, "TH", errs)
         for e in errs:
-            self._error(*_fields_of(e))
+            self._structural(e)
         # As sent, so TT01 is compared with what TH02 says even when TH02 broke a rule
         # of its own (too long: reported on TH02, not again as a mismatch on TT01).
         r.control_number = d["control_number"] or (f[2].strip() if len(f) > 2 else "")
@@ -1038,9 +1299,9 @@ class _Parser:
             d["file_type"],
         )
 
-    def _pharmacy(self, f, line, segno) -> dict:
+    def _pharmacy(self, f, line, segno, offset) -> dict:
         errs: list = []
-        d = _convert(self.specs["PHA"], f, line, segno, "PHA", errs)
+        d = _convert(self.specs["PHA"], f, line, segno, offset, "PHA", errs)
         if not (d["npi"] or d["ncpdp"] or d["dea"]) and not any(
             e.field in ("PHA01", "PHA02", "PHA03") for e in errs
         ):
@@ -1048,6 +1309,7 @@ class _Parser:
                 AsapError(
                     line,
                     segno,
+                    offset,
                     "PHA",
                     "PHA01",
                     "",
@@ -1055,66 +1317,67 @@ class _Parser:
                 )
             )
         for e in errs:
-            self._error(*_fields_of(e))
+            self._structural(e)
         return d
 
-    def _count(self, f, line, segno, seg, fid, actual, message):
+    def _count(self, f, line, segno, offset, seg, fid, actual, message):
         no = int(fid[-2:])
         v = f[no] if len(f) > no else ""
+        where = (line, segno, offset, seg, fid)
         if not v:
-            self._error(line, segno, seg, fid, "", f"{fid} is required")
+            self._error(*where, "", f"{fid} is required")
         elif not (_DIGITS(v) and len(v) <= 10):
-            self._error(line, segno, seg, fid, _clip(v), f"{fid} must be a whole number")
+            self._error(*where, _clip(v), f"{fid} must be a whole number")
         elif int(v) != actual:
-            self._error(line, segno, seg, fid, _clip(v), f"{message} ({actual})")
+            self._error(*where, _clip(v), f"{message} ({actual})")
 
-    def _sub(self, grp, seg, f, line, segno):
-        sub = grp[7]
+    def _sub(self, grp, seg, f, line, segno, offset):
+        sub = grp[8]
 
         def misplaced(message: str) -> None:
-            grp[6].append(AsapError(line, segno, seg, None, "", message))
+            grp[7].append(AsapError(line, segno, offset, seg, None, "", message))
 
         if seg == "PRE":
             if sub >= 1:
                 misplaced("Only one PRE may follow a DSP, before any CDI or AIR")
             else:
-                grp[3] = (line, segno, f)
-            grp[7] = max(sub, 1)
+                grp[4] = (line, segno, offset, f)
+            grp[8] = max(sub, 1)
         elif seg == "CDI":
             if sub >= 3:
                 misplaced("CDI segments must come before the AIR segment")
-            elif len(grp[4]) >= MAX_CDI:
-                if len(grp[4]) == MAX_CDI:
+            elif len(grp[5]) >= MAX_CDI:
+                if len(grp[5]) == MAX_CDI:
                     misplaced(f"A compound may list at most {MAX_CDI} CDI ingredients")
-                    grp[4].append(None)
+                    grp[5].append(None)
             else:
-                grp[4].append((line, segno, f))
-            grp[7] = max(sub, 2)
+                grp[5].append((line, segno, offset, f))
+            grp[8] = max(sub, 2)
         else:
             if sub >= 3:
                 misplaced("Only one AIR may follow a DSP")
             else:
-                grp[5] = (line, segno, f)
-            grp[7] = 3
+                grp[6] = (line, segno, offset, f)
+            grp[8] = 3
 
-    def _patient_rules(self, p, f, line, segno, errs):
+    def _patient_rules(self, p, f, where, errs):
         if p["country"]:
             return
         for key, no, name in (("state", 15, "Patient State"), ("zip", 16, "Patient ZIP Code")):
             if p[key] is None and not _has(f, no):
                 message = f"PAT{no} ({name}) is required for US residents"
-                errs.append(AsapError(line, segno, "PAT", f"PAT{no}", "", message))
+                errs.append(AsapError(*where, "PAT", f"PAT{no}", "", message))
 
     def _record(self, grp, pharmacy, ph_key, pat_cache):
-        line, segno, dspf, pre, cdis, air, errs, _sub = grp
+        line, segno, offset, dspf, pre, cdis, air, errs, _sub = grp
         specs = self.specs
         errors = list(pat_cache[1])
         errors.extend(errs)
-        dsp = _convert(specs["DSP"], dspf, line, segno, "DSP", errors)
+        dsp = _convert(specs["DSP"], dspf, line, segno, offset, "DSP", errors)
         status = dsp["status"]
         if status != "02":  # a void withdraws a record, whatever its dates
-            errors.extend(pat_cache[4])
-            errors.extend(self.dates.dispensation(dsp, line, segno))
+            errors.extend(pat_cache[3])
+            errors.extend(self.dates.dispensation(dsp, (line, segno, offset)))
         if dsp["product_qualifier"] == "01" and dsp["ndc"] is not None:
             v = dsp["ndc"]
             if not _is_ndc(v):
@@ -1122,6 +1385,7 @@ class _Parser:
                     AsapError(
                         line,
                         segno,
+                        offset,
                         "DSP",
                         "DSP08",
                         _clip(v),
@@ -1131,8 +1395,8 @@ class _Parser:
                 )
         prescriber = None
         if pre is not None:
-            pl, ps, pf = pre
-            prescriber = _convert_recurring(specs["PRE"], pf, pl, ps, "PRE", errors)
+            pl, ps, po, pf = pre
+            prescriber = _convert_recurring(specs["PRE"], pf, pl, ps, po, "PRE", errors)
             if not (prescriber["npi"] or prescriber["dea"] or prescriber["state_license"]) and not (
                 _has(pf, 1) or _has(pf, 2) or _has(pf, 4)
             ):
@@ -1140,6 +1404,7 @@ class _Parser:
                     AsapError(
                         pl,
                         ps,
+                        po,
                         "PRE",
                         "PRE02",
                         "",
@@ -1148,17 +1413,14 @@ class _Parser:
                     )
                 )
         elif status != "02":
-            errors.append(
-                AsapError(
-                    line, segno, "PRE", None, "", "A PRE (Prescriber) segment must follow this DSP"
-                )
-            )
+            message = "A PRE (Prescriber) segment must follow this DSP"
+            errors.append(AsapError(line, segno, offset, "PRE", None, "", message))
         compounds = []
         for cdi in cdis:
             if cdi is None:
                 break
-            cl, cs, cf = cdi
-            c = _convert(specs["CDI"], cf, cl, cs, "CDI", errors)
+            cl, cs, co, cf = cdi
+            c = _convert(specs["CDI"], cf, cl, cs, co, "CDI", errors)
             if c["product_qualifier"] == "01" and c["product_id"] is not None:
                 v = c["product_id"]
                 if not _is_ndc(v):
@@ -1166,6 +1428,7 @@ class _Parser:
                         AsapError(
                             cl,
                             cs,
+                            co,
                             "CDI",
                             "CDI03",
                             _clip(v),
@@ -1181,6 +1444,7 @@ class _Parser:
                 AsapError(
                     line,
                     segno,
+                    offset,
                     "DSP",
                     "DSP07",
                     "06",
@@ -1189,8 +1453,7 @@ class _Parser:
             )
         additional = None
         if air is not None:
-            al, as_, af = air
-            additional = _convert(specs["AIR"], af, al, as_, "AIR", errors)
+            additional = _convert(specs["AIR"], air[3], *air[:3], "AIR", errors)
         key = None
         if (
             dsp["prescription_number"] is not None
@@ -1210,15 +1473,14 @@ class _Parser:
         )
 
     def _zero(self, grp, pharmacy):
-        line, segno, dspf, *_ = grp
+        line, segno, offset, dspf, *_ = grp
         v = dspf[5] if len(dspf) > 5 else ""
         d = _to_date(v) if v else _BAD
         if d is _BAD:
             msg = "DSP05 (Date Filled) of a zero report must be the report date, written CCYYMMDD"
-            return RecordRejected(
-                line, segno, pharmacy, [AsapError(line, segno, "DSP", "DSP05", _clip(v), msg)]
-            )
-        outside = self.dates.report_day(d, line, segno)
+            error = AsapError(line, segno, offset, "DSP", "DSP05", _clip(v), msg)
+            return RecordRejected(line, segno, pharmacy, [error])
+        outside = self.dates.report_day(d, (line, segno, offset))
         if outside:
             return RecordRejected(line, segno, pharmacy, outside)
         return ZeroReport(line, segno, pharmacy, d)
@@ -1226,20 +1488,18 @@ class _Parser:
 
 def _card_holder_errors(pat_cache: tuple) -> list[AsapError]:
     """A marijuana dispensation names the holder's registry card: PAT02 99, PAT03 the card."""
-    patient, already, line, segno, _born = pat_cache
+    patient, already, where, _born = pat_cache
     if any(e.field in ("PAT02", "PAT03") for e in already):
         return []  # reported already, with its own message
     card = (patient["id"] or "").strip().upper()
     if patient["id_qualifier"] != "99":
         message = "A marijuana dispensation (DSP07 MM) needs PAT02 = 99 and the card in PAT03"
-        return [
-            AsapError(line, segno, "PAT", "PAT02", _clip(patient["id_qualifier"] or ""), message)
-        ]
+        return [AsapError(*where, "PAT", "PAT02", _clip(patient["id_qualifier"] or ""), message)]
     if not CARD_NUMBER.match(card):
         message = (
             "PAT03 must be the holder's registry card number (4 to 20 letters, digits or hyphens)"
         )
-        return [AsapError(line, segno, "PAT", "PAT03", _clip(card), message)]
+        return [AsapError(*where, "PAT", "PAT03", _clip(card), message)]
     return []
 
 
@@ -1247,17 +1507,26 @@ def _has(f: list[str], no: int) -> bool:
     return no < len(f) and bool(f[no])
 
 
-def _fields_of(e: AsapError) -> tuple:
-    return e.line, e.segment_number, e.segment, e.field, e.value, e.message
-
-
 # --------------------------------------------------------------------------- entry points
 
 
 def check_structure(stream: BinaryIO, chunk_size: int = CHUNK_SIZE) -> StructureReport:
     """First pass: the file's structure, counts and structural errors (no records kept)."""
-    parser = _Parser(stream, build=False, chunk_size=chunk_size)
+    parser = _Parser(stream, "structure", chunk_size)
     for _ in parser.run():  # pragma: no cover - yields nothing without build
+        pass
+    return parser.report
+
+
+def error_report(
+    stream: BinaryIO, received_at: datetime, chunk_size: int = CHUNK_SIZE
+) -> StructureReport:
+    """The complete report of a file: the structure, and every error, the records' included,
+    in file order (the first MAX_ERRORS of them). For a file :func:`check_structure` refused,
+    so the pharmacy learns all that is wrong with it at once; ``received_at`` as in
+    :func:`read_records`."""
+    parser = _Parser(stream, "report", chunk_size, received_at)
+    for _ in parser.run():  # pragma: no cover - yields nothing in this mode
         pass
     return parser.report
 
@@ -1268,7 +1537,8 @@ def read_records(
     """Second pass: one item per dispensation group, in file order; ``received_at`` (when the
     file was received) bounds its dates.
 
-    Raises :class:`FileRejected` when it meets a structural error (possibly after yielding
-    items, since some structural errors are only known at the end of the file).
+    Raises :class:`FileRejected` at the end of a file with a structural error, listing them
+    all; it yields no item after the first, but may have yielded items before it (some
+    structural errors are only known at the end of the file).
     """
-    return _Parser(stream, build=True, chunk_size=chunk_size, received_at=received_at).run()
+    return _Parser(stream, "records", chunk_size, received_at).run()

@@ -30,6 +30,7 @@ from services.submissions.asap import (
     RecordRejected,
     ZeroReport,
     check_structure,
+    error_report,
     read_records,
 )
 from services.submissions.asap_segments import MARIJUANA
@@ -119,9 +120,14 @@ def picked_up_by(additional: dict[str, Any]) -> dict[str, Any]:
     return plain({key: additional.get(key) for key in wanted})
 
 
-def _structure(open_file: OpenFile) -> Structure:
+def _structure(open_file: OpenFile, received_at: datetime) -> Structure:
+    """The file's structure; when it is refused, its complete error report (a read more, so
+    the pharmacy learns its records' errors with the structural ones)."""
     with open_file() as file:
         found = check_structure(file)
+    if not found.ok:
+        with open_file() as file:
+            found = error_report(file, received_at)
     errors = [problem(e) for e in found.errors]
     return Structure(
         found.ok, found.version or "", errors, found.error_count, found.file_type or ""
@@ -186,7 +192,7 @@ class Reading:
 class _Inline(Reading):
     def __init__(self, open_file: OpenFile, received_at: datetime):
         self.open_file, self.received_at = open_file, received_at
-        self.structure = _structure(open_file)
+        self.structure = _structure(open_file, received_at)
 
     def items(self) -> Iterator[Item]:
         return _items(self.open_file, self.received_at)
@@ -204,7 +210,7 @@ def read_inline(open_file: OpenFile, received_at: datetime) -> Iterator[Reading]
 def _worker(open_file: OpenFile, received_at: datetime, pipe) -> None:
     """Runs in the child: the structure, then the records in chunks; "done" or the error."""
     try:
-        structure = _structure(open_file)
+        structure = _structure(open_file, received_at)
         pipe.send_bytes(orjson.dumps(structure.__dict__))
         if structure.ok:
             chunk: list = []

@@ -12,12 +12,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.submissions.asap import (
+    MAX_ERRORS,
     AsapError,
     FileRejected,
     Record,
     RecordRejected,
     ZeroReport,
     check_structure,
+    error_report,
     read_records,
 )
 from tests.helpers.asap import (
@@ -136,11 +138,11 @@ def test_line_numbers_follow_physical_lines():
     assert out[1].line == 8
 
 
-def test_utf8_names_and_bad_bytes_are_replaced():
+def test_utf8_names_are_read_and_other_bytes_as_latin_1():
     data = build(blocks=[(pha(), record(1, pat={7: "MÜLLER"}))])
     assert items(data)[0].patient["last_name"] == "MÜLLER"
-    bad = data.replace("MÜLLER".encode(), b"M\xffLLER")
-    assert items(bad)[0].patient["last_name"] == "M\ufffdLLER"
+    latin = data.replace("MÜLLER".encode(), b"M\xdcLLER")
+    assert items(latin)[0].patient["last_name"] == "MÜLLER"
 
 
 # --------------------------------------------------------------------------- versions
@@ -297,7 +299,7 @@ def _join(segs: list[str]) -> bytes:
         (lambda s: s[:1] + s[2:], "PHA", "IS (Information Source) is missing"),
         (lambda s: s[:2] + s[3:], "PAT", "pharmacy block"),
         (lambda s: s[:-2] + s[-1:], "TT", "before a TP"),
-        (lambda s: s[:-1], "TT", "ends early"),
+        (lambda s: s[:-1], "TP", "ends early, after this segment: TT missing"),
         (lambda s: s + ["PAT"], "?", "after TT"),
         (lambda s: s[:4] + s[6:], "PAT", "has no DSP"),  # PAT, PAT ...
         (lambda s: s[:3] + s[4:], "DSP", "follow a PAT"),
@@ -517,25 +519,49 @@ def test_accepts_text_reads():
 # --------------------------------------------------------------------------- fuzzing
 
 
+def _placed(errors: list[AsapError], data: bytes) -> None:
+    """Each error is placed in the file: its value short, its offset inside the file, and the
+    segment an error about a field names starts at its offset."""
+    for e in errors:
+        assert isinstance(e, AsapError) and len(e.value) <= 40
+        assert 0 <= e.byte_offset <= len(data) and e.segment_number >= 1
+        if e.field and e.field[:-2] == e.segment:
+            assert data[e.byte_offset :].startswith(e.segment.encode()), e
+
+
 def _run_both(data: bytes, chunk: int) -> None:
+    """check_structure, read_records and error_report end, with nothing raised but
+    FileRejected; they agree on whether the file is refused; a refused file yields no item
+    after its first structural error, and the pipeline (items only when the structure is
+    sound) no record at all."""
     rep = check_structure(io.BytesIO(data), chunk_size=chunk)
     assert isinstance(rep.ok, bool)
-    for e in rep.errors:
-        assert isinstance(e, AsapError) and len(e.value) <= 40
+    _placed(rep.errors + rep.notes, data)
+    full = error_report(io.BytesIO(data), RECEIVED_AT, chunk_size=chunk)
+    assert full.ok == rep.ok and full.error_count >= rep.error_count
+    _placed(full.errors, data)
+    out: list = []
     try:
-        out = list(read_records(io.BytesIO(data), RECEIVED_AT, chunk_size=chunk))
-    except FileRejected:
+        for item in read_records(io.BytesIO(data), RECEIVED_AT, chunk_size=chunk):
+            out.append(item)
+    except FileRejected as rejected:
         assert not rep.ok, "read_records rejected a file check_structure accepted"
+        assert [e.as_dict() for e in rejected.errors] == [e.as_dict() for e in rep.errors]
+        first = rep.errors[0].segment_number
+        assert all(i.segment_number < first for i in out), "an item after a structural error"
         return
     assert rep.ok, "read_records accepted a file check_structure rejected"
     assert len(out) == rep.record_count + rep.zero_report_count
     for i in out:
         assert isinstance(i, (Record, RecordRejected, ZeroReport))
-        if isinstance(i, RecordRejected):
-            assert all(len(e.value) <= 40 for e in i.errors)
+    errors = [e for i in out if isinstance(i, RecordRejected) for e in i.errors]
+    _placed(errors, data)
+    in_file_order = sorted(errors[:MAX_ERRORS], key=lambda e: e.segment_number)
+    listed = [e.as_dict() for e in full.errors[:MAX_ERRORS]]
+    assert listed == [e.as_dict() for e in in_file_order]
 
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @FUZZ
@@ -595,4 +621,39 @@ def mutated(draw):
 @FUZZ
 @given(mutated(), st.sampled_from([1 << 20, 11]))
 def test_fuzz_mutated_valid_files(data, chunk):
+    _run_both(data, chunk)
+
+
+#: VALID written on one line, and a segment a line (LF, CRLF).
+LAYOUTS = [("~" + eol).join(VALID).encode() + b"~" + eol.encode() for eol in ("", "\n", "\r\n")]
+
+
+@st.composite
+def mutated_bytes(draw):
+    """A valid file with bytes flipped (Latin-1 ones among them), blanks put after a
+    terminator, a part repeated, or the file cut."""
+    data = bytearray(draw(st.sampled_from(LAYOUTS)))
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["flip", "latin", "blanks", "repeat", "cut"]))
+        i = draw(st.integers(0, len(data) - 1))
+        if op == "flip":
+            data[i] ^= draw(st.integers(1, 255))
+        elif op == "latin":
+            data[i] = draw(st.sampled_from([0xD1, 0xE9, 0xFF, 0x80]))
+        elif op == "blanks":
+            at = data.find(b"~", i) + 1
+            data[at:at] = draw(st.sampled_from([b" ", b"\n", b"\r\n", b"\t\n ", b"\n\n"]))
+        elif op == "repeat":
+            j = draw(st.integers(i, min(len(data), i + 300)))
+            data[i:i] = data[i:j]
+        else:
+            data = data[:i]
+        if not data:
+            break
+    return bytes(data)
+
+
+@FUZZ
+@given(mutated_bytes(), st.sampled_from([1 << 20, 16, 29]))
+def test_fuzz_valid_files_with_bytes_changed(data, chunk):
     _run_both(data, chunk)

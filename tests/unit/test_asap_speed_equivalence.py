@@ -88,8 +88,8 @@ def test_convert_matches_the_element_by_element_reference(segment):
     spec = _SPECS[version][seg]
     fast_errors: list = []
     reference_errors: list = []
-    fast = _convert(spec, fields, 3, 7, seg, fast_errors)
-    reference = _convert_each(spec, fields, 3, 7, seg, reference_errors)
+    fast = _convert(spec, fields, 3, 7, 120, seg, fast_errors)
+    reference = _convert_each(spec, fields, 3, 7, 120, seg, reference_errors)
     # repr: the same types too (Decimal("2.5") and Decimal("2.50") are equal), in key order
     assert repr(list(fast.items())) == repr(list(reference.items()))
     assert [e.as_dict() for e in fast_errors] == [e.as_dict() for e in reference_errors]
@@ -98,10 +98,10 @@ def test_convert_matches_the_element_by_element_reference(segment):
 def test_a_recurring_segment_gets_a_fresh_copy_each_time():
     spec = _SPECS["4.2"]["PRE"]
     fields = pre()
-    first = _convert_recurring(spec, fields, 1, 1, "PRE", [])
+    first = _convert_recurring(spec, fields, 1, 1, 0, "PRE", [])
     first["npi"] = "changed by a caller"
-    second = _convert_recurring(spec, list(fields), 2, 2, "PRE", [])
-    assert second == _convert_each(spec, fields, 2, 2, "PRE", [])
+    second = _convert_recurring(spec, list(fields), 2, 2, 90, "PRE", [])
+    assert second == _convert_each(spec, fields, 2, 2, 90, "PRE", [])
     assert second is not first
 
 
@@ -110,7 +110,7 @@ def test_a_recurring_segment_with_errors_is_reported_every_time():
     fields = pre({1: "1234567890"})  # bad check digit
     for line in (1, 2):
         errors: list = []
-        _convert_recurring(spec, fields, line, line, "PRE", errors)
+        _convert_recurring(spec, fields, line, line, 10 * line, "PRE", errors)
         assert [(e.line, e.field) for e in errors] == [(line, "PRE01")]
 
 

@@ -66,6 +66,19 @@ def test_a_structural_error_is_read_alike_and_no_record_is_read():
     assert structure.errors[0]["segment"] == "TT"
 
 
+def test_a_refused_file_reports_its_records_errors_with_its_structural_ones():
+    broken = build([(pha(), record(1, dsp={8: "12345"}) + record(2))], tt_delta=2)
+    inline, worker = read_all(read_inline, broken), read_all(read_in_worker, broken)
+    assert worker == inline
+    structure, items = worker
+    assert not structure.ok and items == []
+    assert [(e["segment"], e["field"]) for e in structure.errors] == [
+        ("DSP", "DSP08"),
+        ("TT", "TT02"),
+    ]
+    assert structure.error_count == 2
+
+
 def test_a_zero_report_is_read():
     zero_pat = fields("PAT", 23, {7: "Report", 8: "Zero"}, None)
     zero = build([(pha(), [zero_pat, fields("DSP", 21, {5: "20240107"}, None), ["PRE"]])])
