@@ -147,8 +147,6 @@ class AsapError:
     field: str | None
     value: str = field(repr=False)
     message: str
-    #: Where the segment's first byte is in the file (0: the file's first byte).
-    byte_offset: int = 0
 
     def __str__(self) -> str:
         where = f"line {self.line}, segment {self.segment_number} at byte {self.byte_offset}"
@@ -1469,8 +1467,9 @@ class _Parser:
         if errors:
             return RecordRejected(line, segno, pharmacy, errors, key)
         return Record(
-            line, segno, pharmacy, pat_cache[0], dsp, prescriber, compounds, additional, key
-        )
+            line, segno, pharmacy, pat_cache[0], dsp, prescriber, compounds, additional, key,
+            offset,
+        )  # fmt: skip
 
     def _zero(self, grp, pharmacy):
         line, segno, offset, dspf, *_ = grp

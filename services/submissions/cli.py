@@ -178,7 +178,7 @@ def _line(path: Path, outcome: dict[str, Any]) -> str:
     if status == "rejected":
         return (
             f"{path}: REJECTED{', a test file' if test else ''}, nothing recorded "
-            f"({outcome['error_count']} structural errors; submission {submission})"
+            f"({outcome['error_count']:,} errors in its report; submission {submission})"
         )
     earlier = outcome.get("continued") or 0
     resumed = f"finished (continued after {earlier:,} records stored before); " if earlier else ""

@@ -46,7 +46,7 @@ from services.submissions.reading import (
 from services.submissions.schemas import MAX_BATCH
 
 Change = tuple[str, dict[str, Any]]
-KEPT_ERRORS = 100  # structural errors carried in the rejection event (all go to the report)
+KEPT_ERRORS = 100  # a refused file's first errors, in its rejection event (all go to the report)
 REMEMBERED = 200_000  # patients a run remembers (bounds its memory)
 GROUP = 5  # batches of MAX_BATCH records written in one append
 YIELD_EVERY = 1000  # records between yields to other green threads (a file is CPU work)

@@ -150,10 +150,6 @@ def test_each_error_of_a_one_line_file_names_its_segment_and_byte_offset():
     assert all(type(e["byte_offset"]) is int for e in errors)
 
 
-OFFSETS_FROM_PARSER = "the parser branch computes byte offsets: remove this mark at its merge"
-
-
-@pytest.mark.xfail(strict=True, reason=OFFSETS_FROM_PARSER)
 def test_each_error_gives_the_byte_where_its_segment_starts():
     desk = Desk()
     desk.submit(build([(pha(), record(9))]))
