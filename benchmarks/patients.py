@@ -1,10 +1,11 @@
 """(d) The patient index on a generated identity set: precision and recall of its links.
 
 The set (``services/submissions/identities.py``) holds true persons and realistic variants of
-them (typos, nicknames, hyphenated and changed surnames, swapped day and month, moves) and
-designed look-alikes (namesakes, twins). Every record is linked in order, as the intake links
-them; precision and recall count pairs of records. Goals from the issue: precision >= 99.5%,
-recall >= 97%.
+them (typos, nicknames, hyphenated and changed surnames, swapped day and month, moves, a
+son's "Jr" left out) and designed look-alikes (namesakes, twins, twins whose first names are
+one letter apart, fathers and sons of one name: issue 24). Every record is linked in order,
+as the intake links them; precision and recall count pairs of records. Goals from the issue:
+precision >= 99.5%, recall >= 97%.
 """
 
 from __future__ import annotations

@@ -13,11 +13,18 @@ person's key and the kind of record), shuffled. Each person has an ``original`` 
 - ``swapped_dob``: day and month exchanged (only when both are 12 or less and differ);
 - ``dob_typo``: one digit of the DOB wrong (still a valid date);
 - ``no_middle``: the middle name left out;
-- ``moved``: a different address, city and ZIP, same name and DOB.
+- ``moved``: a different address, city and ZIP, same name and DOB;
+- ``no_suffix``: a son's "Jr" left out.
 
-Some persons are collisions of another one, by design: a ``namesake`` (same first and last
-name and DOB, another gender and ZIP) or a ``twin`` (same DOB, surname and address, a
-first name unlike the other's).
+Some persons are collisions of another one, by design (issue 24 added the last two):
+
+- a ``namesake``: same first and last name and DOB, another gender and ZIP;
+- a ``twin``: same DOB, surname and address, a first name unlike the other's;
+- a ``near_twin``: a twin whose first name is one letter from the other's (Mark and Mary,
+  John and Joan, Carl and Earl), its gender the name's, another middle name;
+- a ``junior``: a father's son of the same name, address and middle name, suffix "Jr",
+  born 18 to 45 years later; one in four on his father's birthday a whole number of decades
+  later, so that the two DOBs differ in one digit, as a mistyped year would.
 
 ``evaluate(records)`` links every record with a ``PatientIndex`` and measures pairwise
 precision and recall against the true person keys.
@@ -31,8 +38,15 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cache
 
-from services.submissions.matching import compare_first, normalise_name
+from services.submissions.matching import (
+    are_nicknames,
+    compare_first,
+    normalise_name,
+    phonetic,
+    spelling_key,
+)
 from services.submissions.names import (
     FEMALE_FIRST_NAMES,
     LAST_NAMES,
@@ -55,8 +69,10 @@ VARIANT_KINDS: dict[str, int] = {  # kind -> relative frequency
     "dob_typo": 3,
     "no_middle": 8,
     "moved": 10,
+    "no_suffix": 10,  # applies to juniors only
 }
-COLLISION_RATE = 0.06  # share of persons made as a namesake or twin of an earlier one
+COLLISION_RATE = 0.12  # share of persons made as a namesake, twin, near twin or junior
+COLLISIONS = ("namesake", "twin", "near_twin", "junior")
 
 _EARLIEST = date(1930, 1, 1).toordinal()
 _LATEST = date(2022, 12, 31).toordinal()
@@ -65,7 +81,7 @@ _LATEST = date(2022, 12, 31).toordinal()
 @dataclass(frozen=True, slots=True)
 class IdentityRecord:
     person_key: str
-    kind: str  # "original", a VARIANT_KINDS key, "namesake" or "twin"
+    kind: str  # "original", a VARIANT_KINDS key or one of COLLISIONS
     patient: Patient
 
 
@@ -83,6 +99,28 @@ def _nicknames() -> dict[str, list[str]]:
 
 
 _NICKNAMES = _nicknames()
+
+
+_GENDERED = [(name, "M") for name in MALE_FIRST_NAMES] + [(n, "F") for n in FEMALE_FIRST_NAMES]
+
+
+@cache
+def _near_names(name: str, gender: str) -> list[tuple[str, str]]:
+    """The listed first names one typing error from ``name`` that parents give twins, with
+    their gender: not a nickname of it, nor the same name spelt or said another way (Mark and
+    Marc, Brian and Bryan, Louis and Luis)."""
+    a = normalise_name(name)
+    near = []
+    for other, other_gender in _GENDERED:
+        b = normalise_name(other)
+        if abs(len(a) - len(b)) > 1 or a == b or compare_first(a, b) != "typo":
+            continue
+        if are_nicknames(a, b) or spelling_key(a) == spelling_key(b):
+            continue
+        if gender == other_gender and phonetic(a) == phonetic(b):
+            continue  # Louis and Luis, Ann and Anna: one name, not twins' two
+        near.append((other, other_gender))
+    return near
 
 
 class _Maker:
@@ -139,6 +177,32 @@ class _Maker:
                 break
         middle = self.first_name(gender) if self.rng.random() < 0.7 else ""
         return replace(of, first_name=first, middle_name=middle, gender=gender)
+
+    def near_twin(self, of: Patient) -> Patient | None:
+        """A twin whose first name is one letter from the other's; None when no listed name
+        is."""
+        near = _near_names(of.first_name, of.gender)
+        if not near:
+            return None
+        first, gender = self.rng.choice(near)
+        middle = ""
+        while self.rng.random() < 0.7 and middle in ("", of.middle_name):
+            middle = self.first_name(gender)
+        return replace(of, first_name=first, middle_name=middle, gender=gender)
+
+    def junior(self, of: Patient) -> Patient | None:
+        """A man's son named after him ("Jr"); None for a woman, or a man too young."""
+        rng = self.rng
+        if of.gender != "M" or of.suffix:
+            return None
+        if rng.random() < 0.25:  # on his father's birthday, a whole number of decades later
+            year = of.dob.year + rng.choice((20, 30, 40))
+            born = date(year, of.dob.month, min(of.dob.day, 28 if of.dob.month == 2 else 31))
+        else:
+            born = date.fromordinal(of.dob.toordinal() + rng.randint(18 * 365, 45 * 365))
+        if born.toordinal() > _LATEST:
+            return None
+        return replace(of, dob=born, suffix="Jr")
 
     def typo(self, name: str) -> str:
         rng = self.rng
@@ -201,6 +265,20 @@ class _Maker:
         if kind == "moved":
             street, city, zip_code = self.address()
             return replace(of, address=street, city=city, zip=zip_code)
+        if kind == "no_suffix":
+            return replace(of, suffix="") if of.suffix else None
+        raise ValueError(kind)
+
+    def collision(self, of: Patient, kind: str) -> Patient | None:
+        """A look-alike of ``of`` (one of COLLISIONS); None when ``kind`` does not apply."""
+        if kind == "namesake":
+            return self.namesake(of)
+        if kind == "twin":
+            return self.twin(of)
+        if kind == "near_twin":
+            return self.near_twin(of)
+        if kind == "junior":
+            return self.junior(of)
         raise ValueError(kind)
 
 
@@ -218,9 +296,15 @@ def generate(n: int, seed: int = 0) -> list[IdentityRecord]:
         if unpaired and rng.random() < COLLISION_RATE:
             # of an original only, and once: a namesake of a namesake would have the
             # original's gender again, a person who moved rather than a collision
-            of = unpaired.pop(rng.randrange(len(unpaired)))
-            kind = rng.choice(("namesake", "twin"))
-            person = maker.namesake(of) if kind == "namesake" else maker.twin(of)
+            kind = rng.choice(COLLISIONS)
+            for _ in range(20):  # an original it applies to: a name with a near one, a man
+                at = rng.randrange(len(unpaired))
+                person = maker.collision(unpaired[at], kind)
+                if person is not None:
+                    break
+            of = unpaired.pop(at)
+            if person is None:
+                kind, person = "twin", maker.twin(of)
         else:
             kind, person = "original", maker.person()
             unpaired.append(person)

@@ -530,6 +530,7 @@ def _patient(p: dict[str, Any]) -> Patient:
         city=p.get("city") or "",
         state=p.get("state") or "",
         zip=p.get("zip") or "",
+        suffix=p.get("name_suffix") or "",
     )
 
 

@@ -10,6 +10,23 @@ records being the same person. The weights were tuned on generated identities
 - a gender that disagrees weighs almost as much as a DOB that does: two people with the same
   name and DOB in different ZIPs are told apart by it, a move keeps it;
 - an address or ZIP that disagrees weighs little (people move), one that agrees weighs a lot.
+
+Look-alike households (issue 24) share surname, address and sometimes DOB, so two rules look
+at fields together:
+
+- twins: two first names close in spelling are "another name" (as heavy as a different one,
+  so the pair is at most a possible match for an administrator to decide, never linked) when
+  the records' genders differ (Paul, Paula), when their full middle names differ too (Justin
+  Randy, Austin Wayne), when one is a given name of the lists in ``names.py`` and the other
+  two slips from it (Alvin, Caxvin: one slip from Calvin), or when both are listed names that
+  are not nicknames of each other (Mark and Mary, Carl and Earl, Tim and Tom), unless they
+  are one name spelt two ways: alike once read as ``spelling_key`` reads them (Mark, Marc;
+  Teresa, Theresa; Brian, Bryan), or of one gender with one full middle name (Alan Lee,
+  Allen Lee). A misspelling that makes no listed name (Micheal) stays a typo;
+- father and son: a generation suffix (PAT11, or "Jr" written in the surname; II counts as
+  JR) that differs weighs against, and a DOB one digit off that puts the years ten or more
+  apart is another "generation" when only one of them has a suffix (John Smith 1958-06-14,
+  John Smith Jr 1988-06-14). A suffix on one side only weighs nothing: pharmacies drop it.
 """
 
 from __future__ import annotations
@@ -22,7 +39,7 @@ from functools import lru_cache
 
 import jellyfish
 
-from services.submissions.names import NICKNAME_GROUPS
+from services.submissions.names import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES, NICKNAME_GROUPS
 
 #: Weight of each field's level of agreement. ``different`` is the weight when both values
 #: are present and agree at no level; a value missing on either side weighs 0.
@@ -35,6 +52,7 @@ WEIGHTS: dict[str, dict[str, float]] = {
         "initial": 1.0,
         "similar": -2.0,  # two typing errors apart: weak evidence against
         "different": -9.0,
+        "another name": -9.0,  # a twin's: can never reach MATCH_THRESHOLD (see the tests)
     },
     "last": {
         "exact": 5.0,
@@ -44,11 +62,12 @@ WEIGHTS: dict[str, dict[str, float]] = {
         "different": -3.0,
     },
     "middle": {"exact": 1.5, "initial": 0.5, "typo": 1.0, "phonetic": 1.0, "different": -2.0},
-    "dob": {"exact": 7.0, "transposed": 4.0, "typo": 3.0, "different": -12.0},
+    "dob": {"exact": 7.0, "transposed": 4.0, "typo": 3.0, "different": -12.0, "generation": -12.0},
     "gender": {"exact": 0.5, "different": -9.0},
     "zip": {"exact": 2.0, "different": -0.5},
     "address": {"exact": 3.5, "typo": 2.5, "different": 0.0},
     "city": {"exact": 0.5, "different": 0.0},
+    "suffix": {"exact": 0.0, "different": -9.0},  # JR against SR: another generation
 }
 
 #: At or above: the same person. Between POSSIBLE and MATCH: a possible match that an
@@ -58,6 +77,11 @@ POSSIBLE_THRESHOLD = 7.0
 
 _NOT_LETTERS = re.compile(r"[^A-Z]+")
 _NOT_WORD = re.compile(r"[^A-Z0-9]+")
+#: Generation suffixes as written (PAT11, or the surname's last word) -> one spelling each.
+_GENERATIONS = {
+    "SR": "SR", "JR": "JR", "II": "JR", "2ND": "JR", "III": "III", "3RD": "III", "IV": "IV",
+    "4TH": "IV",
+}  # fmt: skip
 _SURNAME_SUFFIXES = frozenset({"JR", "SR", "II", "III", "IV"})
 _ADDRESS_WORDS = {
     "STREET": "ST", "AVENUE": "AVE", "AV": "AVE", "ROAD": "RD", "DRIVE": "DR", "LANE": "LN",
@@ -82,17 +106,39 @@ def normalise_name(name: str | None) -> str:
     return _NOT_LETTERS.sub("", _ascii_upper(name))
 
 
-@lru_cache(maxsize=200_000)
 def surname_parts(name: str | None) -> tuple[str, ...]:
     """The parts of a surname, without Jr/Sr/III: 'Smith-Jones' -> ('SMITH', 'JONES')."""
-    words = [w for w in _NOT_LETTERS.split(_ascii_upper(name).replace("'", "")) if w]
-    while len(words) > 1 and words[-1] in _SURNAME_SUFFIXES:
-        words.pop()
-    return tuple(words)
+    return _surname(name)[0]
 
 
 def normalise_surname(name: str | None) -> str:
     return "".join(surname_parts(name))
+
+
+@lru_cache(maxsize=200_000)
+def _surname(name: str | None) -> tuple[tuple[str, ...], str, str]:
+    """A surname's parts, the parts joined, and the generation its last word names:
+    'Smith-Jones Jr.' -> (('SMITH', 'JONES'), 'SMITHJONES', 'JR')."""
+    words = [w for w in _NOT_LETTERS.split(_ascii_upper(name).replace("'", "")) if w]
+    found = ""
+    while len(words) > 1 and words[-1] in _SURNAME_SUFFIXES:
+        found = found or _GENERATIONS[words.pop()]
+    return tuple(words), "".join(words), found
+
+
+def generation(suffix: str | None) -> str:
+    """The generation a suffix (PAT11) names: JR, SR, III or IV (II is JR); '' for none or
+    for a suffix that is no generation (MD)."""
+    return _GENERATIONS.get(_NOT_WORD.sub("", _ascii_upper(suffix)), "") if suffix else ""
+
+
+def written_surname(last_name: str, suffix: str) -> str:
+    """The surname with its generation as people write it: ('Smith', 'Jr') -> 'Smith JR'.
+    The index's table keeps a suffix so; ``normalise`` reads it back from the surname."""
+    found = generation(suffix)
+    if not found or _surname(last_name)[2]:
+        return last_name
+    return f"{last_name} {found}"
 
 
 @lru_cache(maxsize=200_000)
@@ -108,6 +154,14 @@ def phonetic(name: str) -> tuple[str, str]:
     if not name:
         return ("", "")
     return (jellyfish.nysiis(name), jellyfish.metaphone(name))
+
+
+#: Given names of the lists and their nicknames: two of them close in spelling are more likely
+#: two people's names (twins: Mark, Mary) than one misspelt.
+_GIVEN_NAMES = frozenset(
+    normalise_name(name)
+    for name in (*MALE_FIRST_NAMES, *FEMALE_FIRST_NAMES, *(n for g in NICKNAME_GROUPS for n in g))
+)
 
 
 def _build_nicknames() -> dict[str, frozenset[int]]:
@@ -139,6 +193,7 @@ class Normalised:
     zip: str  # five digits or ""
     address: str
     city: str
+    suffix: str  # the generation: JR, SR, III, IV or ""
 
 
 def normalise(patient) -> Normalised:
@@ -146,15 +201,17 @@ def normalise(patient) -> Normalised:
     dob = patient.dob
     gender = _ascii_upper(patient.gender).strip()[:1]
     zip_digits = "".join(c for c in (patient.zip or "") if c.isdigit())[:5]
+    _, last, written = _surname(patient.last_name)
     return Normalised(
         first=normalise_name(patient.first_name),
-        last=normalise_surname(patient.last_name),
+        last=last,
         middle=normalise_name(patient.middle_name),
         dob=dob.strftime("%Y%m%d") if isinstance(dob, date) else "",
         gender=gender if gender in ("F", "M") else "",
         zip=zip_digits if len(zip_digits) == 5 else "",
         address=normalise_address(patient.address),
         city=normalise_name(patient.city),
+        suffix=(generation(patient.suffix) if patient.suffix else "") or written,
     )
 
 
@@ -267,26 +324,76 @@ def compare_address(a: str, b: str) -> str | None:
     return "different"
 
 
+_CLOSE = frozenset({"typo", "phonetic", "similar"})  #: first names alike but not equal
+_DOUBLED = re.compile(r"(.)\1+")
+
+
+def spelling_key(name: str) -> str:
+    """A normalised given name with the letters that spell one sound several ways made one:
+    y as i, k as c, ph and v as f, no h after the first letter, no doubled letter, no final
+    e. One name spelt two ways has one key (BRIAN, BRYAN; TERESA, THERESA; ANN, ANNE);
+    twins' names keep theirs (MARK, MARY; NORA, NORMA)."""
+    key = name.replace("PH", "F").replace("Y", "I").replace("K", "C").replace("V", "F")
+    key = key[:1] + key[1:].replace("H", "")
+    return _DOUBLED.sub(r"\1", key[:-1] if len(key) > 3 and key.endswith("E") else key)
+
+
+def _first_of(a: Normalised, b: Normalised) -> str | None:
+    """``compare_first``, with a twin's name told from a misspelling (the module's rules)."""
+    level = compare_first(a.first, b.first)
+    if level not in _CLOSE:
+        return level
+    if a.gender and b.gender and a.gender != b.gender:
+        return "another name"  # Paul, Paula
+    if compare_middle(a.middle, b.middle) == "different":
+        return "another name"  # Justin Randy, Austin Wayne: both names differ
+    listed = (a.first in _GIVEN_NAMES) + (b.first in _GIVEN_NAMES)
+    if listed < 2:  # two slips from a listed name are rather one from a twin's
+        return "another name" if listed and level == "similar" else level
+    if spelling_key(a.first) == spelling_key(b.first):
+        return level
+    one_name = a.gender and a.gender == b.gender and len(a.middle) > 1 and a.middle == b.middle
+    return level if one_name else "another name"
+
+
+def _dob_of(a: Normalised, b: Normalised) -> str | None:
+    """``compare_dob``, with a father and son of one name told from a mistyped year."""
+    level = compare_dob(a.dob, b.dob)
+    if level == "typo" and a.suffix != b.suffix and abs(int(a.dob[:4]) - int(b.dob[:4])) >= 10:
+        return "generation"
+    return level
+
+
+_FIELDS = ("first", "last", "middle", "dob", "gender", "zip", "address", "city", "suffix")
+_FIELD_WEIGHTS = tuple(WEIGHTS[field] for field in _FIELDS)
+
+
+def _levels(a: Normalised, b: Normalised) -> tuple[str | None, ...]:
+    """The level of agreement of each of ``_FIELDS``, in order (None: missing on a side)."""
+    return (
+        _first_of(a, b),
+        compare_last(a.last, b.last),
+        compare_middle(a.middle, b.middle),
+        _dob_of(a, b),
+        _equal(a.gender, b.gender),
+        _equal(a.zip, b.zip),
+        compare_address(a.address, b.address),
+        _equal(a.city, b.city),
+        _equal(a.suffix, b.suffix) if a.suffix and b.suffix else None,  # mostly neither
+    )
+
+
 def levels(a: Normalised, b: Normalised) -> dict[str, str | None]:
     """The level of agreement of every field (None: missing on one side)."""
-    return {
-        "first": compare_first(a.first, b.first),
-        "last": compare_last(a.last, b.last),
-        "middle": compare_middle(a.middle, b.middle),
-        "dob": compare_dob(a.dob, b.dob),
-        "gender": _equal(a.gender, b.gender),
-        "zip": _equal(a.zip, b.zip),
-        "address": compare_address(a.address, b.address),
-        "city": _equal(a.city, b.city),
-    }
+    return dict(zip(_FIELDS, _levels(a, b), strict=True))
 
 
 def score_normalised(a: Normalised, b: Normalised) -> float:
     """The total weight of two normalised records (the index's hot path: no reasons)."""
     total = 0.0
-    for field, level in levels(a, b).items():
+    for weights, level in zip(_FIELD_WEIGHTS, _levels(a, b), strict=True):  # no dict: hot
         if level is not None:
-            total += WEIGHTS[field][level]
+            total += weights[level]
     return total
 
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from pmp.db import Database, UtcDateTime
 from services.submissions import error_report
 from services.submissions.intake import RUNNING, Progress
+from services.submissions.matching import written_surname
 from services.submissions.patients import Patient, PatientIndex
 
 ERROR_REPORT_COLUMNS = error_report.KEYS  # each error, in order
@@ -279,7 +280,7 @@ def _patient_row(n: int, p: Patient, person_id: uuid.UUID) -> dict[str, Any]:
         "n": n,
         "person_id": person_id,
         "first_name": p.first_name[:100],
-        "last_name": p.last_name[:100],
+        "last_name": written_surname(p.last_name, p.suffix)[:100],  # "Smith JR": no column
         "middle_name": p.middle_name[:100],
         "dob": p.dob if isinstance(p.dob, date) else None,
         "gender": (p.gender or "")[:1],
@@ -291,7 +292,10 @@ def _patient_row(n: int, p: Patient, person_id: uuid.UUID) -> dict[str, Any]:
 
 
 def _patient(row: Any) -> Patient:
-    return Patient(**{f.name: getattr(row, f.name) for f in fields(Patient)})
+    return Patient(**{name: getattr(row, name) for name in _PATIENT_COLUMNS})
+
+
+_PATIENT_COLUMNS = tuple(f.name for f in fields(Patient) if f.name != "suffix")  # in last_name
 
 
 def _progress(row: Any) -> Progress:

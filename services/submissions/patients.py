@@ -66,6 +66,7 @@ class Patient:
     city: str = ""
     state: str = ""
     zip: str = ""
+    suffix: str = ""  # PAT11: JR, SR, III, ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,8 @@ from tests.integration.test_submissions_api import Listener, send
 VANTERPOOL = {7: "VANTERPOOL", 8: "MARGARET", 12: "81 QUARRY RD", 14: "NORWICH", 15: "CT",
               16: "06360", 18: "19580923", 19: "F"}  # fmt: skip
 QUINTAVALLE = {**VANTERPOOL, 7: "QUINTAVALLE", 12: "9 MILL ST", 18: "19490302"}
+ZABRISKIE = {**VANTERPOOL, 7: "ZABRISKIE", 8: "CARL", 12: "4 ORCHARD LN", 18: "19910517",
+             19: "M"}  # fmt: skip
 
 
 def queued(stack, admin: User, submission_id: str) -> dict:
@@ -98,5 +100,22 @@ def test_a_possible_match_is_merged(stack, people):
         assert later["person_id"] == margaret["person_id"]
         refused = api(stack, "GET", "/api/patient-matches", people["pharmacy"])
         assert refused.status_code == 403  # patient data: administrators only
+    finally:
+        listener.close()
+
+
+def test_twins_one_letter_apart_are_two_people_and_queued_for_review(stack, people):
+    """Issue 24: Carl and Earl, brothers born the same day at one address, were one person."""
+    admin, patient = people["admin"], ZABRISKIE
+    listener = Listener(stack.env["PMP_AMQP_URI"], "test-twins")
+    try:
+        carl = recorded(stack, people, listener, patient, 701)
+        earl = recorded(stack, people, listener, patient, 702, "EARL")
+        assert earl["person_id"] != carl["person_id"]
+
+        item = queued(stack, admin, earl["submission_id"])
+        assert item["kind"] == "new" and item["decision"] is None
+        assert [p["person_id"] for p in item["possible"]] == [carl["person_id"]]
+        assert "first: another name -9" in item["reasons"]
     finally:
         listener.close()

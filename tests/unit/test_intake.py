@@ -186,6 +186,18 @@ def test_the_same_patient_is_one_person_and_a_different_one_another():
     assert desk.sink.of(stream, "PatientLinked") == []  # nothing uncertain to review
 
 
+def test_a_father_and_his_son_named_jr_in_pat11_are_two_people():
+    """Born on the same day of the year, the son's year one digit from his father's: only
+    his suffix (PAT11) tells them apart."""
+    desk = Desk()
+    father = {7: "DOE", 8: "JOHN", 18: "19580614", 19: "M"}
+    son = record(2, pat={**father, 11: "JR", 18: "19880614"})
+    _, stream = desk.submit(build([(pha(), record(1, pat=father) + son)]))
+    first, second = desk.recorded(stream)
+    assert first["person_id"] != second["person_id"]
+    assert second["link"] == "new" and desk.sink.of(stream, "PatientLinked") == []
+
+
 def test_revisions_and_voids_change_the_earlier_dispensation():
     desk = Desk()
     _, first = desk.submit(build([(pha(), record(1) + record(2))]))
