@@ -56,7 +56,8 @@ class Projection:
     name: ClassVar[str]  # "<service>.<read model>", unique across the system
     sources: ClassVar[tuple[str, ...]]  # services whose events it reads
     metadata: ClassVar[sa.MetaData]  # its tables, and nothing else
-    max_batch: ClassVar[int] = 10_000  # events per commit at most (large events: fewer)
+    max_batch: ClassVar[int] = 10_000  # events per commit at most (the read's byte budget
+    # cuts batches of large events shorter: PMP_READ_BYTES)
     source_batches: ClassVar[Mapping[str, int]] = {}  # the same, for one source
     own_streams: ClassVar[tuple[str, ...]] = ()  # of its own service's events, only these
     emits_events: ClassVar[bool] = False  # appends its own service's events (``append_in``)

@@ -63,7 +63,6 @@ class MisuseWatch(Projection):
     # Facts first, searches last: in each round the projector reads its sources in this order.
     sources = ("identity", "registration", "submissions", "query", "audit")
     metadata = metadata
-    source_batches: ClassVar[Mapping[str, int]] = {"submissions": 5}  # up to 1,000 records each
     own_streams: ClassVar[tuple[str, ...]] = (SIGNALS_STREAM,)  # only to append to its store
     emits_events: ClassVar[bool] = True
 
