@@ -26,9 +26,12 @@ class SubmissionsStore:
         self.db = open_database(load_settings(env), "submissions", pool_size=1)
 
     def _rows(self, *types: str) -> list:
+        """Events of these types, each stream's in its order (PostgreSQL returns rows in no
+        order of its own without one: an outcome could come before the one it followed)."""
         query = sa.select(events.c.stream, events.c.type, events.c.data)
+        query = query.where(events.c.type.in_(types)).order_by(events.c.stream, events.c.version)
         with self.db.read() as conn:
-            return conn.execute(query.where(events.c.type.in_(types))).all()
+            return conn.execute(query).all()
 
     def recorded(self) -> Counter:
         """How often each prescription number is stored as a new dispensation."""

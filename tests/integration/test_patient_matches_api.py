@@ -109,8 +109,8 @@ def test_twins_one_letter_apart_are_two_people_and_queued_for_review(stack, peop
     admin, patient = people["admin"], ZABRISKIE
     listener = Listener(stack.env["PMP_AMQP_URI"], "test-twins")
     try:
-        carl = recorded(stack, people, listener, patient, 701)
-        earl = recorded(stack, people, listener, patient, 702, "EARL")
+        carl = recorded(stack, people, listener, patient, 711)
+        earl = recorded(stack, people, listener, patient, 712, "EARL")
         assert earl["person_id"] != carl["person_id"]
 
         item = queued(stack, admin, earl["submission_id"])
