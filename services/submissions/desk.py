@@ -87,7 +87,7 @@ class Desk:
                     "submission_id": earlier[0],
                     "status": "duplicate",
                     "duplicate_of": earlier[0],
-                    "test_file": earlier[1] is not None and earlier[1].state == "tested",
+                    "test_file": earlier[1] is not None and earlier[1].test_file,
                 }
             self.tables.load_index(self.index)
             self.changes = self.tables.apply_changes(self.index, self.changes)
@@ -131,7 +131,7 @@ class Desk:
                 stored.counts,
                 stored.errors,
                 start.counts["records"],
-                stored.state == "tested",
+                stored.test_file,
             )
         if stored is not None:
             with contextlib.suppress(Exception):
@@ -143,7 +143,7 @@ class Desk:
             "error_count": stored.errors if stored else 0,
             "continued": start.counts["records"],
             "reason": cause,
-            "test_file": stored is not None and stored.state == "testing",
+            "test_file": stored is not None and stored.test_file,
         }
 
     def _last_stored(self, start: Progress) -> Progress | None:
@@ -162,8 +162,9 @@ class Desk:
         if found is None or found[1] is None:
             return None
         progress = found[1]
-        test = progress.state in ("testing", "tested")
-        return _result(found[0], progress.state, progress.counts, progress.errors, 0, test)
+        return _result(
+            found[0], progress.state, progress.counts, progress.errors, 0, progress.test_file
+        )
 
 
 def _result(

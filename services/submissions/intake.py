@@ -77,6 +77,11 @@ class Progress:
     zero_report: bool = False
     errors: int = 0  # error report lines stored
 
+    @property
+    def test_file(self) -> bool:
+        """A test file's intake (TH07 T), running or ended."""
+        return self.state in ("testing", "tested")
+
     def snapshot(self, **changed: Any) -> Progress:
         return replace(self, counts=dict(self.counts), **changed)
 

@@ -68,7 +68,7 @@ class Ledger:
     def interrupt(self, progress: Progress) -> None:
         """Give the submission its outcome, "interrupted", with what it stored: its intake
         died (or failed) and nobody is running it (the caller holds the intake lock)."""
-        test = progress.state == "testing"
+        test = progress.test_file
         data = {**progress.counts, "reason": TEST_UNFINISHED if test else UNFINISHED}
         data["test_file"] = test
         chunk = Chunk([("SubmissionInterrupted", data)], progress.snapshot(state="interrupted"))
