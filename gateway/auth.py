@@ -27,9 +27,9 @@ from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Request, Response
 
 from gateway.access_changes import listen_for_access_changes
-from gateway.calls import ServiceCalls
 from gateway.problems import Problem, Redirect
 from gateway.rendering import render_page
+from pmp.calls import ServiceCalls
 from pmp.config import Settings, load_settings
 from pmp.keys import derived_key
 from services.identity.domain import CHANGE_PASSWORD, ENROL_MFA, MFA, READY

@@ -24,7 +24,6 @@ from gateway.api.admin import AdminApi
 from gateway.api.registration import RegistrationApi
 from gateway.api.review import ReviewApi
 from gateway.auth import Authentication
-from gateway.calls import Services
 from gateway.http import http
 from gateway.openapi import build_spec
 from gateway.pages.accounts import AccountPages
@@ -46,6 +45,7 @@ from gateway.problems import Problem
 from gateway.responses import json_response
 from gateway.schemas import HealthSchema, ProbeCreatedSchema, ProbeStatusSchema
 from pmp.broker import BrokerUnreachable, check_broker
+from pmp.calls import Services
 from pmp.config import Settings, load_settings
 from pmp.logs import configure_logging
 from pmp.service import CorrelatedWorkers

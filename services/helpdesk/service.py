@@ -22,9 +22,9 @@ from datetime import datetime
 from typing import Any
 
 from nameko.exceptions import RemoteError
-from nameko.rpc import RpcProxy
 
 from pmp import documents, ratelimit
+from pmp.calls import ServiceOf
 from pmp.documents import DocumentRejected, DocumentStore, inspect_document
 from pmp.logs import get_logger
 from pmp.registry import load_or_refuse
@@ -86,7 +86,7 @@ class HelpdeskService(EventSourcedService):
         tables=(documents.metadata, ratelimit.metadata),
         reactions=(HelpdeskMail,),
     )
-    identity = RpcProxy("identity")
+    identity = ServiceOf("identity")
 
     # -- helpers -------------------------------------------------------------------------------
 

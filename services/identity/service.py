@@ -16,9 +16,9 @@ from typing import Any, NoReturn
 import eventlet
 from nameko.exceptions import RemoteError
 from nameko.messaging import Publisher
-from nameko.rpc import RpcProxy
 
 from pmp import ratelimit
+from pmp.calls import ServiceOf
 from pmp.eventstore import ConcurrencyError
 from pmp.logs import get_logger
 from pmp.mail import Email
@@ -82,8 +82,8 @@ class IdentityService(EventSourcedService):
         tables=(session_tables, letter_tables, ratelimit.metadata),
     )
     tools: Tools = IdentityTools()
-    helpdesk = RpcProxy("helpdesk")  # is this an open access ticket of the account?
-    registration = RpcProxy("registration")  # a registrant's postal address on file
+    helpdesk = ServiceOf("helpdesk")  # is this an open access ticket of the account?
+    registration = ServiceOf("registration")  # a registrant's postal address on file
     access_changed = Publisher(exchange=ACCESS_EXCHANGE)  # confirmed before an RPC returns
 
     # -- helpers -------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from nameko.rpc import RpcProxy
 
+from pmp.calls import ServiceOf
 from pmp.eventstore import EventStore
 from pmp.logs import get_logger
 from pmp.registry import load_or_refuse
@@ -49,7 +49,7 @@ class QueryService(StatisticsRpc, RegistryRpc, EventSourcedService):
         query_events(),
         projections=(*PROJECTIONS, PatientHistory, PatientAlerts, ReportStatistics),
     )
-    registration = RpcProxy("registration")
+    registration = ServiceOf("registration")
 
     @rpc
     def probe_arrivals(self, probe_id: str) -> dict[str, str]:

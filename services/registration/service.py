@@ -15,10 +15,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from nameko.rpc import RpcProxy
 from nameko.timer import timer
 
 from pmp import documents, ratelimit
+from pmp.calls import ServiceOf
 from pmp.config import load_settings
 from pmp.documents import DocumentRejected, DocumentStore, inspect_document
 from pmp.logs import get_logger
@@ -52,7 +52,7 @@ class RegistrationService(EventSourcedService):
         reactions=(RegistrationMail, AccessToIdentity),
     )
     tools: Tools = RegistrationTools()
-    identity = RpcProxy("identity")
+    identity = ServiceOf("identity")
 
     # -- helpers -------------------------------------------------------------------------------
 

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import kombu
 import pytest
+from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from pmp.sources import BrokerUnavailable, ClusterProxy, RpcSource, SourceUnavailable
@@ -21,13 +23,19 @@ from tests.faults.stack import through
 from tests.helpers.processes import Process, python, wait_until
 from tests.infrastructure import Broker
 
+INNER_DEADLINE = 2  # PMP_RPC_TIMEOUT of the echo service: its calls to other services
+
 
 @pytest.fixture
 def echo(amqp_uri: str, broker: Broker, tmp_path: Path) -> Iterator[Process]:
     """The echo service in its own process; ``echo.release`` lets its ``slow`` answer."""
     assert broker.api_uri or shutil.which("rabbitmqctl"), "cannot delete and create a vhost"
     release = tmp_path / "release"
-    own = {"PMP_AMQP_URI": amqp_uri, "PMP_DATA_DIR": str(tmp_path)}
+    own = {
+        "PMP_AMQP_URI": amqp_uri,
+        "PMP_DATA_DIR": str(tmp_path),
+        "PMP_RPC_TIMEOUT": str(INNER_DEADLINE),
+    }
     command = python("-m", "tests.helpers.echo_service", amqp_uri, str(release))
     process = Process("echo", command, own, tmp_path)
     process.release = release  # type: ignore[attr-defined]
@@ -86,3 +94,28 @@ def test_a_worker_whose_reply_cannot_be_sent_does_not_stop_its_service(echo, bro
         )
     finally:
         proxy.close()
+
+
+def test_a_call_to_a_service_that_does_not_answer_gives_up_and_its_request_expires(echo, amqp_uri):
+    """helpdesk asking identity (and the like) while identity is down: the worker gives up
+    after its deadline instead of waiting for ever, and identity will not run the request,
+    which nobody awaits any more, when it starts."""
+    with kombu.Connection(amqp_uri) as conn:
+        requests = kombu.Queue(  # as nameko declares it: "absent" ran once, and is down
+            "rpc-absent",
+            kombu.Exchange("nameko-rpc", type="topic", durable=True),
+            routing_key="absent.*",
+            durable=True,
+        )
+        requests(conn.default_channel).declare()
+        with (
+            ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=10 * INNER_DEADLINE) as client,
+            pytest.raises(RemoteError) as raised,
+        ):
+            client.echo.ask_absent()
+        assert raised.value.exc_type == "RpcTimeout", raised.value
+
+        def waiting() -> int:
+            return requests(conn.default_channel).queue_declare(passive=True).message_count
+
+        wait_until(lambda: waiting() == 0, 30, "the unanswered request to expire in its queue")

@@ -2,7 +2,8 @@
 tests.helpers.echo_service AMQP_URI RELEASE_FILE``) as every service is deployed.
 
 ``slow`` answers only once ``RELEASE_FILE`` exists, so a test can take the broker away
-between the request and the reply. The process exits when its container dies.
+between the request and the reply. ``ask_absent`` calls a service named ``absent``, as one
+service calls another (``ServiceOf``). The process exits when its container dies.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ eventlet.monkey_patch()
 
 from nameko.containers import ServiceContainer  # noqa: E402
 
+from pmp.calls import ServiceOf  # noqa: E402
 from pmp.rpc import rpc  # noqa: E402
 
 
 class Echo:
     name = "echo"
     release = Path()
+    absent = ServiceOf("absent")
 
     @rpc
     def ping(self) -> dict:
@@ -34,6 +37,10 @@ class Echo:
             eventlet.sleep(0.05)
         print("slow answers", flush=True)
         return "late"
+
+    @rpc
+    def ask_absent(self) -> str:
+        return self.absent.ping()
 
 
 def main() -> None:

@@ -1,20 +1,28 @@
-"""RPC from the gateway to any service, with a deadline on every call.
+"""RPC from one service (or the gateway) to another, with a deadline on every call.
 
-nameko's ``RpcProxy`` binds one target service per dependency; the gateway talks to all of
-them, so this provider hands out a proxy per service on demand, over one reply queue.
-Context data (the correlation id, later the principal) travels with every call.
+nameko's ``RpcProxy`` waits for its answer for ever, and its request waits in the target's
+durable ``rpc-<service>`` queue for ever too: a worker of helpdesk asking identity while
+identity was down stayed stuck, and identity ran the request at its next start for nobody.
+Here a call gives up after its deadline (``RpcTimeout``, a 503 at the gateway) and its
+request expires in the queue at the same moment. ``Services`` is the gateway's: every service
+over one reply queue. ``ServiceOf`` is a service's dependency on one other service
+(``self.identity.get_account(...)``). Context data (the correlation id, the principal)
+travels with every call.
 """
 
 from __future__ import annotations
 
+import functools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import eventlet
 from nameko.exceptions import RpcTimeout
 from nameko.extensions import DependencyProvider
 from nameko.rpc import ReplyListener, ServiceProxy
+
+from pmp.config import load_settings
 
 # Publishing a request: one reconnect (a pooled connection the broker dropped), then give up
 # (nameko's default, three tries two seconds apart and more, outlasts the gateway's deadline).
@@ -87,7 +95,39 @@ class _Outcome:
 
 
 class Services(DependencyProvider):
+    """The gateway's calls: any service, each call with the deadline it passes."""
+
     rpc_reply_listener = ReplyListener()
 
     def get_dependency(self, worker_ctx) -> ServiceCalls:
         return ServiceCalls(worker_ctx, self.rpc_reply_listener)
+
+
+class _OneService:
+    """``self.identity.get_account(account_id=...)``: keyword calls, each with the deadline."""
+
+    def __init__(self, calls: ServiceCalls, service: str, timeout: float):
+        self._calls = calls
+        self._service = service
+        self._timeout = timeout
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+        return functools.partial(self._calls.call, self._service, method, self._timeout)
+
+
+class ServiceOf(DependencyProvider):
+    """A service's calls to ``service``, each given up after ``PMP_RPC_TIMEOUT`` seconds."""
+
+    rpc_reply_listener = ReplyListener()
+
+    def __init__(self, service: str):
+        self.service = service
+
+    def setup(self) -> None:
+        self.timeout = load_settings().rpc_timeout
+
+    def get_dependency(self, worker_ctx) -> _OneService:
+        calls = ServiceCalls(worker_ctx, self.rpc_reply_listener)
+        return _OneService(calls, self.service, self.timeout)
