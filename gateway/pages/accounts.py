@@ -14,6 +14,7 @@ from werkzeug.wrappers import Request, Response
 from gateway.auth import STEP_PAGES, client_address
 from gateway.http import http
 from gateway.redirects import site_path
+from pmp.ratelimit import retry_after
 from services.identity.domain import CHANGE_PASSWORD, ENROL_MFA, MFA, READY
 from services.identity.mfa import provisioning_uri
 from services.identity.roles import Permission
@@ -174,7 +175,10 @@ class AccountPages:
             )
         except RemoteError as exc:
             status, message = form_error(exc)
-            return self._login_form(request, status=status, email=email, form_error=message)
+            shown = self._login_form(request, status=status, email=email, form_error=message)
+            if status == 429 and (wait := retry_after(message)) is not None:
+                shown.headers["Retry-After"] = str(wait)  # as the API's 429 says it
+            return shown
         principal = signed_in["principal"]
         target = stage_page(principal)
         if principal["stage"] == READY and Permission.PATIENT_SEARCH in principal["permissions"]:

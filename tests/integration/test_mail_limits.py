@@ -1,10 +1,11 @@
 """Mail anyone can cause is rate-limited, and sign-up tells nobody which addresses are known.
 
 A stack of its own, with the real limits (3 emails an hour per recipient, a dozen per client
-address), on SQLite and PostgreSQL. Each test speaks from a loopback address of its own
-(127.0.0.N), so the gateway counts each test as its own client. The attacks are the probe's:
-40 anonymous tickets to one address, 30 password resets to one user, many recipients from
-one client, and sign-up as a way to learn who has an account.
+address, and sign-in attempts per client address), on SQLite. Each test speaks from a
+loopback address of its own (127.0.0.N), so the gateway counts each test as its own client.
+The attacks are the probe's: 40 anonymous tickets to one address, 30 password resets to one
+user, many recipients from one client, sign-up as a way to learn who has an account, and a
+guesser's sign-ins.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.helpers.stack import Stack, _stack
 
 PER_RECIPIENT = 3
 PER_CLIENT = 12
+SIGN_INS = 30  # per client address in 10 minutes (the fixtures' own sign-ins stay below it)
 ANSWERS = ["Rex", "New Haven", "Bunny"]
 
 
@@ -43,6 +45,7 @@ def limited(request, broker, tmp_path_factory) -> Iterator[Stack]:
     limits = {
         "PMP_MAIL_LIMIT_PER_RECIPIENT": f"{PER_RECIPIENT}/3600",
         "PMP_MAIL_LIMIT_PER_CLIENT": f"{PER_CLIENT}/3600",
+        "PMP_LOGIN_RATE_LIMIT": f"{SIGN_INS}/600",
     }
     with running_smtp_server() as mail:
         yield from _stack(request, broker, tmp_path_factory, mail, limits)
@@ -238,3 +241,26 @@ def test_an_applicant_cannot_have_verification_emails_sent_without_end(limited):
     assert_too_many(api(limited, "POST", "/api/registration/verification", user))
     settle()
     assert len(registration.messages_to(limited, user.email, "Verify your email")) == PER_RECIPIENT
+
+
+def test_too_many_sign_ins_from_one_address_say_when_to_try_again_on_the_page_and_the_api(
+    limited,
+):
+    """A guesser is held back, and a person who mistyped is told when to try again, on the
+    form as in the API: 429 and Retry-After (the form once answered 429 without it)."""
+    wrong = {"email": "nobody@example.org", "password": "Not-The-Password-1!"}
+    with client("127.0.0.12") as guesser:
+        answers = [
+            guesser.post(limited.url + "/api/sessions", json=wrong, timeout=30)
+            for _ in range(SIGN_INS + 1)
+        ]
+        page = guesser.get(limited.url + "/login", timeout=30)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        shown = guesser.post(
+            limited.url + "/login", data={**wrong, "csrf_token": token}, timeout=30
+        )
+    assert {a.status_code for a in answers[:SIGN_INS]} == {401}
+    assert_too_many(answers[SIGN_INS])
+    assert shown.status_code == 429 and "text/html" in shown.headers["Content-Type"]
+    assert 0 < int(shown.headers["Retry-After"]) <= 600
+    assert "Try again in" in shown.text
