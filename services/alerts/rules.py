@@ -264,9 +264,9 @@ def _union(meds: Iterable[Medication], gap: int) -> list[tuple[date, date]]:
 
 def _merge(intervals: list[tuple[date, date]], gap: int) -> list[tuple[date, date]]:
     merged: list[tuple[date, date]] = []
+    reach = timedelta(days=gap + 1)
     for start, end in intervals:
-        # Days apart rather than a date plus the gap: that overflows near date.max.
-        if merged and (start - merged[-1][1]).days <= gap + 1:
+        if merged and start <= merged[-1][1] + reach:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))

@@ -256,11 +256,3 @@ def test_an_alert_never_disappears_when_a_dispensation_is_added(history, added) 
                                 for d in [f.start + timedelta(days=d)]}  # fmt: skip
     before, after = evaluate(history, POLICY), evaluate(history + [added], POLICY)
     assert covered(before) <= covered(after)
-
-
-def test_fills_at_the_end_of_the_calendar_are_evaluated_not_crashed_on() -> None:
-    """Two overlapping opioid fills in the last days a date can hold: the watch once raised
-    OverflowError on them (a date plus the merge gap), and set the person's event aside."""
-    last = (date.max - DAY0).days
-    findings = rules([mme("60", 1, last - 5), mme("60", 2, last - 3)])
-    assert ("daily_mme", "alert", day(last - 5), date.max) in findings
