@@ -30,12 +30,19 @@ from pmp.locks import AdvisoryLocks
 def _use_green_waits() -> None:
     """Under eventlet, make psycopg wait through ``select`` so a query yields the hub.
 
-    psycopg's default wait is a C ``poll`` that would block every greenlet of a service
-    while one query runs. This must run before psycopg is imported.
+    psycopg's default wait is a C ``poll`` that blocks every greenlet of a service while one
+    query runs (no ping answered while a projector caught up). psycopg picks its wait when
+    first imported, and the event store imports it before this module: so the choice is
+    made here either way, in the environment before that import or on the module after it.
     """
     eventlet = sys.modules.get("eventlet")
-    if eventlet is not None and eventlet.patcher.is_monkey_patched("select"):
-        os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+    if eventlet is None or not eventlet.patcher.is_monkey_patched("select"):
+        return
+    os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
+    waiting = sys.modules.get("psycopg.waiting")
+    if waiting is not None:
+        waiting.wait = waiting.wait_select
+        waiting._ready = waiting._ready_select
 
 
 _use_green_waits()
