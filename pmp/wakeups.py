@@ -2,7 +2,10 @@
 
 The messages' content is ignored: a projector reads events from its sources in order, from
 its checkpoint. A message only says "something new happened at <service>, look now", so a
-lost wake-up costs at most one poll interval and never an event. The listener outlives
+lost wake-up costs at most one poll interval and never an event. So the queue keeps only the
+newest message (the broker drops the older ones), one is delivered at a time, and none is
+decoded: a bulk intake's megabyte events once reached every projector, each decoded only to
+be ignored. The listener outlives
 broker outages: it reconnects with a growing pause, and wakes its projector once it is back.
 """
 
@@ -37,9 +40,11 @@ def listen_for_wakeups(
         exclusive=True,
         auto_delete=True,
         durable=False,
+        queue_arguments={"x-max-length": 1, "x-overflow": "drop-head"},
     )
 
-    def handle(_body, message) -> None:
+    def handle(message) -> None:
+        message.ack()  # before the work: a wake-up arriving meanwhile waits in the queue
         on_wake(by_exchange.get(message.delivery_info.get("exchange"), ""))
 
     failures = 0
@@ -47,7 +52,7 @@ def listen_for_wakeups(
         try:
             with (
                 kombu.Connection(amqp_uri, heartbeat=0) as conn,
-                conn.Consumer(queue, callbacks=[handle], no_ack=True, accept=["json"]),
+                conn.Consumer(queue, on_message=handle, prefetch_count=1),
             ):
                 failures = 0
                 on_wake("")  # wake-ups sent while we were away are lost: look now

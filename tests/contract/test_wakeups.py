@@ -1,0 +1,57 @@
+"""Wake-ups cost a projector little however many events arrive (issue 23, item 8).
+
+A projector's wake-up queue is bound to its sources' event exchanges, so every event the
+relay publishes reaches it: a bulk intake's 1,000-record events (about a megabyte each) were
+each delivered and JSON-decoded only to say "look now", a sixth of the alerts service's CPU
+while its watch caught up. A busy projector needs one wake-up after its current work, not
+one per event; and the last event's wake-up must never be lost.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import kombu
+
+from pmp.broker import event_exchange
+from pmp.wakeups import listen_for_wakeups
+from tests.helpers.processes import wait_until
+
+EVENTS = 200
+BODY = b'{"records": "' + b"x" * 100_000 + b'"}'  # a large event, as an intake's
+
+
+def test_a_burst_of_large_events_wakes_a_busy_projector_a_few_times_and_last_after_the_last(
+    amqp_uri,
+):
+    woken: list[float] = []
+    stop = threading.Event()
+
+    def on_wake(_source: str) -> None:
+        woken.append(time.monotonic())
+        time.sleep(0.2)  # the projector's work, which the wake-up waits for
+
+    exchange = event_exchange("submissions")
+    with kombu.Connection(amqp_uri) as conn:
+        exchange(conn.default_channel).declare()
+        listener = threading.Thread(
+            target=listen_for_wakeups,
+            args=(amqp_uri, "alerts", ["submissions"], on_wake, stop, 0.2),
+            daemon=True,
+        )
+        listener.start()
+        wait_until(lambda: woken, 30, "the listener's first look")
+        time.sleep(0.5)
+        producer = kombu.Producer(conn.default_channel, exchange=exchange)
+        for _ in range(EVENTS):
+            producer.publish(
+                BODY, routing_key="DispensationsRecorded", content_type="application/json"
+            )
+        published = time.monotonic()
+        wait_until(lambda: woken[-1] > published, 30, "a wake-up after the last event")
+        time.sleep(2)  # any wake-ups still on their way
+    stop.set()
+    listener.join(10)
+    after_first = len(woken) - 1
+    assert after_first < EVENTS / 10, f"{after_first} wake-ups for {EVENTS} events"
