@@ -848,6 +848,14 @@ class SubmissionErrorSchema(Schema):
     field = fields.String(required=True)
     value = fields.String(required=True)
     message = fields.String(required=True)
+    severity = fields.String(
+        required=True,
+        validate=validate.OneOf(["error", "note"]),
+        metadata={
+            "description": "error: the record (or the file) was refused for it. note: an "
+            "element that was not ASCII or UTF-8 text, read as Latin-1 and kept; check it."
+        },
+    )
 
 
 class SubmissionErrorsSchema(Schema):

@@ -15,7 +15,7 @@ from gateway.pages.accounts import parse_time, redirect
 from gateway.problems import Problem
 from gateway.responses import csv_download
 from services.identity.roles import Permission
-from services.submissions.error_report import report_csv
+from services.submissions.error_report import NOTE, report_csv
 
 
 class SubmissionPages(SubmissionsApi):
@@ -68,10 +68,12 @@ class SubmissionPages(SubmissionsApi):
         principal = self._require_submission_reader(request)
         found: dict[str, Any] = self._submissions("submission", submission_id=str(submission_id))
         found["received_time"] = parse_time(found.get("received_at"))
-        errors = self._submissions("error_report", submission_id=str(submission_id))
+        report = self._submissions("error_report", submission_id=str(submission_id))
+        errors = [line for line in report if line.get("severity") != NOTE]
+        notes = [line for line in report if line.get("severity") == NOTE]
         return self.auth.page(
             request, "submission.html", principal, title=found.get("filename") or "Submission",
-            active="submissions", submission=found, errors=errors,
+            active="submissions", submission=found, errors=errors, notes=notes,
             duplicate=request.args.get("duplicate") == "1",
             unfinished=request.args.get("unfinished") == "1",
         )  # fmt: skip

@@ -132,9 +132,8 @@ def ingest(args) -> int:
                 progress.update(task, total=max(done, 1), completed=done)
                 failed += outcome["status"] in {"rejected", "interrupted"}
                 console.print(_line(path, outcome), soft_wrap=True, markup=False)
-                if outcome.get("error_count") and outcome["status"] != "interrupted":
-                    errors = load.error_report(outcome["submission_id"])
-                    console.print(_errors(path, errors), soft_wrap=True, markup=False)
+                if _reported(outcome) and (report := load.error_report(outcome["submission_id"])):
+                    console.print(_report(path, report), soft_wrap=True, markup=False)
             except KeyboardInterrupt:  # wherever it lands: in the intake, or around it
                 console.print(_line(path, _after_ctrl_c(load, path)), soft_wrap=True, markup=False)
                 if rest := args.files[number + 1 :]:
@@ -208,22 +207,44 @@ def _tally(counts: dict[str, Any]) -> str:
     )
 
 
-def _errors(path: Path, errors: list[dict[str, Any]]) -> str:
-    """The first errors, each where the pharmacy finds it, then where the whole report is:
-    a CSV beside the file (the same columns as the pages' CSV), or the page if the file's
-    folder cannot be written."""
-    from services.submissions.error_report import place, report_csv
+def _reported(outcome: dict[str, Any]) -> bool:
+    """Whether the file has a report to show (an interrupted one is resent for its own)."""
+    return bool(outcome.get("submission_id")) and outcome["status"] != "interrupted"
 
-    lines = [f"  {place(e)}, {_where(e)}: {e['message']}" for e in errors[:SHOWN_ERRORS]]
-    if len(errors) > SHOWN_ERRORS:
-        lines.append(f"  ... and {len(errors) - SHOWN_ERRORS:,} more")
-    report = path.with_name(path.name + ".errors.csv")
+
+def _report(path: Path, report: list[dict[str, Any]]) -> str:
+    """The first errors, each where the pharmacy finds it, and the first notes (names read
+    as Latin-1, kept); then where the whole report is: a CSV beside the file (the same
+    columns as the pages' CSV), or the page if the file's folder cannot be written."""
+    from services.submissions.error_report import NOTE, report_csv
+
+    errors = [line for line in report if line.get("severity") != NOTE]
+    notes = [line for line in report if line.get("severity") == NOTE]
+    lines = _first(errors, "", "more")
+    lines += _first(notes, "note: ", "more notes")
+    csv_path = path.with_name(path.name + ".errors.csv")
+    said = _counted(len(errors), "error") + (
+        f" and {_counted(len(notes), 'note')}" if notes else ""
+    )
     try:
-        report.write_text(report_csv(errors), encoding="utf-8", newline="")
-        lines.append(f"  all {len(errors):,} errors: {report}")
+        csv_path.write_text(report_csv(report), encoding="utf-8", newline="")
+        lines.append(f"  all {said}: {csv_path}")
     except OSError as exc:
-        lines.append(f"  the whole report is on the submission's page ({exc.strerror}: {report})")
+        lines.append(f"  the whole report is on the submission's page ({exc.strerror}: {csv_path})")
     return "\n".join(lines)
+
+
+def _counted(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def _first(lines: list[dict[str, Any]], kind: str, more: str) -> list[str]:
+    from services.submissions.error_report import place
+
+    shown = [f"  {kind}{place(e)}, {_where(e)}: {e['message']}" for e in lines[:SHOWN_ERRORS]]
+    if len(lines) > SHOWN_ERRORS:
+        shown.append(f"  ... and {len(lines) - SHOWN_ERRORS:,} {more}")
+    return shown
 
 
 def _where(error: dict[str, Any]) -> str:

@@ -5,6 +5,9 @@ words.
 ASAP allows a file without line breaks, where every error is on line 1; so each error also
 gives its segment's place in the file (TH is 1) and the byte that segment starts at (the
 file's first byte is 0). Errors stored before these were kept have neither (None).
+
+A line's severity is "error" (the record, or the file, was refused for it) or "note": a name
+read as Latin-1 and kept, which the pharmacy should check and send as ASCII or UTF-8.
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ COLUMNS = (
     ("field", "Field"),
     ("value", "Value"),
     ("message", "Message"),
+    ("severity", "Severity"),
 )
+ERROR, NOTE = "error", "note"
 KEYS = tuple(key for key, _ in COLUMNS)
 HEADINGS = tuple(heading for _, heading in COLUMNS)
 

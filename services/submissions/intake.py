@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from services.submissions.asap_segments import MARIJUANA
 from services.submissions.drugs import Drug, DrugReference
+from services.submissions.error_report import ERROR
 from services.submissions.patients import Link, Patient, PatientIndex
 from services.submissions.reading import (
     ZERO,
@@ -97,6 +98,7 @@ class Chunk:
     keys: list[tuple[str, str]] = field(default_factory=list)
     patients: list[tuple[int, Patient, uuid.UUID]] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)  # the file's, stored once read
 
 
 class IntakeMemory(Protocol):
@@ -185,9 +187,16 @@ class Intake:
                     "test_file": test,
                 }
                 end = start.snapshot(state="rejected", errors=len(structure.errors))
-                chunk = Chunk([("SubmissionRejected", rejected)], end, errors=structure.errors)
+                chunk = Chunk(
+                    [("SubmissionRejected", rejected)],
+                    end,
+                    errors=structure.errors,
+                    notes=structure.notes,
+                )
                 self.memory.store(stream, chunk)
                 return Outcome(start.submission_id, "rejected", end.counts, end.errors, test)
+            if structure.notes:  # before any record: the report has them however it ends
+                self.memory.store(stream, Chunk([], start.snapshot(), notes=structure.notes))
             run = (_Trial if test else _Run)(self, stream, start.snapshot())
             run.begin()
             items = reading.items()
@@ -508,6 +517,7 @@ def _record_problem(record: Dispensation, field_id: str, what: str) -> dict[str,
         "field": field_id,
         "value": str(value)[:40],
         "message": MESSAGES[what],
+        "severity": ERROR,
     }
 
 

@@ -60,6 +60,8 @@ class Ledger:
             self.tables.remember_in(conn, chunk.keys, chunk.patients)
             first = progress.errors - len(chunk.errors)
             self.tables.save_errors_in(conn, progress.submission_id, first, chunk.errors)
+            if chunk.notes:
+                self.tables.save_notes_in(conn, progress.submission_id, chunk.notes)
             self.tables.save_progress_in(conn, progress)
         self.stored = progress
         if new_events:

@@ -98,6 +98,9 @@ error_reports = sa.Table(
     # lines stored before. A bulk file may be larger than 2 GB.
     sa.Column("segment_number", sa.Integer),
     sa.Column("byte_offset", sa.BigInteger),
+    # "note" for a name read as Latin-1; NULL (older lines) and "error" are errors. Notes are
+    # numbered -1, -2, ... so the errors' numbers stay those the progress counts.
+    sa.Column("severity", sa.String(5)),
 )
 
 
@@ -220,11 +223,20 @@ class IntakeTables:
                 "field": e["field"][:10],
                 "value": e["value"][:200],
                 "message": e["message"][:500],
+                "severity": e.get("severity", error_report.ERROR),
             }
             for n, e in enumerate(errors, start=first)
         ]
         if rows:
             conn.execute(error_reports.insert(), rows)
+
+    @classmethod
+    def save_notes_in(cls, conn: sa.Connection, submission_id: str, notes: list[dict]) -> None:
+        """The submission's notes, in place of any stored by an earlier run of it."""
+        key = uuid.UUID(submission_id)
+        table = error_reports.c
+        conn.execute(error_reports.delete().where(table.submission_id == key, table.n < 0))
+        cls.save_errors_in(conn, submission_id, -len(notes), notes)
 
     def errors(self, submission_id: str) -> list[dict[str, Any]]:
         """The report in the file's order (a batch's checks find their errors late): by
@@ -236,7 +248,10 @@ class IntakeTables:
                 .where(table.submission_id == uuid.UUID(submission_id))
                 .order_by(table.line, table.segment_number, table.n)
             ).all()
-        return [{k: getattr(row, k) for k in ERROR_REPORT_COLUMNS} for row in rows]
+        return [
+            {k: getattr(row, k) for k in ERROR_REPORT_COLUMNS} | {"severity": _severity(row)}
+            for row in rows
+        ]
 
     def load_index(self, index: PatientIndex) -> None:
         """Add to ``index`` the patients learnt since it was loaded (by this process or
@@ -309,3 +324,7 @@ def _progress(row: Any) -> Progress:
         zero_report=row.zero_report,
         errors=row.errors,
     )
+
+
+def _severity(row: sa.Row) -> str:
+    return row.severity or error_report.ERROR  # lines stored before severities were kept

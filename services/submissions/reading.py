@@ -34,6 +34,7 @@ from services.submissions.asap import (
     read_records,
 )
 from services.submissions.asap_segments import MARIJUANA
+from services.submissions.error_report import ERROR, NOTE
 
 CHUNK = 1000  # records per message from the worker
 SHARED = 100_000  # distinct patients (and prescribers) a reading remembers
@@ -74,6 +75,7 @@ class Structure:
     errors: list[dict[str, Any]] = field(default_factory=list)  # error report lines
     error_count: int = 0
     file_type: str = ""  # TH07: P production, T test (the intake records nothing of a test)
+    notes: list[dict[str, Any]] = field(default_factory=list)  # names read as Latin-1
 
 
 def key_text(key: tuple) -> str:
@@ -82,7 +84,7 @@ def key_text(key: tuple) -> str:
     return f"{kind}:{pharmacy}:{prescription}:{refill}:{day}"
 
 
-def problem(error: AsapError) -> dict[str, Any]:
+def problem(error: AsapError, severity: str = ERROR) -> dict[str, Any]:
     """An error report line (``error_report.COLUMNS``)."""
     return {
         "segment_number": error.segment_number,
@@ -92,6 +94,7 @@ def problem(error: AsapError) -> dict[str, Any]:
         "field": error.field or "",
         "value": error.value or "",
         "message": error.message,
+        "severity": severity,
     }
 
 
@@ -129,8 +132,9 @@ def _structure(open_file: OpenFile, received_at: datetime) -> Structure:
         with open_file() as file:
             found = error_report(file, received_at)
     errors = [problem(e) for e in found.errors]
+    notes = [problem(n, NOTE) for n in found.notes]
     return Structure(
-        found.ok, found.version or "", errors, found.error_count, found.file_type or ""
+        found.ok, found.version or "", errors, found.error_count, found.file_type or "", notes
     )
 
 

@@ -26,6 +26,7 @@ class Problem(Schema):
     field = fields.String(required=True)
     value = fields.String(required=True)
     message = fields.String(required=True)
+    severity = fields.String(validate=validate.OneOf(["error", "note"]))  # none before notes
 
 
 class SubmissionReceived(Schema):

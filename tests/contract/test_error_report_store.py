@@ -35,6 +35,7 @@ def error(segment_number: int, byte_offset: int, **given) -> dict:
         "field": "DSP08",
         "value": "12345",
         "message": "Give an 11-digit NDC.",
+        "severity": "error",
         **given,
     }
 
@@ -61,8 +62,24 @@ def test_a_store_made_before_segments_were_reported_gains_the_columns(database) 
     database.create(memory.metadata)  # and again: a second start changes nothing
     tables, submission = IntakeTables(database), str(uuid.uuid4())
     assert tables.errors(str(earlier)) == [
-        {"segment_number": None, "byte_offset": None, **OLD_LINE}
-    ]  # not known for errors stored before
+        {"segment_number": None, "byte_offset": None, **OLD_LINE, "severity": "error"}
+    ]  # not known for errors stored before, every one an error
     with database.write() as conn:
         tables.save_errors_in(conn, submission, 0, [error(8, 212)])
     assert tables.errors(submission) == [error(8, 212)]
+
+
+def test_notes_are_kept_beside_the_errors_and_replaced_when_the_file_is_run_again(
+    database,
+) -> None:
+    """A name read as Latin-1 is a note of the report, in the file's order among the errors;
+    a resumed intake stores the file's notes again in place of the first run's."""
+    database.create(memory.metadata)
+    tables, submission = IntakeTables(database), str(uuid.uuid4())
+    note = error(4, 90, segment="PAT", field="PAT07", value="MUÑOZ", severity="note")
+    with database.write() as conn:
+        tables.save_notes_in(conn, submission, [note])
+        tables.save_errors_in(conn, submission, 0, [error(8, 212)])
+    with database.write() as conn:  # the intake resumed: the same notes, once
+        tables.save_notes_in(conn, submission, [note])
+    assert tables.errors(submission) == [note, error(8, 212)]

@@ -120,8 +120,8 @@ def test_a_data_submitter_sends_a_file_reads_its_error_report_and_sends_it_again
     with open(report.path(), newline="", encoding="utf-8") as handle:
         lines = list(csv.reader(handle))
     assert lines == [
-        ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message"],
-        [str(bad_line), str(bad_line), byte_offset, "DSP", "DSP08", BAD_NDC, message],
+        ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message", "Severity"],
+        [str(bad_line), str(bad_line), byte_offset, "DSP", "DSP08", BAD_NDC, message, "error"],
     ]
 
     # the same file again is recognised: the first outcome, not counted twice

@@ -130,7 +130,7 @@ def test_pmp_ingest_prints_the_first_errors_and_writes_the_whole_report_beside_t
     rows = list(csv.DictReader(report.open(newline="")))
     assert len(rows) == 25 and {r["Field"] for r in rows} == {"DSP05"}
     assert list(rows[0]) == ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value",
-                             "Message"]  # fmt: skip
+                             "Message", "Severity"]  # fmt: skip
     assert [r["Segment #"] for r in rows] == [str(5 + 3 * n) for n in range(25)]
     assert all(r["Line"] == "1" and r["Byte offset"].isdigit() for r in rows)
 
@@ -139,6 +139,21 @@ def test_pmp_ingest_prints_the_first_errors_and_writes_the_whole_report_beside_t
     refused = pmp("ingest", str(rejected), env=env)
     assert refused.returncode == 1 and "REJECTED, nothing recorded" in refused.stderr
     assert "TT02" in refused.stderr and (tmp_path / "week4.dat.errors.csv").is_file()
+
+
+def test_pmp_ingest_notes_a_name_it_read_as_latin_1(tmp_path, amqp_uri):
+    from tests.helpers.asap import build, pha, record
+
+    latin = tmp_path / "latin.dat"
+    latin.write_bytes(build([(pha(), record(1, pat={7: "MUNOZ"}))]).replace(b"MUNOZ", b"MU\xd1OZ"))
+    env = {"PMP_DATA_DIR": str(tmp_path / "var"), "PMP_AMQP_URI": amqp_uri}
+    loaded = pmp("ingest", str(latin), env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    assert "1 recorded" in loaded.stderr
+    assert "note: segment 4 (line 1, byte offset" in loaded.stderr
+    assert "PAT07 'MUÑOZ': PAT07 is not UTF-8 text: it was read as Latin-1" in loaded.stderr
+    said = loaded.stderr.replace("\n", "")
+    assert f"all 0 errors and 1 note: {tmp_path / 'latin.dat.errors.csv'}" in said
 
 
 def test_pmp_ingest_checks_a_test_file_prints_its_report_and_records_nothing(tmp_path, amqp_uri):

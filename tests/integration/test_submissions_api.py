@@ -20,8 +20,12 @@ from tests.helpers.processes import wait_until
 from tests.helpers.program_day import program_today
 
 SQLITE = pytest.mark.parametrize("stack", ["sqlite"], indirect=True)
-REPORT_KEYS = ["segment_number", "line", "byte_offset", "segment", "field", "value", "message"]
-REPORT_HEADINGS = ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message"]
+REPORT_KEYS = [
+    "segment_number", "line", "byte_offset", "segment", "field", "value", "message", "severity"
+]  # fmt: skip
+REPORT_HEADINGS = [
+    "Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message", "Severity"
+]  # fmt: skip
 
 
 def found(stack, user: User, first: str, last: str, born: str) -> dict:
@@ -188,6 +192,39 @@ def test_a_formula_in_the_error_report_is_neutralised_in_the_csv(stack, people):
         (row,) = csv.DictReader(io.StringIO(text))
         assert row["Value"] == "'" + error["value"], text
         assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row.values())
+
+
+def test_a_name_read_as_latin_1_is_kept_and_the_report_notes_it_for_the_pharmacy(stack, people):
+    """ASAP asks for ASCII; a pharmacy system writing a one-byte Western code page sent
+    "MU\\xd1OZ". The record is kept with the name read as Latin-1 (MUÑOZ, found by that name)
+    and the report tells the pharmacy so, as a note rather than an error: in the JSON, the
+    page and the CSV (once, it was accepted without a word)."""
+    patient = {7: "MUNOZ", 8: "CATALINA", 18: "19580214"}
+    content = build([(pha(), record(61, pat=patient))]).replace(b"MUNOZ", b"MU\xd1OZ")
+    sent = send(stack, people["pharmacy"], content, "latin-1.dat")
+    assert sent.status_code == 201, sent.text
+    outcome = sent.json()
+    assert (outcome["status"], outcome["counts"]["recorded"]) == ("accepted", 1)
+    sender = people["pharmacy"]
+    path = f"/api/submissions/{outcome['submission_id']}/errors"
+    (note,) = api(stack, "GET", path, sender).json()["errors"]
+    assert (note["severity"], note["field"], note["value"]) == ("note", "PAT07", "MUÑOZ")
+    assert "Latin-1" in note["message"] and note["segment_number"] == 4
+
+    page = stack.get(f"/submissions/{outcome['submission_id']}", cookies=sender.cookies())
+    assert "0 errors and 1 note" in page.text and "No errors." in page.text
+    assert "Notes: kept, but check them" in page.text and "MUÑOZ" in page.text
+    csv_text = stack.get(
+        f"/submissions/{outcome['submission_id']}/errors.csv", cookies=sender.cookies()
+    ).text
+    (row,) = csv.DictReader(io.StringIO(csv_text))
+    assert (row["Severity"], row["Field"], row["Value"]) == ("note", "PAT07", "MUÑOZ")
+    wait_until(
+        lambda: found(stack, people["prescriber"], "CATALINA", "MUÑOZ", "1958-02-14")["persons"],
+        60,
+        "the record under the name as read",
+        0.5,
+    )
 
 
 OXYCODONE_ER_10MG = "00093002401"  # MME factor 1.5: 120 tablets over 30 days, 60 MME/day

@@ -11,7 +11,7 @@ from gateway.openapi import build_spec
 from gateway.service import GatewayService
 from services.submissions.error_report import place, report_csv
 
-HEADINGS = ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message"]
+HEADINGS = ["Segment #", "Line", "Byte offset", "Segment", "Field", "Value", "Message", "Severity"]
 ERROR = {
     "segment_number": 8,
     "line": 1,
@@ -20,16 +20,28 @@ ERROR = {
     "field": "DSP08",
     "value": "12345",
     "message": "Give an 11-digit NDC.",
+    "severity": "error",
 }
 EARLIER = {**ERROR, "segment_number": None, "line": 3, "byte_offset": None}  # stored before
 
 
-def test_the_csv_has_the_seven_columns_in_order_with_headings_a_person_reads():
-    rows = list(csv.reader(io.StringIO(report_csv([ERROR, EARLIER]))))
+NOTE = {
+    **ERROR,
+    "segment": "PAT",
+    "field": "PAT07",
+    "value": "MUÑOZ",
+    "message": "PAT07 is not UTF-8 text: it was read as Latin-1 (ISO 8859-1) and kept",
+    "severity": "note",
+}
+
+
+def test_the_csv_has_the_columns_in_order_with_headings_a_person_reads():
+    rows = list(csv.reader(io.StringIO(report_csv([ERROR, EARLIER, NOTE]))))
     assert rows == [
         HEADINGS,
-        ["8", "1", "212", "DSP", "DSP08", "12345", "Give an 11-digit NDC."],
-        ["", "3", "", "DSP", "DSP08", "12345", "Give an 11-digit NDC."],  # not known then
+        ["8", "1", "212", "DSP", "DSP08", "12345", "Give an 11-digit NDC.", "error"],
+        ["", "3", "", "DSP", "DSP08", "12345", "Give an 11-digit NDC.", "error"],  # not known then
+        ["8", "1", "212", "PAT", "PAT07", "MUÑOZ", NOTE["message"], "note"],
     ]
 
 
@@ -41,7 +53,7 @@ def test_an_error_is_placed_by_its_segment_line_and_byte():
 def test_the_api_document_describes_each_errors_segment_and_byte_offset():
     schema = build_spec(GatewayService, "test")["components"]["schemas"]["SubmissionError"]
     assert list(schema["properties"]) == [
-        "segment_number", "line", "byte_offset", "segment", "field", "value", "message"
+        "segment_number", "line", "byte_offset", "segment", "field", "value", "message", "severity"
     ]  # fmt: skip
     assert {"segment_number", "byte_offset"} <= set(schema["required"])
     for name in ("segment_number", "line", "byte_offset"):

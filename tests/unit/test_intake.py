@@ -27,6 +27,7 @@ class FakeLedger:
         self.known: dict[str, str] = {}
         self.patients: list = []
         self.errors: dict[str, list[dict]] = {}
+        self.notes: dict[str, list[dict]] = {}  # the latest run's, as the ledger keeps them
         self.progress: list[Progress] = []
 
     def find(self, key: str) -> str | None:
@@ -45,6 +46,8 @@ class FakeLedger:
         report = self.errors.setdefault(chunk.progress.submission_id, [])
         assert len(report) + len(chunk.errors) == chunk.progress.errors
         report.extend(chunk.errors)
+        if chunk.notes:
+            self.notes[chunk.progress.submission_id] = list(chunk.notes)
         self.progress.append(chunk.progress)
 
     def kinds(self, stream: str) -> list[str]:
@@ -124,7 +127,16 @@ def test_a_structural_error_rejects_the_file_and_records_nothing():
     submissions_events().validate("SubmissionRejected", rejected)  # as the store checks it
 
 
-REPORT_COLUMNS = ["segment_number", "line", "byte_offset", "segment", "field", "value", "message"]
+REPORT_COLUMNS = [
+    "segment_number",
+    "line",
+    "byte_offset",
+    "segment",
+    "field",
+    "value",
+    "message",
+    "severity",
+]
 
 
 def test_each_error_of_a_one_line_file_names_its_segment_and_byte_offset():
@@ -148,6 +160,21 @@ def test_each_error_of_a_one_line_file_names_its_segment_and_byte_offset():
     # TH IS PHA, then PAT DSP PRE per record: the 2nd record's DSP is the 8th segment
     assert [e["segment_number"] for e in errors] == [8, 10, 14]
     assert all(type(e["byte_offset"]) is int for e in errors)
+
+
+def test_a_name_read_as_latin_1_is_kept_and_noted_in_the_report_as_a_note_not_an_error():
+    """ASAP asks for ASCII; a one-byte Western code page's letters are read as Latin-1 and
+    the record is kept, and the report says so (where, and what was read) for the pharmacy
+    to check, without counting it as an error."""
+    desk = Desk()
+    content = build([(pha(), record(1, pat={7: "MUNOZ"}))]).replace(b"MUNOZ", b"MU\xd1OZ")
+    outcome, _ = desk.submit(content)
+    assert (outcome.status, outcome.counts["recorded"], outcome.error_count) == ("accepted", 1, 0)
+    [note] = desk.sink.notes[outcome.submission_id]
+    assert list(note) == REPORT_COLUMNS
+    assert (note["segment"], note["field"], note["value"]) == ("PAT", "PAT07", "MUÑOZ")
+    assert note["severity"] == "note" and "Latin-1" in note["message"]
+    assert note["segment_number"] == 4 and content[note["byte_offset"] :].startswith(b"PAT")
 
 
 def test_each_error_gives_the_byte_where_its_segment_starts():

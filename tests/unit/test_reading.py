@@ -136,5 +136,6 @@ def test_an_error_report_line_says_where_the_error_is_in_the_file():
         "field": "DSP08",
         "value": "12345",
         "message": "Give an 11-digit NDC.",
+        "severity": "error",
     }
     assert list(problem(error)) == list(error_report.KEYS)  # the report's column order
