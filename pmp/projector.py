@@ -21,6 +21,7 @@ replica that leads the projection does it between batches, from its checkpoint.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar, Protocol
@@ -93,6 +94,10 @@ class Projection:
 class Projector:
     """Runs one projection against its sources, inside the projection's database."""
 
+    #: The longest a leader catches up before it checks its lead and the retries operators
+    #: asked for again: behind steady appends a catch-up would otherwise never end.
+    turn_seconds = 10.0
+
     def __init__(
         self,
         db: Database,
@@ -119,6 +124,7 @@ class Projector:
         self.leads = False  # whether this replica ran the projection at its last poll
         self.trouble = Trouble()  # a source or the database failing its last try
         self._busy = threading.Lock()  # a batch and a retry never interleave
+        self._wake = threading.Event()  # the running loop's, once ``run`` has started
 
     @property
     def name(self) -> str:
@@ -281,13 +287,19 @@ class Projector:
             key = advisory_key(f"{self.db.schema}:projection:{self.name}")
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Project until every source has nothing newer; return the number of events."""
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, seconds: float | None = None
+    ) -> int:
+        """Project until every source has nothing newer, or for ``seconds`` at most; return
+        the number of events."""
         total = 0
+        ends = None if seconds is None else time.monotonic() + seconds
         while applied := self.project_once():
             total += applied
             if progress:
                 progress(total)
+            if ends is not None and time.monotonic() >= ends:
+                break
         return total
 
     def reset(self) -> None:
@@ -300,6 +312,7 @@ class Projector:
     def run(self, stop: threading.Event, wake: threading.Event, poll_interval: float) -> None:
         """While ``stop`` is unset: lead if no other replica does, and keep the model current."""
         name = f"projector:{self.name}"
+        self._wake = wake
         repeat_while_leading(
             self.db,
             name,
@@ -310,6 +323,10 @@ class Projector:
             on_lead=self._leading,
             on_outcome=self.trouble,
         )
+
+    def _turn_over(self) -> bool:
+        """Whether the last catch-up stopped at its time rather than at the sources' heads."""
+        return any(w is not None for w in self.waiting_since.values())
 
     def _leading(self, leads: bool) -> None:
         if leads and not self.leads:  # operators (and the fault suite) see who took over
@@ -322,7 +339,8 @@ class Projector:
         while True:
             try:
                 self.retry_requested()
-                self.catch_up()
+                if self.catch_up(seconds=self.turn_seconds) and self._turn_over():
+                    self._wake.set()  # more to do: the next turn starts without a pause
                 return
             except checkpoints.CheckpointMoved:
                 log.info("checkpoint moved under the projector; re-reading", name=self.name)

@@ -3,6 +3,9 @@ the store, can be rebuilt by replay, and run on exactly one replica at a time.""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -220,3 +223,51 @@ def test_a_failure_at_the_end_of_a_batch_is_pinned_to_its_event(notes_store):
         (positions[3], positions[4]),
         (positions[4], positions[6]),
     ]
+
+
+class SlowNoteIndex(notes.NoteIndex):
+    """Takes a while per note: behind a steady writer, it never catches up."""
+
+    def apply(self, conn, source, event):
+        time.sleep(0.01)
+        super().apply(conn, source, event)
+
+
+def test_under_steady_appends_the_leader_still_applies_retries_and_checks_its_lead(notes_store):
+    """A projector that never catches up (appends keep coming faster than it applies them)
+    once never came back from its catch-up: an operator's retry waited for a lull that never
+    came, and its lead was never checked again. It now returns to both every turn."""
+    notes.write_notes(notes_store, 10)
+    projector_for(notes_store, notes.NoteIndex(fail_on="note 7")).catch_up()  # 7 set aside
+    name = notes.NoteIndex.name
+    writing, stop, wake = threading.Event(), threading.Event(), threading.Event()
+
+    def write_steadily() -> None:
+        while not writing.is_set():
+            notes.write_notes(notes_store, 1)  # "note 0" again: applies fine
+            time.sleep(0.002)
+
+    behind = projector_for(notes_store, SlowNoteIndex(), batch_size=10)
+    behind.turn_seconds = 0.5
+    threads = [
+        threading.Thread(target=write_steadily, daemon=True),
+        threading.Thread(target=behind.run, args=(stop, wake, 0.05), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        wait_until(lambda: behind.positions()[notes.SERVICE] > 10, 30, "the projector running")
+        with notes_store.db.write() as conn:
+            assert setaside.request_retry(conn, name) == 1
+
+        def retried() -> bool:
+            with notes_store.db.read() as conn:
+                return setaside.listed(conn, name) == []
+
+        wait_until(retried, 30, "the retry applied while appends keep coming")
+        assert notes_store.head_position() > behind.positions()[notes.SERVICE], "caught up"
+    finally:
+        writing.set()
+        stop.set()
+        for thread in threads:
+            thread.join(10)
