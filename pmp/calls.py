@@ -30,7 +30,8 @@ FAIL_FAST = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "inter
 
 
 class ServiceCalls:
-    """What a gateway worker uses to call services."""
+    """What a worker uses to call services: the gateway's (``Services``), or a service's
+    calls to one other (``ServiceOf``)."""
 
     def __init__(self, worker_ctx, reply_listener: ReplyListener):
         self._worker_ctx = worker_ctx
