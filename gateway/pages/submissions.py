@@ -15,7 +15,7 @@ from gateway.pages.accounts import parse_time, redirect
 from gateway.problems import Problem
 from gateway.responses import csv_download
 from services.identity.roles import Permission
-from services.submissions.error_report import NOTE, report_csv
+from services.submissions.error_report import errors_and_notes, report_csv
 
 
 class SubmissionPages(SubmissionsApi):
@@ -69,8 +69,7 @@ class SubmissionPages(SubmissionsApi):
         found: dict[str, Any] = self._submissions("submission", submission_id=str(submission_id))
         found["received_time"] = parse_time(found.get("received_at"))
         report = self._submissions("error_report", submission_id=str(submission_id))
-        errors = [line for line in report if line.get("severity") != NOTE]
-        notes = [line for line in report if line.get("severity") == NOTE]
+        errors, notes = errors_and_notes(report)
         return self.auth.page(
             request, "submission.html", principal, title=found.get("filename") or "Submission",
             active="submissions", submission=found, errors=errors, notes=notes,

@@ -216,10 +216,9 @@ def _report(path: Path, report: list[dict[str, Any]]) -> str:
     """The first errors, each where the pharmacy finds it, and the first notes (names read
     as Latin-1, kept); then where the whole report is: a CSV beside the file (the same
     columns as the pages' CSV), or the page if the file's folder cannot be written."""
-    from services.submissions.error_report import NOTE, report_csv
+    from services.submissions.error_report import errors_and_notes, report_csv
 
-    errors = [line for line in report if line.get("severity") != NOTE]
-    notes = [line for line in report if line.get("severity") == NOTE]
+    errors, notes = errors_and_notes(report)
     lines = _first(errors, "", "more")
     lines += _first(notes, "note: ", "more notes")
     csv_path = path.with_name(path.name + ".errors.csv")

@@ -38,6 +38,15 @@ def report_csv(errors: Iterable[Mapping[str, Any]]) -> str:
     return csv_text(HEADINGS, ([error.get(key) for key in KEYS] for error in errors))
 
 
+def errors_and_notes(
+    report: Iterable[Mapping[str, Any]],
+) -> tuple[list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """The report's errors and its notes, each in the report's order."""
+    lines = list(report)
+    notes = [line for line in lines if line.get("severity") == NOTE]
+    return [line for line in lines if line.get("severity") != NOTE], notes
+
+
 def place(error: Mapping[str, Any]) -> str:
     """Where the error is: ``segment 8 (line 1, byte offset 212)``."""
     line = f"line {error['line']}"
