@@ -8,6 +8,7 @@ without a 20 MB limit or an RPC per file. The running service's relay publishes 
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,9 @@ def ingest(args) -> int:
     from services.submissions.desk import failure
     from services.submissions.reading import read_in_worker
 
+    # A shell starts a background job (``pmp ingest big.dat &``) with SIGINT ignored; an
+    # operator's kill -INT must still stop it in order, with its one line of what is stored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     console = Console(stderr=True)
     missing = [f for f in args.files if not f.is_file()]
     if missing:
