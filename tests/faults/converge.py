@@ -34,8 +34,28 @@ def converge(stack: FaultStack, timeout: float) -> float:
     if done.returncode != 0 or not found:
         raise AssertionError(
             f"pmp check --wait {timeout} exited {done.returncode}\n"
-            f"--- stdout ---\n{done.stdout}\n--- stderr ---\n{done.stderr}"
+            f"--- stdout ---\n{done.stdout}\n--- stderr ---\n{done.stderr}\n"
+            f"--- the stack's last warnings and errors ---\n{_troubles(stack)}"
         )
     seconds = float(found.group(1))
     print(f"converged in {seconds:.1f} s")
     return seconds
+
+
+def _troubles(stack: FaultStack, most: int = 60) -> str:
+    """The stack's last warnings and errors, one short line each: what a failed convergence
+    was stuck on (a projection retrying one batch for ever says so here, and nowhere else)."""
+    seen = []
+    for line in stack.log_lines():
+        if line.get("level") not in ("warning", "error", "critical"):
+            continue
+        said = " ".join(f"{k}={v}" for k, v in line.items() if k not in _SHOWN)
+        failure = str(line.get("exception", "")).strip().splitlines()[-1:]
+        seen.append(
+            f"{line.get('timestamp', '')} {line.get('service', '')} {line.get('event', '')} "
+            f"{said[:300]} {' '.join(failure)[:300]}"
+        )
+    return "\n".join(seen[-most:]) or "(none)"
+
+
+_SHOWN = {"timestamp", "service", "event", "level", "exception", "logger"}
