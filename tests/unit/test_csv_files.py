@@ -39,3 +39,17 @@ def test_numbers_stay_numbers_even_when_negative_and_none_is_empty():
 def test_the_header_and_quotes_inside_cells_are_handled_too():
     text = csv_text(["=name", "role"], [['=HYPERLINK("x")', "Prescriber"]])
     assert text.splitlines() == ["'=name,role", '"\'=HYPERLINK(""x"")",Prescriber']
+
+
+@pytest.mark.parametrize("digits", ["00002323230", "00000000", "0123", "1234567890123456"])
+def test_digits_a_spreadsheet_would_change_are_kept_as_text(digits):
+    """A pharmacy sent NDC 00002323230 or a date of 00000000: its error report must show that,
+    not 2323230 and 0."""
+    assert safe_cell(digits) == f'="{digits}"'
+    (row,) = csv.reader(io.StringIO(csv_text(["value"], [[digits]])[len("value\r\n") :]))
+    assert row == [f'="{digits}"']
+
+
+@pytest.mark.parametrize("text", ["0", "19700101", "123456789012345", "0x12", "００１", "0 1"])
+def test_digits_a_spreadsheet_reads_as_they_are_and_other_text_stay_plain(text):
+    assert safe_cell(text) == text
