@@ -8,6 +8,15 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
+    given = sys.argv[1:] if argv is None else argv
+    if len(given) == 2 and given[0] == "service" and not given[1].startswith("-"):
+        # Before any other command's parser is imported: they import the kernel (pmp.db,
+        # psycopg), which must come after eventlet's patching, or every PostgreSQL query
+        # of the service would block all its green threads.
+        from pmp.runner import run_service
+
+        run_service(given[1])
+        return
     parser = argparse.ArgumentParser(prog="pmp", description="CPMRS operations.")
     commands = parser.add_subparsers(dest="command", required=True)
 
