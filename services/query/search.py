@@ -17,7 +17,8 @@ name and address: a search has only the names and the date to go on.
   equate Jean and John, Danny and Tony, Ruiz and Rice.
 - A first name given as an initial is not enough; a known male and a known female name are
   different people even one letter apart (boy/girl twins: Carl and Carol, Patrick and
-  Patricia), unless they are nicknames of each other.
+  Patricia), unless they are nicknames of each other; so are two names of the lists that
+  are not one name spelt two ways (twins: Carl and Earl, Mark and Mary; Brian is Bryan).
 - A hyphenated or double surname matches either of its parts (Smith-Garcia, Smith), but a
   surname that merely begins with another does not (Lee, Leeman).
 - A DOB with one wrong digit is not searched: it would bring unrelated people into the
@@ -34,7 +35,13 @@ from functools import lru_cache
 
 import jellyfish
 
-from services.submissions.matching import are_nicknames, normalise_name, phonetic, surname_parts
+from services.submissions.matching import (
+    are_nicknames,
+    normalise_name,
+    phonetic,
+    surname_parts,
+    two_listed_names,
+)
 from services.submissions.names import FEMALE_FIRST_NAMES, MALE_FIRST_NAMES
 
 EXACT = 1.0
@@ -172,7 +179,7 @@ def compare_first(typed: str, reported: str) -> float | None:
         return EXACT
     if are_nicknames(a, b):
         return NICKNAME
-    if min(len(a), len(b)) == 1 or _opposite_genders(a, b):
+    if min(len(a), len(b)) == 1 or _opposite_genders(a, b) or two_listed_names(a, b):
         return None
     return _spelling(a, b)
 

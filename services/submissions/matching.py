@@ -338,6 +338,13 @@ def spelling_key(name: str) -> str:
     return _DOUBLED.sub(r"\1", key[:-1] if len(key) > 3 and key.endswith("E") else key)
 
 
+def two_listed_names(a: str, b: str) -> bool:
+    """Whether normalised given names ``a`` and ``b`` are two names of the lists, not one
+    name spelt two ways (Mark and Mary, Carl and Earl; not Brian and Bryan). Nicknames are
+    the caller's to have told apart first."""
+    return a in _GIVEN_NAMES and b in _GIVEN_NAMES and spelling_key(a) != spelling_key(b)
+
+
 def _first_of(a: Normalised, b: Normalised) -> str | None:
     """``compare_first``, with a twin's name told from a misspelling (the module's rules)."""
     level = compare_first(a.first, b.first)
@@ -350,7 +357,7 @@ def _first_of(a: Normalised, b: Normalised) -> str | None:
     listed = (a.first in _GIVEN_NAMES) + (b.first in _GIVEN_NAMES)
     if listed < 2:  # two slips from a listed name are rather one from a twin's
         return "another name" if listed and level == "similar" else level
-    if spelling_key(a.first) == spelling_key(b.first):
+    if not two_listed_names(a.first, b.first):
         return level
     one_name = a.gender and a.gender == b.gender and len(a.middle) > 1 and a.middle == b.middle
     return level if one_name else "another name"

@@ -17,7 +17,7 @@ from services.query.search import (
     names_alike,
     score,
 )
-from services.submissions.identities import generate
+from services.submissions.identities import COLLISIONS, generate
 
 BORN = date(1948, 5, 12)
 _records = itertools.count(1)
@@ -51,6 +51,16 @@ def test_another_first_name_is_another_person() -> None:
     assert compare_first("Daniel", "Danielle") is None  # boy/girl twins
     assert compare_first("Carl", "Carol") is None
     assert compare_first("Terry", "Theresa") is not None  # a nickname for either
+
+
+def test_a_twin_one_letter_away_is_another_person_and_a_name_spelt_two_ways_is_not() -> None:
+    """Carl and Earl, Mark and Mary: each a name of its own, so a search for one never
+    shows the other's history (one typing error apart, they were both listed)."""
+    carl, earl = identity("carl", "Carl", "Love"), identity("earl", "Earl", "Love")
+    assert found(Criteria("Carl", "Love", BORN), carl, earl) == ["carl"]
+    assert found(Criteria("Mary", "Love", BORN), identity("mark", "Mark", "Love")) == []
+    assert found(Criteria("Brian", "Love", BORN), BRYAN) == ["bryan"]  # one name, two spellings
+    assert found(Criteria("Carll", "Love", BORN), carl, earl) == ["carl"]  # a typo of Carl
 
 
 def test_names_ignore_case_accents_spaces_and_punctuation() -> None:
@@ -131,16 +141,14 @@ def test_precision_and_recall_on_a_generated_identity_set() -> None:
     name and date of birth as the one searched cannot be told apart by a search: both are
     shown for the user to pick by address, so such a person is not counted as wrong.
 
-    The look-alike households made for the patient index (near twins, juniors: issue 24)
-    are left out with their records: a search forgives one typing error, so it also lists
-    Earl for Carl, his twin (precision 98.0% with them)."""
+    The set holds the look-alike households made for the patient index (near twins one
+    letter apart, juniors: issue 24); with them, a search that listed Earl for Carl had a
+    precision of 98.0%."""
     records = generate(20_000, seed=5)
-    households = {r.person_key for r in records if r.kind in ("near_twin", "junior")}
-    records = [r for r in records if r.person_key not in households]
     by_born: dict[date, list[Identity]] = {}
     named: dict[str, tuple[str, str, date]] = {}
     for n, r in enumerate(records):
-        if r.kind in ("original", "namesake", "twin"):
+        if r.kind == "original" or r.kind in COLLISIONS:  # a person's first record
             p, born = r.patient, r.patient.dob.replace(year=CROWDED_YEAR)
             by_born.setdefault(born, []).append(
                 Identity(n, r.person_key, p.first_name, p.last_name, born, p.zip, p.state)
@@ -161,7 +169,7 @@ def test_precision_and_recall_on_a_generated_identity_set() -> None:
     precision, recall = correct / returned, hits / searches
     print(f"{searches} searches: precision {precision:.2%}, recall {recall:.2%}")
     assert searches > 5000
-    assert precision >= 0.99
+    assert precision >= 0.995
     assert recall >= 0.95
 
 
