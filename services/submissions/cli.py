@@ -194,7 +194,7 @@ def _after_ctrl_c(load: BulkLoad, path: Path) -> dict[str, Any]:
     heard. A file that finished says so; one that did not says what is stored."""
     reason = "stopped by the operator (Ctrl-C)"
     try:
-        standing = load.desk().standing(path)
+        standing = load.desk().standing(path, OPERATOR)
     except Exception:  # the store went too: what the intake last saw
         standing = load.desk().stopped
     return {**standing, "reason": reason} if standing else _not_loaded(reason)

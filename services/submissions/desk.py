@@ -78,10 +78,11 @@ class Desk:
         file in a second process (bulk loads)."""
         self.stopped = None
         digest = _sha256(path)
+        sender = recorder.metadata().actor_id
         with self._local, _held(self.db):
             ledger = Ledger(self.tables, recorder)
             _interrupt_dead(self.tables, ledger)
-            earlier = self.tables.received(digest)
+            earlier = self.tables.received(digest, sender)
             if earlier and (earlier[1] is None or earlier[1].state != "interrupted"):
                 return {
                     "submission_id": earlier[0],
@@ -95,7 +96,7 @@ class Desk:
                 start = earlier[1]
                 first: Change = ("SubmissionResumed", {"records": start.counts["records"]})
             else:
-                start = Progress(str(uuid.uuid4()), digest, received_at)
+                start = Progress(str(uuid.uuid4()), digest, received_at, sender=sender)
                 first = ("SubmissionReceived", _received(start, filename, path, channel))
             intake = Intake(ledger, self.reference, self.index, progress=progress)
             try:
@@ -155,10 +156,11 @@ class Desk:
         except Exception:  # the database failed: the ledger's view, and ``sweep`` later
             return None
 
-    def standing(self, path: Path) -> dict[str, Any] | None:
-        """What the store holds of the file at ``path``: its submission's state and counts,
-        or None if it was never received (``pmp ingest`` asks after a Ctrl-C)."""
-        found = self.tables.received(_sha256(path))
+    def standing(self, path: Path, sender: str | None) -> dict[str, Any] | None:
+        """What the store holds of the file at ``path`` sent by ``sender``: its submission's
+        state and counts, or None if it was never received (``pmp ingest`` asks after a
+        Ctrl-C)."""
+        found = self.tables.received(_sha256(path), sender)
         if found is None or found[1] is None:
             return None
         progress = found[1]

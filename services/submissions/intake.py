@@ -70,6 +70,7 @@ class Progress:
     submission_id: str
     sha256: str
     received_at: datetime
+    sender: str | None = None  # the account that sent the file (None: from before it was kept)
     #: running, or testing (a test file), until its outcome: accepted, tested, rejected or
     #: interrupted
     state: str = "running"

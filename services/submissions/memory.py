@@ -1,8 +1,9 @@
-"""What the submissions service keeps beside its events: files received (so the same file is
-not counted twice), how far each file's intake got (so a file that stopped part-way is
-continued, not taken again), the dispensation each key names, the patients the index has
-learnt (to rebuild it at start), the administrators' changes to the index (merges and
-splits, written by the ``patient_matches`` projection), and each submission's error report.
+"""What the submissions service keeps beside its events: files received (so a file its
+sender sends again is not counted twice), how far each file's intake got (so a file that
+stopped part-way is continued, not taken again), the dispensation each key names, the
+patients the index has learnt (to rebuild it at start), the administrators' changes to the
+index (merges and splits, written by the ``patient_matches`` projection), and each
+submission's error report.
 
 These are operational tables of the service's own database, written with the events of
 each chunk in one transaction (``ledger.py``). The events stay the record of what was
@@ -11,6 +12,7 @@ received and recorded.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import fields
@@ -29,6 +31,8 @@ ERROR_REPORT_COLUMNS = error_report.KEYS  # each error, in order
 
 metadata = sa.MetaData()
 
+# A file by its receipt (``receipt``: its sender's and its SHA-256's); rows written before
+# receipts named senders hold the bare SHA-256.
 received_files = sa.Table(
     "received_files",
     metadata,
@@ -49,6 +53,7 @@ intake_runs = sa.Table(
     sa.Column("counts", sa.JSON, nullable=False),
     sa.Column("zero_report", sa.Boolean, nullable=False),
     sa.Column("errors", sa.Integer, nullable=False),
+    sa.Column("sender", sa.String(64)),  # the account that sent it; None: sent before kept
 )
 
 dispensation_keys = sa.Table(
@@ -147,12 +152,17 @@ class IntakeTables:
         if patient_rows:
             conn.execute(patient_records.insert(), patient_rows)
 
-    def received(self, sha256: str) -> tuple[str, Progress | None] | None:
-        """The submission that already brought this file, if any, and how far its intake
-        got (None: a file received before progress was kept, finished)."""
+    def received(self, sha256: str, sender: str | None) -> tuple[str, Progress | None] | None:
+        """The submission in which ``sender`` already sent this file, if any, and how far
+        its intake got (None: a file received before progress was kept, finished). Another
+        account's identical file is not this sender's: it is a submission of its own."""
+        keys = [receipt(sender, sha256), sha256]  # the bare digest: rows from before senders
         with self.db.read() as conn:
             found = conn.scalar(
-                sa.select(received_files.c.submission_id).where(received_files.c.sha256 == sha256)
+                sa.select(received_files.c.submission_id)
+                .where(received_files.c.sha256.in_(keys))
+                .order_by(received_files.c.sha256 == sha256)  # this sender's receipt first
+                .limit(1)
             )
             if found is None:
                 return None
@@ -199,13 +209,14 @@ class IntakeTables:
                     "submission_id": submission_id,
                     "sha256": progress.sha256,
                     "received_at": progress.received_at,
+                    "sender": progress.sender,
                 },
             )
-            conn.execute(
-                received_files.insert(), {"sha256": progress.sha256, "submission_id": submission_id}
-            )
+            key = receipt(progress.sender, progress.sha256)
+            conn.execute(received_files.insert(), {"sha256": key, "submission_id": submission_id})
         if progress.state == "rejected":
-            conn.execute(received_files.delete().where(received_files.c.sha256 == progress.sha256))
+            key = receipt(progress.sender, progress.sha256)
+            conn.execute(received_files.delete().where(received_files.c.sha256 == key))
 
     @staticmethod
     def save_errors_in(
@@ -313,10 +324,20 @@ def _patient(row: Any) -> Patient:
 _PATIENT_COLUMNS = tuple(f.name for f in fields(Patient) if f.name != "suffix")  # in last_name
 
 
+def receipt(sender: str | None, sha256: str) -> str:
+    """A file's key among the files received: one per sender and content, so a pharmacy's
+    resend is recognised and another account's identical bytes are not. A submission from
+    before senders were kept (``sender`` None) keeps the bare SHA-256 it was stored under."""
+    if sender is None:
+        return sha256
+    return hashlib.sha256(f"{sender}\n{sha256}".encode()).hexdigest()
+
+
 def _progress(row: Any) -> Progress:
     return Progress(
         submission_id=str(row.submission_id),
         sha256=row.sha256,
+        sender=row.sender,
         received_at=row.received_at,
         state=row.state,
         done=row.done,

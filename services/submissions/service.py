@@ -107,9 +107,10 @@ class SubmissionsService(EventSourcedService):
 
     @rpc
     def submission_of_file(self, sha256: str) -> dict[str, Any]:
-        """The submission that holds the file with this SHA-256 (the gateway asks when an
+        """The caller's submission of the file with this SHA-256 (the gateway asks when an
         upload's answer did not come), as ``submission`` shows it."""
-        found = memory.IntakeTables(self.kernel.db).received(str(sha256).lower())
+        tables = memory.IntakeTables(self.kernel.db)
+        found = tables.received(str(sha256).lower(), self.kernel.actor_id)
         if found is None:
             raise NotFound("There is no such submission.")
         return self.submission(found[0])

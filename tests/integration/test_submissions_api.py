@@ -130,6 +130,24 @@ def test_a_submission_is_shown_to_its_sender_and_to_staff_only(stack, people):
     assert send(stack, people["prescriber"], b"TH*").status_code == 403
 
 
+def test_the_same_file_from_another_pharmacy_is_its_own_submission(stack, people):
+    """A file is recognised as sent before only when its sender sent it: another account's
+    identical bytes were answered as a duplicate of the first sender's submission (which that
+    account may not open), and would have continued it had it stopped part-way."""
+    content = build([(pha(), record(11))])
+    first = send(stack, people["pharmacy"], content, "mar.dat").json()
+    assert first["status"] == "accepted", first
+    again = send(stack, people["pharmacy"], content, "mar.dat").json()
+    assert (again["status"], again["duplicate_of"]) == ("duplicate", first["submission_id"])
+
+    theirs = send(stack, people["other_pharmacy"], content, "mar.dat").json()
+    assert theirs["status"] == "accepted" and theirs["submission_id"] != first["submission_id"]
+    path = f"/api/submissions/{theirs['submission_id']}"
+    shown = api(stack, "GET", path, people["other_pharmacy"])
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["counts"]["recorded"] == 0, "the record was recorded already"
+
+
 @SQLITE
 def test_a_file_with_a_structural_error_is_rejected_whole(stack, people):
     sent = send(stack, people["pharmacy"], build([(pha(), record(8))], tt_delta=3), "bad.dat")
