@@ -4,7 +4,9 @@ One table, ``rate_limits``, counts what was asked per key (``sign-in:<client>``,
 ``mail-to:<hash of an address>``, ...) in the window that began with the key's first
 request. Past the limit a ``RateLimited`` error says when to try again; the gateway answers
 it with 429 and ``Retry-After``. Addresses are kept only as hashes: the table is an
-operational counter, not a record of who wrote to whom.
+operational counter, not a record of who wrote to whom. A row whose window has ended counts
+nothing any more and is deleted (every ``PRUNE_EVERY``, by whichever request comes then):
+one row per client address and per recipient ever seen would otherwise pile up for good.
 
 The error crosses RPC as its class name and message (nameko's ``RemoteError``), so the
 message carries the wait in words this module also reads back (``retry_after``).
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,7 +34,13 @@ rate_limits = sa.Table(
     sa.Column("key", sa.String(120), primary_key=True),
     sa.Column("window_started_at", UtcDateTime(), nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("window_ends_at", UtcDateTime()),  # None: a row from before it was kept
 )
+
+PRUNE_EVERY = timedelta(minutes=10)
+#: Rows from before ``window_ends_at`` was kept are deleted this long after their window began.
+OLD_ROWS_KEPT = timedelta(days=1)
+_pruned_at: weakref.WeakKeyDictionary[Database, datetime] = weakref.WeakKeyDictionary()
 
 _WAIT = re.compile(r"Try again in (\d+) (second|minute)s?\.")
 
@@ -97,6 +106,7 @@ class RateLimit:
         ``error`` (a ``RateLimited``) at the first limit passed. The refused request counts
         against that key, and the keys after it are not counted: a client past its limit
         adds no row per recipient it names."""
+        self._prune_now_and_then(now)
         for key, limit, what in checks:
             started, count = self._count(key, limit, now)
             if count > limit.count:
@@ -116,7 +126,11 @@ class RateLimit:
                 sa.select(rate_limits).where(rate_limits.c.key == key).with_for_update()
             ).first()
             if row is None:
-                conn.execute(rate_limits.insert().values(key=key, window_started_at=now, count=1))
+                conn.execute(
+                    rate_limits.insert().values(
+                        key=key, window_started_at=now, count=1, window_ends_at=now + window
+                    )
+                )
                 return now, 1
             if now - row.window_started_at >= window:
                 started, count = now, 1
@@ -125,9 +139,25 @@ class RateLimit:
             conn.execute(
                 rate_limits.update()
                 .where(rate_limits.c.key == key)
-                .values(window_started_at=started, count=count)
+                .values(window_started_at=started, count=count, window_ends_at=started + window)
             )
         return started, count
+
+    def prune(self, now: datetime) -> int:
+        """Delete the rows whose window has ended; how many."""
+        ended = rate_limits.c.window_ends_at < now
+        old = rate_limits.c.window_ends_at.is_(None) & (
+            rate_limits.c.window_started_at < now - OLD_ROWS_KEPT
+        )
+        with self.db.write() as conn:
+            return conn.execute(rate_limits.delete().where(ended | old)).rowcount
+
+    def _prune_now_and_then(self, now: datetime) -> None:
+        last = _pruned_at.get(self.db)
+        if last is not None and abs(now - last) < PRUNE_EVERY:
+            return
+        _pruned_at[self.db] = now
+        self.prune(now)
 
 
 TOO_MANY_TO_ADDRESS = "Too many emails were asked for this address."

@@ -7,10 +7,12 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from pmp.config import load_settings
 from pmp.db import Database
 from pmp.ratelimit import (
+    PRUNE_EVERY,
     TOO_MANY_FROM_CLIENT,
     TOO_MANY_TO_ADDRESS,
     Limit,
@@ -18,6 +20,7 @@ from pmp.ratelimit import (
     RateLimited,
     mail_checks,
     metadata,
+    rate_limits,
     retry_after,
 )
 
@@ -84,3 +87,19 @@ def test_replicas_counting_one_key_at_once_lose_no_count(limiter):
     assert not errors
     with pytest.raises(RateLimited):
         limiter.check([("shared", Limit(40, 3600), "Too many.")], NOW)
+
+
+def test_rows_whose_window_ended_are_deleted_and_the_others_kept(limiter, database):
+    """One row per client address and recipient ever seen piled up for good."""
+    limiter.check([("brief", Limit(1, 60), "Too many.")], NOW)
+    limiter.check([("weekly", Limit(1, 7 * 86400), "Too many.")], NOW)
+    limiter.check([("other", Limit(5, 60), "Too many.")], NOW + PRUNE_EVERY)  # prunes
+    assert keys(database) == {"weekly", "other"}
+    with pytest.raises(RateLimited):  # the weekly count survived the pruning
+        limiter.check([("weekly", Limit(1, 7 * 86400), "Too many.")], NOW + PRUNE_EVERY)
+    assert limiter.prune(NOW + timedelta(days=8)) == 2
+
+
+def keys(database: Database) -> set[str]:
+    with database.read() as conn:
+        return set(conn.scalars(sa.select(rate_limits.c.key)))
