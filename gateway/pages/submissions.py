@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from nameko.exceptions import RemoteError
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -12,10 +14,15 @@ from werkzeug.wrappers import Request, Response
 from gateway.api.submissions import ASAP_FILE, SubmissionsApi, Unfinished
 from gateway.http import http
 from gateway.pages.accounts import parse_time, redirect
+from gateway.parameters import page_number
 from gateway.problems import Problem
 from gateway.responses import csv_download
 from services.identity.roles import Permission
 from services.submissions.error_report import errors_and_notes, report_csv
+
+#: Lines of an error report per page: a refused file's report may list 1,000 errors and as
+#: many notes, too long to read or render as one page (the CSV has them all).
+REPORT_LINES_PER_PAGE = 100
 
 
 class SubmissionPages(SubmissionsApi):
@@ -70,9 +77,21 @@ class SubmissionPages(SubmissionsApi):
         found["received_time"] = parse_time(found.get("received_at"))
         report = self._submissions("error_report", submission_id=str(submission_id))
         errors, notes = errors_and_notes(report)
+        lines = [*errors, *notes]  # the errors first, then the notes, as the page shows them
+        pages = max(1, math.ceil(len(lines) / REPORT_LINES_PER_PAGE))
+        page = min(page_number(request), pages)
+        first = (page - 1) * REPORT_LINES_PER_PAGE
+        shown = lines[first : first + REPORT_LINES_PER_PAGE]
+        shown_errors, shown_notes = errors_and_notes(shown)
+
+        def page_link(number: int) -> str:
+            return f"/submissions/{submission_id}?" + urlencode({"page": number}) + "#report"
+
         return self.auth.page(
             request, "submission.html", principal, title=found.get("filename") or "Submission",
-            active="submissions", submission=found, errors=errors, notes=notes,
+            active="submissions", submission=found, errors=shown_errors, notes=shown_notes,
+            error_total=len(errors), note_total=len(notes), page=page, pages=pages,
+            page_link=page_link, shown_from=first + 1, shown_to=first + len(shown),
             duplicate=request.args.get("duplicate") == "1",
             unfinished=request.args.get("unfinished") == "1",
         )  # fmt: skip

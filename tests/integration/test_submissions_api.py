@@ -149,6 +149,28 @@ def test_the_same_file_from_another_pharmacy_is_its_own_submission(stack, people
 
 
 @SQLITE
+def test_a_long_error_report_is_shown_a_hundred_lines_a_page(stack, people):
+    """A file with 250 refused records: its page listed all of them at once."""
+    bad = [s for n in range(250) for s in record(300 + n, dsp={5: "99991231"})]
+    outcome = send(stack, people["pharmacy"], build([(pha(), bad)]), "long.dat").json()
+    cookies = {"pmp_session": people["pharmacy"].token}
+    path = f"/submissions/{outcome['submission_id']}"
+
+    def lines_on(query: str) -> tuple[int, str]:
+        page = stack.get(path + query, cookies=cookies)
+        assert page.status_code == 200, page.text
+        return page.text.count('data-label="Message"'), page.text
+
+    count, first = lines_on("")
+    assert count == 100 and "250 errors; lines 1 to 100 below" in first
+    assert "Page 1 of 3" in first and f'href="{path}?page=2#report"' in first
+    count, last = lines_on("?page=3")
+    assert count == 50 and "lines 201 to 250" in last and "Previous page" in last
+    assert lines_on("?page=9")[0] == 50  # past the end: the last page
+    assert stack.get(path + "?page=x", cookies=cookies).status_code == 422
+
+
+@SQLITE
 def test_a_file_with_a_structural_error_is_rejected_whole(stack, people):
     sent = send(stack, people["pharmacy"], build([(pha(), record(8))], tt_delta=3), "bad.dat")
     outcome = sent.json()
