@@ -7,12 +7,15 @@ import uuid
 from functools import cache
 
 import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
 
 from services.submissions.drugs import load_reference
 from services.submissions.intake import Chunk, Intake, Progress, submission_stream
 from services.submissions.patients import PatientIndex
 from services.submissions.schemas import submissions_events
 from tests.helpers.asap import RECEIVED_AT, air, build, dsp, pat, pha, pre, record
+from tests.unit.test_asap_parser import FUZZ, mutated, mutated_bytes
 
 OXYCODONE_10MG = "00093002401"  # factor 1.5 in the CDC file
 
@@ -520,3 +523,30 @@ def test_outcomes_stored_before_test_files_were_told_apart_read_as_production_fi
     for kind in ("SubmissionRejected", "SubmissionInterrupted"):
         data, version = registry.upcast(kind, 1, {"reason": "stored before issue 24"})
         assert (data["test_file"], version) == (False, 2)
+
+
+@FUZZ
+@given(
+    st.one_of(st.binary(max_size=400), mutated(), mutated_bytes()),
+    st.sampled_from(["T", "P"]),
+)
+def test_fuzz_any_file_ends_with_an_outcome_and_a_refused_or_test_file_records_nothing(
+    data, production
+):
+    """For any input the intake ends with an outcome and its whole report, never an
+    exception; a refused file and a test file (TH07 T) store no record, key or patient."""
+    if production == "T":
+        data = data.replace(b"*P**~", b"*T**~", 1)  # TH07: the layouts' header says P
+    desk = Desk()
+    outcome, stream = desk.submit(data)
+    event(outcome.status)  # --hypothesis-show-statistics: each outcome is reached
+    assert outcome.status in ("accepted", "rejected", "tested")
+    assert len(desk.memory.errors.get(outcome.submission_id, [])) == outcome.error_count
+    kinds = desk.sink.kinds(stream)
+    ended = {"accepted": "SubmissionAccepted", "rejected": "SubmissionRejected"}
+    assert (kinds[0], kinds[-1]) == (
+        "SubmissionReceived",
+        ended.get(outcome.status, "SubmissionTested"),
+    )
+    if outcome.status in ("rejected", "tested"):
+        assert not desk.recorded(stream) and not desk.memory.known and not desk.memory.patients
