@@ -31,6 +31,16 @@ from services.submissions.schemas import submissions_events
 log = get_logger(__name__)
 
 MAX_WEB_BYTES = 20 * 1024 * 1024  # larger files go through `pmp ingest`
+#: What the outcome of a submission is read from: never its batches of records, a megabyte
+#: per 1,000 records (a bulk file's page read all of them, and timed out under load).
+OUTCOME_EVENTS = (
+    "SubmissionReceived",
+    "SubmissionResumed",
+    "SubmissionAccepted",
+    "SubmissionRejected",
+    "SubmissionTested",
+    "SubmissionInterrupted",
+)
 SWEEP_SECONDS = 15  # how soon a submission whose intake died gets its outcome
 
 
@@ -121,7 +131,7 @@ class SubmissionsService(EventSourcedService):
         part-way: what it stored, and to send the file again), rejected, accepted or tested
         (a test file: nothing recorded, ``summary`` says what would have been), with its
         counts, and whether it is a test file."""
-        events = self._events_of(submission_id)
+        events = self._outcome_events_of(submission_id)
         summary: dict[str, Any] = {
             "submission_id": submission_id,
             "status": "received",
@@ -167,7 +177,7 @@ class SubmissionsService(EventSourcedService):
     @rpc
     def error_report(self, submission_id: str) -> list[dict[str, Any]]:
         """Every error of the submission, in the file's order (``error_report.COLUMNS``)."""
-        self._events_of(submission_id)
+        self._outcome_events_of(submission_id)
         return memory.IntakeTables(self.kernel.db).errors(submission_id)
 
     @rpc
@@ -200,9 +210,9 @@ class SubmissionsService(EventSourcedService):
         log.info("patient link decided", patient_record=match["patient_record"], decision=kind)
         return {"patient_record": match["patient_record"], "decision": kind, **data}
 
-    def _events_of(self, submission_id: str) -> list:
-        """The submission's events, if the caller sent it or is staff (administrators and
-        the help desk read any report, to help a pharmacy)."""
+    def _outcome_events_of(self, submission_id: str) -> list:
+        """The submission's ``OUTCOME_EVENTS``, if the caller sent it or is staff
+        (administrators and the help desk read any report, to help a pharmacy)."""
         staff = allows(self.kernel.actor_role, Permission.USER_VIEW)
         if not staff:
             self._require(Permission.SUBMISSION_UPLOAD)
@@ -210,7 +220,8 @@ class SubmissionsService(EventSourcedService):
             uuid.UUID(submission_id)
         except ValueError:
             raise NotFound("There is no such submission.") from None
-        events = self.kernel.store.read_stream(submission_stream(submission_id))
+        stream = submission_stream(submission_id)
+        events = self.kernel.store.read_stream(stream, types=OUTCOME_EVENTS)
         if not events:
             raise NotFound("There is no such submission.")
         if not staff and events[0].metadata.actor_id != self.kernel.actor_id:

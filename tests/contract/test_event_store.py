@@ -367,3 +367,21 @@ def test_reading_a_few_streams_in_position_order_skips_every_other_event(store):
     assert [e.data["text"] for e in after_first] == ["policy 2"]
     assert store.head_of(["policy"]) == wanted[1].position
     assert store.head_of(["nothing here"]) == 0
+
+
+def test_a_stream_read_of_some_types_leaves_the_others_unread(store):
+    """A submission's page needs its outcome, not its 1,000-record batches (a megabyte each):
+    reading only the types asked for keeps its page from reading the whole file's records."""
+
+    def opened(email: str) -> NewEvent:
+        return NewEvent("AccountOpened", {"email": email}, Metadata(occurred_at=T0))
+
+    store.append(
+        "account-1", 0, [opened("pat@example.org"), note("large"), note("larger"),
+                         opened("pat@example.com")]
+    )  # fmt: skip
+    read = store.read_stream("account-1", types=["AccountOpened"])
+    assert [(e.version, e.data["email"]) for e in read] == [
+        (1, "pat@example.org"), (4, "pat@example.com")
+    ]  # fmt: skip
+    assert [e.version for e in store.read_stream("account-1")] == [1, 2, 3, 4]

@@ -72,10 +72,10 @@ def test_a_file_that_did_not_finish_says_so_and_the_resend_finishes_it(
 
 def _submission_of(store: SubmissionsStore, path) -> str:
     """The submission that holds the file (the operator's ``pmp ingest`` printed nothing
-    before it was killed): by its digest, in the store."""
+    before it was killed): by its digest, in the store's record of intakes."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with store.db.read() as conn:
         found = conn.exec_driver_sql(
-            "SELECT submission_id FROM received_files WHERE sha256 = ?", (digest,)
+            "SELECT submission_id FROM intake_runs WHERE sha256 = ?", (digest,)
         ).scalar()
     return str(uuid.UUID(str(found)))
