@@ -195,7 +195,8 @@ class Consistency:
             return
         stores = {spec.name: self.databases.store(spec.name) for spec in SERVICES}
         for name, store in stores.items():  # before the trail is read: see the docstring
-            self.first_heads.setdefault(name, store.head_position() if store else 0)
+            if name not in self.first_heads:
+                self.first_heads[name] = store.head_position() if store else 0
         entries = trail.entries.c
         with db.read() as conn:
             per_source = {

@@ -191,6 +191,7 @@ class IntakeTables:
         """Where the submission's intake got; a new submission claims its file, a rejected
         one gives it back (the same file may be sent again, to be rejected again)."""
         submission_id = uuid.UUID(progress.submission_id)
+        key = receipt(progress.sender, progress.sha256)
         values = {
             "state": progress.state,
             "done": progress.done,
@@ -212,10 +213,8 @@ class IntakeTables:
                     "sender": progress.sender,
                 },
             )
-            key = receipt(progress.sender, progress.sha256)
             conn.execute(received_files.insert(), {"sha256": key, "submission_id": submission_id})
         if progress.state == "rejected":
-            key = receipt(progress.sender, progress.sha256)
             conn.execute(received_files.delete().where(received_files.c.sha256 == key))
 
     @staticmethod

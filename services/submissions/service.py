@@ -26,21 +26,11 @@ from services.identity.roles import Permission, allows, require
 from services.submissions import matches, memory
 from services.submissions.desk import Desk, discard, spooled, sweep
 from services.submissions.intake import submission_stream, test_summary
-from services.submissions.schemas import submissions_events
+from services.submissions.schemas import SUBMISSION_OUTCOME_EVENTS, submissions_events
 
 log = get_logger(__name__)
 
 MAX_WEB_BYTES = 20 * 1024 * 1024  # larger files go through `pmp ingest`
-#: What the outcome of a submission is read from: never its batches of records, a megabyte
-#: per 1,000 records (a bulk file's page read all of them, and timed out under load).
-OUTCOME_EVENTS = (
-    "SubmissionReceived",
-    "SubmissionResumed",
-    "SubmissionAccepted",
-    "SubmissionRejected",
-    "SubmissionTested",
-    "SubmissionInterrupted",
-)
 SWEEP_SECONDS = 15  # how soon a submission whose intake died gets its outcome
 
 
@@ -211,7 +201,7 @@ class SubmissionsService(EventSourcedService):
         return {"patient_record": match["patient_record"], "decision": kind, **data}
 
     def _outcome_events_of(self, submission_id: str) -> list:
-        """The submission's ``OUTCOME_EVENTS``, if the caller sent it or is staff
+        """The submission's ``SUBMISSION_OUTCOME_EVENTS``, if the caller sent it or is staff
         (administrators and the help desk read any report, to help a pharmacy)."""
         staff = allows(self.kernel.actor_role, Permission.USER_VIEW)
         if not staff:
@@ -221,7 +211,7 @@ class SubmissionsService(EventSourcedService):
         except ValueError:
             raise NotFound("There is no such submission.") from None
         stream = submission_stream(submission_id)
-        events = self.kernel.store.read_stream(stream, types=OUTCOME_EVENTS)
+        events = self.kernel.store.read_stream(stream, types=tuple(SUBMISSION_OUTCOME_EVENTS))
         if not events:
             raise NotFound("There is no such submission.")
         if not staff and events[0].metadata.actor_id != self.kernel.actor_id:
