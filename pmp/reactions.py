@@ -5,8 +5,10 @@ A reaction reads its service's store from its checkpoint like a projector, but i
 cannot share a transaction with the checkpoint. So each event is handled in three steps:
 skip it if its id is already recorded as handled; perform the effect outside any
 transaction (a slow SMTP server must not hold the database's write lock); then record the id
-and advance the checkpoint in one transaction. A crash between the effect and the record
-repeats the effect once on restart, which is why effects must tolerate a repeat (emails
+and advance the checkpoint in one transaction. An event that needed no effect (not of the
+reaction's types, or the reaction did nothing) is recorded with the next write instead: its
+repeat is harmless, and a catch-up over a bulk load's thousands of them then writes once per
+batch. A crash between the effect and the record repeats the effect once on restart, which is why effects must tolerate a repeat (emails
 carry a Message-ID made from the event id, so a mail system can drop the twin; RPCs are
 idempotent). A failing effect is retried with a growing pause (up to a minute); after
 ``MAX_ATTEMPTS`` tries it is set aside (``pmp.setaside``: listed, counted on /healthz,
@@ -50,7 +52,9 @@ class Reaction:
         self.settings = settings
         self.store = store
 
-    def react(self, event: RecordedEvent) -> None:
+    def react(self, event: RecordedEvent) -> bool:
+        """Do what ``event`` calls for; True if it acted outside the database (sent an email,
+        called a service), False if the event needed nothing."""
         raise NotImplementedError
 
 
@@ -91,39 +95,54 @@ class Reactor:
             return checkpoints.read(conn, self.name)
 
     def react_once(self) -> int:
-        """Handle the next batch; return how many events were passed (handled or not ours)."""
+        """Handle the next batch; return how many events were passed (handled or not ours).
+
+        An effect is recorded at once (its repeat after a crash would be seen); events that
+        needed none (not ours, or the reaction did nothing) are recorded with the next
+        write, so a catch-up over thousands of them writes once per batch, not per event."""
         after = self.position()
         batch = self.store.read_all(after, self.batch_size)
-        passed = 0
-        for event in batch:
-            self.waiting_since = event.metadata.occurred_at
-            given_up = None
-            if event.type in self.reaction.types and not self._handled(event):
-                given_up = self._attempt(event)  # raises to retry later; later events wait
-            self._advance(after, event, given_up)
-            after = event.position
-            passed += 1
+        handled = self._handled(batch)
+        unrecorded: list[RecordedEvent] = []  # passed since the last write
+        try:
+            for event in batch:
+                self.waiting_since = event.metadata.occurred_at
+                acted, given_up = False, None
+                if event.type in self.reaction.types and event.event_id not in handled:
+                    acted, given_up = self._attempt(event)  # raises to retry; later ones wait
+                unrecorded.append(event)
+                if acted or given_up is not None:
+                    self._advance(after, unrecorded, given_up)
+                    after, unrecorded = event.position, []
+        finally:
+            if unrecorded:  # also before a failing event: those before it are passed
+                self._advance(after, unrecorded)
         self.waiting_since = None  # all passed; the next read says whether more wait
         self.trouble(None)  # under steady appends ``catch_up`` may not return for long
-        return passed
+        return len(batch)
 
-    def _handled(self, event: RecordedEvent) -> bool:
+    def _handled(self, batch: list[RecordedEvent]) -> set:
+        """The ids in ``batch`` already reacted to (before a restart, or by another replica)."""
+        ours = [e.event_id for e in batch if e.type in self.reaction.types]
+        if not ours:
+            return set()
         with self.db.read() as conn:
-            return bool(
-                conn.scalar(
-                    sa.select(sa.func.count()).where(
+            return set(
+                conn.scalars(
+                    sa.select(processed_events.c.event_id).where(
                         processed_events.c.consumer == self.name,
-                        processed_events.c.event_id == event.event_id,
+                        processed_events.c.event_id.in_(ours),
                     )
                 )
             )
 
-    def _attempt(self, event: RecordedEvent) -> str | None:
-        """React to ``event``; None once done, the error once given up, else raise."""
+    def _attempt(self, event: RecordedEvent) -> tuple[bool, str | None]:
+        """React to ``event``: (whether it acted, None) once done, (False, the error) once
+        given up; else raise to try again later."""
         key = str(event.event_id)
         try:
             with correlation(event.metadata.correlation_id):
-                self.reaction.react(event)
+                acted = self.reaction.react(event)
         except Exception as exc:
             if setaside.is_transient(exc):
                 raise  # a neighbour is down: wait for it, however long
@@ -140,30 +159,35 @@ class Reactor:
                 event_type=event.type,
                 error=error,
             )
-            return error
+            return False, error
         self._failures.pop(key, None)
-        return None
+        return bool(acted), None
 
-    def _advance(self, after: int, event: RecordedEvent, given_up: str | None = None) -> None:
+    def _advance(
+        self, after: int, events: list[RecordedEvent], given_up: str | None = None
+    ) -> None:
+        """Record ``events`` (the last one set aside if ``given_up``) as passed, in one
+        transaction with the checkpoint's move from ``after`` to the last of them."""
+        ours = {e.event_id for e in events if e.type in self.reaction.types}
         with self.db.write() as conn:
             if given_up is not None:
-                setaside.record(conn, self.name, self.source, event, given_up, MAX_ATTEMPTS)
-            if event.type in self.reaction.types:
-                exists = conn.scalar(
-                    sa.select(sa.func.count()).where(
-                        processed_events.c.consumer == self.name,
-                        processed_events.c.event_id == event.event_id,
-                    )
-                )
-                if not exists:
-                    conn.execute(
-                        processed_events.insert().values(
-                            consumer=self.name,
-                            event_id=event.event_id,
-                            processed_at=datetime.now(UTC),
+                setaside.record(conn, self.name, self.source, events[-1], given_up, MAX_ATTEMPTS)
+            if ours:
+                ours -= set(
+                    conn.scalars(
+                        sa.select(processed_events.c.event_id).where(
+                            processed_events.c.consumer == self.name,
+                            processed_events.c.event_id.in_(list(ours)),
                         )
                     )
-            checkpoints.advance(conn, self.name, after, event.position)
+                )
+            if ours:
+                now = datetime.now(UTC)
+                conn.execute(
+                    processed_events.insert(),
+                    [{"consumer": self.name, "event_id": i, "processed_at": now} for i in ours],
+                )
+            checkpoints.advance(conn, self.name, after, events[-1].position)
 
     def catch_up(self) -> int:
         total = 0

@@ -44,10 +44,10 @@ class PrescriberNotices(Reaction):
         self.proxy = ClusterProxy(settings.amqp_uri, settings.rpc_timeout)
         self.mailer = Mailer(settings)
 
-    def react(self, event: RecordedEvent) -> None:
+    def react(self, event: RecordedEvent) -> bool:
         policy = policy_in_force(self.store)
         if not policy.notify_prescribers:
-            return
+            return False
         data = event.data
         person = uuid.UUID(data["person_id"])
         when = event.metadata.occurred_at
@@ -64,12 +64,13 @@ class PrescriberNotices(Reaction):
                        if r.prescriber.startswith("DEA ")} - {p.removeprefix("DEA ")
                                                               for p in recent})  # fmt: skip
         if not deas:
-            return
+            return False
         contacts = self.proxy()["registration"].registered_prescribers(dea_numbers=deas)
         patient = involved[0] if involved else None
         for contact in contacts:
             self.mailer.send(notice(contact, data, patient, str(event.event_id), when))
             self._record(person, f"DEA {contact['dea_number']}", data["rule"], when)
+        return bool(contacts)
 
     def _record(self, person: uuid.UUID, prescriber: str, rule: str, when: datetime) -> None:
         key = (

@@ -35,10 +35,11 @@ class HelpdeskMail(Reaction):
         super().__init__(settings, store)
         self.mailer = Mailer(settings)
 
-    def react(self, event: RecordedEvent) -> None:
+    def react(self, event: RecordedEvent) -> bool:
         ticket = ticket_at(self.store, event)
         reopen_days = policy_in_force(self.store).reopen_days
-        for subject, body in messages(event, ticket, self.settings, reopen_days):
+        emails = messages(event, ticket, self.settings, reopen_days)
+        for subject, body in emails:
             self.mailer.send(
                 Email(
                     to=ticket.contact_email,
@@ -47,6 +48,7 @@ class HelpdeskMail(Reaction):
                     message_id=str(event.event_id),
                 )
             )
+        return bool(emails)
 
 
 def messages(

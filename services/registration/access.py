@@ -21,7 +21,7 @@ class AccessToIdentity(Reaction):
         super().__init__(settings, store)
         self.proxy = ClusterProxy(settings.amqp_uri, settings.rpc_timeout)
 
-    def react(self, event: RecordedEvent) -> None:
+    def react(self, event: RecordedEvent) -> bool:
         account_id = event.stream.removeprefix("registration-")
         identity = self.proxy()["identity"]
         data = event.data
@@ -34,9 +34,11 @@ class AccessToIdentity(Reaction):
                 address_lines=data["address_lines"],
                 access_until=data["renewal_due"],
             )
-        elif event.type == "RenewalDateSet":
+            return True
+        if event.type == "RenewalDateSet":
             identity.set_access_until(account_id=account_id, access_until=data["renewal_due"])
-        elif event.type == "ProfileChangeApproved":
+            return True
+        if event.type == "ProfileChangeApproved":
             changes = data["changes"]
             if {"first_name", "last_name"} & set(changes):
                 registration = registration_at(self.store, event)
@@ -45,3 +47,5 @@ class AccessToIdentity(Reaction):
                     first_name=registration.form["first_name"],
                     last_name=registration.form["last_name"],
                 )
+                return True
+        return False

@@ -44,12 +44,14 @@ class RegistrationMail(Reaction):
         super().__init__(settings, store)
         self.mailer = Mailer(settings)
 
-    def react(self, event: RecordedEvent) -> None:
+    def react(self, event: RecordedEvent) -> bool:
         registration = registration_at(self.store, event)
-        for to, subject, body in messages(event, registration, self.settings):
+        emails = messages(event, registration, self.settings)
+        for to, subject, body in emails:
             self.mailer.send(
                 Email(to=to, subject=subject, text=body + SIGNATURE, message_id=str(event.event_id))
             )
+        return bool(emails)
 
 
 def messages(event: RecordedEvent, r: Registration, settings: Any) -> list[tuple[str, str, str]]:
