@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -32,6 +32,7 @@ class Result:
     note: str = ""
     goal: float = 0.0  # without a peer: ours must reach this (0: no goal)
     lower_is_better: bool = False  # latencies: ours must stay at or under ``goal``
+    details: list[str] = field(default_factory=list)  # lines printed under the note
 
     @property
     def ratio(self) -> float:

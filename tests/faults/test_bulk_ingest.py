@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from benchmarks.query import population
+from benchmarks.population import population
 from pmp.sources import ClusterProxy
 from pmp.topology import SERVICE_NAMES
 from tests.faults.converge import converge
