@@ -3,21 +3,21 @@ driven by the service's own events, at least once, in order, and once per event 
 
 A reaction reads its service's store from its checkpoint like a projector, but its effect
 cannot share a transaction with the checkpoint. So each event is handled in three steps:
-skip it if its id is already recorded as handled; perform the effect outside any
-transaction (a slow SMTP server must not hold the database's write lock); then record the id
-and advance the checkpoint in one transaction. An event that needed no effect (not of the
-reaction's types, or the reaction did nothing) is recorded with the next write instead: its
-repeat is harmless, and a catch-up over a bulk load's thousands of them then writes once per
-batch. A crash between the effect and the record repeats the effect once on restart, which is why effects must tolerate a repeat (emails
-carry a Message-ID made from the event id, so a mail system can drop the twin; RPCs are
-idempotent). A failing effect is retried with a growing pause (up to a minute); after
-``MAX_ATTEMPTS`` tries it is set aside (``pmp.setaside``: listed, counted on /healthz,
-retried by ``pmp projections retry`` after a fix) and the reaction moves on, so one
-undeliverable address cannot hold up every later message for ever. A transient failure
-(the mail server or the service called unreachable, the database unavailable) is retried
-without limit instead: nothing is set aside because a neighbour is down, and the lag shows.
-One replica reacts at a time (the projector's leader lock), and a rebuild never applies to
-reactions: the handled ids stay.
+skip it if its id is already recorded as handled; perform the effect outside any transaction
+(a slow SMTP server must not hold the database's write lock); then record the id and advance
+the checkpoint in one transaction. An event that needed no effect (not of the reaction's
+types, or the reaction did nothing) is recorded with the next write instead: its repeat is
+harmless, and a catch-up over a bulk load's thousands of them then writes once per batch. A
+crash between the effect and the record repeats the effect once on restart, which is why
+effects must tolerate a repeat (emails carry a Message-ID made from the event id, so a mail
+system can drop the twin; RPCs are idempotent). A failing effect is retried with a growing
+pause (up to a minute); after ``MAX_ATTEMPTS`` tries it is set aside (``pmp.setaside``:
+listed, counted on /healthz, retried by ``pmp projections retry`` after a fix) and the
+reaction moves on, so one undeliverable address cannot hold up every later message for ever.
+A transient failure (the mail server or the service called unreachable, the database
+unavailable) is retried without limit instead: nothing is set aside because a neighbour is
+down, and the lag shows. One replica reacts at a time (the projector's leader lock), and a
+rebuild never applies to reactions: the handled ids stay.
 """
 
 from __future__ import annotations

@@ -6,6 +6,11 @@ caller timed out (a projector's read of another store, asked again every poll, p
 the hundred). Each request here carries a per-message TTL equal to the caller's timeout, so
 the broker drops it, unexecuted, once nobody waits for its answer. nameko's
 ``ClusterRpcProxy`` has no way to pass publish options to its service proxies; this one does.
+
+A reply that arrives after its caller gave up (a request taken just before its TTL ran out,
+answered late) is dropped: nameko's client keeps every such reply for the life of the
+process, and a projector's late ``read_events`` answers (megabytes each) grew query and audit
+past 1.4 GB during a 1,000,000-record ingest.
 """
 
 from __future__ import annotations
@@ -13,7 +18,33 @@ from __future__ import annotations
 from typing import Any
 
 from nameko.rpc import ServiceProxy
-from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.standalone.rpc import (
+    ClusterRpcProxy,
+    PollingQueueConsumer,
+    SingleThreadedReplyListener,
+)
+
+from pmp.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class _AwaitedRepliesOnly(PollingQueueConsumer):
+    """Keeps a reply only while a caller waits for it; a late one is acknowledged and let go."""
+
+    def on_message(self, body: Any, message: Any) -> None:
+        correlation_id = message.properties.get("correlation_id")
+        if correlation_id not in self.provider._reply_events:  # its caller timed out
+            message.ack()
+            log.info("late reply dropped", correlation_id=correlation_id)
+            return
+        super().on_message(body, message)
+
+
+class _ReplyListener(SingleThreadedReplyListener):
+    def __init__(self, timeout: float | None = None):
+        super().__init__(timeout=timeout)
+        self.queue_consumer = _AwaitedRepliesOnly(timeout=timeout)
 
 
 class _ExpiringServices:
@@ -39,8 +70,9 @@ class _ExpiringServices:
 
 
 class ExpiringClusterRpcProxy(ClusterRpcProxy):
-    """``ClusterRpcProxy`` whose every request expires in the queue after ``timeout`` s."""
+    """``ClusterRpcProxy`` whose every request expires in the queue after ``timeout`` s, and
+    which keeps no reply its caller stopped waiting for."""
 
     def __init__(self, config: dict[str, Any], timeout: float, **kwargs: Any):
-        super().__init__(config, timeout=timeout, **kwargs)
+        super().__init__(config, timeout=timeout, reply_listener_cls=_ReplyListener, **kwargs)
         self._proxy = _ExpiringServices(self._worker_ctx, self._reply_listener, timeout)

@@ -1,9 +1,10 @@
 """A tiny nameko service for the RPC outage tests, run in its own process (``python -m
 tests.helpers.echo_service AMQP_URI RELEASE_FILE``) as every service is deployed.
 
-``slow`` answers only once ``RELEASE_FILE`` exists, so a test can take the broker away
-between the request and the reply. ``ask_absent`` calls a service named ``absent``, as one
-service calls another (``ServiceOf``). The process exits when its container dies.
+``slow`` answers (with ``size`` more characters) only once ``RELEASE_FILE`` exists, so a
+test can take the broker away between the request and the reply, or give up before it.
+``ask_absent`` calls a service named ``absent``, as one service calls another
+(``ServiceOf``). The process exits when its container dies.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ class Echo:
         return {"head_position": 7}
 
     @rpc
-    def slow(self) -> str:
+    def slow(self, size: int = 0) -> str:
         print("slow started", flush=True)
         while not Echo.release.exists():
             eventlet.sleep(0.05)
         print("slow answers", flush=True)
-        return "late"
+        return "late" + "x" * size
 
     @rpc
     def ask_absent(self) -> str:
