@@ -60,6 +60,10 @@ class Projection:
     max_batch: ClassVar[int] = 10_000  # events per commit at most (the read's byte budget
     # cuts batches of large events shorter: PMP_READ_BYTES)
     source_batches: ClassVar[Mapping[str, int]] = {}  # the same, for one source
+    #: The event types it applies, for a source named here (a source not named: every
+    #: type). Other events are passed over without a write: the checkpoint moves past them
+    #: with the next batch applied, or once the projection has caught up.
+    types: ClassVar[Mapping[str, frozenset[str]]] = {}
     own_streams: ClassVar[tuple[str, ...]] = ()  # of its own service's events, only these
     emits_events: ClassVar[bool] = False  # appends its own service's events (``append_in``)
 
@@ -124,6 +128,9 @@ class Projector:
         self.leads = False  # whether this replica ran the projection at its last poll
         self.trouble = Trouble()  # a source or the database failing its last try
         self._busy = threading.Lock()  # a batch and a retry never interleave
+        # Per source, events passed over and not yet written: (the checkpoint as stored,
+        # the position read up to).
+        self._passed: dict[str, tuple[int, int]] = {}
         self._wake = threading.Event()  # the running loop's, once ``run`` has started
 
     @property
@@ -158,18 +165,25 @@ class Projector:
         return applied  # not return for long, and the failure is over all the same
 
     def _project_batch(self, source_name: str, source: EventSource) -> int:
-        checkpoint = self.checkpoint_name(source_name)
-        with self.db.read() as conn:
-            after = checkpoints.read(conn, checkpoint)
+        if source_name in self._passed:
+            after, read_to = self._passed[source_name]
+        else:
+            with self.db.read() as conn:
+                after = read_to = checkpoints.read(conn, self.checkpoint_name(source_name))
         try:
-            batch = source.read(after, self.batch_sizes[source_name])
+            batch = source.read(read_to, self.batch_sizes[source_name])
         except SourceUnavailable:
             if self.waiting_since[source_name] is None:
                 self.waiting_since[source_name] = datetime.now(UTC)
             raise
         self.waiting_since[source_name] = batch[0].metadata.occurred_at if batch else None
         if not batch:
+            self._write_passed(source_name)  # caught up: the checkpoint tells the truth
             return 0
+        if not any(self._applies(source_name, event) for event in batch):
+            self._passed[source_name] = (after, batch[-1].position)
+            return len(batch)
+        self._passed.pop(source_name, None)  # written with this batch, or set aside in it
         try:
             with self._busy:
                 self._apply(source_name, after, batch)
@@ -195,6 +209,8 @@ class Projector:
             self._exclude_resets(conn)
             self.projection.begin_batch(conn, source_name, after)
             for event in events:
+                if not self._applies(source_name, event):
+                    continue
                 with correlation(event.metadata.correlation_id):
                     self.projection.apply(conn, source_name, event)
                 let_others_run()  # a ping answers while a large batch is applied
@@ -202,6 +218,19 @@ class Projector:
             # Raises CheckpointMoved (rolling all of it back) if another replica or a reset
             # moved the checkpoint while this batch was being read.
             checkpoints.advance(conn, self.checkpoint_name(source_name), after, events[-1].position)
+
+    def _applies(self, source_name: str, event: RecordedEvent) -> bool:
+        types = self.projection.types.get(source_name)
+        return types is None or event.type in types
+
+    def _write_passed(self, source_name: str) -> None:
+        """Move the checkpoint past the events passed over since the last write."""
+        passed = self._passed.pop(source_name, None)
+        if passed is None:
+            return
+        with self._busy, self.db.write() as conn:
+            self._exclude_resets(conn)
+            checkpoints.advance(conn, self.checkpoint_name(source_name), *passed)
 
     def _one_by_one(self, source_name: str, after: int, batch: Sequence[RecordedEvent]) -> None:
         """Apply each event of a failed batch alone; set aside one that fails twice alone."""
@@ -300,10 +329,13 @@ class Projector:
                 progress(total)
             if ends is not None and time.monotonic() >= ends:
                 break
+        for source_name in list(self._passed):  # a turn ends with its checkpoints written
+            self._write_passed(source_name)
         return total
 
     def reset(self) -> None:
         """Empty the read model and forget its checkpoints, atomically."""
+        self._passed.clear()
         with self.db.write() as conn:
             self._exclude_resets(conn)
             self.projection.clear(conn)
@@ -334,6 +366,7 @@ class Projector:
         self.leads = leads
         if not leads:
             self.waiting_since = dict.fromkeys(self.sources)  # the leader's to tell
+            self._passed.clear()
 
     def _keep_current(self) -> None:
         while True:
@@ -342,5 +375,5 @@ class Projector:
                 if self.catch_up(seconds=self.turn_seconds) and self._turn_over():
                     self._wake.set()  # more to do: the next turn starts without a pause
                 return
-            except checkpoints.CheckpointMoved:
+            except checkpoints.CheckpointMoved:  # passed-over events were dropped with the write
                 log.info("checkpoint moved under the projector; re-reading", name=self.name)

@@ -62,6 +62,7 @@ class MisuseWatch(Projection):
     name = "audit.misuse"
     # Facts first, searches last: in each round the projector reads its sources in this order.
     sources = ("identity", "registration", "submissions", "query", "audit")
+    types = {"query": frozenset({"PatientSearched"})}
     metadata = metadata
     own_streams: ClassVar[tuple[str, ...]] = (SIGNALS_STREAM,)  # only to append to its store
     emits_events: ClassVar[bool] = True

@@ -86,6 +86,11 @@ class MarijuanaDispensations(Projection):
 
     name = "query.mm_dispensations"
     sources = ("submissions", "query")
+    types = {
+        "submissions": frozenset({"MarijuanaDispensationsRecorded", "MarijuanaDispensationRevised",
+                                  "MarijuanaDispensationVoided"}),
+        "query": frozenset(CARD_EVENTS),
+    }  # fmt: skip
     metadata = metadata
 
     def __init__(self) -> None:

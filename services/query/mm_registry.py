@@ -66,10 +66,9 @@ class RegistryCards(Projection):
     name = "query.mm_cards"
     sources = ("query",)
     metadata = metadata
+    types = {"query": frozenset({"CardRegistered", "CardDetailsCorrected"})}
 
     def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
-        if event.type not in ("CardRegistered", "CardDetailsCorrected"):
-            return
         data = event.data if event.type == "CardRegistered" else event.data["changes"]
         values = {key: normal_name(data[key]) for key in ("first_name", "last_name") if key in data}
         if "birth_date" in data:

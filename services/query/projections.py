@@ -33,10 +33,9 @@ class ProbeArrivals(Projection):
     name = "query.probe_arrivals"
     sources = SERVICE_NAMES
     metadata = probe_metadata
+    types = dict.fromkeys(SERVICE_NAMES, frozenset({PROBE_RECORDED}))
 
     def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
-        if event.type != PROBE_RECORDED:
-            return
         probe_id = uuid.UUID(event.data["probe_id"])
         arrived = sa.select(probe_arrivals.c.position).where(
             probe_arrivals.c.probe_id == probe_id, probe_arrivals.c.service == source

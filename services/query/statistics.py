@@ -43,13 +43,12 @@ class ReportStatistics(Projection):
     name = "query.report_statistics"
     sources = ("query",)
     metadata = metadata
+    types = {"query": frozenset({"PatientReportViewed"})}
 
     def __init__(self) -> None:
         self.timezone = load_settings().timezone
 
     def apply(self, conn: Connection, source: str, event: RecordedEvent) -> None:
-        if event.type != "PatientReportViewed":
-            return
         local = event.metadata.occurred_at.astimezone(self.timezone)
         requester = event.data["requester"]
         conn.execute(

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from pmp import checkpoints, setaside
+from pmp.envelope import Metadata, NewEvent
 from pmp.projector import Projector
 from pmp.sources import StoreSource
 from tests.helpers import notes
@@ -271,3 +273,77 @@ def test_under_steady_appends_the_leader_still_applies_retries_and_checks_its_le
         stop.set()
         for thread in threads:
             thread.join(10)
+
+
+class StarredNotes(notes.NoteIndex):
+    """Indexes starred notes only: most of its source's events are of a type it never
+    applies (as most of the query service's events are searches its registry projections
+    pass over)."""
+
+    name = "notes.starred"
+    types = {notes.SERVICE: frozenset({"NoteStarred"})}
+
+
+def writes_during(db, work) -> int:
+    """How many write transactions ``work`` opened on ``db``."""
+    opened = []
+    write = db.write
+
+    def counted():
+        opened.append(1)
+        return write()
+
+    db.write = counted
+    try:
+        work()
+    finally:
+        del db.write
+    return len(opened)
+
+
+def test_events_of_types_a_projection_does_not_apply_are_passed_over_without_a_write(
+    notes_store,
+):
+    """Each lookup appends two events to the query service's store, and each projection of
+    that store committed its checkpoint past them, one write per batch per projection: most
+    of the query service's CPU per lookup. Passed-over events move the checkpoint with the
+    next write, or once the projection has caught up."""
+    notes_store.registry.register("NoteStarred", notes.NoteWritten)
+    notes.write_notes(notes_store, 200)
+    notes_store.append("notebook", notes_store.ANY, [
+        NewEvent("NoteStarred", {"text": "starred 1"}, Metadata(datetime.now(UTC)))])  # fmt: skip
+    notes.write_notes(notes_store, 100)
+    projector = projector_for(notes_store, StarredNotes(), batch_size=50)
+
+    writes = writes_during(notes_store.db, projector.catch_up)
+
+    assert [row[1] for row in notes.indexed(notes_store.db)] == ["starred 1"]
+    assert projector.positions() == {notes.SERVICE: notes_store.head_position()}
+    assert writes <= 2, f"{writes} writes for 7 batches and one event applied"
+    assert projector.catch_up() == 0
+
+    notes.write_notes(notes_store, 30)  # a catch-up that applies nothing still ends current
+    assert projector.catch_up() == 30
+    assert projector.positions() == {notes.SERVICE: notes_store.head_position()}
+
+
+def test_passed_over_events_are_read_again_after_a_rebuild_moved_the_checkpoint(notes_store):
+    """``pmp projections rebuild`` resets the checkpoint from another process while the
+    service's projector holds passed-over events in memory: its next write finds the
+    checkpoint moved, and it reads again from where the checkpoint now is."""
+    notes_store.registry.register("NoteStarred", notes.NoteWritten)
+    notes_store.append("notebook", notes_store.ANY, [
+        NewEvent("NoteStarred", {"text": "starred"}, Metadata(datetime.now(UTC)))])  # fmt: skip
+    notes.write_notes(notes_store, 20)
+    running = projector_for(notes_store, StarredNotes(), batch_size=5)
+    assert running.catch_up() == 21
+    notes.write_notes(notes_store, 10)
+    running.project_once()  # five passed over, not yet written
+
+    projector_for(notes_store, StarredNotes()).reset()  # the rebuild's first step
+
+    with pytest.raises(checkpoints.CheckpointMoved):
+        running.catch_up()
+    running._keep_current()  # what the running loop does next
+    assert [row[1] for row in notes.indexed(notes_store.db)] == ["starred"]
+    assert running.positions() == {notes.SERVICE: notes_store.head_position()}
