@@ -67,7 +67,7 @@ def _session(token: str) -> requests.Session:
 
 def closed_loop(
     url: str,
-    token: str,
+    tokens: Sequence[str],
     persons: Sequence[Person],
     pdf: bool,
     clients: int,
@@ -76,7 +76,7 @@ def closed_loop(
     pairs: int | None = None,
 ) -> Samples:
     """``clients`` each doing one pair after another, for ``seconds`` or until ``pairs``
-    are done in all."""
+    are done in all; client n signs in as ``tokens[n % len(tokens)]``."""
     samples = Samples()
     stop = time.monotonic() + (seconds or 1e9)
     left = [pairs if pairs is not None else 10**12]
@@ -91,7 +91,7 @@ def closed_loop(
 
     def client(seed: int) -> None:
         pick = random.Random(seed)
-        with _session(token) as session:
+        with _session(tokens[seed % len(tokens)]) as session:
             while take():
                 started = time.perf_counter()
                 try:
@@ -112,8 +112,9 @@ def closed_loop(
 
 
 def open_loop(
-    url: str, token: str, persons: Sequence[Person], pdf: bool, rate: float, seconds: float
-) -> Samples:
+    url: str, tokens: Sequence[str], persons: Sequence[Person], pdf: bool, rate: float,
+    seconds: float,
+) -> Samples:  # fmt: skip
     """Pairs arriving at random (Poisson) at ``rate`` per second for ``seconds``; each one's
     latency from its scheduled start. Enough workers that arrivals never wait for a free
     client while the system keeps up; a system that falls behind leaves pairs unstarted
@@ -125,8 +126,8 @@ def open_loop(
     began = time.perf_counter()
     give_up = began + 2 * seconds
 
-    def worker() -> None:
-        with _session(token) as session:
+    def worker(n: int) -> None:
+        with _session(tokens[n % len(tokens)]) as session:
             while (item := due.get()) is not None:
                 scheduled, person = item
                 if time.perf_counter() > give_up:
@@ -139,7 +140,7 @@ def open_loop(
                     continue
                 samples.ms.append((time.perf_counter() - scheduled) * 1000)
 
-    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
     for thread in threads:
         thread.start()
     at = began
@@ -156,4 +157,4 @@ def open_loop(
 
 def one_user(url: str, token: str, persons: Sequence[Person], pairs: int) -> Samples:
     """One clinician alone on the system: pairs one after another."""
-    return closed_loop(url, token, persons, pdf=False, clients=1, pairs=pairs)
+    return closed_loop(url, [token], persons, pdf=False, clients=1, pairs=pairs)

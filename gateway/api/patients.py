@@ -27,6 +27,8 @@ from services.query.report import DEFAULT_MONTHS
 
 REPORT_PDF = "Patient History Report.pdf"
 ALERTS_PDF = "Patient alerts.pdf"
+# Made once: a schema's construction copies its fields, a cost each lookup would pay again.
+SEARCH, FOUND, REPORT = PatientSearchSchema(), PatientSearchResultSchema(), PatientReportSchema()
 
 _REPORT_PARAMETERS = """
             - in: path
@@ -119,10 +121,9 @@ class PatientsApi:
             422:{refused}
         """
         self.auth.require(request, self.services, Permission.PATIENT_SEARCH)
-        schema = PatientSearchSchema()
-        body = schema.dump(load_body(schema, request))
+        body = SEARCH.dump(load_body(SEARCH, request))
         found = self._query("search_patients", **body)
-        return json_response(PatientSearchResultSchema().dump(found), **NO_STORE)
+        return json_response(FOUND.dump(found), **NO_STORE)
 
     @http("GET", "/api/searches/<uuid:search_id>/report")
     def api_patient_report(self, request: Request, search_id: uuid.UUID) -> Response:
@@ -150,7 +151,7 @@ class PatientsApi:
         """
         self.auth.require(request, self.services, Permission.REPORT_VIEW)
         found = self._query("patient_report", search_id=str(search_id), **report_request(request))
-        return json_response(PatientReportSchema().dump(found), **NO_STORE)
+        return json_response(REPORT.dump(found), **NO_STORE)
 
     @http("GET", "/api/searches/<uuid:search_id>/report.pdf")
     def api_patient_report_pdf(self, request: Request, search_id: uuid.UUID) -> Response:
