@@ -131,6 +131,11 @@ class Projector:
         # Per source, events passed over and not yet written: (the checkpoint as stored,
         # the position read up to).
         self._passed: dict[str, tuple[int, int]] = {}
+        # Which sources to read at the next look: those a wake-up named, and every source
+        # once a ``poll_interval`` (the running loop's; 0: every look reads every source).
+        self.poll_interval = 0.0
+        self._due: set[str] = set()
+        self._looked_at_all = float("-inf")  # when every source was last read (monotonic)
         self._wake = threading.Event()  # the running loop's, once ``run`` has started
 
     @property
@@ -156,11 +161,29 @@ class Projector:
         with self.db.read() as conn:
             return {s: checkpoints.read(conn, self.checkpoint_name(s)) for s in self.sources}
 
+    def wake_for(self, source: str) -> None:
+        """``source`` has new events (a name not among the sources: any may have)."""
+        if source in self.sources:
+            self._due.add(source)
+        else:
+            self._due.update(self.sources)
+
     def project_once(self) -> int:
-        """Apply the next batch of every source; return the number of events applied."""
+        """Apply the next batch of every source due (see ``wake_for``); return the number of
+        events applied."""
+        now = time.monotonic()
+        if now - self._looked_at_all >= self.poll_interval:
+            self._due.update(self.sources)
+            self._looked_at_all = now
         applied = 0
-        for source_name, source in self.sources.items():
-            applied += self._project_batch(source_name, source)
+        for source_name, source in self.sources.items():  # in the projection's order
+            if source_name not in self._due:
+                continue
+            self._due.discard(source_name)  # before the read: a wake-up meanwhile stays
+            found = self._project_batch(source_name, source)
+            if found:
+                self._due.add(source_name)  # a batch may not have been all there was
+            applied += found
         self.trouble(None)  # every source answered: under steady appends ``catch_up`` may
         return applied  # not return for long, and the failure is over all the same
 
@@ -345,6 +368,7 @@ class Projector:
         """While ``stop`` is unset: lead if no other replica does, and keep the model current."""
         name = f"projector:{self.name}"
         self._wake = wake
+        self.poll_interval = poll_interval
         repeat_while_leading(
             self.db,
             name,

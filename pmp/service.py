@@ -213,7 +213,7 @@ class ServiceKernel(CorrelatedWorkers):
                         self.settings.amqp_uri,
                         self.service,
                         r.remote_sources,
-                        lambda _source: r.wake.set(),
+                        lambda source, r=r: self._wake(r, source),
                         self.stopping,
                         poll,
                     ),
@@ -228,13 +228,18 @@ class ServiceKernel(CorrelatedWorkers):
         finally:
             running.proxy.close()
 
+    @staticmethod
+    def _wake(running: _RunningProjection, source: str) -> None:
+        running.projector.wake_for(source)
+        running.wake.set()
+
     def events_appended(self) -> None:
         """Wake the relay and the projections that read this service's own store."""
         self.wake_relay.set()
         self.wake_reactions.set()
         for running in self.projections:
             if self.service in running.projector.projection.sources:
-                running.wake.set()
+                self._wake(running, self.service)
 
     def stop(self) -> None:
         self.stopping.set()

@@ -347,3 +347,49 @@ def test_passed_over_events_are_read_again_after_a_rebuild_moved_the_checkpoint(
     running._keep_current()  # what the running loop does next
     assert [row[1] for row in notes.indexed(notes_store.db)] == ["starred"]
     assert running.positions() == {notes.SERVICE: notes_store.head_position()}
+
+
+class TwoNotebooks(notes.NoteIndex):
+    """A projection of two sources, as the audit trail and the probe arrivals read every
+    service."""
+
+    name = "notes.two_notebooks"
+    sources = (notes.SERVICE, "elsewhere")
+
+
+class CountedReads:
+    """A source that counts how often it is read."""
+
+    def __init__(self, source):
+        self.source = source
+        self.reads = 0
+
+    def read(self, after_position: int, limit: int):
+        self.reads += 1
+        return self.source.read(after_position, limit)
+
+
+def test_a_wake_up_from_one_source_reads_that_source_and_the_others_once_a_poll(notes_store):
+    """Every lookup's events woke the audit trail and the probe arrivals, which then asked
+    each of the seven other services for its new events: twenty-odd RPCs per lookup to
+    services that had nothing new. A woken projection reads the sources it was woken for,
+    and every source at most once a poll interval (a lost wake-up is found there)."""
+    here, elsewhere = CountedReads(StoreSource(notes_store)), CountedReads(StoreSource(notes_store))
+    projector = Projector(notes_store.db, TwoNotebooks(),
+                          {notes.SERVICE: here, "elsewhere": elsewhere})  # fmt: skip
+    projector.create_tables()
+    projector.poll_interval = 3600.0  # as the running loop sets it: no poll during the test
+    projector.catch_up()  # the first look reads every source
+    elsewhere.reads = 0
+
+    for _ in range(5):
+        notes.write_notes(notes_store, 1)
+        projector.wake_for(notes.SERVICE)
+        projector.catch_up()
+
+    assert elsewhere.reads == 0
+    assert len(notes.indexed(notes_store.db)) == 5  # each note from "here"
+    projector.wake_for("")  # a listener back after an outage: it cannot say who
+    projector.catch_up()
+    assert elsewhere.reads == 2  # its five notes, then nothing newer
+    assert len(notes.indexed(notes_store.db)) == 10
