@@ -159,11 +159,12 @@ def _rows(
 
 
 def _open_note(samples: Samples) -> str:
-    dropped = f", {samples.dropped:,} never started (the system fell behind)"
-    return (
-        f"{len(samples.ms):,} pairs in {samples.wall:.0f} s{dropped if samples.dropped else ''}; "
-        f"p50 {samples.quantile(0.5):.0f} ms, p95 {samples.quantile(0.95):.0f} ms"
-    )
+    note = f"{len(samples.ms):,} pairs answered in {samples.wall:.0f} s"
+    if samples.dropped:
+        note += f", {samples.dropped:,} never started (the system fell behind)"
+    if samples.failures:
+        note += f", {len(samples.failures):,} failed (e.g. {samples.failures[0][:120]})"
+    return f"{note}; p50 {samples.quantile(0.5):.0f} ms, p95 {samples.quantile(0.95):.0f} ms"
 
 
 def _lags(system: System, submitter: str, prescriber: str) -> list[float]:
