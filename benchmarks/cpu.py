@@ -109,8 +109,11 @@ def postgresql() -> Root:
 def pmp_up(pid: int) -> Root:
     """``pmp up`` and its children, a part per service (and the gateway)."""
 
-    def part(child: psutil.Process) -> str:
-        words = child.cmdline()  # python -m pmp service NAME (the gateway's NAME: gateway)
-        return words[words.index("service") + 1] if "service" in words else "pmp up"
+    return Root("pmp up", lambda: psutil.Process(pid), split=service_of)
 
-    return Root("pmp up", lambda: psutil.Process(pid), split=part)
+
+def service_of(child: psutil.Process) -> str:
+    """The service a child of ``pmp up`` runs (``python -m pmp service NAME``; the gateway's
+    NAME is gateway)."""
+    words = child.cmdline()
+    return words[words.index("service") + 1] if "service" in words else "pmp up"

@@ -96,9 +96,10 @@ class System:
         """The process of one service (``gateway`` included) under ``pmp up``."""
         import psutil
 
+        from benchmarks.cpu import service_of
+
         for child in psutil.Process(self.up.pid).children():
-            words = child.cmdline()
-            if "service" in words and words[words.index("service") + 1] == name:
+            if service_of(child) == name:
                 return child.pid
         raise LookupError(f"no {name} process under pmp up")
 

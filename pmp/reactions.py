@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from pmp import checkpoints, setaside
 from pmp.config import Settings
@@ -123,18 +124,20 @@ class Reactor:
 
     def _handled(self, batch: list[RecordedEvent]) -> set:
         """The ids in ``batch`` already reacted to (before a restart, or by another replica)."""
-        ours = [e.event_id for e in batch if e.type in self.reaction.types]
+        ours = {e.event_id for e in batch if e.type in self.reaction.types}
         if not ours:
             return set()
         with self.db.read() as conn:
-            return set(
-                conn.scalars(
-                    sa.select(processed_events.c.event_id).where(
-                        processed_events.c.consumer == self.name,
-                        processed_events.c.event_id.in_(ours),
-                    )
-                )
-            )
+            return self._recorded(conn, ours)
+
+    def _recorded(self, conn: Connection, ids: set) -> set:
+        """Those of ``ids`` recorded as handled by this reaction."""
+        if not ids:
+            return set()
+        recorded = sa.select(processed_events.c.event_id).where(
+            processed_events.c.consumer == self.name, processed_events.c.event_id.in_(list(ids))
+        )
+        return set(conn.scalars(recorded))
 
     def _attempt(self, event: RecordedEvent) -> tuple[bool, str | None]:
         """React to ``event``: (whether it acted, None) once done, (False, the error) once
@@ -172,15 +175,7 @@ class Reactor:
         with self.db.write() as conn:
             if given_up is not None:
                 setaside.record(conn, self.name, self.source, events[-1], given_up, MAX_ATTEMPTS)
-            if ours:
-                ours -= set(
-                    conn.scalars(
-                        sa.select(processed_events.c.event_id).where(
-                            processed_events.c.consumer == self.name,
-                            processed_events.c.event_id.in_(list(ours)),
-                        )
-                    )
-                )
+            ours -= self._recorded(conn, ours)
             if ours:
                 now = datetime.now(UTC)
                 conn.execute(
