@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ from pmp.eventstore import EventStore
 from pmp.projector import EventSource, Projection
 from pmp.sources import StoreSource
 from services.audit import misuse_facts as facts
+from services.audit.baselines import Baselines
 from services.audit.misuse_tables import FACTS, metadata, signals
 from services.audit.signals import (
     KINDS,
@@ -47,6 +48,7 @@ from services.audit.signals import (
     shared_surname,
     signal_id,
     unusual_hour,
+    volume_needed,
 )
 from services.identity.roles import Role
 
@@ -74,8 +76,10 @@ class MisuseWatch(Projection):
             zone = zone or settings.timezone
         self.policy = policy
         self.zone = zone
+        self.baselines = Baselines(policy, zone)
         self._raised: list[NewEvent] = []
         self._newest: datetime | None = None
+        self._forgotten_before: date | None = None  # searches are forgotten once a day
 
     def attach(self, sources: Mapping[str, EventSource]) -> None:
         own = sources["audit"]
@@ -86,6 +90,8 @@ class MisuseWatch(Projection):
         """The facts only: the signals raised stay (their events are in the store)."""
         for table in reversed(FACTS):
             conn.execute(table.delete())
+        self.baselines.forget()
+        self._forgotten_before = None
 
     def begin_batch(self, conn: Connection, source: str, after_position: int) -> None:
         self._raised = []
@@ -107,7 +113,16 @@ class MisuseWatch(Projection):
         if self._newest is not None:
             keep = timedelta(days=max(self.policy.baseline_days, self.policy.repeat_days) + 1)
             oldest = self._newest - keep
-            facts.forget_searches_before(conn, oldest, oldest.astimezone(self.zone).date())
+            day = oldest.astimezone(self.zone).date()
+            if day != self._forgotten_before:
+                facts.forget_searches_before(conn, oldest, day)
+                self._forgotten_before = day
+
+    def set_aside(self, conn: Connection, source: str, event: RecordedEvent) -> None:
+        """The batch it was in was undone and is applied again one by one: what the
+        baselines read during it may have counted what is now not applied."""
+        self.baselines.forget()
+        self._forgotten_before = None
 
     def _judge(self, conn: Connection, event: RecordedEvent) -> None:
         data, policy = event.data, self.policy
@@ -144,19 +159,38 @@ class MisuseWatch(Projection):
                 judged("repeated", person, person,
                        repeated_searches(who, role, mine, link, policy))  # fmt: skip
         single = search.person_ids[0] if len(search.person_ids) == 1 else None
-        earlier = facts.earlier_times(
-            conn, search.account_id, at - timedelta(days=policy.baseline_days), at
-        )
+        usual = self.baselines.usual_hours(conn, search.account_id, day)
         judged("hour", single or search.criteria_key, single,
-               unusual_hour(search, earlier, policy, self.zone))  # fmt: skip
-        if count >= policy.daily_minimum:  # below it nothing is raised: spare the queries
+               unusual_hour(search, usual, policy, self.zone))  # fmt: skip
+        own, peers = self.baselines.daily(conn, who.account_id, role, day)
+        # The day's searches are read only when they could raise a signal not yet raised.
+        if count >= volume_needed(own, peers, policy) and self._due(
+            conn, "volume", who.account_id, day.isoformat(), day.isoformat(), at
+        ):
             today = facts.searches_of_day(conn, search.account_id, day)
-            own = facts.daily_counts(conn, day, policy.baseline_days, account_id=who.account_id)
-            peers = facts.daily_counts(
-                conn, day, policy.baseline_days, account_id=who.account_id, role=role
-            )
             judged("volume", day.isoformat(), None,
                    daily_volume(day, today, own, peers, policy), cause=day.isoformat())  # fmt: skip
+
+    def _due(
+        self, conn: Connection, kind: str, account_id: str, subject: str, cause: str, at: datetime
+    ) -> bool:
+        """Whether this signal would be raised: not raised already (a replay), and no signal
+        of its kind for this user and subject in the quiet period before ``at``."""
+        raised_id = signal_id(kind, account_id, subject, cause)
+        if conn.scalar(sa.select(signals.c.signal_id).where(signals.c.signal_id == raised_id)):
+            return False
+        last = conn.scalar(
+            sa.select(signals.c.raised_at)
+            .where(
+                signals.c.kind == kind,
+                signals.c.account_id == account_id,
+                signals.c.subject == subject[:200],
+                signals.c.raised_at <= at,
+            )
+            .order_by(signals.c.raised_at.desc())
+            .limit(1)
+        )
+        return due(last, at, self.policy)
 
     def _raise(
         self,
@@ -172,22 +206,9 @@ class MisuseWatch(Projection):
     ) -> None:
         """Record and append the signal, unless this one was raised already (a replay) or
         one of its kind for this user and subject was raised in the quiet period."""
+        if not self._due(conn, kind, who.account_id, subject, cause, search.at):
+            return
         raised_id = signal_id(kind, who.account_id, subject, cause)
-        if conn.scalar(sa.select(signals.c.signal_id).where(signals.c.signal_id == raised_id)):
-            return
-        last = conn.scalar(
-            sa.select(signals.c.raised_at)
-            .where(
-                signals.c.kind == kind,
-                signals.c.account_id == who.account_id,
-                signals.c.subject == subject[:200],
-                signals.c.raised_at <= search.at,
-            )
-            .order_by(signals.c.raised_at.desc())
-            .limit(1)
-        )
-        if not due(last, search.at, self.policy):
-            return
         shown = {"name": who.name, "role": who.role}
         conn.execute(
             signals.insert().values(

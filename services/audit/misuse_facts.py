@@ -22,6 +22,7 @@ from pmp.envelope import RecordedEvent
 from services.audit.misuse_tables import daily, links, patients, search_persons, searches, users
 from services.audit.signals import (
     Address,
+    DailyBaseline,
     Patient,
     Search,
     Searcher,
@@ -270,17 +271,28 @@ def searches_of_day(conn: Connection, account_id: str, day: date) -> list[Search
     return [Search(str(r.search_id), account_id, r.searched_at) for r in rows]
 
 
-def daily_counts(
-    conn: Connection, day: date, days: int, *, account_id: str, role: str | None = None
-) -> list[int]:
-    """Searches on each day one user searched (``role`` given: each peer of that role, the
-    user left out) in the ``days`` before ``day``."""
-    where = [daily.c.day >= day - timedelta(days=days), daily.c.day < day]
-    if role is None:
-        where.append(daily.c.account_id == account_id)
-    else:
-        where += [daily.c.role == role, daily.c.account_id != account_id]
-    return list(conn.scalars(sa.select(daily.c.searches).where(*where)))
+def days_searched(conn: Connection, account_id: str, day: date, days: int) -> list[tuple[str, int]]:
+    """The user's role and searches on each day they searched in the ``days`` before ``day``."""
+    return [
+        (r.role, r.searches)
+        for r in conn.execute(
+            sa.select(daily.c.role, daily.c.searches).where(
+                daily.c.account_id == account_id,
+                daily.c.day >= day - timedelta(days=days),
+                daily.c.day < day,
+            )
+        )
+    ]
+
+
+def role_days(conn: Connection, role: str, day: date, days: int) -> DailyBaseline:
+    """Every user's days of ``role`` in the ``days`` before ``day``, summed by the database."""
+    found = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(daily.c.searches), 0)).where(
+            daily.c.role == role, daily.c.day >= day - timedelta(days=days), daily.c.day < day
+        )
+    ).one()
+    return DailyBaseline(int(found[0]), int(found[1]))
 
 
 def searches_of_patient(

@@ -24,10 +24,9 @@ from __future__ import annotations
 import math
 import re
 import uuid
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from statistics import fmean
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -277,32 +276,49 @@ def hours_outside(hour: float, band: tuple[float, float]) -> float:
     return min(after_start - length, 24 - after_start)
 
 
-def unusual_hour(
-    search: Search, earlier: Sequence[datetime], policy: MisusePolicy, zone: ZoneInfo
-) -> Evidence | None:
-    """The search is ``hours_margin`` or more outside the user's usual hours; ``earlier``:
-    their searches before it (those of the baseline period count)."""
-    since = search.at - timedelta(days=policy.baseline_days)
-    history = [t for t in earlier if since <= t < search.at]
-    if len(history) < policy.hours_min_searches:
+@dataclass(frozen=True)
+class UsualHours:
+    """When a user usually searches: the band of the clock (``start``, ``length`` in hours)
+    holding ``hours_coverage`` of their ``searches`` in the baseline period."""
+
+    start: float
+    length: float
+    searches: int
+
+
+def usual_hours(
+    earlier: Sequence[datetime], policy: MisusePolicy, zone: ZoneInfo
+) -> UsualHours | None:
+    """The usual hours of ``earlier`` (a user's searches in the baseline period before the
+    day judged); None below ``hours_min_searches``: too few to call any hour unusual."""
+    if len(earlier) < policy.hours_min_searches:
         return None
-    band = usual_band([local_hour(t, zone) for t in history], policy.hours_coverage)
+    start, length = usual_band([local_hour(t, zone) for t in earlier], policy.hours_coverage)
+    return UsualHours(start, length, len(earlier))
+
+
+def unusual_hour(
+    search: Search, usual: UsualHours | None, policy: MisusePolicy, zone: ZoneInfo
+) -> Evidence | None:
+    """The search is ``hours_margin`` or more outside the user's usual hours."""
+    if usual is None:
+        return None
     hour = local_hour(search.at, zone)
-    outside = hours_outside(hour, band)
+    outside = hours_outside(hour, (usual.start, usual.length))
     if outside < policy.hours_margin:
         return None
-    start, end = _clock(band[0]), _clock(band[0] + band[1])
+    start, end = _clock(usual.start), _clock(usual.start + usual.length)
     at = search.at.astimezone(zone)
     return Evidence(
         text=f"Searched at {at:%H:%M}, {outside:.1f} hours outside their usual hours "
-        f"({start} to {end}, from {len(history)} searches in the last "
-        f"{policy.baseline_days} days).",
+        f"({start} to {end}, from {usual.searches} searches in the "
+        f"{policy.baseline_days} days before).",
         numbers={
             "hour": round(hour, 2),
             "usual_from": start,
             "usual_to": end,
             "hours_outside": round(outside, 2),
-            "earlier_searches": len(history),
+            "earlier_searches": usual.searches,
             "margin": policy.hours_margin,
         },  # fmt: skip
         search_ids=(search.search_id,),
@@ -315,33 +331,57 @@ def _clock(hour: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+@dataclass(frozen=True)
+class DailyBaseline:
+    """The searches of a usual day: ``searches`` over the ``days`` searched in the baseline
+    period (by a user, or by every peer of their role, each day of each peer counted)."""
+
+    days: int = 0
+    searches: int = 0
+
+    @classmethod
+    def of(cls, counts: Iterable[int]) -> DailyBaseline:
+        counted = list(counts)
+        return cls(len(counted), sum(counted))
+
+    @property
+    def mean(self) -> float:
+        return self.searches / self.days if self.days else 0.0
+
+    def __sub__(self, other: DailyBaseline) -> DailyBaseline:
+        return DailyBaseline(self.days - other.days, self.searches - other.searches)
+
+
+def volume_needed(own: DailyBaseline, peers: DailyBaseline, policy: MisusePolicy) -> float:
+    """The searches in a day that raise a volume signal: ``daily_factor`` times both
+    baselines, and ``daily_minimum``."""
+    factor = policy.daily_factor
+    return max(policy.daily_minimum, factor * own.mean, factor * peers.mean)
+
+
 def daily_volume(
     day: date,
     today: Sequence[Search],
-    own_days: Sequence[int],
-    peer_days: Sequence[int],
+    own: DailyBaseline,
+    peers: DailyBaseline,
     policy: MisusePolicy,
 ) -> Evidence | None:
-    """``today``: the user's searches of ``day`` so far. ``own_days``, ``peer_days``: the
-    searches of each day the user (each peer) searched in the baseline period before it.
-    Raised when the day reaches ``daily_factor`` times both baselines and the minimum."""
+    """``today``: the user's searches of ``day`` so far. ``own``, ``peers``: the user's and
+    their peers' usual day in the baseline period before it."""
     count = len(today)
-    own = fmean(own_days) if own_days else 0.0
-    peers = fmean(peer_days) if peer_days else 0.0
-    needed = max(policy.daily_minimum, policy.daily_factor * own, policy.daily_factor * peers)
-    if count < needed:
+    if count < volume_needed(own, peers, policy):
         return None
     return Evidence(
-        text=f"{count} searches on {day.isoformat()}, where their usual day has {own:.1f} "
-        f"and other users of their role {peers:.1f} (raised at {policy.daily_factor:g} times "
-        f"both, and at least {policy.daily_minimum}).",
+        text=f"{count} searches on {day.isoformat()}, where their usual day has {own.mean:.1f} "
+        f"and other users of their role {peers.mean:.1f} (raised at {policy.daily_factor:g} "
+        f"times both, and at least {policy.daily_minimum}).",
         numbers={
             "day": day.isoformat(),
             "searches": count,
-            "own_baseline": round(own, 2),
-            "peer_baseline": round(peers, 2),
-            "own_days": len(own_days),
-            "peer_days": len(peer_days),
+            "own_baseline": round(own.mean, 2),
+            "peer_baseline": round(peers.mean, 2),
+            "own_days": own.days,
+            "peer_days": peers.days,
             "factor": policy.daily_factor,
             "minimum": policy.daily_minimum,
         },  # fmt: skip

@@ -11,6 +11,7 @@ import pytest
 from pmp.config import ConfigError, load_settings
 from services.audit.signals import (
     Address,
+    DailyBaseline,
     MisusePolicy,
     Patient,
     Search,
@@ -26,6 +27,7 @@ from services.audit.signals import (
     signal_id,
     unusual_hour,
     usual_band,
+    usual_hours,
 )
 
 ZONE = ZoneInfo("America/New_York")
@@ -104,6 +106,11 @@ def history_of(hours: list[int], day: date = date(2026, 10, 1)) -> list[datetime
     return [local(day + timedelta(days=n), hour) for n, hour in enumerate(hours)]
 
 
+def judged_against(at: datetime, history: list[datetime]):
+    """The search at ``at`` judged on ``history`` (the searches of the days before)."""
+    return unusual_hour(search(at=at), usual_hours(history, POLICY, ZONE), POLICY, ZONE)
+
+
 def office_hours(days: int = 20, day: date = date(2026, 10, 1)) -> list[datetime]:
     """The usual band is 09:00 to 17:00, however many of the 20 are kept."""
     return history_of(OFFICE[:days], day)
@@ -119,23 +126,20 @@ def test_the_usual_hours_are_the_shortest_band_holding_nine_tenths() -> None:
 
 def test_a_search_three_hours_after_the_usual_hours_is_raised_a_minute_less_is_not() -> None:
     history = office_hours()
-    late = search(at=local(date(2026, 11, 10), 20))
-    found = unusual_hour(late, history, POLICY, ZONE)
+    found = judged_against(local(date(2026, 11, 10), 20), history)
     assert found is not None and found.numbers["usual_from"] == "09:00"
     assert found.numbers["usual_to"] == "17:00" and found.numbers["hours_outside"] == 3.0
     assert "Searched at 20:00, 3.0 hours outside their usual hours" in found.text
-    assert unusual_hour(search(at=local(date(2026, 11, 10), 19, 59)), history, POLICY, ZONE) is None
-    early = search(at=local(date(2026, 11, 10), 6))
-    assert unusual_hour(early, history, POLICY, ZONE) is not None
-    assert unusual_hour(search(at=local(date(2026, 11, 10), 6, 1)), history, POLICY, ZONE) is None
+    assert judged_against(local(date(2026, 11, 10), 19, 59), history) is None
+    assert judged_against(local(date(2026, 11, 10), 6), history) is not None
+    assert judged_against(local(date(2026, 11, 10), 6, 1), history) is None
 
 
 def test_a_night_shift_through_midnight_is_usual_and_noon_is_not() -> None:
     history = history_of(NIGHTS)  # 22:00 to 06:00
 
     def judged(hour: int, minute: int = 0):
-        return unusual_hour(search(at=local(date(2026, 11, 10), hour, minute)), history,
-                            POLICY, ZONE)  # fmt: skip
+        return judged_against(local(date(2026, 11, 10), hour, minute), history)
 
     assert judged(3) is None and judged(23, 30) is None
     found = judged(9)
@@ -147,16 +151,15 @@ def test_a_night_shift_through_midnight_is_usual_and_noon_is_not() -> None:
 
 def test_hours_are_judged_only_on_enough_searches_of_the_baseline_period() -> None:
     at = local(date(2026, 11, 10), 2)
-    assert unusual_hour(search(at=at), office_hours(19), POLICY, ZONE) is None
-    assert unusual_hour(search(at=at), office_hours(20), POLICY, ZONE) is not None
-    old = office_hours(20, day=date(2026, 8, 1))  # more than 90 days before
-    assert unusual_hour(search(at=at), old, POLICY, ZONE) is None
+    assert usual_hours(office_hours(19), POLICY, ZONE) is None
+    assert judged_against(at, office_hours(19)) is None
+    assert judged_against(at, office_hours(20)) is not None
 
 
 def test_a_tenth_of_odd_hours_does_not_widen_the_usual_band() -> None:
     history = office_hours(18) + [local(date(2026, 10, 25), 2), local(date(2026, 10, 26), 3)]
     assert len(history) == 20
-    found = unusual_hour(search(at=local(date(2026, 11, 10), 2, 30)), history, POLICY, ZONE)
+    found = judged_against(local(date(2026, 11, 10), 2, 30), history)
     assert found is not None and found.numbers["earlier_searches"] == 20
 
 
@@ -165,34 +168,41 @@ def test_a_tenth_of_odd_hours_does_not_widen_the_usual_band() -> None:
 DAY = date(2026, 11, 10)
 
 
+NO_BASELINE = DailyBaseline()
+
+
 def today(count: int) -> list[Search]:
     return [search(n, NOON + timedelta(minutes=n)) for n in range(count)]
 
 
+def days(*counts: int) -> DailyBaseline:
+    return DailyBaseline.of(counts)
+
+
 def test_a_day_at_the_minimum_is_raised_without_any_baseline_one_less_is_not() -> None:
-    found = daily_volume(DAY, today(30), [], [], POLICY)
+    found = daily_volume(DAY, today(30), NO_BASELINE, NO_BASELINE, POLICY)
     assert found is not None and found.numbers["searches"] == 30 and len(found.search_ids) == 30
-    assert daily_volume(DAY, today(29), [], [], POLICY) is None
+    assert daily_volume(DAY, today(29), NO_BASELINE, NO_BASELINE, POLICY) is None
 
 
 def test_a_day_at_three_times_the_user_s_own_baseline_is_raised() -> None:
-    own = [10, 14, 12]  # 12 a day: 36 needed
-    found = daily_volume(DAY, today(36), own, [5, 5], POLICY)
+    own = days(10, 14, 12)  # 12 a day: 36 needed
+    found = daily_volume(DAY, today(36), own, days(5, 5), POLICY)
     assert found is not None and found.numbers["own_baseline"] == 12.0
     assert "36 searches on 2026-11-10, where their usual day has 12.0" in found.text
-    assert daily_volume(DAY, today(35), own, [5, 5], POLICY) is None
+    assert daily_volume(DAY, today(35), own, days(5, 5), POLICY) is None
 
 
 def test_a_day_at_three_times_the_peers_baseline_is_raised() -> None:
-    peers = [15, 10, 20]  # 15 a day: 45 needed
-    assert daily_volume(DAY, today(45), [2], peers, POLICY) is not None
-    assert daily_volume(DAY, today(44), [2], peers, POLICY) is None
+    peers = days(15, 10, 20)  # 15 a day: 45 needed
+    assert daily_volume(DAY, today(45), days(2), peers, POLICY) is not None
+    assert daily_volume(DAY, today(44), days(2), peers, POLICY) is None
 
 
 def test_the_daily_factor_and_minimum_are_the_policy_s() -> None:
     policy = MisusePolicy(daily_factor=2, daily_minimum=5)
-    assert daily_volume(DAY, today(8), [4], [], policy) is not None
-    assert daily_volume(DAY, today(7), [4], [], policy) is None
+    assert daily_volume(DAY, today(8), days(4), NO_BASELINE, policy) is not None
+    assert daily_volume(DAY, today(7), days(4), NO_BASELINE, policy) is None
 
 
 # -- repeated searches -----------------------------------------------------------------------

@@ -240,6 +240,31 @@ def test_a_search_far_outside_the_user_s_usual_hours_is_signalled(world) -> None
     assert len(world.kinds()) == 1
 
 
+def lou_at_ten(world: World, days_before: int) -> None:
+    """Lou searches at 10:00 in Hartford on twenty days, the last ``days_before`` T0."""
+    for n in range(20):
+        day = (T0 - timedelta(days=days_before + 19 - n)).date()
+        at = datetime(day.year, day.month, day.day, 10, tzinfo=ZONE).astimezone(UTC)
+        world.search(LOU, persons=(PAT,), at=at)
+
+
+def test_searches_older_than_the_baseline_period_do_not_make_usual_hours(world) -> None:
+    lou_at_ten(world, days_before=91)  # the newest 91 days before: outside the 90
+    world.search(LOU, persons=(KIN,), at=T0 + timedelta(hours=6))  # 16:00
+    assert world.kinds() == []
+
+
+def test_a_night_of_searches_is_judged_against_the_days_before_not_against_itself(world) -> None:
+    lou_at_ten(world, days_before=1)
+    night = T0 - timedelta(hours=8)  # 02:00 in Hartford on T0's day
+    persons = [str(uuid.uuid4()) for _ in range(6)]
+    for n, person in enumerate(persons):  # before, the third would have widened the band
+        world.search(LOU, persons=(person,), at=night + timedelta(minutes=10 * n))
+    raised = [s for s in world.signals() if s["kind"] == "hour"]
+    assert sorted(s["person_id"] for s in raised) == sorted(persons)
+    assert "from 20 searches in the 90 days before" in raised[0]["evidence"]["text"]
+
+
 def test_a_rebuild_raises_no_signal_twice(world) -> None:
     world.search(JANE, persons=(), last="Doe")
     for n in range(4):
