@@ -94,6 +94,9 @@ class Table:
     def _lines(self, text: str, room: float) -> list[str]:
         """Greedy word wrap; a word longer than the cell is cut where it has to be."""
         measure = self.pdf.get_string_width
+        whole = " ".join(text.split())
+        if measure(whole) <= room:  # most cells: one measure, not one per word
+            return [whole]
         lines: list[str] = []
         current = ""
         for word in text.split():

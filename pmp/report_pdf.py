@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 
 from pmp.pdf import AGENCY, DARK, GREY, NAVY, PALE, PROGRAM, RED, long_datetime
-from pmp.pdf_fonts import embed_font
+from pmp.pdf_fonts import LighterFaces, embed_font
 from pmp.pdf_table import Table, TableColours
 
 FONTS = Path(__file__).parent / "fonts"
@@ -52,6 +52,9 @@ class ReportDocument(FPDF):
         self.set_auto_page_break(auto=True, margin=0.6)
         self.alias_nb_pages()
         self.add_page()
+
+    def output(self, *args: Any, **kwargs: Any) -> bytearray:  # type: ignore[override]
+        return super().output(*args, output_producer_class=LighterFaces, **kwargs)
 
     def header(self) -> None:
         self.set_xy(self.l_margin, 0.35)

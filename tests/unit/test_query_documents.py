@@ -3,11 +3,15 @@ pdftotext, pages rendered through pdftoppm."""
 
 from __future__ import annotations
 
+import re
 import subprocess
+import zlib
 from datetime import date, timedelta
+from io import BytesIO
 from pathlib import Path
 
 import pytest
+from fontTools import ttLib
 
 from pmp.report_pdf import CONFIDENTIAL
 from services.alerts.policy import AlertPolicy
@@ -130,6 +134,31 @@ def test_documents_made_one_after_another_each_show_their_own_names(tmp_path: Pa
     for report, name in ((greek, "ΠΑΠΑΔΟΠΟΥΛΟΣ"), (hebrew, "דוד"), (latin, "ZOË, ÅSA"),
                          (greek, "ИВАНОВ")):  # fmt: skip
         assert name in pages(patient_history_pdf(report), tmp_path)[0]
+
+
+def drawable(pdf: bytes) -> set[str]:
+    """The characters the PDF's embedded font programs have an outline for."""
+    found: set[str] = set()
+    for head, body in re.findall(
+        rb"<<([^>]*?/Length1[^>]*?)>>\s*stream\r?\n(.*?)endstream", pdf, re.S
+    ):
+        font = ttLib.TTFont(BytesIO(zlib.decompress(body) if b"Flate" in head else body))
+        glyphs = font["glyf"]
+        found |= {chr(code) for code, name in font.getBestCmap().items()
+                  if glyphs[name].numberOfContours != 0}  # fmt: skip
+    return found
+
+
+def test_a_document_embeds_an_outline_for_every_letter_it_draws() -> None:
+    """Latin-only documents are subset from a small face; the requester's name in the
+    watermark of a one-page report is drawn last (its footer), in another script here."""
+    report = sample_report(rows=3, patients=[{**sample_report()["patients"][0],
+                                               "names": ["LOVE, BRYAN"]}])  # fmt: skip
+    latin = drawable(patient_history_pdf(report))
+    assert set("LOVEBRYAN0123456789Pag") <= latin
+    cyrillic = {**REQUESTER, "name": "Жанна Доу"}
+    drawn = drawable(patient_history_pdf({**report, "requester": cyrillic}))
+    assert set("ЖаннаДоу") <= drawn, "the watermark's letters have outlines"
 
 
 def test_a_long_cell_wraps_inside_its_column(tmp_path: Path) -> None:
