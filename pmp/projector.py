@@ -101,6 +101,12 @@ class Projector:
     #: The longest a leader catches up before it checks its lead and the retries operators
     #: asked for again: behind steady appends a catch-up would otherwise never end.
     turn_seconds = 10.0
+    #: While running, events passed over are written with the next batch applied, or once
+    #: this many are held or the oldest was held this long: each lookup's two events would
+    #: otherwise cost every projection that passes them a commit, and a checkpoint a few
+    #: events behind costs a restart nothing (it reads them again and passes them again).
+    passed_write_events = 1000
+    passed_write_seconds = 30.0
 
     def __init__(
         self,
@@ -129,8 +135,8 @@ class Projector:
         self.trouble = Trouble()  # a source or the database failing its last try
         self._busy = threading.Lock()  # a batch and a retry never interleave
         # Per source, events passed over and not yet written: (the checkpoint as stored,
-        # the position read up to).
-        self._passed: dict[str, tuple[int, int]] = {}
+        # the position read up to, since when (monotonic)).
+        self._passed: dict[str, tuple[int, int, float]] = {}
         # Which sources to read at the next look: those a wake-up named, and every source
         # once a ``poll_interval`` (the running loop's; 0: every look reads every source).
         self.poll_interval = 0.0
@@ -189,8 +195,9 @@ class Projector:
 
     def _project_batch(self, source_name: str, source: EventSource) -> int:
         if source_name in self._passed:
-            after, read_to = self._passed[source_name]
+            after, read_to, held_since = self._passed[source_name]
         else:
+            held_since = time.monotonic()
             with self.db.read() as conn:
                 after = read_to = checkpoints.read(conn, self.checkpoint_name(source_name))
         try:
@@ -201,10 +208,13 @@ class Projector:
             raise
         self.waiting_since[source_name] = batch[0].metadata.occurred_at if batch else None
         if not batch:
-            self._write_passed(source_name)  # caught up: the checkpoint tells the truth
+            if read_to - after >= self.passed_write_events or (
+                time.monotonic() - held_since >= self.passed_write_seconds
+            ):
+                self._write_passed(source_name)
             return 0
         if not any(self._applies(source_name, event) for event in batch):
-            self._passed[source_name] = (after, batch[-1].position)
+            self._passed[source_name] = (after, batch[-1].position, held_since)
             return len(batch)
         self._passed.pop(source_name, None)  # written with this batch, or set aside in it
         try:
@@ -251,9 +261,10 @@ class Projector:
         passed = self._passed.pop(source_name, None)
         if passed is None:
             return
+        after, read_to, _ = passed
         with self._busy, self.db.write() as conn:
             self._exclude_resets(conn)
-            checkpoints.advance(conn, self.checkpoint_name(source_name), *passed)
+            checkpoints.advance(conn, self.checkpoint_name(source_name), after, read_to)
 
     def _one_by_one(self, source_name: str, after: int, batch: Sequence[RecordedEvent]) -> None:
         """Apply each event of a failed batch alone; set aside one that fails twice alone."""
@@ -340,10 +351,14 @@ class Projector:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
 
     def catch_up(
-        self, progress: Callable[[int], None] | None = None, seconds: float | None = None
+        self,
+        progress: Callable[[int], None] | None = None,
+        seconds: float | None = None,
+        settle: bool = True,
     ) -> int:
         """Project until every source has nothing newer, or for ``seconds`` at most; return
-        the number of events."""
+        the number of events. ``settle``: end with every checkpoint written (the running
+        loop leaves passed-over events held, see ``passed_write_events``)."""
         total = 0
         ends = None if seconds is None else time.monotonic() + seconds
         while applied := self.project_once():
@@ -352,7 +367,7 @@ class Projector:
                 progress(total)
             if ends is not None and time.monotonic() >= ends:
                 break
-        for source_name in list(self._passed):  # a turn ends with its checkpoints written
+        for source_name in list(self._passed) if settle else ():
             self._write_passed(source_name)
         return total
 
@@ -396,7 +411,7 @@ class Projector:
         while True:
             try:
                 self.retry_requested()
-                if self.catch_up(seconds=self.turn_seconds) and self._turn_over():
+                if self.catch_up(seconds=self.turn_seconds, settle=False) and self._turn_over():
                     self._wake.set()  # more to do: the next turn starts without a pause
                 return
             except checkpoints.CheckpointMoved:  # passed-over events were dropped with the write

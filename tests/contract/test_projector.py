@@ -327,6 +327,31 @@ def test_events_of_types_a_projection_does_not_apply_are_passed_over_without_a_w
     assert projector.positions() == {notes.SERVICE: notes_store.head_position()}
 
 
+def test_a_running_projection_writes_events_passed_over_once_enough_or_long_enough(notes_store):
+    """Each lookup's two events woke every projection of the query service's store, and
+    the ones that pass them over still committed their checkpoint at each turn's end: a
+    commit per lookup per projection. The running loop holds them until
+    ``passed_write_events`` are held, or the oldest for ``passed_write_seconds``."""
+    notes_store.registry.register("NoteStarred", notes.NoteWritten)
+    running = projector_for(notes_store, StarredNotes())
+    running.passed_write_events = 10
+    running.passed_write_seconds = 3600.0
+    start = notes_store.head_position()
+
+    def turn() -> int:  # a lookup's event, then the loop's turn: its writes
+        notes.write_notes(notes_store, 1)
+        return writes_during(notes_store.db, running._keep_current)
+
+    assert [turn() for _ in range(9)] == [0] * 9
+    assert running.positions() == {notes.SERVICE: start}
+    assert turn() == 1  # the tenth
+    assert running.positions() == {notes.SERVICE: notes_store.head_position()}
+
+    running.passed_write_seconds = 0.0  # held long enough
+    assert turn() == 1
+    assert running.positions() == {notes.SERVICE: notes_store.head_position()}
+
+
 def test_passed_over_events_are_read_again_after_a_rebuild_moved_the_checkpoint(notes_store):
     """``pmp projections rebuild`` resets the checkpoint from another process while the
     service's projector holds passed-over events in memory: its next write finds the
@@ -346,6 +371,7 @@ def test_passed_over_events_are_read_again_after_a_rebuild_moved_the_checkpoint(
         running.catch_up()
     running._keep_current()  # what the running loop does next
     assert [row[1] for row in notes.indexed(notes_store.db)] == ["starred"]
+    running.catch_up()  # ends with the checkpoints written
     assert running.positions() == {notes.SERVICE: notes_store.head_position()}
 
 
