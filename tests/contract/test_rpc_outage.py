@@ -73,6 +73,26 @@ def _answers(proxy: ClusterProxy) -> bool:
         return False
 
 
+def test_a_reply_carries_the_result_the_error_or_why_it_could_not_be_sent(echo, amqp_uri):
+    """Replies are encoded once and published unconfirmed (``pmp.rpc.Reply``): what the
+    caller gets is still nameko's, for an answer, a refusal and a result JSON cannot hold."""
+    client = ClusterProxy(amqp_uri, timeout=10)
+    try:
+        echo_service = client()["echo"]
+        assert echo_service.ping() == {"head_position": 7}
+        echo.release.touch()
+        assert echo_service.slow(size=3) == "latexxx"
+        with pytest.raises(RemoteError) as refused:
+            echo_service.refuse()
+        assert refused.value.exc_type == "ValueError" and "wrong month" in str(refused.value)
+        with pytest.raises(RemoteError) as unsent:
+            echo_service.unsendable()
+        assert unsent.value.exc_type == "UnserializableValueError"
+        assert echo_service.ping() == {"head_position": 7}  # the service goes on
+    finally:
+        client.close()
+
+
 def test_a_worker_whose_reply_cannot_be_sent_does_not_stop_its_service(echo, broker, amqp_uri):
     with ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=5) as client:
         client.echo.slow.call_async()  # its reply will find no broker

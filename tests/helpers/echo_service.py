@@ -4,7 +4,8 @@ tests.helpers.echo_service AMQP_URI RELEASE_FILE``) as every service is deployed
 ``slow`` answers (with ``size`` more characters) only once ``RELEASE_FILE`` exists, so a
 test can take the broker away between the request and the reply, or give up before it.
 ``ask_absent`` calls a service named ``absent``, as one service calls another
-(``ServiceOf``). The process exits when its container dies.
+(``ServiceOf``); ``refuse`` raises and ``unsendable`` returns what JSON cannot carry. The
+process exits when its container dies.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ class Echo:
     @rpc
     def ask_absent(self) -> str:
         return self.absent.ping()
+
+    @rpc
+    def refuse(self) -> str:
+        raise ValueError("refused: wrong month")
+
+    @rpc
+    def unsendable(self) -> object:
+        return {1, 2}  # a set: JSON has none
 
 
 def main() -> None:
