@@ -74,6 +74,24 @@ def test_an_event_that_fails_is_set_aside_and_the_rest_of_its_batch_applied(note
     assert fixed.retry_requested() == 0
 
 
+def test_the_running_loop_looks_for_requested_retries_once_a_poll_interval(notes_store):
+    """Each wake-up (each lookup's events) was also a query for retries operators asked
+    for, per projection: the running loop now looks once a poll interval."""
+    notes.write_notes(notes_store, 3)
+    running = projector_for(notes_store, CountingNoteIndex(fail_on="note 1"))
+    running.poll_interval = 3600.0
+    running._keep_current()  # the first turn looks (and sets note 1 aside)
+    with notes_store.db.write() as conn:
+        assert setaside.request_retry(conn, running.name) == 1
+
+    running.projection.fail_on = None  # fixed
+    running._keep_current()  # a wake-up within the interval: not looked for yet
+    assert [row[1] for row in notes.indexed(notes_store.db)] == ["note 0", "note 2"]
+    running.poll_interval = 0.0  # the interval has passed
+    running._keep_current()
+    assert [row[1] for row in notes.indexed(notes_store.db)] == ["note 0", "note 1", "note 2"]
+
+
 class CountingNoteIndex(notes.NoteIndex):
     """Counts how often each note was tried."""
 
