@@ -22,13 +22,17 @@ from gateway.schemas import (
     PatientSearchSchema,
     load_body,
 )
+from gateway.shapes import shaper
 from services.identity.roles import Permission
 from services.query.report import DEFAULT_MONTHS
 
 REPORT_PDF = "Patient History Report.pdf"
 ALERTS_PDF = "Patient alerts.pdf"
 # Made once: a schema's construction copies its fields, a cost each lookup would pay again.
-SEARCH, FOUND, REPORT = PatientSearchSchema(), PatientSearchResultSchema(), PatientReportSchema()
+SEARCH = PatientSearchSchema()
+# The answers' shapes, compiled once: marshmallow's dump of a report (a year of daily MME points)
+# cost a millisecond a request.
+FOUND, REPORT = shaper(PatientSearchResultSchema()), shaper(PatientReportSchema())
 
 _REPORT_PARAMETERS = """
             - in: path
@@ -123,7 +127,7 @@ class PatientsApi:
         self.auth.require(request, self.services, Permission.PATIENT_SEARCH)
         body = SEARCH.dump(load_body(SEARCH, request))
         found = self._query("search_patients", **body)
-        return json_response(FOUND.dump(found), **NO_STORE)
+        return json_response(FOUND(found), **NO_STORE)
 
     @http("GET", "/api/searches/<uuid:search_id>/report")
     def api_patient_report(self, request: Request, search_id: uuid.UUID) -> Response:
@@ -151,7 +155,7 @@ class PatientsApi:
         """
         self.auth.require(request, self.services, Permission.REPORT_VIEW)
         found = self._query("patient_report", search_id=str(search_id), **report_request(request))
-        return json_response(REPORT.dump(found), **NO_STORE)
+        return json_response(REPORT(found), **NO_STORE)
 
     @http("GET", "/api/searches/<uuid:search_id>/report.pdf")
     def api_patient_report_pdf(self, request: Request, search_id: uuid.UUID) -> Response:
