@@ -26,7 +26,7 @@ def top_frames(pids: dict[str, int], seconds: float, load: Callable[[], object])
         recorders = {
             name: subprocess.Popen(
                 [
-                    "py-spy",
+                    spy,
                     "record",
                     "--pid",
                     str(pid),
