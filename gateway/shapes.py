@@ -28,14 +28,22 @@ _PLAIN: dict[type[fields.Field], Callable[[Any], Any]] = {
 
 
 def shaper(schema: Schema) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
-    """``schema.dump`` for plain data, compiled."""
+    """``schema.dump`` for plain data, compiled (or ``dump`` itself, for other schemas)."""
     try:
-        parts = [
-            (field.attribute or name, field.data_key or name, _field(field))
-            for name, field in schema.dump_fields.items()
-        ]
+        return _compiled(schema)
     except _NotPlain:
         return schema.dump
+
+
+class _NotPlain(Exception):
+    """A field ``shaper`` does not compile."""
+
+
+def _compiled(schema: Schema) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    parts = [
+        (field.attribute or name, field.data_key or name, _field(field))
+        for name, field in schema.dump_fields.items()
+    ]
 
     def shape(data: Mapping[str, Any]) -> dict[str, Any]:
         return {
@@ -47,15 +55,9 @@ def shaper(schema: Schema) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
     return shape
 
 
-class _NotPlain(Exception):
-    """A field ``shaper`` does not compile."""
-
-
 def _field(field: fields.Field) -> Shape:
     if isinstance(field, fields.Nested) and isinstance(field.schema, Schema):
-        nested = shaper(field.schema)
-        if getattr(nested, "__self__", None) is field.schema:  # left to dump: so is this
-            raise _NotPlain
+        nested = _compiled(field.schema)
         return (lambda values: [nested(v) for v in values]) if field.many else nested
     if isinstance(field, fields.List):
         inner = _field(field.inner)

@@ -143,7 +143,6 @@ class Projector:
         self._due: set[str] = set()
         self._looked_at_all = float("-inf")  # when every source was last read (monotonic)
         self._wake = threading.Event()  # the running loop's, once ``run`` has started
-        self._retries_looked_at = float("-inf")  # the running loop looks once a poll interval
 
     @property
     def name(self) -> str:
@@ -411,9 +410,8 @@ class Projector:
     def _keep_current(self) -> None:
         while True:
             try:
-                if time.monotonic() - self._retries_looked_at >= self.poll_interval:
-                    self._retries_looked_at = time.monotonic()  # not at each wake-up: a query
-                    self.retry_requested()  # per lookup per projection
+                if time.monotonic() - self._looked_at_all >= self.poll_interval:
+                    self.retry_requested()  # with each poll, not each wake-up (each lookup's)
                 if self.catch_up(seconds=self.turn_seconds, settle=False) and self._turn_over():
                     self._wake.set()  # more to do: the next turn starts without a pause
                 return
