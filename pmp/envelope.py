@@ -11,6 +11,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -113,3 +114,13 @@ class RecordedEvent:
             schema_version=body["schema_version"],
             metadata=Metadata.from_json(body["metadata"]),
         )
+
+
+class EventBatch(list[RecordedEvent]):
+    """Events read in position order, and whether more may follow them: a read cut short
+    by its limit or its byte budget (``more``) is read on at once, one that reached the
+    store's head need not be followed by a read that finds nothing."""
+
+    def __init__(self, events: Iterable[RecordedEvent] = (), more: bool = True):
+        super().__init__(events)
+        self.more = more

@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from pmp import postgres
 from pmp.db import Database, UtcDateTime, advisory_key, insert_rows
-from pmp.envelope import Metadata, NewEvent, RecordedEvent
+from pmp.envelope import EventBatch, Metadata, NewEvent, RecordedEvent
 from pmp.registry import EventRegistry
 
 metadata = sa.MetaData()
@@ -262,7 +262,7 @@ class EventStore:
         *,
         as_stored: bool = False,
         max_bytes: int | None = None,
-    ) -> list[RecordedEvent]:
+    ) -> EventBatch:
         """Up to ``limit`` events after ``after_position``, in position order; with
         ``max_bytes``, only as many whole events as fit in that many bytes of data (at
         least one).
@@ -283,7 +283,7 @@ class EventStore:
         limit: int = 500,
         *,
         max_bytes: int | None = None,
-    ) -> list[RecordedEvent]:
+    ) -> EventBatch:
         """``read_all`` of only the events of ``streams``: a projection of a few rare streams
         of its own service (the alert policy) need not read past everything else it wrote.
         Found through the stream index, however many other events follow."""
@@ -298,7 +298,7 @@ class EventStore:
         *,
         max_bytes: int | None,
         as_stored: bool = False,
-    ) -> list[RecordedEvent]:
+    ) -> EventBatch:
         """Events after ``after_position`` matching ``where``, their data read as its JSON
         text (which gives each event's size before it is decoded), fetched a few rows at a
         time and no further than ``max_bytes``."""
@@ -310,16 +310,18 @@ class EventStore:
             .order_by(appends.c.last_position, events.c.n)
             .limit(limit)
         )
-        found: list[RecordedEvent] = []
+        found = EventBatch(more=False)
         taken = 0
         with self.db.read() as conn:
             rows = conn.execution_options(yield_per=_FETCH_ROWS).execute(query)
             for row in rows:
                 size = len(row.data)
                 if max_bytes is not None and found and taken + size > max_bytes:
+                    found.more = True
                     break
                 found.append(self._recorded(row, as_stored))
                 taken += size
+        found.more = found.more or len(found) >= limit
         return found
 
     def head_of(self, streams: Sequence[str]) -> int:

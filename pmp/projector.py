@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from pmp import checkpoints, setaside
 from pmp.cooperate import let_others_run
 from pmp.db import Database, advisory_key
-from pmp.envelope import RecordedEvent
+from pmp.envelope import EventBatch, RecordedEvent
 from pmp.leader import Trouble, repeat_while_leading
 from pmp.logs import correlation, get_logger
 from pmp.sources import SourceUnavailable
@@ -41,9 +41,10 @@ log = get_logger(__name__)
 
 
 class EventSource(Protocol):
-    """Where a projector reads events: ``read(after, limit)`` in position order."""
+    """Where a projector reads events: ``read(after, limit)`` in position order (an
+    ``EventBatch`` tells whether more may follow; a plain list is taken as maybe)."""
 
-    def read(self, after_position: int, limit: int) -> list[RecordedEvent]: ...
+    def read(self, after_position: int, limit: int) -> Sequence[RecordedEvent]: ...
 
 
 class NotRebuildable(RuntimeError):
@@ -167,12 +168,18 @@ class Projector:
         with self.db.read() as conn:
             return {s: checkpoints.read(conn, self.checkpoint_name(s)) for s in self.sources}
 
-    def wake_for(self, source: str) -> None:
-        """``source`` has new events (a name not among the sources: any may have)."""
-        if source in self.sources:
-            self._due.add(source)
-        else:
+    def wake_for(self, source: str, types: frozenset[str] | None = None) -> bool:
+        """``source`` has new events (a name not among the sources: any may have), of
+        ``types`` if known; whether that made a read due. Events of types the projection
+        never applies are read at the next poll, which moves the checkpoint past them."""
+        if source not in self.sources:
             self._due.update(self.sources)
+            return True
+        wanted = self.projection.types.get(source)
+        if types is not None and wanted is not None and wanted.isdisjoint(types):
+            return False
+        self._due.add(source)
+        return True
 
     def project_once(self) -> int:
         """Apply the next batch of every source due (see ``wake_for``); return the number of
@@ -186,14 +193,17 @@ class Projector:
             if source_name not in self._due:
                 continue
             self._due.discard(source_name)  # before the read: a wake-up meanwhile stays
-            found = self._project_batch(source_name, source)
-            if found:
-                self._due.add(source_name)  # a batch may not have been all there was
+            found, more = self._project_batch(source_name, source)
+            if more:
+                self._due.add(source_name)  # read on at once: the batch was cut short
             applied += found
         self.trouble(None)  # every source answered: under steady appends ``catch_up`` may
         return applied  # not return for long, and the failure is over all the same
 
-    def _project_batch(self, source_name: str, source: EventSource) -> int:
+    def _project_batch(self, source_name: str, source: EventSource) -> tuple[int, bool]:
+        """Apply (or pass over) the next batch of ``source_name``: how many events it held,
+        and whether more may follow them. A batch that reached the source's head is not
+        followed by a read that finds nothing: a newer event's wake-up (or the poll) comes."""
         if source_name in self._passed:
             after, read_to, held_since = self._passed[source_name]
         else:
@@ -206,16 +216,17 @@ class Projector:
             if self.waiting_since[source_name] is None:
                 self.waiting_since[source_name] = datetime.now(UTC)
             raise
-        self.waiting_since[source_name] = batch[0].metadata.occurred_at if batch else None
+        more = bool(batch) and (not isinstance(batch, EventBatch) or batch.more)
+        self.waiting_since[source_name] = batch[0].metadata.occurred_at if more else None
         if not batch:
             if read_to - after >= self.passed_write_events or (
                 time.monotonic() - held_since >= self.passed_write_seconds
             ):
                 self._write_passed(source_name)
-            return 0
+            return 0, False
         if not any(self._applies(source_name, event) for event in batch):
             self._passed[source_name] = (after, batch[-1].position, held_since)
-            return len(batch)
+            return len(batch), more
         self._passed.pop(source_name, None)  # written with this batch, or set aside in it
         try:
             with self._busy:
@@ -234,7 +245,7 @@ class Projector:
         if self.after_batch:
             self.after_batch()
         log.debug("events projected", projection=self.name, source=source_name, count=len(batch))
-        return len(batch)
+        return len(batch), more
 
     def _apply(self, source_name: str, after: int, events: Sequence[RecordedEvent]) -> None:
         """Apply ``events`` and move the checkpoint from ``after`` past them, in one commit."""

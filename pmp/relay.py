@@ -60,28 +60,34 @@ class Relay:
 
     def relay_once(self) -> int:
         """Publish the next batch; return how many events it held (0: nothing new)."""
+        return self._relay_next()[0]
+
+    def _relay_next(self) -> tuple[int, bool]:
+        """Publish the next batch: how many events it held, and whether more may follow."""
         with self.store.db.read() as conn:
             after = checkpoints.read(conn, self.checkpoint)
         batch = self.store.read_all(
             after, limit=self.batch_size, as_stored=True, max_bytes=self.max_bytes
         )
-        self.waiting_since = batch[0].metadata.occurred_at if batch else None
+        self.waiting_since = batch[0].metadata.occurred_at if batch.more else None
         if not batch:
-            return 0
+            return 0, False
         self.publisher.publish(batch)
         self._checkpoint(after, batch[-1].position)
         self.trouble(None)  # under steady appends ``relay_all`` may not return for long
         log.debug("events relayed", count=len(batch), through_position=batch[-1].position)
-        return len(batch)
+        return len(batch), batch.more
 
     def _checkpoint(self, after: int, through: int) -> None:
         with self.store.db.write() as conn:
             checkpoints.advance(conn, self.checkpoint, after, through)
 
     def relay_all(self) -> int:
-        """Publish until the store has nothing newer; return the number of events sent."""
-        total = 0
-        while sent := self.relay_once():
+        """Publish until the store has nothing newer; return the number of events sent. A
+        batch that reached the head ends it: an append meanwhile wakes the relay again."""
+        total, more = 0, True
+        while more:
+            sent, more = self._relay_next()
             total += sent
         return total
 

@@ -22,7 +22,7 @@ from pmp import checkpoints, diagnostics, setaside
 from pmp.broker import EventPublisher
 from pmp.config import Settings, load_settings
 from pmp.db import Database, open_database
-from pmp.envelope import Metadata, NewEvent
+from pmp.envelope import EventBatch, Metadata, NewEvent
 from pmp.eventstore import EventStore
 from pmp.inbox import Inbox
 from pmp.leader import Trouble
@@ -97,7 +97,7 @@ class Kernel:
         version = self.store.append(
             stream, expected_version, [NewEvent(kind, data, metadata) for kind, data in changes]
         )
-        self._provider.events_appended()
+        self._provider.events_appended(frozenset(kind for kind, _ in changes))
         return version
 
     def events_appended(self) -> None:
@@ -216,6 +216,7 @@ class ServiceKernel(CorrelatedWorkers):
                         lambda source, r=r: self._wake(r, source),
                         self.stopping,
                         poll,
+                        types=r.projector.projection.types,
                     ),
                     identifier=f"wake-ups {name}",
                 )
@@ -229,17 +230,20 @@ class ServiceKernel(CorrelatedWorkers):
             running.proxy.close()
 
     @staticmethod
-    def _wake(running: _RunningProjection, source: str) -> None:
-        running.projector.wake_for(source)
-        running.wake.set()
+    def _wake(
+        running: _RunningProjection, source: str, types: frozenset[str] | None = None
+    ) -> None:
+        if running.projector.wake_for(source, types):
+            running.wake.set()
 
-    def events_appended(self) -> None:
-        """Wake the relay and the projections that read this service's own store."""
+    def events_appended(self, types: frozenset[str] | None = None) -> None:
+        """Wake the relay and the projections that read this service's own store and may
+        apply events of ``types`` (None: of any type)."""
         self.wake_relay.set()
         self.wake_reactions.set()
         for running in self.projections:
             if self.service in running.projector.projection.sources:
-                self._wake(running, self.service)
+                self._wake(running, self.service, types)
 
     def stop(self) -> None:
         self.stopping.set()
@@ -375,10 +379,21 @@ class EventSourcedService:
         service's own ``PMP_READ_BYTES``: a reply is a few megabytes however large the events
         (a bulk intake's are about 1 MB each), so it is quick to send and far below the
         broker's message limit."""
+        return [e.to_json() for e in self._read(after_position, limit, max_bytes)]
+
+    @rpc
+    def read_batch(
+        self, after_position: int = 0, limit: int = 500, max_bytes: int | None = None
+    ) -> dict[str, Any]:
+        """``read_events``, and whether more may follow: ``{"events": [...], "more": bool}``.
+        A reader told there is no more need not ask again to find nothing."""
+        found = self._read(after_position, limit, max_bytes)
+        return {"events": [e.to_json() for e in found], "more": found.more}
+
+    def _read(self, after_position: Any, limit: Any, max_bytes: Any) -> EventBatch:
         limit = max(1, min(int(limit), 5000))
         budget = self.kernel.settings.read_bytes
         if max_bytes is not None:
             budget = max(1, min(int(max_bytes), budget))
         with self.kernel.readers:
-            found = self.kernel.store.read_all(int(after_position), limit, max_bytes=budget)
-        return [e.to_json() for e in found]
+            return self.kernel.store.read_all(int(after_position), limit, max_bytes=budget)

@@ -10,7 +10,7 @@ from typing import Any
 import kombu.exceptions
 from amqp.exceptions import AMQPError
 
-from pmp.envelope import RecordedEvent
+from pmp.envelope import EventBatch, RecordedEvent
 from pmp.eventstore import EventStore
 
 # What a broken or unreachable broker raises under a call (socket errors are OSErrors).
@@ -27,7 +27,7 @@ class StoreSource:
         self.streams = tuple(streams)
         self.max_bytes = max_bytes  # of event data per read (whole events, at least one)
 
-    def read(self, after_position: int, limit: int) -> list[RecordedEvent]:
+    def read(self, after_position: int, limit: int) -> EventBatch:
         if self.streams:
             return self.store.read_streams(
                 self.streams, after_position, limit, max_bytes=self.max_bytes
@@ -135,11 +135,11 @@ class RpcSource:
         self.proxy = proxy
         self.max_bytes = max_bytes
 
-    def read(self, after_position: int, limit: int) -> list[RecordedEvent]:
-        bodies = self._call(
-            "read_events", after_position=after_position, limit=limit, max_bytes=self.max_bytes
+    def read(self, after_position: int, limit: int) -> EventBatch:
+        reply = self._call(
+            "read_batch", after_position=after_position, limit=limit, max_bytes=self.max_bytes
         )
-        return [RecordedEvent.from_json(body) for body in bodies]
+        return EventBatch(map(RecordedEvent.from_json, reply["events"]), more=reply["more"])
 
     def head(self) -> int:
         return self._call("ping")["head_position"]

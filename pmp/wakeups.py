@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import kombu
 
@@ -31,12 +31,20 @@ def listen_for_wakeups(
     on_wake: Callable[[str], None],
     stop: threading.Event,
     poll_interval: float = 1.0,
+    types: Mapping[str, frozenset[str]] | None = None,
 ) -> None:
-    """Call ``on_wake(source)`` for every event published by ``sources`` until ``stop``."""
+    """Call ``on_wake(source)`` for every event published by ``sources`` until ``stop``;
+    of a source ``types`` names, for events of those types only (the relay publishes each
+    event with its type as the routing key)."""
     by_exchange = {event_exchange(s).name: s for s in sources}
+    types = types or {}
     queue = kombu.Queue(
         f"wakeup-{owner}-{uuid.uuid4().hex[:8]}",
-        bindings=[kombu.binding(event_exchange(s), routing_key="#") for s in sources],
+        bindings=[
+            kombu.binding(event_exchange(s), routing_key=key)
+            for s in sources
+            for key in sorted(types.get(s, ("#",)))
+        ],
         exclusive=True,
         auto_delete=True,
         durable=False,

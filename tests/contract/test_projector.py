@@ -435,5 +435,65 @@ def test_a_wake_up_from_one_source_reads_that_source_and_the_others_once_a_poll(
     assert len(notes.indexed(notes_store.db)) == 5  # each note from "here"
     projector.wake_for("")  # a listener back after an outage: it cannot say who
     projector.catch_up()
-    assert elsewhere.reads == 2  # its five notes, then nothing newer
+    assert elsewhere.reads == 1  # its five notes: they reached its head, no read finds none
     assert len(notes.indexed(notes_store.db)) == 10
+
+
+def test_a_wake_up_for_events_of_types_it_never_applies_reads_nothing_until_the_poll(
+    notes_store,
+):
+    """Each lookup's two events woke the query service's four projections of its own store,
+    and each read them (and read again to find nothing newer), though three apply neither
+    type and the fourth only one. An append names its types: a projection woken for types
+    it never applies does not read; the poll still moves its checkpoint past them."""
+    here = CountedReads(StoreSource(notes_store))
+    projector = Projector(notes_store.db, StarredNotes(), {notes.SERVICE: here})
+    projector.create_tables()
+    projector.poll_interval = 3600.0
+    projector.catch_up()
+    here.reads = 0
+
+    notes.write_notes(notes_store, 3)
+    assert not projector.wake_for(notes.SERVICE, frozenset({"NoteWritten"}))
+    projector.catch_up()
+    assert here.reads == 0
+
+    assert projector.wake_for(notes.SERVICE, frozenset({"NoteWritten", "NoteStarred"}))
+    assert projector.wake_for(notes.SERVICE)  # types unknown (``append_in``): any may apply
+    projector.catch_up()
+    assert here.reads >= 1
+
+    here.reads = 0
+    notes.write_notes(notes_store, 2)
+    projector.poll_interval = 0.0  # the poll reads every source, whatever woke it
+    projector.catch_up()
+    assert here.reads >= 1
+    assert projector.positions() == {notes.SERVICE: notes_store.head_position()}
+
+
+def test_a_batch_that_reached_the_head_is_not_followed_by_a_read_that_finds_nothing(
+    notes_store,
+):
+    """Each wake-up cost two reads, the second to find nothing newer: for the audit trail
+    and the misuse watch, a second ``read_events`` RPC to the query service per event. The
+    store says whether a batch was cut short (by its limit or its byte budget); only then is
+    the source read on at once."""
+    here = CountedReads(StoreSource(notes_store))
+    projector = Projector(notes_store.db, notes.NoteIndex(), {notes.SERVICE: here}, batch_size=5)
+    projector.create_tables()
+    projector.poll_interval = 3600.0
+    projector.catch_up()
+    here.reads = 0
+
+    notes.write_notes(notes_store, 3)
+    projector.wake_for(notes.SERVICE)
+    assert projector.catch_up() == 3
+    assert here.reads == 1
+    assert projector.lag_seconds() == 0.0
+
+    here.reads = 0
+    notes.write_notes(notes_store, 12)
+    projector.wake_for(notes.SERVICE)
+    assert projector.catch_up() == 12
+    assert here.reads == 3  # 5 and 5 (cut by the limit: read on), then the last 2
+    assert projector.positions() == {notes.SERVICE: notes_store.head_position()}

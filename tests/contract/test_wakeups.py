@@ -55,3 +55,33 @@ def test_a_burst_of_large_events_wakes_a_busy_projector_a_few_times_and_last_aft
     listener.join(10)
     after_first = len(woken) - 1
     assert after_first < EVENTS / 10, f"{after_first} wake-ups for {EVENTS} events"
+
+
+def test_a_listener_for_some_types_of_a_source_is_woken_by_those_types_only(amqp_uri):
+    """The misuse watch applies only the query service's PatientSearched, yet every
+    PatientReportViewed woke it to read the query store over RPC for nothing. A projection
+    that names the types it applies of a source binds its wake-ups to those types."""
+    woken: list[str] = []
+    stop = threading.Event()
+    exchange = event_exchange("query")
+    with kombu.Connection(amqp_uri) as conn:
+        exchange(conn.default_channel).declare()
+        listener = threading.Thread(
+            target=listen_for_wakeups,
+            args=(amqp_uri, "audit", ["query"], woken.append, stop, 0.2),
+            kwargs={"types": {"query": frozenset({"PatientSearched"})}},
+            daemon=True,
+        )
+        listener.start()
+        wait_until(lambda: woken, 30, "the listener's first look")
+        woken.clear()
+        producer = kombu.Producer(conn.default_channel, exchange=exchange)
+        for kind in ("PatientReportViewed", "PatientReportViewed"):
+            producer.publish(b"{}", routing_key=kind, content_type="application/json")
+        time.sleep(1.0)
+        assert woken == []
+        producer.publish(b"{}", routing_key="PatientSearched", content_type="application/json")
+        wait_until(lambda: woken, 30, "a wake-up for the type it applies")
+    stop.set()
+    listener.join(10)
+    assert woken == ["query"]
