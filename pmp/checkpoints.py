@@ -29,8 +29,20 @@ class CheckpointMoved(Exception):
     """The checkpoint is no longer where the caller read it; its transaction must roll back."""
 
 
+# Built once: each projector batch and relay publish reads and moves a checkpoint.
+_READ = sa.select(checkpoints.c.position).where(checkpoints.c.name == sa.bindparam("name"))
+_ADVANCE = (
+    checkpoints.update()
+    .where(
+        checkpoints.c.name == sa.bindparam("checkpoint"),
+        checkpoints.c.position == sa.bindparam("from_position"),
+    )
+    .values(position=sa.bindparam("to_position"), updated_at=sa.bindparam("now"))
+)
+
+
 def read(conn: Connection, name: str) -> int:
-    position = conn.scalar(sa.select(checkpoints.c.position).where(checkpoints.c.name == name))
+    position = conn.scalar(_READ, {"name": name})
     return position or 0
 
 
@@ -38,10 +50,10 @@ def advance(conn: Connection, name: str, from_position: int, to_position: int) -
     """Move ``name`` from ``from_position`` to ``to_position``, or raise ``CheckpointMoved``."""
     now = datetime.now(UTC)
     moved = conn.execute(
-        checkpoints.update()
-        .where(checkpoints.c.name == name, checkpoints.c.position == from_position)
-        .values(position=to_position, updated_at=now)
-    ).rowcount
+        _ADVANCE,
+        {"checkpoint": name, "from_position": from_position, "to_position": to_position,
+         "now": now},
+    ).rowcount  # fmt: skip
     if moved:
         return
     if from_position == 0 and read(conn, name) == 0:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -84,6 +85,33 @@ events = sa.Table(
 
 _position = (appends.c.first_position + events.c.n - 1).label("position")
 _joined = events.join(appends, appends.c.batch == events.c.batch)
+
+# The statements of every append and read, built once: building one costs SQLAlchemy about
+# as much as SQLite's execution of it, and a lookup runs a few dozen of them.
+_after = sa.bindparam("after", type_=sa.BigInteger)
+_READ = (
+    sa.select(
+        *(c for c in events.c if c.name != "data"),
+        sa.cast(events.c.data, sa.Text).label("data"),
+        _position,
+    )
+    .select_from(_joined)
+    .where(appends.c.last_position > _after, _position > _after)
+    .order_by(appends.c.last_position, events.c.n)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+_READ_STREAMS = _READ.where(events.c.stream.in_(sa.bindparam("streams", expanding=True)))
+_READ_STREAM = (
+    sa.select(events, _position)
+    .select_from(_joined)
+    .where(events.c.stream == sa.bindparam("stream"), events.c.version > sa.bindparam("version"))
+    .order_by(events.c.version)
+)
+_STREAM_VERSION = sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
+    events.c.stream == sa.bindparam("stream")
+)
+_TOP_POSITION = sa.select(sa.func.coalesce(sa.func.max(appends.c.last_position), 0))
+_NEW_APPEND = appends.insert()
 _STAMP_BATCHES = 10_000
 MAX_EVENT_BYTES = 16 * 1024 * 1024
 _FETCH_ROWS = 16  # rows fetched at a time by a read bounded in bytes
@@ -112,6 +140,7 @@ class EventStore:
 
     def __init__(self, db: Database, registry: EventRegistry):
         self.db = db
+        self.appends_in = 0  # calls of ``append_in`` in this process (committed or not)
         self.registry = registry
         self._stamp_lock_key = advisory_key(f"{db.schema or db.path}:stamp")
 
@@ -186,17 +215,16 @@ class EventStore:
         versions = self.registry.validate_all([(e.type, e.data) for e in new_events])
         _refuse_oversized(new_events)
         rows = [self._row(event, v) for event, v in zip(new_events, versions, strict=True)]
+        self.appends_in += 1
         return self._insert_in(conn, stream, self._version_in(conn, stream), rows)
 
     def _insert_in(self, conn: sa.Connection, stream: str, current: int, rows: list[dict]) -> int:
         if self.db.is_postgresql:  # positions are stamped by readers after commit
             positions = {}
         else:  # one writer at a time: take the positions now, above the highest so far
-            top = conn.scalar(sa.select(sa.func.coalesce(sa.func.max(appends.c.last_position), 0)))
+            top = conn.scalar(_TOP_POSITION)
             positions = {"first_position": top + 1, "last_position": top + len(rows)}
-        batch = conn.execute(
-            appends.insert().values(size=len(rows), **positions)
-        ).inserted_primary_key[0]
+        batch = conn.execute(_NEW_APPEND, {"size": len(rows), **positions}).inserted_primary_key[0]
         insert_rows(
             conn,
             events,
@@ -213,11 +241,7 @@ class EventStore:
 
     @staticmethod
     def _version_in(conn: sa.Connection, stream: str) -> int:
-        return conn.scalar(
-            sa.select(sa.func.coalesce(sa.func.max(events.c.version), 0)).where(
-                events.c.stream == stream
-            )
-        )
+        return conn.scalar(_STREAM_VERSION, {"stream": stream})
 
     def _already_stored(self, rows: list[dict]) -> int | None:
         """The stream version of a fully stored earlier append of these ids, else None."""
@@ -244,16 +268,10 @@ class EventStore:
         Loading an aggregate needs no positions, so this does not stamp: on PostgreSQL the
         newest events may come back with ``position`` None.
         """
-        query = (
-            sa.select(events, _position)
-            .select_from(_joined)
-            .where(events.c.stream == stream, events.c.version > after_version)
-            .order_by(events.c.version)
-        )
-        if types is not None:
-            query = query.where(events.c.type.in_(types))
+        query = _READ_STREAM if types is None else _READ_STREAM.where(events.c.type.in_(types))
         with self.db.read() as conn:
-            return [self._recorded(row) for row in conn.execute(query)]
+            found = conn.execute(query, {"stream": stream, "version": after_version})
+            return [self._recorded(row) for row in found]
 
     def read_all(
         self,
@@ -273,7 +291,7 @@ class EventStore:
         version is decoded and upcast as usual."""
         self._stamp()
         return self._read(
-            sa.true(), after_position, limit, max_bytes=max_bytes, as_stored=as_stored
+            _READ, {}, after_position, limit, max_bytes=max_bytes, as_stored=as_stored
         )
 
     def read_streams(
@@ -288,32 +306,28 @@ class EventStore:
         of its own service (the alert policy) need not read past everything else it wrote.
         Found through the stream index, however many other events follow."""
         self._stamp()
-        return self._read(events.c.stream.in_(streams), after_position, limit, max_bytes=max_bytes)
+        return self._read(
+            _READ_STREAMS, {"streams": list(streams)}, after_position, limit, max_bytes=max_bytes
+        )
 
     def _read(
         self,
-        where: sa.ColumnElement[bool],
+        query: sa.Select,
+        params: dict[str, Any],
         after_position: int,
         limit: int,
         *,
         max_bytes: int | None,
         as_stored: bool = False,
     ) -> EventBatch:
-        """Events after ``after_position`` matching ``where``, their data read as its JSON
-        text (which gives each event's size before it is decoded), fetched a few rows at a
-        time and no further than ``max_bytes``."""
-        columns = [c for c in events.c if c.name != "data"]
-        query = (
-            sa.select(*columns, sa.cast(events.c.data, sa.Text).label("data"), _position)
-            .select_from(_joined)
-            .where(where, appends.c.last_position > after_position, _position > after_position)
-            .order_by(appends.c.last_position, events.c.n)
-            .limit(limit)
-        )
+        """Events after ``after_position`` that ``query`` (``_READ`` or a narrower form of
+        it) finds, their data read as its JSON text (which gives each event's size before it
+        is decoded), fetched a few rows at a time and no further than ``max_bytes``."""
+        params = {**params, "after": after_position, "limit": limit}
         found = EventBatch(more=False)
         taken = 0
         with self.db.read() as conn:
-            rows = conn.execution_options(yield_per=_FETCH_ROWS).execute(query)
+            rows = conn.execution_options(yield_per=_FETCH_ROWS).execute(query, params)
             for row in rows:
                 size = len(row.data)
                 if max_bytes is not None and found and taken + size > max_bytes:
@@ -339,7 +353,7 @@ class EventStore:
         """The position of the newest event every reader can see (0: the store is empty)."""
         self._stamp()
         with self.db.read() as conn:
-            return conn.scalar(sa.select(sa.func.coalesce(sa.func.max(appends.c.last_position), 0)))
+            return conn.scalar(_TOP_POSITION)
 
     def _stamp(self) -> None:
         """Give every committed, unstamped batch its positions (PostgreSQL only)."""

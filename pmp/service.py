@@ -119,6 +119,24 @@ class CorrelatedWorkers(DependencyProvider):
         bind_correlation(None)
 
 
+class AppendedSince:
+    """Told of each batch a projection that may append events committed: calls
+    ``events_appended`` (which wakes the relay and this store's readers) if an event was
+    appended since that projection's previous batch. The misuse watch appends for few
+    searches; waking for every one cost each lookup a relay read and a trail read of the
+    audit store that found nothing."""
+
+    def __init__(self, store: EventStore, events_appended: Callable[[], None]):
+        self.store = store
+        self.events_appended = events_appended
+        self.seen = store.appends_in
+
+    def __call__(self) -> None:
+        if self.store.appends_in != self.seen:
+            self.seen = self.store.appends_in
+            self.events_appended()
+
+
 class ServiceKernel(CorrelatedWorkers):
     """Database, event store, relay and projectors of one service."""
 
@@ -187,7 +205,9 @@ class ServiceKernel(CorrelatedWorkers):
             projection,
             sources,
             self.settings.relay_batch_size,
-            after_batch=self.events_appended if projection.emits_events else None,
+            after_batch=AppendedSince(self.store, self.events_appended)
+            if projection.emits_events
+            else None,
         )
         remote = tuple(s for s in projection.sources if s != self.service)
         return _RunningProjection(projector, threading.Event(), proxy, remote)

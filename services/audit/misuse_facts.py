@@ -82,6 +82,46 @@ def _update_user(conn: Connection, account_id: str, **changes: Any) -> None:
         conn.execute(users.insert().values(account_id=account_id, **changes))
 
 
+# The statements each search runs, built once (see ``pmp.eventstore``).
+_USERS = sa.select(users).where(users.c.account_id.in_(sa.bindparam("ids", expanding=True)))
+_PATIENT = sa.select(patients.c.last_name, patients.c.address).where(
+    patients.c.person_id == sa.bindparam("person")
+)
+_LINKED = (
+    sa.select(links.c.dispensation_id)
+    .where(
+        links.c.person_id == sa.bindparam("person"),
+        sa.or_(
+            links.c.prescriber_dea.in_(sa.bindparam("deas", expanding=True)),
+            links.c.prescriber_npi.in_(sa.bindparam("npis", expanding=True)),
+            links.c.pharmacy_ncpdp.in_(sa.bindparam("ncpdps", expanding=True)),
+            links.c.pharmacy_npi.in_(sa.bindparam("npis", expanding=True)),
+        ),
+    )
+    .limit(1)
+)
+_NEW_SEARCH = searches.insert()
+_DAY_COUNT = sa.select(daily.c.searches).where(
+    daily.c.account_id == sa.bindparam("account"), daily.c.day == sa.bindparam("on")
+)
+_NEW_DAY = daily.insert()
+_COUNT_DAY = (
+    daily.update()
+    .where(daily.c.account_id == sa.bindparam("account"), daily.c.day == sa.bindparam("on"))
+    .values(searches=sa.bindparam("count"), role=sa.bindparam("as_role"))
+)
+_SEARCHES_OF_PATIENT = (
+    sa.select(search_persons.c.search_id, search_persons.c.searched_at)
+    .where(
+        search_persons.c.account_id == sa.bindparam("account"),
+        search_persons.c.person_id == sa.bindparam("person"),
+        search_persons.c.searched_at > sa.bindparam("since"),
+        search_persons.c.searched_at <= sa.bindparam("until"),
+    )
+    .order_by(search_persons.c.searched_at, search_persons.c.search_id)
+)
+
+
 def searcher(
     conn: Connection, requester: Mapping[str, Any], on_behalf_of: Mapping[str, Any] | None
 ) -> Searcher:
@@ -89,8 +129,7 @@ def searcher(
     and registration said of them, and a delegate's supervisor's numbers."""
     account_id = str(requester.get("account_id") or "")
     wanted = [account_id] + ([str(on_behalf_of["account_id"])] if on_behalf_of else [])
-    rows = {r.account_id: r for r in conn.execute(
-        sa.select(users).where(users.c.account_id.in_(wanted)))}  # fmt: skip
+    rows = {r.account_id: r for r in conn.execute(_USERS, {"ids": wanted})}
     own = rows.get(account_id)
     name = str(requester.get("name") or "")
     identifiers = set(own.identifiers) if own else set()
@@ -186,11 +225,7 @@ def _record(conn: Connection, records: list[dict[str, Any]]) -> None:
 
 
 def patient(conn: Connection, person_id: str) -> Patient:
-    rows = conn.execute(
-        sa.select(patients.c.last_name, patients.c.address).where(
-            patients.c.person_id == uuid.UUID(person_id)
-        )
-    ).all()
+    rows = conn.execute(_PATIENT, {"person": uuid.UUID(person_id)}).all()
     addresses = {Address.from_json(r.address) for r in rows if r.address}
     return Patient(
         person_id=person_id,
@@ -203,19 +238,13 @@ def linked(conn: Connection, person_id: str, identifiers: Iterable[str]) -> bool
     """Whether a dispensation to the person names one of ``identifiers`` (as prescriber:
     DEA or NPI; as pharmacy: NCPDP or NPI)."""
     numbers = list(identifiers)
-    deas, npis, ncpdps = (of_kind(numbers, k) for k in ("DEA", "NPI", "NCPDP"))
-    naming = [
-        links.c.prescriber_dea.in_(deas),
-        links.c.prescriber_npi.in_(npis),
-        links.c.pharmacy_ncpdp.in_(ncpdps),
-        links.c.pharmacy_npi.in_(npis),
-    ]
     if not numbers:
         return False
-    query = sa.select(links.c.dispensation_id).where(
-        links.c.person_id == uuid.UUID(person_id), sa.or_(*naming)
+    deas, npis, ncpdps = (of_kind(numbers, k) for k in ("DEA", "NPI", "NCPDP"))
+    found = conn.execute(
+        _LINKED, {"person": uuid.UUID(person_id), "deas": deas, "npis": npis, "ncpdps": ncpdps}
     )
-    return conn.execute(query.limit(1)).first() is not None
+    return found.first() is not None
 
 
 # -- searches --------------------------------------------------------------------------------
@@ -225,10 +254,10 @@ def record_search(conn: Connection, search: Search, role: str, day: date) -> int
     """Keep the search; the user's searches of ``day`` so far, this one included."""
     search_id = uuid.UUID(search.search_id)
     conn.execute(
-        searches.insert().values(
-            search_id=search_id, account_id=search.account_id, searched_at=search.at, day=day
-        )
-    )
+        _NEW_SEARCH,
+        {"search_id": search_id, "account_id": search.account_id, "searched_at": search.at,
+         "day": day},
+    )  # fmt: skip
     if search.person_ids:
         insert_rows(
             conn,
@@ -239,14 +268,14 @@ def record_search(conn: Connection, search: Search, role: str, day: date) -> int
                 for p in dict.fromkeys(search.person_ids)
             ],
         )  # fmt: skip
-    key = (daily.c.account_id == search.account_id) & (daily.c.day == day)
-    count = conn.scalar(sa.select(daily.c.searches).where(key))
+    key = {"account": search.account_id, "on": day}
+    count = conn.scalar(_DAY_COUNT, key)
     if count is None:
         conn.execute(
-            daily.insert().values(account_id=search.account_id, day=day, role=role, searches=1)
+            _NEW_DAY, {"account_id": search.account_id, "day": day, "role": role, "searches": 1}
         )
         return 1
-    conn.execute(daily.update().where(key).values(searches=count + 1, role=role))
+    conn.execute(_COUNT_DAY, {**key, "count": count + 1, "as_role": role})
     return count + 1
 
 
@@ -299,16 +328,9 @@ def searches_of_patient(
     conn: Connection, account_id: str, person_id: str, since: datetime, until: datetime
 ) -> list[Search]:
     """The user's searches that found the person, from ``since`` up to ``until``."""
-    rows = conn.execute(
-        sa.select(search_persons.c.search_id, search_persons.c.searched_at)
-        .where(
-            search_persons.c.account_id == account_id,
-            search_persons.c.person_id == uuid.UUID(person_id),
-            search_persons.c.searched_at > since,
-            search_persons.c.searched_at <= until,
-        )
-        .order_by(search_persons.c.searched_at, search_persons.c.search_id)
-    )
+    params = {"account": account_id, "person": uuid.UUID(person_id), "since": since,
+              "until": until}  # fmt: skip
+    rows = conn.execute(_SEARCHES_OF_PATIENT, params)
     return [Search(str(r.search_id), account_id, r.searched_at) for r in rows]
 
 

@@ -109,9 +109,15 @@ class Head:
     hash: str
 
 
+# Built once: every batch the trail chains runs both (see ``pmp.eventstore``).
+_NEWEST = sa.select(entries.c.n, entries.c.hash).order_by(entries.c.n.desc()).limit(1)
+_LAST_POSITION = sa.select(sa.func.max(entries.c.source_position)).where(
+    entries.c.source == sa.bindparam("source")
+)
+
+
 def head(conn: Connection) -> Head:
-    newest = sa.select(entries.c.n, entries.c.hash).order_by(entries.c.n.desc()).limit(1)
-    row = conn.execute(newest).first()
+    row = conn.execute(_NEWEST).first()
     return Head(row.n, row.hash) if row else Head(0, GENESIS)
 
 
@@ -122,10 +128,7 @@ def hash_at(conn: Connection, n: int) -> str | None:
 
 def last_position(conn: Connection, source: str) -> int:
     """The position of ``source``'s newest chained event (0: none yet)."""
-    found = conn.scalar(
-        sa.select(sa.func.max(entries.c.source_position)).where(entries.c.source == source)
-    )
-    return found or 0
+    return conn.scalar(_LAST_POSITION, {"source": source}) or 0
 
 
 def append(conn: Connection, source: str, events: Sequence[RecordedEvent]) -> int:

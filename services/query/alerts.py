@@ -86,29 +86,35 @@ class PatientAlerts(Projection):
             )
 
 
+# Built once, as a report runs each (see ``lookups``).
+_POLICY = sa.select(policy_in_force.c.policy)
+_ALERTS = sa.select(patient_alerts.c.alert_id, patient_alerts.c.finding).where(
+    patient_alerts.c.person_id.in_(sa.bindparam("persons", expanding=True)),
+    patient_alerts.c.end >= sa.bindparam("first"),
+)
+_SNOOZES = sa.select(snoozes).where(
+    snoozes.c.alert_id.in_(sa.bindparam("alerts", expanding=True)),
+    snoozes.c.account_id == sa.bindparam("account"),
+    snoozes.c.until >= sa.bindparam("today"),
+)
+
+
 def report_alerts(
     conn: Connection, person_ids: Sequence[str], account_id: str, first: date, today: date
 ) -> dict[str, Any]:
     """The alerts section of a report: ``items`` to act on, ``snoozed`` by this requester,
     and the ``policy`` they were evaluated under. Until the alerts service's first policy
     has arrived, ``engine`` is "not connected": nothing was evaluated, which is not "none"."""
-    policy = conn.scalar(sa.select(policy_in_force.c.policy))
+    policy = conn.scalar(_POLICY)
     if policy is None:
         return {"engine": "not connected", "items": [], "snoozed": [], "policy": None}
     persons = [uuid.UUID(p) for p in person_ids]
-    rows = conn.execute(
-        sa.select(patient_alerts.c.alert_id, patient_alerts.c.finding).where(
-            patient_alerts.c.person_id.in_(persons), patient_alerts.c.end >= first
-        )
-    ).all()
+    rows = conn.execute(_ALERTS, {"persons": persons, "first": first}).all()
     asleep = {
         row.alert_id: row
         for row in conn.execute(
-            sa.select(snoozes).where(
-                snoozes.c.alert_id.in_([r.alert_id for r in rows]),
-                snoozes.c.account_id == account_id,
-                snoozes.c.until >= today,
-            )
+            _SNOOZES,
+            {"alerts": [r.alert_id for r in rows], "account": account_id, "today": today},
         )
     }
     items, snoozed = [], []

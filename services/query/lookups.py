@@ -18,13 +18,31 @@ from services.query.search import Identity
 _ids = patient_identities.c
 _rows = dispensations.c
 
+# Built once (a lookup runs each): building a statement costs SQLAlchemy about as much as
+# the database's execution of it.
+_persons = sa.bindparam("persons", expanding=True)
+_CANDIDATES = sa.select(
+    _ids.patient_record, _ids.person_id, _ids.first_name, _ids.last_name,
+    _ids.birth_date, _ids.zip, _ids.state,
+).where(_ids.birth_date.in_(sa.bindparam("birth_dates", expanding=True)))  # fmt: skip
+_IDENTITIES = (
+    sa.select(patient_identities).where(_ids.person_id.in_(_persons)).order_by(_ids.patient_record)
+)
+_COUNTS = (
+    sa.select(
+        _rows.person_id, sa.func.count(), sa.func.min(_rows.filled), sa.func.max(_rows.filled)
+    )
+    .where(_rows.person_id.in_(_persons), _rows.voided.is_(False))
+    .group_by(_rows.person_id)
+)
+_HISTORY = sa.select(dispensations).where(
+    _rows.person_id.in_(_persons), _rows.filled >= sa.bindparam("since"), _rows.voided.is_(False)
+)
+
 
 def candidates(conn: Connection, birth_dates: Sequence[date]) -> list[Identity]:
     """Every patient identity born on one of ``birth_dates`` (the index on birth_date)."""
-    query = sa.select(
-        _ids.patient_record, _ids.person_id, _ids.first_name, _ids.last_name,
-        _ids.birth_date, _ids.zip, _ids.state,
-    ).where(_ids.birth_date.in_(list(birth_dates)))  # fmt: skip
+    found = conn.execute(_CANDIDATES, {"birth_dates": list(birth_dates)})
     return [
         Identity(
             r.patient_record,
@@ -35,7 +53,7 @@ def candidates(conn: Connection, birth_dates: Sequence[date]) -> list[Identity]:
             r.zip,
             r.state,
         )  # fmt: skip
-        for r in conn.execute(query)
+        for r in found
     ]
 
 
@@ -47,21 +65,13 @@ def persons(conn: Connection, person_ids: Sequence[str]) -> list[dict[str, Any]]
         p: {"person_id": p, "names": [], "birth_dates": [], "genders": [], "addresses": []}
         for p in person_ids
     }
-    query = sa.select(patient_identities).where(_ids.person_id.in_(keys))
-    for row in conn.execute(query.order_by(_ids.patient_record)):
+    for row in conn.execute(_IDENTITIES, {"persons": keys}):
         person = found[str(row.person_id)]
         _add(person["names"], full_name(row))
         _add(person["birth_dates"], row.birth_date.isoformat() if row.birth_date else "")
         _add(person["genders"], row.gender)
         _add(person["addresses"], address(row))
-    counts = (
-        sa.select(
-            _rows.person_id, sa.func.count(), sa.func.min(_rows.filled), sa.func.max(_rows.filled)
-        )
-        .where(_rows.person_id.in_(keys), _rows.voided.is_(False))
-        .group_by(_rows.person_id)
-    )
-    for person_id, number, first, last in conn.execute(counts):
+    for person_id, number, first, last in conn.execute(_COUNTS, {"persons": keys}):
         found[str(person_id)].update(
             dispensations=number, first_filled=first.isoformat(), last_filled=last.isoformat()
         )
@@ -74,12 +84,8 @@ def persons(conn: Connection, person_ids: Sequence[str]) -> list[dict[str, Any]]
 
 def history(conn: Connection, person_ids: Sequence[str], since: date) -> list[dict[str, Any]]:
     """The persons' dispensations filled since ``since``, voided ones left out."""
-    query = sa.select(dispensations).where(
-        _rows.person_id.in_([uuid.UUID(p) for p in person_ids]),
-        _rows.filled >= since,
-        _rows.voided.is_(False),
-    )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    found = conn.execute(_HISTORY, {"persons": [uuid.UUID(p) for p in person_ids], "since": since})
+    return [dict(row._mapping) for row in found]
 
 
 def full_name(row: Any) -> str:

@@ -20,6 +20,7 @@ from marshmallow import Schema, fields
 from pmp.envelope import Metadata, NewEvent
 from pmp.eventstore import ConcurrencyError, EventIdReused, EventStore
 from pmp.registry import EventRegistry, EventValidationError
+from pmp.service import AppendedSince
 
 T0 = datetime(2026, 11, 1, 14, 30, tzinfo=UTC)
 
@@ -350,6 +351,23 @@ def test_an_append_inside_a_transaction_commits_and_rolls_back_with_it(store):
     assert [e.version for e in store.read_stream("notes-2")] == [1, 2]
     with store.db.write() as conn:
         assert store.append_in(conn, "notes-2", [note("third")]) == 3
+
+
+def test_a_projection_that_may_append_wakes_the_relay_only_after_a_batch_that_did(store):
+    """The misuse watch may append a signal with any batch, so the relay was woken after
+    each: every lookup cost the audit service a relay read and a trail read of its own
+    store that found nothing. It is woken after a batch that appended, and only then."""
+    woken: list[str] = []
+    told = AppendedSince(store, lambda: woken.append("relay"))
+    with store.db.write() as conn:
+        conn.execute(sa.text("SELECT 1"))  # a batch that derived nothing
+    told()
+    assert woken == []
+    with store.db.write() as conn:
+        store.append_in(conn, "signals-1", [note("a signal")])
+    told()
+    told()  # the next batch, which appended nothing
+    assert woken == ["relay"]
 
 
 def test_reading_a_few_streams_in_position_order_skips_every_other_event(store):
