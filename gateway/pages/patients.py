@@ -22,6 +22,7 @@ from gateway.http import http
 from gateway.pages.accounts import parse_time, redirect
 from gateway.pages.alerts import REASONS
 from gateway.problems import Problem
+from pmp.day_steps import daily
 from services.alerts.schemas import SNOOZE_MONTHS
 from services.identity.roles import ROLE_TITLES, NotAuthorized, Permission, Role
 from services.query import access
@@ -116,7 +117,8 @@ class PatientPages(PatientsApi):
         return self.auth.page(
             request, "patient_report.html", principal, title="Patient History Report",
             active="search", report=report, generated=parse_time(report["generated_at"]),
-            chart=mme_chart(report["mme_chart"]), query=query, look_backs=LOOK_BACKS,
+            chart=mme_chart(daily(report["mme_steps"], report["from"], report["to"])),
+            query=query, look_backs=LOOK_BACKS,
             snooze_months=SNOOZE_MONTHS, reasons=REASONS,
             acknowledged=_date_or_none(request.args.get("acknowledged")),
             here=f"/searches/{search_id}/report?{query}",

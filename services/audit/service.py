@@ -18,6 +18,7 @@ from typing import Any
 
 from nameko.timer import timer
 
+from pmp.day_steps import daily
 from pmp.mail import Mailer
 from pmp.rpc import rpc
 from pmp.service import EventSourcedService, ServiceKernel
@@ -151,6 +152,9 @@ class AuditService(EventSourcedService):
         self.kernel.append(f"rebuild-{uuid.uuid4()}", 0, [("ReportRebuilt", rebuilt)])
         if format == "pdf":
             return base64.b64encode(patient_history_pdf(report)).decode()
+        steps = report.pop("mme_steps", None)
+        if steps is not None:  # answered as the live report's API answers its chart
+            report["mme_chart"] = daily(steps, report["from"], report["to"])
         return report
 
     def _investigator(self) -> dict[str, str]:

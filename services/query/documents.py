@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
+from pmp.day_steps import daily
 from pmp.pdf import DARK, GREY, NAVY, PALE, RED
 from pmp.report_pdf import FONT, ReportDocument, table_pdf
 
@@ -42,7 +43,7 @@ def patient_history_pdf(report: dict[str, Any]) -> bytes:
     _patients(pdf, report)
     _alerts(pdf, report["alerts"])
     _summary(pdf, report)
-    _chart(pdf, report["mme_chart"])
+    _chart(pdf, daily(report["mme_steps"], report["from"], report["to"]))
     _dispensations(pdf, report["dispensations"])
     return bytes(pdf.output())
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Any
 
+from pmp.day_steps import Step
 from pmp.months import add_months
 
 DEFAULT_MONTHS = 12
@@ -34,10 +35,12 @@ def is_active(row: dict[str, Any], day: date) -> bool:
     return row["filled"] <= day < row["filled"] + timedelta(days=max(days, 1))
 
 
-def daily_mme(rows: Iterable[dict[str, Any]], first: date, last: date) -> list[tuple[date, float]]:
-    """Total MME/day for each day from ``first`` to ``last``: overlapping supplies add up."""
+def mme_steps(rows: Iterable[dict[str, Any]], first: date, last: date) -> list[Step]:
+    """Total MME/day from ``first`` to ``last`` as the days it changes (overlapping supplies
+    add up): ``(ISO date, MME/day)``, the first day always included. ``day_steps.daily``
+    gives every day's value."""
     span = (last - first).days + 1
-    change = [0.0] * (span + 1)
+    change: dict[int, float] = {}
     for row in rows:
         mme = row.get("mme_per_day")
         if not mme:
@@ -45,26 +48,32 @@ def daily_mme(rows: Iterable[dict[str, Any]], first: date, last: date) -> list[t
         start = max((row["filled"] - first).days, 0)
         end = min((row["filled"] - first).days + max(row.get("days_supply") or 0, 1), span)
         if start < end:
-            change[start] += mme
-            change[end] -= mme
-    series, total = [], 0.0
-    for offset in range(span):
+            change[start] = change.get(start, 0.0) + mme
+            change[end] = change.get(end, 0.0) - mme
+    steps: list[Step] = [(first.isoformat(), 0.0)]
+    total = 0.0
+    for offset in sorted(change):
         total += change[offset]
-        series.append((first + timedelta(days=offset), round(max(total, 0.0), 2)))
-    return series
+        value = round(max(total, 0.0), 2)
+        if offset >= span or value == steps[-1][1]:
+            continue
+        day = (first + timedelta(days=offset)).isoformat()
+        steps[-1:] = [(day, value)] if steps[-1][0] == day else [steps[-1], (day, value)]
+    return steps
 
 
-def summary(rows: Sequence[dict[str, Any]], series: list[tuple[date, float]], today: date):
-    """The figures on top: how many prescribers, pharmacies, active prescriptions; MME/day."""
-    peak = max(series, key=lambda point: point[1], default=None)
+def summary(rows: Sequence[dict[str, Any]], steps: list[Step], today: date):
+    """The figures on top: how many prescribers, pharmacies, active prescriptions; MME/day
+    (the peak's date is the first day of its highest value)."""
+    peak = max(steps, key=lambda step: step[1], default=None)
     return {
         "dispensations": len(rows),
         "prescribers": len({r["prescriber"] for r in rows}),
         "pharmacies": len({r["pharmacy"] for r in rows}),
         "active_prescriptions": sum(1 for r in rows if is_active(r, today)),
-        "current_mme": series[-1][1] if series else 0.0,
+        "current_mme": steps[-1][1] if steps else 0.0,
         "peak_mme": peak[1] if peak else 0.0,
-        "peak_mme_date": peak[0].isoformat() if peak and peak[1] > 0 else None,
+        "peak_mme_date": peak[0] if peak and peak[1] > 0 else None,
     }
 
 
@@ -105,14 +114,14 @@ def patient_history(
         key=lambda r: (r["filled"], r["dispensation_id"]),
         reverse=True,
     )
-    series = daily_mme(rows, first, last)
+    steps = mme_steps(rows, first, last)
     return {
         "months": months,
         "from": first.isoformat(),
         "to": last.isoformat(),
         "patients": patients,
         "alerts": alerts,
-        "summary": summary(shown, series, today),
-        "mme_chart": [{"date": d.isoformat(), "mme": mme} for d, mme in series],
+        "summary": summary(shown, steps, today),
+        "mme_steps": steps,
         "dispensations": [dispensation_line(r, today) for r in shown],
     }

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from pmp.day_steps import daily
 from services.query import report
 from services.query.access import SearchRefused, approved_supervisor, attested_purpose
 
@@ -38,11 +41,14 @@ def test_a_look_back_outside_one_to_36_months_is_refused(months: int) -> None:
 
 def test_overlapping_supplies_add_up_day_by_day() -> None:
     first, last = date(2026, 11, 1), date(2026, 11, 10)
-    series = dict(
-        report.daily_mme(
-            [row(date(2026, 11, 2), 3, 60.0), row(date(2026, 11, 4), 5, 30.0)], first, last
-        )  # fmt: skip
+    steps = report.mme_steps(
+        [row(date(2026, 11, 2), 3, 60.0), row(date(2026, 11, 4), 5, 30.0)], first, last
     )
+    assert steps == [("2026-11-01", 0.0), ("2026-11-02", 60.0), ("2026-11-04", 90.0),
+                     ("2026-11-05", 30.0), ("2026-11-09", 0.0)]  # fmt: skip
+    points = daily(steps, first.isoformat(), last.isoformat())
+    series = {date.fromisoformat(p["date"]): p["mme"] for p in points}
+    assert len(series) == 10
     assert series[date(2026, 11, 1)] == 0
     assert series[date(2026, 11, 2)] == 60 and series[date(2026, 11, 3)] == 60
     assert series[date(2026, 11, 4)] == 90  # the third day of one, the first of the other
@@ -50,11 +56,37 @@ def test_overlapping_supplies_add_up_day_by_day() -> None:
     assert series[date(2026, 11, 9)] == 0  # the five days ended on the 8th
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-120, 40),  # filled, days from the look-back's first
+            st.integers(0, 90),  # days of supply (0: counted as one)
+            st.one_of(st.none(), st.floats(0.5, 400, allow_nan=False).map(lambda x: round(x, 2))),
+        ),
+        max_size=12,
+    )
+)
+def test_the_steps_give_back_every_day_of_the_day_by_day_sum(supplies) -> None:
+    """The report sends MME/day as the days it changes; drawn again day by day, it is the
+    sum of every supply lasting through each day, rounded as before."""
+    first, last = date(2026, 1, 1), date(2026, 1, 31)
+    rows = [row(first + timedelta(days=d), days, mme) for d, days, mme in supplies]
+    points = daily(report.mme_steps(rows, first, last), first.isoformat(), last.isoformat())
+    for n, point in enumerate(points):
+        day = first + timedelta(days=n)
+        total = 0.0
+        for r in rows:
+            if r["mme_per_day"] and report.is_active(r, day):
+                total += r["mme_per_day"]
+        assert point == {"date": day.isoformat(), "mme": pytest.approx(round(total, 2), abs=0.011)}
+    assert len(points) == 31
+
+
 def test_a_supply_filled_before_the_look_back_counts_inside_it_but_is_not_listed() -> None:
     earlier = row(date(2025, 11, 10), 30, 45.0)
     content = report.patient_history([], [earlier], TODAY, 12, NO_ALERTS)
     assert content["dispensations"] == []
-    assert content["mme_chart"][0] == {"date": "2025-11-23", "mme": 45.0}
+    assert content["mme_steps"][:2] == [("2025-11-23", 45.0), ("2025-12-10", 0.0)]
 
 
 def test_the_summary_counts_prescribers_pharmacies_active_supplies_and_mme() -> None:
@@ -74,7 +106,7 @@ def test_the_summary_counts_prescribers_pharmacies_active_supplies_and_mme() -> 
     assert [d["filled"] for d in content["dispensations"]] == [
         "2026-11-10", "2026-11-01", "2026-06-01", "2026-01-05",
     ]  # fmt: skip  # newest first
-    assert len(content["mme_chart"]) == 365
+    assert len(daily(content["mme_steps"], content["from"], content["to"])) == 365
 
 
 @pytest.mark.parametrize(

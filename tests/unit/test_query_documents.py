@@ -52,8 +52,8 @@ def sample_report(rows: int = 120, **changes) -> dict:
         "summary": {"dispensations": rows, "prescribers": 1, "pharmacies": 1,
                     "active_prescriptions": 1, "current_mme": 60.0, "peak_mme": 120.0,
                     "peak_mme_date": "2026-03-02"},
-        "mme_chart": [{"date": (date(2025, 11, 23) + timedelta(days=n)).isoformat(),
-                       "mme": 60.0 if n % 40 < 30 else 120.0} for n in range(365)],
+        "mme_steps": [((date(2025, 11, 23) + timedelta(days=n)).isoformat(),
+                       60.0 if n % 40 < 30 else 120.0) for n in range(365) if n % 40 in (0, 30)],
         "dispensations": lines,
     }  # fmt: skip
     return {**report, **changes}
@@ -112,7 +112,7 @@ def test_the_alerts_document_never_passes_silence_off_as_no_alerts(alerts, said,
 
 
 def test_an_empty_look_back_says_so(tmp_path: Path) -> None:
-    report = sample_report(rows=0, mme_chart=[])
+    report = sample_report(rows=0, mme_steps=[])
     assert "No dispensations in the look-back period." in pages(patient_history_pdf(report),
                                                                 tmp_path)[0]  # fmt: skip
 
