@@ -15,14 +15,14 @@ Step = tuple[str, float]  # the first day (ISO) of a value, and the value
 
 def daily(steps: Sequence[Sequence[Any]], first: str, last: str) -> list[dict[str, Any]]:
     """``{"date", "mme"}`` for every day from ``first`` to ``last`` (ISO dates): each day's
-    value is that of the newest step on or before it (0 before the first step)."""
-    days = _days(first, last)
-    values = [0.0] * len(days)
-    starts = [(date.fromisoformat(day) - date.fromisoformat(first)).days for day, _ in steps]
-    for n, (start, (_, value)) in enumerate(zip(starts, steps, strict=True)):
-        end = starts[n + 1] if n + 1 < len(starts) else len(days)
-        values[max(start, 0) : max(end, 0)] = [value] * (max(end, 0) - max(start, 0))
-    return [{"date": day, "mme": value} for day, value in zip(days, values, strict=False)]
+    value is that of the newest step on or before it (0 before the first step). ISO dates
+    order as strings."""
+    points, value, n = [], 0.0, 0
+    for day in _days(first, last):
+        while n < len(steps) and steps[n][0] <= day:
+            value, n = steps[n][1], n + 1
+        points.append({"date": day, "mme": value})
+    return points
 
 
 @lru_cache(maxsize=64)

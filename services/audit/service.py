@@ -152,9 +152,8 @@ class AuditService(EventSourcedService):
         self.kernel.append(f"rebuild-{uuid.uuid4()}", 0, [("ReportRebuilt", rebuilt)])
         if format == "pdf":
             return base64.b64encode(patient_history_pdf(report)).decode()
-        steps = report.pop("mme_steps", None)
-        if steps is not None:  # answered as the live report's API answers its chart
-            report["mme_chart"] = daily(steps, report["from"], report["to"])
+        steps = report.pop("mme_steps")  # answered as the live report's API answers it
+        report["mme_chart"] = daily(steps, report["from"], report["to"])
         return report
 
     def _investigator(self) -> dict[str, str]:

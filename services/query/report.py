@@ -50,15 +50,16 @@ def mme_steps(rows: Iterable[dict[str, Any]], first: date, last: date) -> list[S
         if start < end:
             change[start] = change.get(start, 0.0) + mme
             change[end] = change.get(end, 0.0) - mme
-    steps: list[Step] = [(first.isoformat(), 0.0)]
+    value_from: dict[int, float] = {0: 0.0}  # day 0 first: 0 unless a supply began on it
     total = 0.0
     for offset in sorted(change):
         total += change[offset]
-        value = round(max(total, 0.0), 2)
-        if offset >= span or value == steps[-1][1]:
-            continue
-        day = (first + timedelta(days=offset)).isoformat()
-        steps[-1:] = [(day, value)] if steps[-1][0] == day else [steps[-1], (day, value)]
+        if offset < span:
+            value_from[offset] = round(max(total, 0.0), 2)
+    steps: list[Step] = []
+    for offset, value in value_from.items():
+        if not steps or value != steps[-1][1]:
+            steps.append(((first + timedelta(days=offset)).isoformat(), value))
     return steps
 
 
