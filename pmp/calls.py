@@ -4,8 +4,9 @@ nameko's ``RpcProxy`` waits for its answer for ever, and its request waits in th
 durable ``rpc-<service>`` queue for ever too: a worker of helpdesk asking identity while
 identity was down stayed stuck, and identity ran the request at its next start for nobody.
 Here a call gives up after its deadline (``RpcTimeout``, a 503 at the gateway) and its
-request expires in the queue at the same moment. ``Services`` is the gateway's: every service
-over one reply queue. ``ServiceOf`` is a service's dependency on one other service
+request expires in the queue at the same moment; the broker keeps it in memory only
+(``TRANSIENT``). ``Services`` is the gateway's: every service over one reply queue.
+``ServiceOf`` is a service's dependency on one other service
 (``self.identity.get_account(...)``). Context data (the correlation id, the principal)
 travels with every call.
 """
@@ -23,6 +24,7 @@ from nameko.extensions import DependencyProvider
 from nameko.rpc import ReplyListener, ServiceProxy
 
 from pmp.config import load_settings
+from pmp.rpc_client import TRANSIENT
 
 # Publishing a request: one reconnect (a pooled connection the broker dropped), then give up
 # (nameko's default, three tries two seconds apart and more, outlasts the gateway's deadline).
@@ -68,6 +70,7 @@ class ServiceCalls:
                         self._reply_listener,
                         retry_policy=FAIL_FAST,
                         expiration=left,
+                        delivery_mode=TRANSIENT,
                     )
                     value = getattr(proxy, method).call_async(**kwargs).result()
                 outcomes[service] = _Outcome(value=value, started=started)

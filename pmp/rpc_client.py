@@ -6,6 +6,7 @@ caller timed out (a projector's read of another store, asked again every poll, p
 the hundred). Each request here carries a per-message TTL equal to the caller's timeout, so
 the broker drops it, unexecuted, once nobody waits for its answer. nameko's
 ``ClusterRpcProxy`` has no way to pass publish options to its service proxies; this one does.
+Requests are sent transient (``TRANSIENT``), as every service's calls to another are.
 
 A reply that arrives after its caller gave up (a request taken just before its TTL ran out,
 answered late) is dropped: nameko's client keeps every such reply for the life of the
@@ -27,6 +28,10 @@ from nameko.standalone.rpc import (
 from pmp.logs import get_logger
 
 log = get_logger(__name__)
+
+# A request lives only as long as its caller waits (its TTL is the caller's deadline), so the
+# broker need not write it to disk, as it does a persistent message in a durable queue.
+TRANSIENT = 1  # AMQP delivery mode
 
 
 class _AwaitedRepliesOnly(PollingQueueConsumer):
@@ -59,7 +64,11 @@ class _ExpiringServices:
     def __getitem__(self, name: str) -> ServiceProxy:
         if name not in self._proxies:
             self._proxies[name] = ServiceProxy(
-                self._worker_ctx, name, self._reply_listener, expiration=self._expiration
+                self._worker_ctx,
+                name,
+                self._reply_listener,
+                expiration=self._expiration,
+                delivery_mode=TRANSIENT,
             )
         return self._proxies[name]
 

@@ -8,6 +8,7 @@ nothing another test or stack uses is touched.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,5 +159,52 @@ def test_a_reply_that_comes_after_its_caller_gave_up_is_not_kept(echo, amqp_uri)
 
         kept = client._cluster._reply_listener.queue_consumer.replies  # nameko's reply store
         assert kept == {}, f"{len(kept)} late replies kept"
+    finally:
+        client.close()
+
+
+def test_a_request_is_not_written_to_the_brokers_disk(echo, amqp_uri):
+    """A request lives only as long as its caller waits (its TTL is the caller's deadline),
+    yet nameko sends it persistent, and RabbitMQ writes a persistent message in a durable
+    ``rpc-<service>`` queue to its message store: with the gateway's two calls per lookup and
+    the projectors' reads, about a fifth of the broker's CPU per lookup. Both clients, one
+    service's call to another (``ServiceOf``) and a projector's read (``ClusterProxy``),
+    send it transient."""
+    with kombu.Connection(amqp_uri) as conn:
+        requests = kombu.Queue(
+            "rpc-absent",
+            kombu.Exchange("nameko-rpc", type="topic", durable=True),
+            routing_key="absent.*",
+            durable=True,
+        )
+        requests(conn.default_channel).declare()
+        client = ClusterProxy(amqp_uri, timeout=10)
+        callers = [
+            threading.Thread(target=_refused, args=(client, "echo", "ask_absent")),
+            threading.Thread(target=_refused, args=(ClusterProxy(amqp_uri, 10), "absent", "ping")),
+        ]
+        for caller in callers:
+            caller.start()
+        taken = []
+        while len(taken) < 2:
+            message = requests(conn.default_channel).get(no_ack=True)
+            if message is None:
+                time.sleep(0.05)
+                assert callers[0].is_alive() or callers[1].is_alive(), "a call ended early"
+                continue
+            taken.append(message)
+        assert sorted(m.delivery_info["routing_key"] for m in taken) == ["absent.ping"] * 2
+        assert [m.properties["delivery_mode"] for m in taken] == [1, 1]  # transient
+        for caller in callers:
+            caller.join(30)
+        client.close()
+
+
+def _refused(client: ClusterProxy, service: str, method: str) -> None:
+    """A call nobody answers (its request is taken from the queue by the test)."""
+    try:
+        client.call(service, method)
+    except (RpcTimeout, RemoteError):
+        pass
     finally:
         client.close()
