@@ -5,8 +5,9 @@ the broker to confirm the whole batch, and only then moves its checkpoint. A cra
 publish and checkpoint republishes the batch on restart (at least once); consumers make that
 harmless by recording processed event ids (``pmp.inbox``).
 
-The relay sets no event aside: its messages only wake consumers, who read the stores
-themselves (``read_events``), so an event it cannot publish costs a wake-up, not an event;
+The relay sets no event aside: its messages wake consumers, which take the events from them
+when none is missing before (``pmp.relayed``) and otherwise read the stores themselves
+(``read_batch``), so an event it cannot publish costs a wake-up, not an event;
 and a refused or unconfirmed batch says the broker is in trouble, not that one event is
 wrong. It is retried, and its lag (reported like a projection's) shows a relay that is stuck.
 """

@@ -31,6 +31,7 @@ from pmp.projector import EventSource, Projection, Projector
 from pmp.reactions import Reaction, Reactor
 from pmp.registry import EventRegistry
 from pmp.relay import Relay
+from pmp.relayed import RelayedEvents
 from pmp.rpc import rpc
 from pmp.sources import ClusterProxy, RpcSource, StoreSource
 from pmp.wakeups import listen_for_wakeups
@@ -180,6 +181,8 @@ class ServiceKernel(CorrelatedWorkers):
         # commands, e.g. a long intake) always find a connection.
         self.readers = threading.BoundedSemaphore(CONCURRENT_READS)
         self.wake_relay = threading.Event()
+        # Per other service, the events its relay just published, for every projection here
+        self.relayed: dict[str, RelayedEvents] = {}
         self.projections = [self._running(p()) for p in self.projection_types]
         for running in self.projections:
             running.projector.create_tables()
@@ -197,7 +200,12 @@ class ServiceKernel(CorrelatedWorkers):
         sources: dict[str, EventSource] = {
             source: StoreSource(self.store, projection.own_streams, max_bytes=budget)
             if source == self.service
-            else RpcSource(source, proxy, max_bytes=budget)
+            else RpcSource(
+                source,
+                proxy,
+                max_bytes=budget,
+                relayed=self.relayed.setdefault(source, RelayedEvents()),
+            )
             for source in projection.sources
         }
         projector = Projector(
@@ -237,6 +245,7 @@ class ServiceKernel(CorrelatedWorkers):
                         self.stopping,
                         poll,
                         types=r.projector.projection.types,
+                        on_event=self._relayed_event,
                     ),
                     identifier=f"wake-ups {name}",
                 )
@@ -248,6 +257,10 @@ class ServiceKernel(CorrelatedWorkers):
             running.projector.run(self.stopping, running.wake, poll)
         finally:
             running.proxy.close()
+
+    def _relayed_event(self, source: str, body: bytes) -> None:
+        if source in self.relayed:
+            self.relayed[source].offer(body)
 
     @staticmethod
     def _wake(

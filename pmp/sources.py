@@ -12,6 +12,7 @@ from amqp.exceptions import AMQPError
 
 from pmp.envelope import EventBatch, RecordedEvent
 from pmp.eventstore import EventStore
+from pmp.relayed import RelayedEvents
 
 # What a broken or unreachable broker raises under a call (socket errors are OSErrors).
 _BROKEN = (OSError, AMQPError, kombu.exceptions.OperationalError)
@@ -127,15 +128,25 @@ class SourceUnavailable(Exception):
 
 
 class RpcSource:
-    """Another service's store, read through its ``read_events`` RPC (each reply at most
-    ``max_bytes`` of event data, or the source's own bound if lower)."""
+    """Another service's store, read through its ``read_batch`` RPC (each reply at most
+    ``max_bytes`` of event data, or the source's own bound if lower); events its relay has
+    just published, if ``relayed`` holds them from the checkpoint on, are taken from there."""
 
-    def __init__(self, service: str, proxy: ClusterProxy, max_bytes: int | None = None):
+    def __init__(
+        self,
+        service: str,
+        proxy: ClusterProxy,
+        max_bytes: int | None = None,
+        relayed: RelayedEvents | None = None,
+    ):
         self.service = service
         self.proxy = proxy
         self.max_bytes = max_bytes
+        self.relayed = relayed
 
     def read(self, after_position: int, limit: int) -> EventBatch:
+        if self.relayed is not None and (found := self.relayed.take(after_position, limit)):
+            return found
         reply = self._call(
             "read_batch", after_position=after_position, limit=limit, max_bytes=self.max_bytes
         )

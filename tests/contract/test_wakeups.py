@@ -13,10 +13,22 @@ import threading
 import time
 
 import kombu
+import pytest
 
-from pmp.broker import event_exchange
+from pmp import checkpoints
+from pmp.broker import EventPublisher, event_exchange
+from pmp.projector import Projector
+from pmp.relay import Relay
+from pmp.relayed import RelayedEvents
+from pmp.sources import ClusterProxy, RpcSource, SourceUnavailable
 from pmp.wakeups import listen_for_wakeups
+from tests.helpers import notes
 from tests.helpers.processes import wait_until
+
+
+class Behind(notes.NoteIndex):
+    name = "notes.behind"  # a projection of its own, at position 0
+
 
 EVENTS = 200
 BODY = b'{"records": "' + b"x" * 100_000 + b'"}'  # a large event, as an intake's
@@ -85,3 +97,53 @@ def test_a_listener_for_some_types_of_a_source_is_woken_by_those_types_only(amqp
     stop.set()
     listener.join(10)
     assert woken == ["query"]
+
+
+def test_a_projector_takes_the_events_its_wake_ups_bring_and_reads_the_source_for_a_gap(
+    amqp_uri, notes_store
+):
+    """Every lookup's two events were read back from the query service over RPC by the audit
+    trail and the misuse watch, though each had just arrived as the relay's message. Here
+    the source answers no call at all (no such service runs): the events the relay published
+    are applied all the same; a reader whose next event never came to this process goes to
+    the source, and does not skip it."""
+    relayed = RelayedEvents()
+    woken: list[str] = []
+    stop = threading.Event()
+    listener = threading.Thread(
+        target=listen_for_wakeups,
+        args=(amqp_uri, "audit", [notes.SERVICE], woken.append, stop, 0.2),
+        kwargs={"on_event": lambda _source, body: relayed.offer(body)},
+        daemon=True,
+    )
+    relay = Relay(notes_store, EventPublisher(amqp_uri, notes.SERVICE))
+    relay.create_tables()
+    proxy = ClusterProxy(amqp_uri, timeout=2)
+    nowhere = RpcSource(notes.SERVICE, proxy, relayed=relayed)
+    try:
+        notes.write_notes(notes_store, 2)
+        relay.relay_all()  # before the listener: these two never reach this process
+        listener.start()
+        wait_until(lambda: woken, 30, "the listener's first look")
+        written = notes.write_notes(notes_store, 3)
+        relay.relay_all()
+        wait_until(lambda: relayed.newest == 5, 30, "the relayed events")
+
+        projector = Projector(notes_store.db, notes.NoteIndex(), {notes.SERVICE: nowhere})
+        projector.create_tables()
+        projector.poll_interval = 3600.0  # the wake-up's read only, no poll of the source
+        with notes_store.db.write() as conn:  # it has 1 and 2 already
+            checkpoints.advance(conn, projector.checkpoint_name(notes.SERVICE), 0, 2)
+        assert projector.catch_up() == 3
+        assert {row[0] for row in notes.indexed(notes_store.db)} == set(written)
+
+        behind = Projector(notes_store.db, Behind(), {notes.SERVICE: nowhere})
+        with pytest.raises(SourceUnavailable):
+            behind.catch_up()  # 1 and 2 are not here: it asks the source, which is not there
+        assert behind.positions() == {notes.SERVICE: 0}
+    finally:
+        stop.set()
+        if listener.is_alive():
+            listener.join(10)
+        relay.publisher.close()
+        proxy.close()
