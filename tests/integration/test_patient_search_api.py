@@ -5,9 +5,11 @@ search and report recorded, and patient data withheld from users whose standing 
 from __future__ import annotations
 
 import io
+import uuid
 from csv import reader
 from datetime import date, timedelta
 
+import orjson
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
@@ -395,3 +397,51 @@ def test_alerts_lead_the_report_and_a_snooze_and_a_policy_change_take_effect(sta
         )
     finally:
         api(stack, "PUT", "/api/alert-policy", admin, json=policy)
+
+
+def test_every_lookup_is_recorded_copied_into_the_audit_trail_and_counted(
+    stack, people, auditor, loaded, tmp_path
+):
+    """What a lookup must still do however cheap it becomes (the Lookups per core issue):
+    each search and each report viewed is an event of the query service, the audit trail
+    holds each, in order, and the statistical report counts each report."""
+    name = f"Lookup{uuid.uuid4().hex[:8]}"
+    prescriber = ready(
+        stack, create_user(stack, people["admin"], "prescriber", tmp_path, last_name=name)
+    )
+    lookups = []
+    for document in ("report", "report.pdf", "report"):
+        result = found(stack, prescriber, "Dana", "Westergaard", "1975-09-30")
+        person = result["persons"][0]["person_id"]
+        assert report(stack, prescriber, result["search_id"], [person], document).status_code == 200
+        lookups.append((result["search_id"], "pdf" if document.endswith(".pdf") else "json"))
+
+    def trail() -> list[dict]:
+        response = stack.get(
+            f"/api/audit/users/{prescriber.account_id}/activity.jsonl", headers=auditor.headers()
+        )
+        assert response.status_code == 200, response.text
+        lines = [orjson.loads(line) for line in response.text.splitlines()]
+        return [line for line in lines if line["source"] == "query"]
+
+    copied = wait_until(lambda: len(found := trail()) >= 6 and found, 60, "the audit trail")
+    assert [(e["type"], e["data"]["search_id"]) for e in copied] == [
+        (kind, search_id)
+        for search_id, _ in lookups
+        for kind in ("PatientSearched", "PatientReportViewed")
+    ]
+    assert [e["data"]["format"] for e in copied[1::2]] == [f for _, f in lookups]
+    for search_id, _ in lookups:  # the trail's copies are the query service's events
+        recorded = query_events(stack, search_id)
+        assert [str(e["event_id"]) for e in recorded] == [
+            e["event_id"] for e in copied if e["data"]["search_id"] == search_id
+        ]
+
+    def counted() -> int:
+        response = api(stack, "GET", "/api/statistics?group=individual", people["admin"])
+        assert response.status_code == 200, response.text
+        table = response.json()
+        rows = [row for row in table["rows"] if name in row[0]]
+        return rows[0][-1] if rows else 0
+
+    assert wait_until(lambda: counted() == 3, 60, "three reports counted")
