@@ -55,6 +55,21 @@ from services.identity.roles import Role
 SIGNALS_STREAM = "misuse-signals"
 MAX_PAGE_SIZE = 500
 
+# Built once (each search of a busy user asks both): building a statement costs about as
+# much as running it.
+_RAISED = sa.select(signals.c.signal_id).where(signals.c.signal_id == sa.bindparam("id"))
+_LAST_RAISED = (
+    sa.select(signals.c.raised_at)
+    .where(
+        signals.c.kind == sa.bindparam("kind"),
+        signals.c.account_id == sa.bindparam("account"),
+        signals.c.subject == sa.bindparam("subject"),
+        signals.c.raised_at <= sa.bindparam("at", type_=signals.c.raised_at.type),
+    )
+    .order_by(signals.c.raised_at.desc())
+    .limit(1)
+)
+
 
 class SignalsRefused(ValueError):
     """A filter the list of signals cannot apply; the message names it."""
@@ -176,19 +191,11 @@ class MisuseWatch(Projection):
     ) -> bool:
         """Whether this signal would be raised: not raised already (a replay), and no signal
         of its kind for this user and subject in the quiet period before ``at``."""
-        raised_id = signal_id(kind, account_id, subject, cause)
-        if conn.scalar(sa.select(signals.c.signal_id).where(signals.c.signal_id == raised_id)):
+        if conn.scalar(_RAISED, {"id": signal_id(kind, account_id, subject, cause)}):
             return False
         last = conn.scalar(
-            sa.select(signals.c.raised_at)
-            .where(
-                signals.c.kind == kind,
-                signals.c.account_id == account_id,
-                signals.c.subject == subject[:200],
-                signals.c.raised_at <= at,
-            )
-            .order_by(signals.c.raised_at.desc())
-            .limit(1)
+            _LAST_RAISED,
+            {"kind": kind, "account": account_id, "subject": subject[:200], "at": at},
         )
         return due(last, at, self.policy)
 
