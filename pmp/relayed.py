@@ -36,7 +36,8 @@ class RelayedEvents:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
-        self._kept: dict[int, tuple[float, RecordedEvent]] = {}  # in arrival (position) order
+        # position: (when it came, its size in bytes, the event), in the order they came
+        self._kept: dict[int, tuple[float, int, RecordedEvent]] = {}
         self._lock = threading.Lock()
         self.newest = 0  # the highest position any wake-up announced
 
@@ -55,20 +56,26 @@ class RelayedEvents:
         with self._lock:
             self.newest = max(self.newest, event.position)
             if event.position not in self._kept:  # another listener's copy came first
-                self._kept[event.position] = (now, event)
+                self._kept[event.position] = (now, len(body), event)
             self._forget(now)
 
-    def take(self, after_position: int, limit: int) -> EventBatch | None:
+    def take(
+        self, after_position: int, limit: int, max_bytes: int | None = None
+    ) -> EventBatch | None:
         """The kept events from ``after_position + 1`` on, without a gap, at most ``limit``
-        (None: the next one is not here). ``more`` if events newer than these were
-        announced: the next read finds the gap and goes to the source."""
+        and ``max_bytes`` (at least one), as a read of the store bounds them (None: the next
+        one is not here). ``more`` if events newer than these were announced: the next read
+        takes them, or finds the gap and goes to the source."""
         with self._lock:
             self._forget(self._clock())
             found = EventBatch(more=False)
-            position = after_position + 1
+            position, taken = after_position + 1, 0
             while len(found) < limit and position in self._kept:
-                found.append(self._kept[position][1])
-                position += 1
+                _, size, event = self._kept[position]
+                if found and max_bytes is not None and taken + size > max_bytes:
+                    break
+                found.append(event)
+                position, taken = position + 1, taken + size
             if not found:
                 return None
             found.more = found[-1].position < self.newest  # type: ignore[operator]
@@ -76,7 +83,7 @@ class RelayedEvents:
 
     def _forget(self, now: float) -> None:
         """Drop events kept too long, and the oldest beyond ``KEEP_EVENTS``."""
-        for position, (since, _) in list(self._kept.items()):
+        for position, (since, _, _) in list(self._kept.items()):
             if now - since < KEEP_SECONDS and len(self._kept) <= KEEP_EVENTS:
                 break
             del self._kept[position]

@@ -145,8 +145,10 @@ class RpcSource:
         self.relayed = relayed
 
     def read(self, after_position: int, limit: int) -> EventBatch:
-        if self.relayed is not None and (found := self.relayed.take(after_position, limit)):
-            return found
+        if self.relayed is not None:
+            found = self.relayed.take(after_position, limit, self.max_bytes)
+            if found:
+                return found
         reply = self._call(
             "read_batch", after_position=after_position, limit=limit, max_bytes=self.max_bytes
         )

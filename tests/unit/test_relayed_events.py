@@ -55,6 +55,15 @@ def test_a_take_is_cut_at_its_limit_and_says_more_follow():
     assert positions(batch) == [3, 4, 5] and batch.more
 
 
+def test_a_take_is_bounded_in_bytes_as_a_read_is_and_holds_one_event_at_least():
+    relayed = RelayedEvents(Clock())
+    for position in range(1, 5):
+        relayed.offer(message(position, "x" * 1000))
+    size = len(message(1, "x" * 1000))
+    assert positions(relayed.take(0, 100, max_bytes=2 * size)) == [1, 2]
+    assert positions(relayed.take(0, 100, max_bytes=10)) == [1]
+
+
 def test_the_events_come_back_as_the_relay_published_them():
     relayed = RelayedEvents(Clock())
     body = message(1, "Morphine 30 mg")
